@@ -1,0 +1,109 @@
+"""The whole pipeline, for any adapter: config -> components -> bindings -> blobs -> plan.
+
+A *bundle* is a plan plus the blob files it names. It is either built
+from the configured component files (``build_bundle``) or loaded, with
+every digest re-checked, from a folder an earlier build wrote
+(``load_bundle``: how a wheel is built from an sdist without the originals).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .components import discover
+from .config import PylonConfig
+from .errors import StoreError
+from .plan import Plan, parse_plan
+from .resolve import Resolution, resolve
+from .store import BlobStore, blob_relpath, hash_file
+
+PLAN_FILE = "plan.json"
+STORE_DIR = ".compose"  # composectl's default store, next to plan.json
+SDIST_BUNDLE_DIR = ".pylon-bundle"  # where an sdist carries the bundle
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    plan: Plan
+    plan_json: bytes
+    blobs: dict[str, Path]  # digest -> a file holding exactly those bytes
+    sizes: dict[str, int]
+    resolution: Resolution | None = None  # None when loaded from an earlier build
+
+    def layout(self, plan_file: Path, folder: str) -> dict[str, str]:
+        """Source file -> archive path for ``plan.json`` and every blob below ``folder``."""
+        mapping = {os.fspath(plan_file): f"{folder}/{PLAN_FILE}"}
+        for digest in sorted(self.blobs):
+            mapping[os.fspath(self.blobs[digest])] = f"{folder}/{STORE_DIR}/{blob_relpath(digest)}"
+        return mapping
+
+    def summary(self) -> list[str]:
+        """One line per component and per binding, for build logs and the CLI."""
+        lines = []
+        for component in self.plan.components:
+            size = self.sizes[component.digest]
+            role = " (root)" if component.id == self.plan.root else ""
+            lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {_size(size)}")
+        for b in self.plan.bindings:
+            lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
+        return lines
+
+
+def plan_project(config: PylonConfig) -> tuple[Resolution, Plan]:
+    """Read and resolve the components; no files are written."""
+    catalog = discover(config)
+    resolution = resolve(catalog, config)
+    return resolution, Plan.from_resolution(resolution, config.root.id, config.policy)
+
+
+def build_bundle(config: PylonConfig, warn: Report = lambda _: None) -> Bundle:
+    """Resolve, then stage every chosen component into the configured blob store."""
+    resolution, plan = plan_project(config)
+    store = BlobStore(config.store)
+    blobs: dict[str, Path] = {}
+    for component in resolution.components:
+        staged = store.stage(component.path, component.file.digest)
+        if staged.status == "repaired":
+            warn(f"blob {staged.path} was corrupt (did not hash to its name); replaced it from {component.display}")
+        blobs[component.file.digest] = staged.path
+    sizes = {c.file.digest: c.file.size for c in resolution.components}
+    return Bundle(plan, plan.to_json(), blobs, sizes, resolution)
+
+
+def load_bundle(folder: str | os.PathLike[str]) -> Bundle:
+    """Load ``folder/plan.json`` and its blobs from ``folder/.compose``, re-hashing every one."""
+    folder = Path(folder)
+    plan_path = folder / PLAN_FILE
+    plan_json = plan_path.read_bytes()
+    plan = parse_plan(plan_json, os.fspath(plan_path))
+    store = BlobStore(folder / STORE_DIR)
+    blobs: dict[str, Path] = {}
+    sizes: dict[str, int] = {}
+    problems = []
+    for component in plan.components:
+        path = store.path_for(component.digest)
+        if not path.is_file():
+            problems.append(f"component {component.id!r}: blob {path} is missing")
+            continue
+        actual = hash_file(path)
+        if actual != component.digest:
+            problems.append(f"component {component.id!r}: blob {path} hashes to {actual}, not {component.digest}")
+            continue
+        blobs[component.digest] = path
+        sizes[component.digest] = path.stat().st_size
+    if problems:
+        raise StoreError(f"bundle in {folder} failed verification:\n" + "\n".join(f"  - {p}" for p in problems))
+    return Bundle(plan, plan_json, blobs, sizes)
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"

@@ -1,0 +1,10 @@
+"""Hatch plugin registration; the hook itself lives in ``plugin``."""
+
+from hatchling.plugin import hookimpl
+
+from .plugin import PylonBuildHook
+
+
+@hookimpl
+def hatch_register_build_hook() -> type[PylonBuildHook]:
+    return PylonBuildHook

@@ -1,0 +1,76 @@
+"""The hatchling build hook: a thin adapter from hatchling to ``bundle``.
+
+Wheels get the bundle at ``<destination>/`` (``plan.json`` next to a
+composectl ``.compose`` store); sdists carry it in ``.pylon-bundle/`` so a
+wheel built from the sdist reuses the same bytes, verified, without the
+original component files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle
+from .config import HATCH_TABLE, PylonConfig, load_config
+from .errors import PylonError
+
+
+class PylonBuildHook(BuildHookInterface):
+    PLUGIN_NAME = "pylon"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name not in ("wheel", "sdist"):
+            self.app.display_warning(f"hatch-pylon: nothing to do for the {self.target_name!r} target")
+            return
+        try:
+            self._staging = Path(tempfile.mkdtemp(prefix="hatch-pylon-"))
+            config = self._load_config()
+            bundle = self._bundle(config)
+            plan_file = self._staging / PLAN_FILE
+            plan_file.write_bytes(bundle.plan_json)
+            os.chmod(plan_file, 0o644)
+        except PylonError as error:
+            self._cleanup()
+            self.app.abort(f"hatch-pylon: {error}")
+            raise  # abort exits; this keeps type checkers and odd apps honest
+
+        folder = SDIST_BUNDLE_DIR if self.target_name == "sdist" else config.destination
+        layout = bundle.layout(plan_file, folder)
+        if version == "editable":
+            # hatchling uses force_include_editable *instead of* the configured force-include.
+            build_data["force_include_editable"] = {**self.build_config.get_force_include(), **layout}
+        else:
+            build_data["force_include"].update(layout)
+        self._report(bundle, f"{folder}/{PLAN_FILE}")
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        self._cleanup()
+
+    def _load_config(self) -> PylonConfig:
+        target_hooks = self.build_config.target_config.get("hooks", {})
+        table = f"tool.hatch.build.targets.{self.target_name}.hooks.pylon" if "pylon" in target_hooks else HATCH_TABLE
+        return load_config(self.config, project_root=self.root, project_name=self.metadata.name, table=table)
+
+    def _bundle(self, config: PylonConfig) -> Bundle:
+        prebuilt = Path(self.root) / SDIST_BUNDLE_DIR
+        if (Path(self.root) / "PKG-INFO").is_file() and (prebuilt / PLAN_FILE).is_file():
+            self.app.display_info(f"hatch-pylon: using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
+            return load_bundle(prebuilt)
+        return build_bundle(config, warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"))
+
+    def _report(self, bundle: Bundle, plan_path: str) -> None:
+        for line in bundle.summary():
+            self.app.display_info(f"hatch-pylon: {line}")
+        self.app.display_info(f"hatch-pylon: plan -> {plan_path} ({len(bundle.blobs)} blobs)")
+
+    def _cleanup(self) -> None:
+        staging = getattr(self, "_staging", None)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            self._staging = None

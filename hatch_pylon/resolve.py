@@ -1,0 +1,176 @@
+"""Bind every non-ignored import, transitively, to exactly one provider export.
+
+Starting at the root, each import is matched against the candidates'
+exports: pinned components (the root and ``components`` entries) before
+dir-found ones; within a tier an exact name before a semver-compatible one,
+the highest compatible version winning. Anything unbound, ambiguous or
+cyclic is collected and reported in one ``ResolveError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .components import Candidate, Catalog
+from .config import PylonConfig
+from .errors import ResolveError
+from .names import ExternName, compatible, parse_name
+from .wasm import Extern
+
+
+@dataclass(frozen=True, order=True)
+class Binding:
+    consumer_id: str
+    import_name: str
+    provider_id: str
+    export_name: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    components: tuple[Candidate, ...]  # sorted by id, the root included
+    bindings: tuple[Binding, ...]  # sorted by (consumer_id, import_name)
+
+
+@dataclass(frozen=True)
+class _Offer:
+    provider: Candidate
+    export: Extern
+    name: ExternName
+
+
+def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
+    """Choose providers for the root's imports and, in turn, for theirs."""
+    offers = [
+        _Offer(candidate, export, parse_name(export.name))
+        for candidate in (catalog.root, *catalog.candidates)
+        for export in candidate.file.info.exports
+    ]
+    chosen: dict[str, Candidate] = {catalog.root.id: catalog.root}
+    queue = [catalog.root]
+    bindings: list[Binding] = []
+    unresolved: list[str] = []
+    ambiguous: list[str] = []
+
+    for consumer in queue:
+        for wanted in sorted(consumer.file.info.imports):
+            if config.is_ignored(wanted.name):
+                continue
+            matches = _best_offers(consumer, wanted, offers)
+            if not matches:
+                unresolved.append(_describe_unresolved(consumer, wanted, offers))
+                continue
+            if len(matches) > 1:
+                ambiguous.append(_describe_ambiguous(consumer, wanted, matches, config))
+                continue
+            offer = matches[0]
+            bindings.append(Binding(consumer.id, wanted.name, offer.provider.id, offer.export.name))
+            if offer.provider.id not in chosen:
+                chosen[offer.provider.id] = offer.provider
+                queue.append(offer.provider)
+
+    problems = []
+    if unresolved:
+        searched = "\n".join(f"    {place}" for place in catalog.searched) or "    (no component dirs configured)"
+        pinned = ", ".join(c.id for c in (catalog.root, *catalog.candidates) if c.pinned)
+        problems.append(
+            f"{len(unresolved)} unresolved import{'s' if len(unresolved) != 1 else ''}:\n"
+            + "\n".join(unresolved)
+            + f"\n  pinned components: {pinned}\n  component dirs searched:\n{searched}"
+            + "\n  Add a component that exports it (component-dirs, [[components]] or $PYLON_COMPONENT_DIRS),"
+            + f" or leave it to the host with {config.table}.ignore-imports."
+        )
+    problems.extend(ambiguous)
+    cycle = find_cycle(bindings)
+    if cycle:
+        problems.append(f"dependency cycle: {cycle}; a component graph must be acyclic")
+    if problems:
+        raise ResolveError("cannot resolve the component graph:\n" + "\n".join(problems))
+    return Resolution(
+        components=tuple(sorted(chosen.values(), key=lambda c: c.id.encode())),
+        bindings=tuple(sorted(bindings, key=lambda b: (b.consumer_id.encode(), b.import_name.encode()))),
+    )
+
+
+def _best_offers(consumer: Candidate, wanted: Extern, offers: Iterable[_Offer]) -> list[_Offer]:
+    """The winning offers of the first tier that has any; more than one means ambiguous."""
+    wanted_name = parse_name(wanted.name)
+    usable = [
+        offer for offer in offers
+        if offer.provider.id != consumer.id and offer.export.kind == wanted.kind and compatible(wanted_name, offer.name)
+    ]
+    for tier in (True, False):
+        in_tier = [offer for offer in usable if offer.provider.pinned is tier]
+        exact = [offer for offer in in_tier if offer.export.name == wanted.name]
+        if exact:
+            return exact
+        if in_tier:
+            best = max(offer.name.version or (0, 0, 0) for offer in in_tier)
+            return [offer for offer in in_tier if offer.name.version == best]
+    return []
+
+
+def _describe_unresolved(consumer: Candidate, wanted: Extern, offers: list[_Offer]) -> str:
+    wanted_name = parse_name(wanted.name)
+    near = []
+    for offer in offers:
+        if offer.provider.id == consumer.id:
+            continue
+        if offer.name.base == wanted_name.base and offer.export.kind == wanted.kind:
+            near.append(f"{offer.provider.id} exports {offer.export.name!r} (another version track)")
+        elif offer.export.name == wanted.name:
+            near.append(f"{offer.provider.id} exports {offer.export.name!r} as a {offer.export.kind}, "
+                        f"not a {wanted.kind}")
+    if not near:
+        names = sorted({offer.export.name for offer in offers if offer.provider.id != consumer.id})
+        near = [f"similar export {name!r}" for name in difflib.get_close_matches(wanted.name, names, n=3, cutoff=0.75)]
+    line = f"  - {consumer.id} ({consumer.display}) imports {wanted.kind} {wanted.name!r}: no component exports it"
+    return line + "".join(f"\n      near miss: {item}" for item in near)
+
+
+def _describe_ambiguous(consumer: Candidate, wanted: Extern, matches: list[_Offer], config: PylonConfig) -> str:
+    names = " and ".join(f"{m.provider.id!r} ({m.provider.display}, export {m.export.name!r})" for m in matches)
+    if all(match.provider.pinned for match in matches):
+        advice = f"remove all but one of them from [[{config.table}.components]]"
+    else:
+        first = matches[0].provider
+        advice = (
+            f"pin one by listing it under [[{config.table}.components]] "
+            f"(e.g. id = {first.id!r}, path = {first.display!r}); pinned components win over component-dirs"
+        )
+    return f"{consumer.id} imports {wanted.name!r}, which {names} all provide; {advice}"
+
+
+def find_cycle(bindings: Iterable[Binding]) -> str | None:
+    """A consumer -> provider cycle as readable text, or None."""
+    edges: dict[str, list[Binding]] = {}
+    for binding in sorted(bindings):
+        edges.setdefault(binding.consumer_id, []).append(binding)
+    done: set[str] = set()
+    path: list[Binding] = []
+    on_path: set[str] = set()
+
+    def visit(node: str) -> str | None:
+        if node in on_path:
+            start = next(i for i, b in enumerate(path) if b.consumer_id == node)
+            return " -> ".join(f"{b.consumer_id} [{b.import_name}]" for b in path[start:]) + f" -> {node}"
+        if node in done:
+            return None
+        on_path.add(node)
+        for binding in edges.get(node, []):
+            path.append(binding)
+            found = visit(binding.provider_id)
+            if found:
+                return found
+            path.pop()
+        on_path.discard(node)
+        done.add(node)
+        return None
+
+    for node in sorted(edges):
+        found = visit(node)
+        if found:
+            return found
+    return None

@@ -1,0 +1,389 @@
+"""Read a WebAssembly binary's top-level imports and exports without compiling it.
+
+Only the outermost layer is decoded: depth-0 import (10) and export (11)
+sections are parsed, everything else (nested core modules and components
+included) is skipped by its declared size. Reading an 18 MB componentize-py
+root this way costs milliseconds, where compiling it costs seconds.
+
+``scan`` does the same walk while feeding every byte to SHA-256, so a file
+is read exactly once to both describe and address it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
+
+from .errors import ComponentFormatError
+
+MAGIC = b"\0asm"
+COMPONENT_VERSION = 0x0D
+CORE_VERSION = 0x01
+
+_CHUNK = 1 << 20
+_LAST_COMPONENT_SECTION = 12
+_IMPORT_SECTION = 10
+_EXPORT_SECTION = 11
+_CORE_IMPORT_SECTION = 2
+_CORE_EXPORT_SECTION = 7
+_LAST_CORE_SECTION = 13
+
+_CORE_SORTS = {0x00: "core func", 0x01: "core table", 0x02: "core memory", 0x03: "core global",
+               0x04: "core tag", 0x10: "core type", 0x11: "module", 0x12: "core instance"}
+_SORTS = {0x01: "func", 0x02: "value", 0x03: "type", 0x04: "component", 0x05: "instance"}
+_CORE_EXTERNS = {0x00: "func", 0x01: "table", 0x02: "memory", 0x03: "global", 0x04: "tag"}
+
+Kind = Literal["component", "module"]
+
+
+@dataclass(frozen=True, order=True)
+class Extern:
+    """One import or export: its exact name and what sort of item it is."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class WasmInfo:
+    """What a binary is and what it imports and exports at the top level."""
+
+    kind: Kind
+    imports: tuple[Extern, ...]
+    exports: tuple[Extern, ...]
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """A binary read once: its description, SHA-256 (lower-case hex) and size."""
+
+    path: str
+    info: WasmInfo
+    digest: str
+    size: int
+
+
+def inspect(path: str | os.PathLike[str]) -> WasmInfo:
+    """Describe a binary, seeking over everything that is not an import or export."""
+    with _open(path) as file:
+        return _Reader(file, os.fspath(path), hasher=None).read()
+
+
+def scan(path: str | os.PathLike[str]) -> ScannedFile:
+    """Describe a binary and hash it in the same single pass over its bytes."""
+    name = os.fspath(path)
+    hasher = hashlib.sha256()
+    with _open(path) as file:
+        reader = _Reader(file, name, hasher=hasher)
+        info = reader.read()
+    return ScannedFile(path=name, info=info, digest=hasher.hexdigest(), size=reader.size)
+
+
+def _open(path: str | os.PathLike[str]) -> BinaryIO:
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        raise ComponentFormatError(name, None, "is a directory, not a component file")
+    try:
+        return open(name, "rb")  # noqa: SIM115 - closed by the caller's with-block
+    except FileNotFoundError:
+        raise ComponentFormatError(name, None, "file not found") from None
+    except PermissionError:
+        raise ComponentFormatError(name, None, "permission denied while opening the file") from None
+    except OSError as exc:
+        raise ComponentFormatError(name, None, f"cannot be read ({exc.strerror or exc})") from None
+
+
+class _Reader:
+    """Walks the sections of one open file; every read goes through ``_take``."""
+
+    def __init__(self, file: BinaryIO, path: str, hasher: hashlib._Hash | None) -> None:
+        self.file = file
+        self.path = path
+        self.hasher = hasher
+        self.offset = 0
+        self.size = os.fstat(file.fileno()).st_size
+
+    def fail(self, reason: str, offset: int | None = None) -> ComponentFormatError:
+        return ComponentFormatError(self.path, self.offset if offset is None else offset, reason)
+
+    def read(self) -> WasmInfo:
+        if self.size == 0:
+            raise self.fail("is empty, not a WebAssembly component", offset=None)
+        kind = self._preamble()
+        imports: list[Extern] = []
+        exports: list[Extern] = []
+        while self.offset < self.size:
+            self._section(kind, imports, exports)
+        return WasmInfo(kind=kind, imports=tuple(imports), exports=tuple(exports))
+
+    def _take(self, count: int) -> bytes:
+        if count > self.size - self.offset:
+            raise self.fail(f"truncated: needs {count} more bytes but the file ends at byte {self.size}")
+        data = self.file.read(count)
+        if len(data) != count:
+            raise self.fail("file shrank while being read")
+        if self.hasher is not None:
+            self.hasher.update(data)
+        self.offset += count
+        return data
+
+    def _skip(self, count: int) -> None:
+        if self.hasher is None:
+            self.file.seek(count, os.SEEK_CUR)
+            self.offset += count
+            return
+        buffer = bytearray(min(count, _CHUNK))
+        view = memoryview(buffer)
+        remaining = count
+        while remaining:
+            got = self.file.readinto(view[: min(remaining, _CHUNK)])
+            if not got:
+                raise self.fail("file shrank while being read")
+            self.hasher.update(view[:got])
+            remaining -= got
+        self.offset += count
+
+    def _preamble(self) -> Kind:
+        if self.size < 8:
+            raise self.fail(f"is only {self.size} bytes, too short for a WebAssembly header", offset=0)
+        header = self._take(8)
+        if header[:4] != MAGIC:
+            raise self.fail("is not a WebAssembly binary (missing the \\0asm magic)", offset=0)
+        version = int.from_bytes(header[4:6], "little")
+        layer = int.from_bytes(header[6:8], "little")
+        if layer == 0 and version == CORE_VERSION:
+            return "module"
+        if layer == 1 and version == COMPONENT_VERSION:
+            return "component"
+        if layer == 1:
+            raise self.fail(f"unsupported component binary version 0x{version:x} (expected 0x0d)", offset=4)
+        if layer == 0:
+            raise self.fail(f"unsupported core module version {version} (expected 1)", offset=4)
+        raise self.fail(f"unknown WebAssembly layer {layer} (1 is a component, 0 a core module)", offset=6)
+
+    def _section(self, kind: Kind, imports: list[Extern], exports: list[Extern]) -> None:
+        start = self.offset
+        section_id = self._take(1)[0]
+        size = self._u32_from_file()
+        if size > self.size - self.offset:
+            raise self.fail(
+                f"section {section_id} declares {size} bytes, past the end of the file (size {self.size})",
+                offset=start,
+            )
+        last = _LAST_COMPONENT_SECTION if kind == "component" else _LAST_CORE_SECTION
+        if section_id > last:
+            raise self.fail(f"unknown section id {section_id}", offset=start)
+        wanted = (
+            {_IMPORT_SECTION: imports, _EXPORT_SECTION: exports}
+            if kind == "component"
+            else {_CORE_IMPORT_SECTION: imports, _CORE_EXPORT_SECTION: exports}
+        )
+        if section_id not in wanted:
+            self._skip(size)
+            return
+        body_offset = self.offset
+        cursor = _Cursor(self._take(size), body_offset, self.path)
+        items = wanted[section_id]
+        parse = {
+            ("component", _IMPORT_SECTION): cursor.component_import,
+            ("component", _EXPORT_SECTION): cursor.component_export,
+            ("module", _CORE_IMPORT_SECTION): cursor.core_import,
+            ("module", _CORE_EXPORT_SECTION): cursor.core_export,
+        }[(kind, section_id)]
+        section_name = "import" if section_id in (_IMPORT_SECTION, _CORE_IMPORT_SECTION) else "export"
+        count = cursor.u32()
+        for index in range(count):
+            if cursor.at_end():
+                raise cursor.fail(
+                    f"{section_name} section declares {count} entries but ends after {index}"
+                )
+            items.append(parse())
+        if not cursor.at_end():
+            raise cursor.fail(f"{section_name} section has {cursor.remaining()} unexpected trailing bytes")
+
+    def _u32_from_file(self) -> int:
+        start = self.offset
+        result = 0
+        for index in range(5):
+            if self.offset >= self.size:
+                raise self.fail("truncated inside a section header", offset=start)
+            byte = self._take(1)[0]
+            result |= (byte & 0x7F) << (7 * index)
+            if not byte & 0x80:
+                if result > 0xFFFFFFFF:
+                    raise self.fail("LEB128 value does not fit in 32 bits", offset=start)
+                return result
+        raise self.fail("LEB128 integer longer than 5 bytes", offset=start)
+
+
+class _Cursor:
+    """Decodes one in-memory import/export section body; offsets stay file-absolute."""
+
+    def __init__(self, data: bytes, base: int, path: str) -> None:
+        self.data = data
+        self.base = base
+        self.path = path
+        self.pos = 0
+
+    def fail(self, reason: str, at: int | None = None) -> ComponentFormatError:
+        return ComponentFormatError(self.path, self.base + (self.pos if at is None else at), reason)
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.data)
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise self.fail("truncated: section ends in the middle of an entry")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def u32(self) -> int:
+        start = self.pos
+        result = 0
+        for index in range(5):
+            byte = self.byte()
+            result |= (byte & 0x7F) << (7 * index)
+            if not byte & 0x80:
+                if result > 0xFFFFFFFF:
+                    raise self.fail("LEB128 value does not fit in 32 bits", at=start)
+                return result
+        raise self.fail("LEB128 integer longer than 5 bytes", at=start)
+
+    def s33(self) -> None:
+        start = self.pos
+        for _ in range(5):
+            if not self.byte() & 0x80:
+                return
+        raise self.fail("LEB128 integer longer than 5 bytes", at=start)
+
+    def name(self) -> str:
+        length = self.u32()
+        start = self.pos
+        if length > len(self.data) - start:
+            raise self.fail(f"truncated: a {length}-byte name runs past the end of its section", at=start)
+        self.pos += length
+        try:
+            return self.data[start : self.pos].decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.fail("name is not valid UTF-8", at=start) from None
+
+    def extern_name(self) -> str:
+        start = self.pos
+        encoding = self.byte()
+        if encoding in (0x00, 0x01):
+            return self.name()
+        if encoding == 0x02:
+            name = self.name()
+            for _ in range(self.u32()):
+                option_at = self.pos
+                option = self.byte()
+                if option not in (0x00, 0x01):  # 0x00 implements, 0x01 version suffix
+                    raise self.fail(f"name {name!r} has unknown name option 0x{option:02x}", at=option_at)
+                self.name()
+            return name
+        raise self.fail(f"unknown name encoding 0x{encoding:02x}", at=start)
+
+    def extern_desc(self) -> str:
+        start = self.pos
+        tag = self.byte()
+        if tag == 0x00:
+            if self.byte() != 0x11:
+                raise self.fail("core extern descriptor is not a module type", at=start)
+            self.u32()
+            return "module"
+        if tag in (0x01, 0x04, 0x05):
+            self.u32()
+            return _SORTS[tag]
+        if tag == 0x02:
+            if self.byte() == 0x00:
+                self.u32()
+            else:
+                self.s33()
+            return "value"
+        if tag == 0x03:
+            if self.byte() == 0x00:
+                self.u32()
+            return "type"
+        raise self.fail(f"unknown extern descriptor 0x{tag:02x}", at=start)
+
+    def sort(self) -> str:
+        start = self.pos
+        tag = self.byte()
+        if tag == 0x00:
+            core = self.byte()
+            if core not in _CORE_SORTS:
+                raise self.fail(f"unknown core sort 0x{core:02x}", at=start)
+            return _CORE_SORTS[core]
+        if tag not in _SORTS:
+            raise self.fail(f"unknown sort 0x{tag:02x}", at=start)
+        return _SORTS[tag]
+
+    def component_import(self) -> Extern:
+        name = self.extern_name()
+        return Extern(name, self.extern_desc())
+
+    def component_export(self) -> Extern:
+        name = self.extern_name()
+        kind = self.sort()
+        self.u32()
+        has_type = self.byte()
+        if has_type == 0x01:
+            self.extern_desc()
+        elif has_type != 0x00:
+            raise self.fail(f"bad optional export type marker 0x{has_type:02x}", at=self.pos - 1)
+        return Extern(name, kind)
+
+    def core_import(self) -> Extern:
+        module = self.name()
+        field = self.name()
+        start = self.pos
+        tag = self.byte()
+        if tag not in _CORE_EXTERNS:
+            raise self.fail(f"unknown core import kind 0x{tag:02x}", at=start)
+        self._core_import_desc(tag)
+        return Extern(f"{module}#{field}", _CORE_EXTERNS[tag])
+
+    def _core_import_desc(self, tag: int) -> None:
+        if tag in (0x00,):
+            self.u32()
+        elif tag == 0x01:  # reftype, limits
+            self.s33()
+            self._limits()
+        elif tag == 0x02:
+            self._limits()
+        elif tag == 0x03:  # valtype, mutability
+            self.s33()
+            self.byte()
+        else:  # tag: attribute byte then type index
+            self.byte()
+            self.u32()
+
+    def _limits(self) -> None:
+        flags = self.byte()
+        self._wide_u()
+        if flags & 0x01:
+            self._wide_u()
+        if flags & 0x08:  # custom page size
+            self.u32()
+
+    def _wide_u(self) -> None:
+        start = self.pos
+        for _ in range(10):  # memory64 limits are u64
+            if not self.byte() & 0x80:
+                return
+        raise self.fail("LEB128 integer longer than 10 bytes", at=start)
+
+    def core_export(self) -> Extern:
+        name = self.name()
+        start = self.pos
+        tag = self.byte()
+        if tag not in _CORE_EXTERNS:
+            raise self.fail(f"unknown core export kind 0x{tag:02x}", at=start)
+        self.u32()
+        return Extern(name, _CORE_EXTERNS[tag])
