@@ -170,7 +170,13 @@ class _Parser:
             names = ", ".join(f"${name}" for name in missing)
             self.problem(key, f"environment variable {names} is not set and {value!r} gives no default")
             return None
-        return os.path.expanduser(expanded)
+        return self.expand_home(expanded)
+
+    def expand_home(self, text: str) -> str:
+        if text == "~" or text.startswith("~/"):
+            home = self.environ.get("HOME")
+            return (home + text[1:]) if home else os.path.expanduser(text)
+        return os.path.expanduser(text)
 
     def path(self, value: Any, key: str) -> Path | None:
         if not isinstance(value, str) or not value:
@@ -220,7 +226,7 @@ class _Parser:
         variable = env_var_for(component_id)
         override = self.environ.get(variable)
         if override:
-            return ComponentSource(component_id, self.root / os.path.expanduser(override), f"${variable}")
+            return ComponentSource(component_id, self.root / self.expand_home(override), f"${variable}")
         if path is None:
             return None
         return ComponentSource(component_id, path, origin)
@@ -262,7 +268,7 @@ class _Parser:
     def search_dirs(self) -> tuple[SearchDir, ...]:
         dirs: list[SearchDir] = []
         for entry in filter(None, self.environ.get("PYLON_COMPONENT_DIRS", "").split(os.pathsep)):
-            dirs.append(SearchDir(self.root / os.path.expanduser(entry), "$PYLON_COMPONENT_DIRS"))
+            dirs.append(SearchDir(self.root / self.expand_home(entry), "$PYLON_COMPONENT_DIRS"))
         for index, entry in enumerate(self.string_list("component-dirs", [])):
             key = self.key("component-dirs", index)
             path = self.path(entry, key)

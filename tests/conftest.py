@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+SAMPLE = REPO / "sample-project"
+sys.path.insert(0, str(TESTS))
+
+_spec = importlib.util.spec_from_file_location("sample_build_components", SAMPLE / "build_components.py")
+sample_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sample_build)
+
+
+@pytest.fixture(scope="session")
+def python_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's real CPython root (componentize-py, ~10 s), built once per session."""
+    return sample_build.build_root(SAMPLE, tmp_path_factory.mktemp("root") / "python.wasm")
+
+
+@pytest.fixture
+def sample_project(tmp_path: Path, python_root: Path) -> Path:
+    """A fresh copy of sample-project/ with its components built."""
+    return copy_sample(tmp_path / "sample-project", python_root)
+
+
+def copy_sample(destination: Path, python_root: Path) -> Path:
+    shutil.copytree(SAMPLE, destination, ignore=shutil.ignore_patterns("wasm", "*.wasm", "*.inputs", ".compose",
+                                                                        "dist", "__pycache__"))
+    (destination / "wasm").mkdir()
+    shutil.copy(python_root, destination / "wasm" / "python.wasm")
+    sample_build.build_caps(destination)
+    return destination
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
