@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from components import write_component
+
+from hatch_pylon.bundle import plan_project
+from hatch_pylon.config import load_config
+from hatch_pylon.plan import PlanFormatError, parse_plan, structural_problems
+
+
+@pytest.fixture
+def plan(tmp_path: Path):
+    write_component(tmp_path / "root.wasm", imports=["b:x/i@1.0.0", "a:x/i@1.0.0"])
+    write_component(tmp_path / "caps/zed.wasm", exports=["a:x/i@1.0.0"])
+    write_component(tmp_path / "caps/alpha.wasm", imports=["a:x/i@1.0.0"], exports=["b:x/i@1.0.0"])
+    config = load_config({"root": "root.wasm", "component-dirs": ["caps"], "policy": {"limits": {"cpu-ms": 10}}},
+                         project_root=tmp_path, project_name="demo", environ={})
+    return plan_project(config)[1]
+
+
+def test_plan_json_is_composectl_shaped_and_canonical(plan) -> None:
+    text = plan.to_json().decode()
+    assert text.endswith("}\n") and "\r" not in text
+    raw = json.loads(text)
+    assert list(raw) == ["version", "root", "linkage", "components", "bindings", "secrets", "policy"]
+    assert raw["version"] == "1" and raw["linkage"] == "runtime" and raw["secrets"] == []
+    assert [c["id"] for c in raw["components"]] == ["alpha", "python", "zed"]
+    assert all(len(c["digest"]) == 32 and all(0 <= b < 256 for b in c["digest"]) for c in raw["components"])
+    assert [(b["consumer_id"], b["import_name"]) for b in raw["bindings"]] == [
+        ("alpha", "a:x/i@1.0.0"), ("python", "a:x/i@1.0.0"), ("python", "b:x/i@1.0.0")]
+    assert raw["policy"] == {"determinism": "relaxed", "capabilities": [
+        {"name": "dynlink:resolve", "level": "required"}, {"name": "dynlink:invoke", "level": "required"}],
+        "limits": {"cpu_ms": 10}}
+    assert structural_problems(raw) == []
+    assert "/" not in "".join(c["id"] for c in raw["components"])
+
+
+def test_round_trip_is_byte_identical(plan) -> None:
+    data = plan.to_json()
+    assert parse_plan(data, "plan.json").to_json() == data
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda p: p.pop("secrets"), "missing field 'secrets'"),
+        (lambda p: p["policy"].pop("limits"), "policy.limits is required"),
+        (lambda p: p.update(version="2"), "unsupported plan version '2'"),
+        (lambda p: p["components"].reverse(), "components are not in ascending id order"),
+        (lambda p: p["components"][0]["digest"].pop(), "digest must be 32 integers"),
+        (lambda p: p.update(root="ghost"), "root component 'ghost' is not among the components"),
+        (lambda p: p["bindings"].reverse(), "bindings are not sorted"),
+        (lambda p: p["bindings"][0].update(provider_id="ghost"), "provider_id 'ghost' is not a component"),
+        (lambda p: p["bindings"][0].update(export_name=""), "must have non-empty"),
+        (lambda p: p["policy"].update(determinism="strict"), "incompatible with strict determinism"),
+        (lambda p: p["bindings"].append({"consumer_id": "zed", "import_name": "z", "provider_id": "python",
+                                         "export_name": "z"}), "dependency cycle"),
+    ],
+)
+def test_structural_rules(plan, edit, fragment: str) -> None:
+    raw = json.loads(plan.to_json())
+    edit(raw)
+    problems = structural_problems(raw)
+    assert any(fragment in problem for problem in problems), problems
+    with pytest.raises(PlanFormatError, match="invalid plan"):
+        parse_plan(json.dumps(raw).encode(), "plan.json")

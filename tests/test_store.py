@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from hatch_pylon.errors import StoreError
+from hatch_pylon.store import TEMP_PREFIX, BlobStore, blob_relpath, hash_file
+
+
+def source(tmp_path: Path, data: bytes = b"component bytes") -> tuple[Path, str]:
+    path = tmp_path / "src.wasm"
+    path.write_bytes(data)
+    return path, hashlib.sha256(data).hexdigest()
+
+
+def leftovers(store: Path) -> list[Path]:
+    return [p for p in store.rglob("*") if p.name.startswith(TEMP_PREFIX)]
+
+
+def test_stage_new_then_reuse(tmp_path: Path) -> None:
+    src, digest = source(tmp_path)
+    store = BlobStore(tmp_path / ".compose")
+    first = store.stage(src, digest)
+    assert first.status == "new"
+    assert first.path == tmp_path / ".compose" / "blobs" / digest[:2] / digest[2:]
+    assert first.path.read_bytes() == src.read_bytes()
+    assert first.path.stat().st_mode & 0o777 == 0o644
+    assert store.stage(src, digest).status == "reused"
+    assert leftovers(tmp_path / ".compose") == []
+
+
+def test_corrupt_existing_blob_is_replaced(tmp_path: Path) -> None:
+    src, digest = source(tmp_path)
+    store = BlobStore(tmp_path / "s")
+    target = store.path_for(digest)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"tampered")
+    staged = store.stage(src, digest)
+    assert staged.status == "repaired"
+    assert hash_file(target) == digest
+
+
+def test_source_that_does_not_match_its_digest_leaves_nothing(tmp_path: Path) -> None:
+    src, _ = source(tmp_path)
+    wrong = "ab" * 32
+    store = BlobStore(tmp_path / "s")
+    with pytest.raises(StoreError, match="changed while it was being staged"):
+        store.stage(src, wrong)
+    assert not store.path_for(wrong).exists()
+    assert leftovers(tmp_path / "s") == []
+
+
+def test_store_path_that_is_a_file(tmp_path: Path) -> None:
+    src, digest = source(tmp_path)
+    (tmp_path / "s").write_text("not a folder")
+    with pytest.raises(StoreError, match=r"blob store path .*/s exists but is not a directory"):
+        BlobStore(tmp_path / "s").stage(src, digest)
+
+
+def test_blob_relpath_layout() -> None:
+    assert blob_relpath("ab" + "c" * 62) == "blobs/ab/" + "c" * 62
