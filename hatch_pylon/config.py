@@ -31,7 +31,10 @@ HATCH_RESERVED_KEYS = frozenset(
 _KNOWN_KEYS = frozenset(
     {"root", "root-id", "component-dirs", "destination", "store", "ignore-imports", "components", "policy", "validate"}
 )
-_VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VARIABLE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}"  # ${VAR} or ${VAR:-default}
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"  # $VAR
+)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def _open(path: str | os.PathLike[str]) -> BinaryIO:
     if os.path.isdir(name):
         raise ComponentFormatError(name, None, "is a directory, not a component file")
     try:
-        return open(name, "rb")  # noqa: SIM115 - closed by the caller's with-block
+        return open(name, "rb")
     except FileNotFoundError:
         raise ComponentFormatError(name, None, "file not found") from None
     except PermissionError:

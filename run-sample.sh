@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job: install hatch-pylon from this checkout, build the sample's components,
+# then `hatch build` the sample project and show the bundled plan.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+# hatch builds in its own environment: offer it this checkout's plugin as a local wheel.
+.venv/bin/python -m build --wheel --no-isolation --outdir .wheelhouse . >/dev/null
+export UV_FIND_LINKS="$PWD/.wheelhouse" PIP_FIND_LINKS="$PWD/.wheelhouse"
+
+.venv/bin/python sample-project/build_components.py
+(cd sample-project && ../.venv/bin/hatch build)
+
+.venv/bin/hatch-pylon plan sample-project
+echo "plan inside the wheel:"
+.venv/bin/python -m zipfile -l sample-project/dist/sample_pkg-0.1.0-py3-none-any.whl

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from components import write_component
+
+from hatch_pylon.cli import main
+
+
+def test_inspect_text_and_json(tmp_path: Path, capsys) -> None:
+    path = write_component(tmp_path / "c.wasm", imports=["a:b/c@1.0.0"], exports=["x:y/z@2.0.0"])
+    assert main(["inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"{path}: component" in text
+    assert "imports (1):\n  instance  a:b/c@1.0.0" in text
+    assert "exports (1):\n  instance  x:y/z@2.0.0" in text
+    assert main(["inspect", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "kind": "component",
+        "imports": [{"name": "a:b/c@1.0.0", "kind": "instance"}],
+        "exports": [{"name": "x:y/z@2.0.0", "kind": "instance"}],
+    }
+
+
+def test_inspect_error_is_one_line_and_nonzero(tmp_path: Path, capsys) -> None:
+    (tmp_path / "bad.wasm").write_bytes(b"abc")
+    assert main(["inspect", str(tmp_path / "bad.wasm")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"hatch-pylon: error: {tmp_path / 'bad.wasm'}: is only 3 bytes, too short for a WebAssembly header" \
+                  " at offset 0 (0x0)\n"
+
+
+def _project(tmp_path: Path, hook: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\n{hook}\n')
+    return tmp_path
+
+
+def test_plan_readable_and_json(tmp_path: Path, capsys) -> None:
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.1.0"])
+    project = _project(tmp_path, 'root = "root.wasm"\ncomponent-dirs = ["caps"]')
+    assert main(["plan", str(project)]) == 0
+    text = capsys.readouterr().out
+    assert "root: python   determinism: relaxed   destination: demo/_pylon/" in text
+    assert "binding   python: a:b/c@1.0.0 -> p: a:b/c@1.1.0" in text
+    assert main(["plan", str(project), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bindings"][0]["export_name"] == "a:b/c@1.1.0"
+    assert not (tmp_path / ".compose").exists()  # previewing writes nothing
+
+
+def test_plan_errors_match_the_build(tmp_path: Path, capsys) -> None:
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    project = _project(tmp_path, 'root = "root.wasm"\nbogus = 1')
+    assert main(["plan", str(project)]) == 1
+    assert "tool.hatch.build.hooks.pylon.bogus is not a known option" in capsys.readouterr().err
+    assert main(["plan", str(tmp_path / "missing")]) == 1
+    assert "pyproject.toml: not found" in capsys.readouterr().err
+
+
+def test_target_level_table_wins(tmp_path: Path, capsys) -> None:
+    write_component(tmp_path / "root.wasm")
+    write_component(tmp_path / "other.wasm")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\n'
+        '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "other.wasm"\nroot-id = "main"\n')
+    assert main(["plan", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["root"] == "main"
