@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .components import discover
 from .config import PylonConfig
-from .errors import StoreError
+from .errors import ResolveError, StoreError
 from .plan import Plan, parse_plan
 from .resolve import Resolution, resolve
 from .store import BlobStore, blob_relpath, hash_file
@@ -64,6 +64,8 @@ def plan_project(config: PylonConfig) -> tuple[Resolution, Plan]:
 def build_bundle(config: PylonConfig, warn: Report = lambda _: None) -> Bundle:
     """Resolve, then stage every chosen component into the configured blob store."""
     resolution, plan = plan_project(config)
+    if config.validate == "types":
+        _check_types(resolution)
     store = BlobStore(config.store)
     blobs: dict[str, Path] = {}
     for component in resolution.components:
@@ -73,6 +75,17 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None) -> Bundle:
         blobs[component.file.digest] = staged.path
     sizes = {c.file.digest: c.file.size for c in resolution.components}
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution)
+
+
+def _check_types(resolution: Resolution) -> None:
+    # wasmtime is only imported when type validation is asked for
+    from .compiler import Compiler
+    from .verify import type_problems
+
+    files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
+    problems = type_problems(files, list(resolution.bindings), Compiler())
+    if problems:
+        raise ResolveError("bindings do not type-check:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def load_bundle(folder: str | os.PathLike[str]) -> Bundle:

@@ -11,6 +11,7 @@ from . import __version__
 from .bundle import Bundle, plan_project
 from .errors import PylonError
 from .project import load_project
+from .target import open_target
 from .wasm import inspect
 
 
@@ -27,11 +28,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan_cmd.add_argument("project", nargs="?", default=".", help="folder holding pyproject.toml (default: .)")
     plan_cmd.add_argument("--json", action="store_true", help="print exactly the plan.json bytes")
 
+    verify_cmd = commands.add_parser("verify", help="check a wheel, sdist, installed distribution or bundle folder")
+    verify_cmd.add_argument("target")
+    verify_cmd.add_argument("--names-only", action="store_true", help="skip the wasmtime type check of bindings")
+    verify_cmd.add_argument("--ignore-imports", default="wasi:", help="comma-separated prefixes left to the host")
+
+    run_cmd = commands.add_parser("run", help="run a bundled plan with wasmtime")
+    run_cmd.add_argument("target")
+    run_cmd.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the root")
+
+    trust_cmd = commands.add_parser("trust", help="add a bundle's blobs and trust entries to a composectl store")
+    trust_cmd.add_argument("target")
+    trust_cmd.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "inspect":
             return _inspect(args.file, as_json=args.json)
-        return _plan(args.project, as_json=args.json)
+        if args.command == "plan":
+            return _plan(args.project, as_json=args.json)
+        if args.command == "verify":
+            ignore = tuple(p for p in args.ignore_imports.split(",") if p)
+            return _verify(args.target, types=not args.names_only, ignore=ignore)
+        if args.command == "run":
+            return _run(args.target, args.args)
+        return _trust(args.target, args.store)
     except PylonError as error:
         print(f"hatch-pylon: error: {error}", file=sys.stderr)
         return 1
@@ -66,4 +87,40 @@ def _plan(project: str, *, as_json: bool) -> int:
     print(f"root: {plan.root}   determinism: {plan.policy.determinism}   destination: {config.destination}/")
     for line in bundle.summary():
         print(line)
+    return 0
+
+
+def _verify(target: str, *, types: bool, ignore: tuple[str, ...]) -> int:
+    from .verify import verify_folder
+
+    with open_target(target) as bundle:
+        report = verify_folder(bundle.folder, types=types, ignore_imports=ignore)
+    if report.problems:
+        print(f"{target}: {len(report.problems)} problem(s):", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    depth = "names and types" if report.typed else "names"
+    print(f"{target}: OK ({report.checked_components} components, {report.checked_bindings} bindings; "
+          f"blobs re-hashed, {depth} checked)")
+    return 0
+
+
+def _run(target: str, args: list[str]) -> int:
+    from .runtime import Runtime
+
+    with open_target(target) as bundle:
+        status, value = Runtime(bundle.folder).run(args)
+    if value is not None:
+        print(value)
+    return status
+
+
+def _trust(target: str, store: str) -> int:
+    from .trust import trust_bundle
+
+    with open_target(target) as bundle:
+        written = trust_bundle(bundle.folder, store)
+    for path in written:
+        print(path)
     return 0

@@ -1,0 +1,141 @@
+"""Do a provider's exports have the types its consumers import? Decided by wasmtime's type reflection.
+
+Types are rendered as WIT-like text (``func(a: s64, b: s64) -> s64``) and
+compared positionally: what links is the shape of the values, and the
+rendering is what a mismatch message shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wasmtime.component import (
+    BorrowType,
+    ComponentInstanceType,
+    ComponentType,
+    EnumType,
+    FlagsType,
+    FuncType,
+    FutureType,
+    ListType,
+    OptionType,
+    OwnType,
+    RecordType,
+    ResourceType,
+    ResultType,
+    StreamType,
+    TupleType,
+    VariantType,
+)
+
+from .resolve import Binding
+
+_RESOURCE_TYPES = (OwnType, BorrowType)
+
+
+def render(value_type: object) -> str:
+    """WIT-like text of a wasmtime value type."""
+    if isinstance(value_type, ListType):
+        return f"list<{render(value_type.element)}>"
+    if isinstance(value_type, OptionType):
+        return f"option<{render(value_type.payload)}>"
+    if isinstance(value_type, ResultType):
+        ok = render(value_type.ok) if value_type.ok is not None else "_"
+        err = render(value_type.err) if value_type.err is not None else "_"
+        return "result" if ok == err == "_" else f"result<{ok}, {err}>"
+    if isinstance(value_type, TupleType):
+        return f"tuple<{', '.join(render(t) for t in value_type.elements)}>"
+    if isinstance(value_type, RecordType):
+        return "record { " + ", ".join(f"{n}: {render(t)}" for n, t in value_type.fields) + " }"
+    if isinstance(value_type, VariantType):
+        cases = (f"{n}({render(t)})" if t is not None else n for n, t in value_type.cases)
+        return "variant { " + ", ".join(cases) + " }"
+    if isinstance(value_type, EnumType):
+        return "enum { " + ", ".join(value_type.names) + " }"
+    if isinstance(value_type, FlagsType):
+        return "flags { " + ", ".join(value_type.names) + " }"
+    if isinstance(value_type, (FutureType, StreamType)):
+        kind = "future" if isinstance(value_type, FutureType) else "stream"
+        return f"{kind}<{render(value_type.payload)}>" if value_type.payload is not None else kind
+    if isinstance(value_type, OwnType):
+        return "own<resource>"
+    if isinstance(value_type, BorrowType):
+        return "borrow<resource>"
+    return type(value_type).__name__.lower().replace("errorcontext", "error-context")
+
+
+def signature(func: FuncType) -> str:
+    params = ", ".join(f"{name}: {render(t)}" for name, t in func.params)
+    result = func.result
+    return f"func({params})" + (f" -> {render(result)}" if result is not None else "")
+
+
+def shape(func: FuncType) -> tuple[tuple[str, ...], str | None]:
+    """What must match for a call to link: parameter types in order, and the result type."""
+    return tuple(render(t) for _, t in func.params), (render(func.result) if func.result is not None else None)
+
+
+def uses_resources(item: object) -> bool:
+    if isinstance(item, ResourceType):
+        return True
+    if isinstance(item, FuncType):
+        types = [t for _, t in item.params] + ([item.result] if item.result is not None else [])
+        return any(_contains_resource(t) for t in types)
+    return False
+
+
+def _contains_resource(value_type: object) -> bool:
+    if isinstance(value_type, _RESOURCE_TYPES):
+        return True
+    children: list[object] = []
+    if isinstance(value_type, ListType):
+        children = [value_type.element]
+    elif isinstance(value_type, OptionType):
+        children = [value_type.payload]
+    elif isinstance(value_type, ResultType):
+        children = [value_type.ok, value_type.err]
+    elif isinstance(value_type, TupleType):
+        children = list(value_type.elements)
+    elif isinstance(value_type, RecordType):
+        children = [t for _, t in value_type.fields]
+    elif isinstance(value_type, VariantType):
+        children = [t for _, t in value_type.cases]
+    return any(_contains_resource(child) for child in children if child is not None)
+
+
+def binding_problems(binding: Binding, consumer: ComponentType, provider: ComponentType, engine) -> list[str]:
+    """Every function the consumer imports through ``binding`` must exist in the provider with the same types."""
+    label = f"{binding.consumer_id} -> {binding.provider_id} ({binding.import_name})"
+    imported = consumer.imports(engine).get(binding.import_name)
+    exported = provider.exports(engine).get(binding.export_name)
+    if imported is None:
+        return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
+    if exported is None:
+        return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
+    wanted, offered = imported.ty, exported.ty
+    if isinstance(wanted, FuncType) and isinstance(offered, FuncType):
+        return _compare({"": wanted}, {"": offered}, label)
+    if not isinstance(wanted, ComponentInstanceType) or not isinstance(offered, ComponentInstanceType):
+        return [f"{label}: import is a {type(wanted).__name__}, export is a {type(offered).__name__}"]
+    return _compare(_items(wanted, engine), _items(offered, engine), label)
+
+
+def _items(instance: ComponentInstanceType, engine) -> dict[str, object]:
+    return {name: extern.ty for name, extern in instance.exports(engine).items()}
+
+
+def _compare(wanted: Mapping[str, object], offered: Mapping[str, object], label: str) -> list[str]:
+    problems = []
+    for name, item in sorted(wanted.items()):
+        where = f"function {name!r}" if name else "the function"
+        if not isinstance(item, FuncType):
+            continue  # types and resources are checked by wasmtime when it links
+        match = offered.get(name)
+        if match is None:
+            problems.append(f"{label}: provider does not export {where} ({signature(item)})")
+        elif not isinstance(match, FuncType):
+            problems.append(f"{label}: provider's {name!r} is not a function")
+        elif shape(item) != shape(match):
+            problems.append(f"{label}: {where} differs: consumer imports {signature(item)}, "
+                            f"provider exports {signature(match)}")
+    return problems
