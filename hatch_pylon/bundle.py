@@ -42,6 +42,15 @@ class Bundle:
             mapping[os.fspath(self.blobs[digest])] = f"{folder}/{STORE_DIR}/{blob_relpath(digest)}"
         return mapping
 
+    def write_to(self, folder: str | os.PathLike[str]) -> Path:
+        """Write ``plan.json`` and a ``.compose`` store holding every blob into ``folder``."""
+        folder = Path(folder)
+        store = BlobStore(folder / STORE_DIR)
+        for digest, source in sorted(self.blobs.items()):
+            store.stage(source, digest)
+        (folder / PLAN_FILE).write_bytes(self.plan_json)
+        return folder
+
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
         lines = []

@@ -41,3 +41,20 @@ def copy_sample(destination: Path, python_root: Path) -> Path:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def sample_wheel(tmp_path_factory: pytest.TempPathFactory, python_root: Path) -> Path:
+    """The sample project's wheel, built once per session with hatchling (no isolation)."""
+    import subprocess
+
+    project = copy_sample(tmp_path_factory.mktemp("sample-wheel") / "sample-project", python_root)
+    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(project / "dist"),
+                    str(project)], check=True, capture_output=True)
+    return next((project / "dist").glob("*.whl"))
+
+
+@pytest.fixture(scope="session")
+def compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One wasmtime compile cache for the session, so the 18 MB root compiles once."""
+    return tmp_path_factory.mktemp("compile-cache")

@@ -1,0 +1,139 @@
+"""`verify` on good artifacts, and on each way an artifact can be wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from components import write_component
+
+from hatch_pylon.bundle import build_bundle
+from hatch_pylon.cli import main
+from hatch_pylon.compiler import Compiler
+from hatch_pylon.config import load_config
+from hatch_pylon.verify import verify_folder
+
+DEST = "sample_pkg/_pylon"
+
+
+@pytest.fixture
+def bundle_folder(sample_wheel: Path, tmp_path: Path) -> Path:
+    with zipfile.ZipFile(sample_wheel) as archive:
+        archive.extractall(tmp_path / "wheel")
+    return tmp_path / "wheel" / DEST
+
+
+def verify(folder: Path, compile_cache: Path, **kwargs):
+    return verify_folder(folder, compiler=Compiler(compile_cache), **kwargs)
+
+
+def test_good_artifacts_pass(sample_wheel: Path, bundle_folder: Path, compile_cache: Path, capsys) -> None:
+    report = verify(bundle_folder, compile_cache)
+    assert report.ok, report.problems
+    assert report.typed and (report.checked_components, report.checked_bindings) == (3, 3)
+    assert main(["verify", str(sample_wheel)]) == 0
+    assert "OK (3 components, 3 bindings; blobs re-hashed, names and types checked)" in capsys.readouterr().out
+
+
+def test_second_verify_does_not_recompile(bundle_folder: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first, second = Compiler(cache), Compiler(cache)
+    verify_folder(bundle_folder, compiler=first)
+    verify_folder(bundle_folder, compiler=second)
+    assert first.compiled == 3
+    assert second.compiled == 0
+
+
+def blob_of(folder: Path, component_id: str) -> Path:
+    plan = json.loads((folder / "plan.json").read_text())
+    digest = bytes(next(c for c in plan["components"] if c["id"] == component_id)["digest"]).hex()
+    return folder / ".compose" / "blobs" / digest[:2] / digest[2:]
+
+
+def edit_plan(folder: Path, change) -> None:
+    plan = json.loads((folder / "plan.json").read_text())
+    change(plan)
+    (folder / "plan.json").write_text(json.dumps(plan))
+
+
+def tamper(folder: Path) -> None:
+    blob = blob_of(folder, "arrow-core")
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+
+
+BAD_CASES = {
+    "tampered blob byte": (tamper, "component 'arrow-core': blob .compose/blobs/"),
+    "removed blob": (lambda f: blob_of(f, "pylon-math").unlink(), "component 'pylon-math': blob"),
+    "extra blob": (lambda f: (f / ".compose/blobs/ff").mkdir() or (f / ".compose/blobs/ff/00").write_bytes(b"x"),
+                   "blob .compose/blobs/ff/00 is not named by the plan"),
+    "unsorted plan": (lambda f: edit_plan(f, lambda p: p["components"].reverse()),
+                      "plan.json: components are not in ascending id order"),
+    "missing binding": (lambda f: edit_plan(f, lambda p: p["bindings"].pop(0)),
+                        "component 'arrow-core': import 'pylon:math/ops@1.0.0' is not bound"),
+    "binding to a missing export": (
+        lambda f: edit_plan(f, lambda p: p["bindings"][1].update(export_name="arrow:core/array@0.2.0")),
+        "'arrow-core' does not export 'arrow:core/array@0.2.0'"),
+}
+FOLLOW_UPS = {"tampered blob byte": "was modified", "removed blob": "is missing"}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_artifacts_fail_naming_the_cause(bundle_folder: Path, compile_cache: Path, case: str, capsys) -> None:
+    change, fragment = BAD_CASES[case]
+    change(bundle_folder)
+    report = verify(bundle_folder, compile_cache)
+    assert any(fragment in p and FOLLOW_UPS.get(case, "") in p for p in report.problems), report.problems
+    assert main(["verify", str(bundle_folder)]) == 1
+    assert fragment in capsys.readouterr().err
+
+
+def test_every_problem_is_reported(bundle_folder: Path, compile_cache: Path) -> None:
+    tamper(bundle_folder)
+    blob_of(bundle_folder, "pylon-math").unlink()
+    edit_plan(bundle_folder, lambda p: p["bindings"].pop(1))
+    problems = verify(bundle_folder, compile_cache).problems
+    assert any("'arrow-core'" in p and "was modified" in p for p in problems)
+    assert any("'pylon-math'" in p and "is missing" in p for p in problems)
+    assert any("import 'arrow:core/array@0.1.0' is not bound" in p for p in problems)
+
+
+def mismatched_project(root: Path, validate: str = "names") -> dict:
+    write_component(root / "root.wasm", imports=["a:b/c@1.0.0"])
+    write_component(root / "caps/p.wasm", exports=["a:b/c@1.0.0"], sig='(param "x" u32) (result u32)')
+    return {"root": "root.wasm", "component-dirs": ["caps"], "validate": validate}
+
+
+SIGNATURE_MESSAGE = ("python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
+                     "provider exports func(x: u32) -> u32")
+
+
+def test_binding_to_a_provider_with_another_signature(tmp_path: Path, compile_cache: Path) -> None:
+    config = load_config(mismatched_project(tmp_path), project_root=tmp_path, project_name="d", environ={})
+    folder = build_bundle(config).write_to(tmp_path / "bundle")  # names resolve; only types can tell
+    assert verify(folder, compile_cache, types=False).ok
+    assert verify(folder, compile_cache).problems == [SIGNATURE_MESSAGE]
+
+
+@pytest.mark.slow
+def test_validate_types_fails_the_build(tmp_path: Path) -> None:
+    project = tmp_path / "demo"
+    raw = mismatched_project(project, validate="types")
+    (project / "demo").mkdir()
+    (project / "demo" / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "demo"\nversion = "1"\n[tool.hatch.build.hooks.pylon]\n'
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in raw.items()))
+    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", str(project)],
+                            capture_output=True, text=True,
+                            env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(tmp_path / "c")})
+    assert result.returncode != 0
+    assert SIGNATURE_MESSAGE in result.stdout + result.stderr
+    assert not list(project.glob("dist/*.whl"))
