@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .components import discover
+from .components import Progress, discover
 from .config import PylonConfig
 from .errors import ResolveError, StoreError
 from .plan import Plan, parse_plan
 from .resolve import Resolution, resolve
-from .store import BlobStore, blob_relpath, hash_file
+from .store import BlobStore, Ingest, blob_relpath, hash_file
 
 PLAN_FILE = "plan.json"
 STORE_DIR = ".compose"  # composectl's default store, next to plan.json
@@ -63,25 +63,31 @@ class Bundle:
         return lines
 
 
-def plan_project(config: PylonConfig) -> tuple[Resolution, Plan]:
-    """Read and resolve the components; no files are written."""
-    catalog = discover(config)
+def plan_project(config: PylonConfig, ingest: Ingest | None = None,
+                 progress: Progress | None = None) -> tuple[Resolution, Plan]:
+    """Read and resolve the components; without ``ingest`` no files are written."""
+    catalog = discover(config, ingest, progress)
     resolution = resolve(catalog, config)
     return resolution, Plan.from_resolution(resolution, config.root.id, config.policy)
 
 
-def build_bundle(config: PylonConfig, warn: Report = lambda _: None) -> Bundle:
-    """Resolve, then stage every chosen component into the configured blob store."""
-    resolution, plan = plan_project(config)
-    if config.validate == "types":
-        _check_types(resolution)
-    store = BlobStore(config.store)
-    blobs: dict[str, Path] = {}
-    for component in resolution.components:
-        staged = store.stage(component.path, component.file.digest)
-        if staged.status == "repaired":
-            warn(f"blob {staged.path} was corrupt (did not hash to its name); replaced it from {component.display}")
-        blobs[component.file.digest] = staged.path
+def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None) -> Bundle:
+    """Resolve, then stage every chosen component into the configured blob store.
+
+    Each component file is read once: hashing, parsing and staging share the pass.
+    """
+    with BlobStore(config.store).ingest() as ingest:
+        resolution, plan = plan_project(config, ingest, progress)
+        if config.validate == "types":
+            _check_types(resolution)
+        blobs: dict[str, Path] = {}
+        for component in resolution.components:
+            staged = ingest.commit(component.path)
+            if staged.status == "repaired":
+                warn(f"blob {staged.path} was corrupt (its bytes differ from {component.display}, which hashes "
+                     "to its name); replaced it")
+            blobs[component.file.digest] = staged.path
+        ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution)
 

@@ -9,12 +9,16 @@ map to the same id are an error, since neither is clearly meant.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ID_PATTERN, PylonConfig
 from .errors import ComponentFormatError, PylonError
+from .store import Ingest
 from .wasm import ScannedFile, scan
+
+Progress = Callable[[int, int], None]  # (files read, bytes read) so far
 
 
 @dataclass(frozen=True)
@@ -40,16 +44,22 @@ class Catalog:
     shadowed: tuple[tuple[str, str, str], ...]  # (id, shadowed path, winner's path)
 
 
-def discover(config: PylonConfig) -> Catalog:
-    """Scan every configured component and every ``*.wasm`` in the search dirs."""
+def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None) -> Catalog:
+    """Scan every configured component and every ``*.wasm`` in the search dirs.
+
+    With ``ingest``, each file is staged into the blob store in the same pass
+    that hashes and parses it.
+    """
+    totals = [0, 0]
     problems: list[str] = []
     taken: dict[str, Candidate] = {}
     seen_files: set[tuple[int, int]] = set()
     shadowed: list[tuple[str, str, str]] = []
 
     def admit(component_id: str, path: Path, origin: str, pinned: bool) -> Candidate | None:
+        name = os.fspath(path)
         try:
-            scanned = scan(path)
+            scanned = scan(name, ingest.sink(name) if ingest else None)
         except ComponentFormatError as error:
             problems.append(f"{origin}: {_relative(config, error.path)}: {error.reason}"
                             + (f" at offset {error.offset} (0x{error.offset:x})" if error.offset is not None else ""))
@@ -60,6 +70,12 @@ def discover(config: PylonConfig) -> Catalog:
                 "(wrap it with `wasm-tools component new`)"
             )
             return None
+        if ingest is not None:
+            ingest.scanned(name, scanned.digest)
+        totals[0] += 1
+        totals[1] += scanned.size
+        if progress is not None:
+            progress(*totals)
         candidate = Candidate(component_id, origin, pinned, scanned, _relative(config, path))
         taken[component_id] = candidate
         seen_files.add(_identity(path))

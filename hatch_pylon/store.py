@@ -8,6 +8,7 @@ and a build killed mid-copy leaves only a stray temp file, never a bad blob.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -46,13 +47,16 @@ class BlobStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
+    def ingest(self) -> Ingest:
+        return Ingest(self)
+
     def path_for(self, digest: str) -> Path:
         return self.root / blob_relpath(digest)
 
     def stage(self, source: str | os.PathLike[str], digest: str) -> StagedBlob:
         """Make the blob ``digest`` present, copying it from ``source`` unless a good copy exists."""
         target = self.path_for(digest)
-        self._ensure_folder(target.parent)
+        self.ensure_folder(target.parent)
         status = "new"
         if target.exists():
             try:
@@ -64,7 +68,7 @@ class BlobStore:
         self._write(source, digest, target)
         return StagedBlob(digest, target, status)
 
-    def _ensure_folder(self, folder: Path) -> None:
+    def ensure_folder(self, folder: Path) -> None:
         for parent in (self.root, self.root / "blobs", folder):
             if parent.exists() and not parent.is_dir():
                 raise StoreError(f"blob store path {parent} exists but is not a directory")
@@ -95,3 +99,166 @@ class BlobStore:
         finally:
             if temp.exists():
                 temp.unlink()
+
+
+INDEX_FILE = ".pylon-index.json"
+
+
+def _same_content(first: Path, second: Path) -> bool:
+    """Byte comparison in chunks: far cheaper than hashing both files again."""
+    if first.stat().st_size != second.stat().st_size:
+        return False
+    with open(first, "rb") as a, open(second, "rb") as b:
+        while True:
+            chunk = a.read(_CHUNK)
+            if chunk != b.read(_CHUNK):
+                return False
+            if not chunk:
+                return True
+
+
+class _Writer:
+    """Receives a source file's bytes during its single read pass.
+
+    If the stat index predicts an existing blob, the bytes are compared with
+    it as they stream by (reading the blob costs far less than writing a
+    copy); otherwise, or on the first difference, they are teed into a
+    private temp file that ``Ingest.commit`` renames into place.
+    """
+
+    def __init__(self, store: BlobStore, predicted: str | None) -> None:
+        self.store = store
+        self.predicted = predicted
+        self.seen = 0
+        self.temp: Path | None = None
+        self.out = None
+        self.existing = None
+        if predicted is not None and store.path_for(predicted).is_file():
+            self.existing = open(store.path_for(predicted), "rb")  # noqa: SIM115 - closed in close()
+        else:
+            self._open_temp()
+
+    def _open_temp(self) -> None:
+        folder = self.store.root / "blobs"
+        self.store.ensure_folder(folder)
+        self.temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+        self.out = open(self.temp, "xb")  # noqa: SIM115 - closed in close()
+
+    def __call__(self, data: bytes | memoryview) -> None:
+        if self.existing is not None:
+            if self.existing.read(len(data)) == data:
+                self.seen += len(data)
+                return
+            self._divert()
+        self.out.write(data)
+        self.seen += len(data)
+
+    def _divert(self) -> None:
+        """The prediction was wrong: copy the prefix that did match, then keep teeing."""
+        self.existing.seek(0)
+        self._open_temp()
+        remaining = self.seen
+        while remaining:
+            chunk = self.existing.read(min(remaining, _CHUNK))
+            self.out.write(chunk)
+            remaining -= len(chunk)
+        self.existing.close()
+        self.existing = None
+
+    def verified_existing(self, digest: str) -> bool:
+        """True when the predicted blob held exactly the bytes that hash to ``digest``."""
+        return (self.existing is not None and digest == self.predicted
+                and self.existing.read(1) == b"")
+
+    def close(self) -> None:
+        for handle in (self.existing, self.out):
+            if handle is not None:
+                handle.close()
+        self.existing = self.out = None
+
+    def discard(self) -> None:
+        self.close()
+        if self.temp is not None and self.temp.exists():
+            self.temp.unlink()
+        self.temp = None
+
+
+class Ingest:
+    """Stage components while they are read: one pass hashes, parses and copies each file.
+
+    Use as a context manager around discovery and resolution; ``commit`` the
+    files the plan uses. Whatever is not committed is removed on exit, so a
+    failed build leaves no temp files behind.
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self.index_path = store.root / INDEX_FILE
+        self.index = self._load_index()
+        self.writers: dict[str, tuple[_Writer, str, tuple[int, int, int]]] = {}
+
+    def __enter__(self) -> Ingest:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for writer, _, _ in self.writers.values():
+            writer.discard()
+        self.writers.clear()
+
+    def sink(self, path: str) -> _Writer | None:
+        """A writer to feed ``path``'s bytes to; None if the file cannot even be stat'ed (the reader says why)."""
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        entry = self.index.get(path)
+        predicted = entry[3] if entry and tuple(entry[:3]) == signature else None
+        writer = _Writer(self.store, predicted)
+        self.writers[path] = (writer, "", signature)
+        return writer
+
+    def scanned(self, path: str, digest: str) -> None:
+        writer, _, signature = self.writers[path]
+        self.writers[path] = (writer, digest, signature)
+
+    def commit(self, path: str) -> StagedBlob:
+        writer, digest, signature = self.writers.pop(path)
+        target = self.store.path_for(digest)
+        try:
+            if writer.verified_existing(digest):
+                writer.discard()
+                status = "reused"
+            else:
+                writer.close()
+                assert writer.temp is not None
+                self.store.ensure_folder(target.parent)
+                status = "new"
+                if target.exists():
+                    status = "reused" if _same_content(writer.temp, target) else "repaired"
+                if status == "reused":
+                    writer.discard()
+                else:
+                    os.chmod(writer.temp, 0o644)
+                    os.replace(writer.temp, target)
+        except OSError as exc:
+            writer.discard()
+            raise StoreError(f"cannot write blob {target} ({exc.strerror or exc})") from None
+        self.index[path] = [*signature, digest]
+        return StagedBlob(digest, target, status)
+
+    def save_index(self) -> None:
+        """Remember (size, mtime, inode) -> digest so an unchanged source is compared, not copied, next time."""
+        temp = self.index_path.with_name(f"{TEMP_PREFIX}index-{secrets.token_hex(4)}")
+        try:
+            temp.write_text(json.dumps(self.index, sort_keys=True), encoding="utf-8")
+            os.replace(temp, self.index_path)
+        except OSError:
+            temp.unlink(missing_ok=True)  # the index only saves time
+
+    def _load_index(self) -> dict[str, list]:
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}

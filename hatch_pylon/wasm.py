@@ -5,16 +5,18 @@ sections are parsed, everything else (nested core modules and components
 included) is skipped by its declared size. Reading an 18 MB componentize-py
 root this way costs milliseconds, where compiling it costs seconds.
 
-``scan`` does the same walk while feeding every byte to SHA-256, so a file
-is read exactly once to both describe and address it.
+``scan`` does the same walk while feeding every byte to SHA-256 (and to an
+optional sink, such as the blob store's writer), so a file is read exactly
+once to describe it, address it and stage it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Union
 
 from .errors import ComponentFormatError
 
@@ -68,15 +70,25 @@ class ScannedFile:
 def inspect(path: str | os.PathLike[str]) -> WasmInfo:
     """Describe a binary, seeking over everything that is not an import or export."""
     with _open(path) as file:
-        return _Reader(file, os.fspath(path), hasher=None).read()
+        return _Reader(file, os.fspath(path), feed=None).read()
 
 
-def scan(path: str | os.PathLike[str]) -> ScannedFile:
-    """Describe a binary and hash it in the same single pass over its bytes."""
+Feed = Callable[[Union[bytes, memoryview]], object]
+
+
+def scan(path: str | os.PathLike[str], sink: Feed | None = None) -> ScannedFile:
+    """Describe a binary and hash it in one pass; ``sink`` also receives every byte, in order."""
     name = os.fspath(path)
     hasher = hashlib.sha256()
+    feed: Feed = hasher.update
+    if sink is not None:
+
+        def feed(data: bytes | memoryview) -> None:
+            hasher.update(data)
+            sink(data)
+
     with _open(path) as file:
-        reader = _Reader(file, name, hasher=hasher)
+        reader = _Reader(file, name, feed=feed)
         info = reader.read()
     return ScannedFile(path=name, info=info, digest=hasher.hexdigest(), size=reader.size)
 
@@ -98,10 +110,11 @@ def _open(path: str | os.PathLike[str]) -> BinaryIO:
 class _Reader:
     """Walks the sections of one open file; every read goes through ``_take``."""
 
-    def __init__(self, file: BinaryIO, path: str, hasher: hashlib._Hash | None) -> None:
+    def __init__(self, file: BinaryIO, path: str, feed: Feed | None) -> None:
         self.file = file
         self.path = path
-        self.hasher = hasher
+        self.feed = feed
+        self.buffer = memoryview(bytearray(_CHUNK)) if feed is not None else memoryview(b"")
         self.offset = 0
         self.size = os.fstat(file.fileno()).st_size
 
@@ -124,24 +137,23 @@ class _Reader:
         data = self.file.read(count)
         if len(data) != count:
             raise self.fail("file shrank while being read")
-        if self.hasher is not None:
-            self.hasher.update(data)
+        if self.feed is not None:
+            self.feed(data)
         self.offset += count
         return data
 
     def _skip(self, count: int) -> None:
-        if self.hasher is None:
+        if self.feed is None:
             self.file.seek(count, os.SEEK_CUR)
             self.offset += count
             return
-        buffer = bytearray(min(count, _CHUNK))
-        view = memoryview(buffer)
+        view = self.buffer
         remaining = count
         while remaining:
             got = self.file.readinto(view[: min(remaining, _CHUNK)])
             if not got:
                 raise self.fail("file shrank while being read")
-            self.hasher.update(view[:got])
+            self.feed(view[:got])
             remaining -= got
         self.offset += count
 

@@ -61,3 +61,61 @@ def test_store_path_that_is_a_file(tmp_path: Path) -> None:
 
 def test_blob_relpath_layout() -> None:
     assert blob_relpath("ab" + "c" * 62) == "blobs/ab/" + "c" * 62
+
+
+def ingest_file(store: BlobStore, path: Path, commit: bool = True):
+    from hatch_pylon.wasm import scan
+
+    with store.ingest() as ingest:
+        sink = ingest.sink(str(path))
+        scanned = scan(path, sink)
+        ingest.scanned(str(path), scanned.digest)
+        mode = "compare" if sink.existing is not None else "copy"
+        staged = ingest.commit(str(path)) if commit else None
+        ingest.save_index()
+    return mode, staged
+
+
+def wasm_file(tmp_path: Path, body: bytes = b"") -> Path:
+    path = tmp_path / "c.wasm"
+    path.write_bytes(b"\0asm\x0d\x00\x01\x00" + (b"\x00" + bytes([len(body)]) + body if body else b""))
+    return path
+
+
+def test_ingest_copies_once_then_compares(tmp_path: Path) -> None:
+    path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
+    store = BlobStore(tmp_path / "store")
+    mode, staged = ingest_file(store, path)
+    assert (mode, staged.status) == ("copy", "new")
+    assert hash_file(staged.path) == staged.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    mode, again = ingest_file(store, path)
+    assert (mode, again.status) == ("compare", "reused")
+    assert leftovers(tmp_path / "store") == []
+
+
+def test_ingest_repairs_a_corrupt_blob_the_index_points_at(tmp_path: Path) -> None:
+    path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
+    store = BlobStore(tmp_path / "store")
+    _, staged = ingest_file(store, path)
+    staged.path.write_bytes(staged.path.read_bytes()[:-3] + b"bad")
+    mode, repaired = ingest_file(store, path)
+    assert (mode, repaired.status) == ("copy", "repaired")  # compared, diverged at the bad bytes, copied
+    assert hash_file(repaired.path) == repaired.digest
+    assert leftovers(tmp_path / "store") == []
+
+
+def test_ingest_of_an_unused_file_leaves_nothing(tmp_path: Path) -> None:
+    path = wasm_file(tmp_path)
+    store = BlobStore(tmp_path / "store")
+    ingest_file(store, path, commit=False)
+    assert not list((tmp_path / "store").rglob("blobs/*/*"))
+    assert leftovers(tmp_path / "store") == []
+
+
+def test_changed_source_is_copied_not_compared(tmp_path: Path) -> None:
+    path = wasm_file(tmp_path, b"\x01a")
+    store = BlobStore(tmp_path / "store")
+    ingest_file(store, path)
+    path.write_bytes(path.read_bytes() + b"\x00\x01b")
+    mode, staged = ingest_file(store, path)
+    assert (mode, staged.status) == ("copy", "new")
