@@ -199,6 +199,8 @@ def _canonical(value: Any, depth: int = 0) -> str:
     if isinstance(value, list):
         if not value:
             return "[]"
+        if all(type(item) is int for item in value):  # digests: the bulk of the text
+            return "[" + ", ".join(map(str, value)) + "]"
         if all(not isinstance(item, (dict, list)) for item in value):
             return "[" + ", ".join(json.dumps(item, ensure_ascii=False) for item in value) + "]"
         return "[\n" + ",\n".join(f"{pad}  {_canonical(item, depth + 1)}" for item in value) + f"\n{pad}]"

@@ -43,11 +43,11 @@ class _Offer:
 
 def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
     """Choose providers for the root's imports and, in turn, for theirs."""
-    offers = [
+    offers = _OfferIndex(
         _Offer(candidate, export, parse_name(export.name))
         for candidate in (catalog.root, *catalog.candidates)
         for export in candidate.file.info.exports
-    ]
+    )
     chosen: dict[str, Candidate] = {catalog.root.id: catalog.root}
     queue = [catalog.root]
     bindings: list[Binding] = []
@@ -94,12 +94,27 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
     )
 
 
-def _best_offers(consumer: Candidate, wanted: Extern, offers: Iterable[_Offer]) -> list[_Offer]:
+class _OfferIndex(list):
+    """Every export on offer, indexed by exact name and by semver track, so lookups don't scan them all."""
+
+    def __init__(self, offers: Iterable[_Offer]) -> None:
+        super().__init__(offers)
+        self.by_key: dict[str, list[_Offer]] = {}
+        for offer in self:
+            for key in {offer.export.name, offer.name.track}:
+                if key is not None:
+                    self.by_key.setdefault(key, []).append(offer)
+
+    def for_import(self, wanted: ExternName) -> list[_Offer]:
+        found = {id(o): o for key in (wanted.text, wanted.track) if key for o in self.by_key.get(key, ())}
+        return [o for o in found.values() if compatible(wanted, o.name)]
+
+
+def _best_offers(consumer: Candidate, wanted: Extern, offers: _OfferIndex) -> list[_Offer]:
     """The winning offers of the first tier that has any; more than one means ambiguous."""
-    wanted_name = parse_name(wanted.name)
     usable = [
-        offer for offer in offers
-        if offer.provider.id != consumer.id and offer.export.kind == wanted.kind and compatible(wanted_name, offer.name)
+        offer for offer in offers.for_import(parse_name(wanted.name))
+        if offer.provider.id != consumer.id and offer.export.kind == wanted.kind
     ]
     for tier in (True, False):
         in_tier = [offer for offer in usable if offer.provider.pinned is tier]
@@ -112,7 +127,7 @@ def _best_offers(consumer: Candidate, wanted: Extern, offers: Iterable[_Offer]) 
     return []
 
 
-def _describe_unresolved(consumer: Candidate, wanted: Extern, offers: list[_Offer]) -> str:
+def _describe_unresolved(consumer: Candidate, wanted: Extern, offers: _OfferIndex) -> str:
     wanted_name = parse_name(wanted.name)
     near = []
     for offer in offers:

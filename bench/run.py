@@ -1,0 +1,221 @@
+"""hatch-pylon benchmark: the hook's cost as a ratio to reading and hashing the same bytes.
+
+    python bench/run.py            # everything (~2 min on 2 cores)
+    python bench/run.py --quick    # smaller generated cases, for a smoke run
+
+Each timing is the median of several runs measured in this process, right
+next to its floor (read + SHA-256 of exactly the files the hook reads), so a
+noisy, shared machine moves both together. Generated components are real
+components (wasmtime.wat2wasm) padded with a custom section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import wasmtime
+from wasmtime.component import Component
+
+from hatch_pylon import wasm
+from hatch_pylon.bundle import build_bundle
+from hatch_pylon.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+CHUNK = 1 << 20
+RUNS = 5
+
+
+def floor(paths: list[Path]) -> float:
+    """Read and SHA-256 every file once: what any correct hook must at least do."""
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    start = time.perf_counter()
+    for path in paths:
+        hasher = hashlib.sha256()
+        with open(path, "rb") as file:
+            while got := file.readinto(buffer):
+                hasher.update(view[:got])
+        hasher.hexdigest()
+    return time.perf_counter() - start
+
+
+def hook(project: Path, raw: dict, *, fresh_store: bool) -> float:
+    if fresh_store:
+        shutil.rmtree(project / ".compose", ignore_errors=True)
+    config = load_config(raw, project_root=project, project_name="bench", environ={})
+    start = time.perf_counter()
+    build_bundle(config)
+    return time.perf_counter() - start
+
+
+def compare(label: str, project: Path, raw: dict, paths: list[Path], *, warm: bool) -> dict:
+    if warm:
+        hook(project, raw, fresh_store=True)  # populate the store and its index
+    floors, hooks = [], []
+    for _ in range(RUNS):  # interleaved, so both see the same machine
+        os.sync()  # nobody pays for the previous run's disk writeback
+        floors.append(floor(paths))
+        if not warm:
+            shutil.rmtree(project / ".compose", ignore_errors=True)
+            os.sync()
+        hooks.append(hook(project, raw, fresh_store=False))
+    total = sum(p.stat().st_size for p in paths)
+    row = {"case": label, "files": len(paths), "mib": total / CHUNK,
+           "floor": statistics.median(floors), "hook": statistics.median(hooks)}
+    row["ratio"] = row["hook"] / row["floor"]
+    return row
+
+
+# -- generated graphs ------------------------------------------------------------------------------
+
+def generate(folder: Path, count: int, size: int, seed: int = 7) -> list[Path]:
+    """``count`` components of ~``size`` bytes; c0 is imported by the root, every ci by some cj with j < i."""
+    rng = random.Random(seed)
+    imports: dict[int, set[int]] = {i: set() for i in range(count)}
+    for child in range(1, count):
+        imports[rng.randrange(child)].add(child)
+        if child > 2:
+            imports[rng.randrange(child - 1)].add(child)  # extra edges, still acyclic (lower -> higher)
+    caps = folder / "caps"
+    caps.mkdir(parents=True)
+    paths = []
+    for index in range(count):
+        names = [f"gen:c{j}/api@1.{j % 3}.0" for j in sorted(imports[index])]
+        wat = ["(component"]
+        wat += [f'  (import "{n}" (instance (export "f" (func (result u32)))))' for n in names]
+        wat += ['  (core module $m (func (export "f") (result i32) i32.const 1))',
+                "  (core instance $i (instantiate $m))",
+                '  (func $f (result u32) (canon lift (core func $i "f")))',
+                '  (instance $api (export "f" (func $f)))',
+                f'  (export "gen:c{index}/api@1.{index % 3}.1" (instance $api)))']
+        binary = wasmtime.wat2wasm("\n".join(wat))
+        padding = rng.randbytes(max(0, size - len(binary) - 16))
+        custom = b"\x07padding" + padding  # custom section: name, then payload
+        path = caps / f"c{index}.wasm"
+        path.write_bytes(binary + b"\x00" + _leb(len(custom)) + custom)
+        paths.append(path)
+    root = folder / "root.wasm"
+    root.write_bytes(wasmtime.wat2wasm('(component (import "gen:c0/api@1.0.0" (instance (export "f" '
+                                       '(func (result u32))))))'))
+    return [root, *paths]
+
+
+def _leb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def peak_rss_mib(project: Path, raw: dict) -> tuple[float, float]:
+    """Peak RSS of a fresh process running only the hook's work (cold store), and of one that only imports it."""
+    shutil.rmtree(project / ".compose", ignore_errors=True)
+    # VmHWM, not getrusage: Linux carries ru_maxrss over from the parent across fork and exec.
+    report = "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+    work = ("import sys, json; from hatch_pylon.bundle import build_bundle; from hatch_pylon.config import "
+            "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
+            f"project_name='bench', environ={{}})); {report}")
+    peaks = []
+    for code in (work, f"import hatch_pylon.bundle; {report}"):
+        result = subprocess.run([sys.executable, "-c", code, json.dumps(raw), str(project)],
+                                capture_output=True, text=True, check=True)
+        peaks.append(int(result.stdout) / 1024)
+    return peaks[0], peaks[1]
+
+
+# -- inspect ---------------------------------------------------------------------------------------
+
+def inspect_side_by_side(root: Path) -> list[tuple[str, float]]:
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        wasm.inspect(root)
+        times.append(time.perf_counter() - start)
+    rows = [("hatch-pylon inspect (in-process, median of 20)", statistics.median(times))]
+    wasm_tools = shutil.which("wasm-tools") or str(Path(sys.executable).with_name("wasm-tools"))
+    start = time.perf_counter()
+    subprocess.run([wasm_tools, "component", "wit", str(root)], check=True, capture_output=True)
+    rows.append(("wasm-tools component wit (process)", time.perf_counter() - start))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "hatch_pylon", "inspect", str(root)], check=True, capture_output=True)
+    rows.append(("hatch-pylon inspect (process, incl. interpreter start)", time.perf_counter() - start))
+    engine = wasmtime.Engine()
+    data = root.read_bytes()
+    start = time.perf_counter()
+    Component(engine, data)
+    rows.append(("wasmtime.component.Component compile", time.perf_counter() - start))
+    return rows
+
+
+def sample_case(work: Path) -> tuple[Path, dict, list[Path]]:
+    spec = importlib.util.spec_from_file_location("sample_build", REPO / "sample-project" / "build_components.py")
+    sample_build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sample_build)
+    project = work / "sample"
+    shutil.copytree(REPO / "sample-project", project, ignore=shutil.ignore_patterns(".compose", "dist", "wasm"))
+    sample_build.build_caps(project)
+    sample_build.build_root(project)
+    raw = {"root": "wasm/python.wasm", "component-dirs": ["caps"],
+           "components": [{"id": "arrow-core", "path": "caps/arrow-core.wasm"}]}
+    return project, raw, [project / "wasm/python.wasm", *sorted((project / "caps").glob("*.wasm"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="generated cases of 64/128/256 MiB instead of up to 1 GiB")
+    args = parser.parse_args()
+    sizes = (64, 128, 256) if args.quick else (256, 512, 1000)
+    from importlib.metadata import version
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"wasmtime {version('wasmtime')}")
+    with tempfile.TemporaryDirectory(prefix="pylon-bench-", dir=os.environ.get("BENCH_DIR")) as temp:
+        work = Path(temp)
+        rows = []
+        project, raw, paths = sample_case(work)
+        rows.append(compare("(a) sample, cold store", project, raw, paths, warm=False))
+        rows.append(compare("(c) sample, warm rebuild", project, raw, paths, warm=True))
+        inspect_rows = inspect_side_by_side(project / "wasm/python.wasm")
+        for count in sizes:
+            folder = work / f"gen{count}"
+            paths = generate(folder, count, CHUNK)
+            graph = {"root": "root.wasm", "component-dirs": ["caps"]}
+            rows.append(compare(f"(b) {count} components, cold store", folder, graph, paths, warm=False))
+            if count == sizes[-1]:
+                rows.append(compare(f"(c) {count} components, warm rebuild", folder, graph, paths, warm=True))
+                rss, baseline = peak_rss_mib(folder, graph)
+            shutil.rmtree(folder)
+
+    print("\n| case | files | MiB | floor (s) | hook (s) | hook / floor |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['case']} | {r['files']} | {r['mib']:.0f} | {r['floor']:.3f} | {r['hook']:.3f} "
+              f"| {r['ratio']:.2f}x |")
+    cold = [r for r in rows if r["case"].startswith("(b)")]
+    per_gib = ", ".join(f"{r['hook'] / r['mib'] * 1024:.2f}" for r in cold)
+    print(f"\nlinearity: hook seconds per GiB across the (b) sizes: {per_gib}")
+    print(f"peak RSS of the hook on (b) {sizes[-1]} components: {rss:.0f} MiB "
+          f"(an interpreter with hatch_pylon imported alone: {baseline:.0f} MiB)")
+    print("\n| inspect of the 18 MB root | seconds |")
+    print("|---|---:|")
+    for label, seconds in inspect_rows:
+        print(f"| {label} | {seconds:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
