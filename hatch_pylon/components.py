@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,53 +45,73 @@ class Catalog:
     shadowed: tuple[tuple[str, str, str], ...]  # (id, shadowed path, winner's path)
 
 
+@dataclass(frozen=True)
+class _Job:
+    id: str
+    path: Path
+    origin: str
+    pinned: bool
+
+
 def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None) -> Catalog:
     """Scan every configured component and every ``*.wasm`` in the search dirs.
 
-    With ``ingest``, each file is staged into the blob store in the same pass
-    that hashes and parses it.
+    Which files are candidates is decided from names alone; then the files
+    are read, concurrently (hashing and file I/O release the GIL). With
+    ``ingest``, each file is staged into the blob store in the same pass that
+    hashes and parses it.
     """
-    totals = [0, 0]
     problems: list[str] = []
-    taken: dict[str, Candidate] = {}
-    seen_files: set[tuple[int, int]] = set()
-    shadowed: list[tuple[str, str, str]] = []
+    jobs, searched, shadowed = _plan_jobs(config, problems)
+    totals = [0, 0]
+    candidates: list[Candidate] = []
+    workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hatch-pylon-scan") as pool:
+        for job, outcome in zip(jobs, pool.map(lambda job: _scan(job, ingest), jobs)):
+            if isinstance(outcome, str):
+                problems.append(f"{job.origin}: {_relative(config, job.path)}{outcome}")
+                continue
+            candidates.append(Candidate(job.id, job.origin, job.pinned, outcome, _relative(config, job.path)))
+            totals[0] += 1
+            totals[1] += outcome.size
+            if progress is not None:
+                progress(*totals)
+    if problems:
+        raise PylonError("cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems))
+    root, *others = candidates
+    return Catalog(root, tuple(others), tuple(searched), tuple(shadowed))
 
-    def admit(component_id: str, path: Path, origin: str, pinned: bool) -> Candidate | None:
-        name = os.fspath(path)
-        try:
-            scanned = scan(name, ingest.sink(name) if ingest else None)
-        except ComponentFormatError as error:
-            problems.append(f"{origin}: {_relative(config, error.path)}: {error.reason}"
-                            + (f" at offset {error.offset} (0x{error.offset:x})" if error.offset is not None else ""))
-            return None
-        if scanned.info.kind != "component":
-            problems.append(
-                f"{origin}: {_relative(config, path)} is a core WebAssembly module, not a component "
-                "(wrap it with `wasm-tools component new`)"
-            )
-            return None
-        if ingest is not None:
-            ingest.scanned(name, scanned.digest)
-        totals[0] += 1
-        totals[1] += scanned.size
-        if progress is not None:
-            progress(*totals)
-        candidate = Candidate(component_id, origin, pinned, scanned, _relative(config, path))
-        taken[component_id] = candidate
-        seen_files.add(_identity(path))
-        return candidate
 
-    root = admit(config.root.id, config.root.path, config.root.origin, pinned=True)
-    pinned = [admit(source.id, source.path, source.origin, pinned=True) for source in config.components]
+_MAX_WORKERS = 4
 
+
+def _scan(job: _Job, ingest: Ingest | None) -> ScannedFile | str:
+    """The scanned file, or the problem (as text following the path)."""
+    name = os.fspath(job.path)
+    try:
+        scanned = scan(name, ingest.sink(name) if ingest else None)
+    except ComponentFormatError as error:
+        where = f" at offset {error.offset} (0x{error.offset:x})" if error.offset is not None else ""
+        return f": {error.reason}{where}"
+    if scanned.info.kind != "component":
+        return " is a core WebAssembly module, not a component (wrap it with `wasm-tools component new`)"
+    if ingest is not None:
+        ingest.scanned(name, scanned.digest)
+    return scanned
+
+
+def _plan_jobs(config: PylonConfig, problems: list[str]) -> tuple[list[_Job], list[str], list[tuple[str, str, str]]]:
+    """The files to read, in precedence order (root first), decided by ids and paths only."""
+    jobs = [_Job(config.root.id, config.root.path, config.root.origin, True)]
+    jobs += [_Job(source.id, source.path, source.origin, True) for source in config.components]
+    taken = {job.id: job for job in jobs}
+    seen_files = {_identity(job.path) for job in jobs}
     searched: list[str] = []
-    found: list[Candidate | None] = []
+    shadowed: list[tuple[str, str, str]] = []
     for search_dir in config.component_dirs:
         searched.append(f"{_relative(config, search_dir.path)} ({search_dir.origin})")
-        files = _list_wasm(search_dir.path, search_dir.origin, config, problems)
         ids_here: dict[str, Path] = {}
-        for path in files:
+        for path in _list_wasm(search_dir.path, search_dir.origin, config, problems):
             if _identity(path) in seen_files:
                 continue
             component_id = path.stem.lower().replace("_", "-")
@@ -110,13 +131,10 @@ def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progre
             if component_id in taken:
                 shadowed.append((component_id, _relative(config, path), _relative(config, taken[component_id].path)))
                 continue
-            found.append(admit(component_id, path, search_dir.origin, pinned=False))
-
-    if problems:
-        raise PylonError("cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems))
-    assert root is not None
-    candidates = tuple(c for c in (*pinned, *found) if c is not None)
-    return Catalog(root, candidates, tuple(searched), tuple(shadowed))
+            job = _Job(component_id, path, search_dir.origin, False)
+            taken[component_id] = job
+            jobs.append(job)
+    return jobs, searched, shadowed
 
 
 def _list_wasm(directory: Path, origin: str, config: PylonConfig, problems: list[str]) -> list[Path]:

@@ -1,0 +1,118 @@
+"""setuptools integration: the same bundle for projects configured in ``[tool.pylon]``.
+
+Registered as a ``setuptools.finalize_distribution_options`` entry point (the
+pattern setuptools-scm uses), so it runs for every setuptools build on a
+machine where hatch-pylon is installed and must stay inert unless the
+project has a ``[tool.pylon]`` table. It wraps ``build_py`` to write
+``plan.json`` and the blobs into ``build_lib/<destination>/`` and ``sdist``
+to carry the bundle in ``.pylon-bundle/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle
+from .config import PylonConfig, load_config
+from .errors import PylonError
+from .project import read_pyproject
+
+TABLE = "tool.pylon"
+
+
+def finalize(dist: Any) -> None:
+    """Entry point: hook ``build_py`` and ``sdist`` when the project configures pylon."""
+    root = Path(os.getcwd())
+    try:
+        data = read_pyproject(root)
+    except PylonError:
+        return
+    raw = data.get("tool", {}).get("pylon")
+    if raw is None:
+        return
+    name = data.get("project", {}).get("name") or dist.metadata.name
+    state = _State(root, raw, name)
+    dist.cmdclass["build_py"] = _wrap_build_py(dist.cmdclass.get("build_py") or _default("build_py"), state)
+    dist.cmdclass["sdist"] = _wrap_sdist(dist.cmdclass.get("sdist") or _default("sdist"), state)
+
+
+def _default(command: str) -> type:
+    if command == "build_py":
+        from setuptools.command.build_py import build_py
+
+        return build_py
+    from setuptools.command.sdist import sdist
+
+    return sdist
+
+
+class _State:
+    """Builds the bundle once per setuptools run, whichever command asks first."""
+
+    def __init__(self, root: Path, raw: Any, name: str) -> None:
+        self.root, self.raw, self.name = root, raw, name
+        self.bundle: Bundle | None = None
+        self.config: PylonConfig | None = None
+
+    def get(self) -> tuple[PylonConfig, Bundle]:
+        if self.bundle is None:
+            try:
+                self.config = load_config(self.raw, project_root=self.root, project_name=self.name, table=TABLE)
+                prebuilt = self.root / SDIST_BUNDLE_DIR
+                if (self.root / "PKG-INFO").is_file() and (prebuilt / PLAN_FILE).is_file():
+                    _say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
+                    self.bundle = load_bundle(prebuilt)
+                else:
+                    self.bundle = build_bundle(self.config, warn=_say)
+            except PylonError as error:
+                raise SystemExit(f"error: hatch-pylon: {error}") from None
+            for line in self.bundle.summary():
+                _say(line)
+        assert self.config is not None
+        return self.config, self.bundle
+
+
+def _say(message: str) -> None:
+    print(f"hatch-pylon: {message}", file=sys.stderr)
+
+
+def _write_bundle(bundle: Bundle, folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder / ".compose", ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle.write_to(folder)
+    for path in (folder, *folder.rglob("*")):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def _wrap_build_py(base: type, state: _State) -> type:
+    class build_py(base):  # type: ignore[misc, valid-type]
+        def run(self) -> None:
+            super().run()
+            config, bundle = state.get()
+            target = Path(self.build_lib) / config.destination
+            _write_bundle(bundle, target)
+            _say(f"plan -> {config.destination}/{PLAN_FILE} ({len(bundle.blobs)} blobs)")
+
+        def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+            outputs = list(super().get_outputs(include_bytecode))
+            config, _ = state.get()
+            folder = Path(self.build_lib) / config.destination
+            return outputs + sorted(str(p) for p in folder.rglob("*") if p.is_file())
+
+    return build_py
+
+
+def _wrap_sdist(base: type, state: _State) -> type:
+    class sdist(base):  # type: ignore[misc, valid-type]
+        def make_release_tree(self, base_dir: str, files: list[str]) -> None:
+            super().make_release_tree(base_dir, files)
+            _, bundle = state.get()
+            _write_bundle(bundle, Path(base_dir) / SDIST_BUNDLE_DIR)
+            _say(f"plan -> {SDIST_BUNDLE_DIR}/{PLAN_FILE} ({len(bundle.blobs)} blobs)")
+
+    return sdist

@@ -1,0 +1,1 @@
+"""sample-st: the Pylon sample packaged with setuptools."""
