@@ -58,3 +58,21 @@ def sample_wheel(tmp_path_factory: pytest.TempPathFactory, python_root: Path) ->
 def compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One wasmtime compile cache for the session, so the 18 MB root compiles once."""
     return tmp_path_factory.mktemp("compile-cache")
+
+
+@pytest.fixture(scope="session")
+def plugin_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This checkout built as a wheel, for front-ends that install build requirements in isolation."""
+    import subprocess
+
+    wheelhouse = tmp_path_factory.mktemp("wheelhouse")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse),
+                    str(REPO)], check=True, capture_output=True)
+    return wheelhouse
+
+
+def find_links_env(wheelhouse: Path, tmp_path: Path) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PIP_FIND_LINKS": str(wheelhouse), "UV_FIND_LINKS": str(wheelhouse),
+            "HATCH_DATA_DIR": str(tmp_path / "hatch-data"), "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")}

@@ -236,19 +236,3 @@ def test_error_fails_the_build_with_its_message(tmp_path: Path, case: str) -> No
     assert not list(project.glob("dist/*"))
     assert not list(project.glob(".compose/**/.tmp-*"))
 
-
-def test_hatch_build_cli(sample_project: Path, tmp_path: Path) -> None:
-    """The real `hatch build` front-end, with this checkout's plugin offered as a local wheel."""
-    wheelhouse = tmp_path / "wheelhouse"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse),
-                    str(Path(__file__).resolve().parents[1])], check=True, capture_output=True)
-    hatch = Path(sys.executable).with_name("hatch")
-    env = {**os.environ, "UV_FIND_LINKS": str(wheelhouse), "PIP_FIND_LINKS": str(wheelhouse),
-           "HATCH_DATA_DIR": str(tmp_path / "hatch-data"), "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")}
-    result = subprocess.run([str(hatch), "build"], cwd=sample_project, capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "hatch-pylon: plan -> sample_pkg/_pylon/plan.json (3 blobs)" in result.stdout + result.stderr
-    wheel = next((sample_project / "dist").glob("*.whl"))
-    assert_valid_bundle(wheel_files(wheel), DEST, sample_project)
-    sdist = next((sample_project / "dist").glob("*.tar.gz"))
-    assert sdist_files(sdist)[".pylon-bundle/plan.json"] == wheel_files(wheel)[f"{DEST}/plan.json"]
