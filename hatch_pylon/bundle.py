@@ -9,6 +9,7 @@ every digest re-checked, from a folder an earlier build wrote
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,12 @@ class Bundle:
             store.stage(source, digest)
         (folder / PLAN_FILE).write_bytes(self.plan_json)
         return folder
+
+    def headline(self, plan_path: str) -> str:
+        total = sum(self.sizes.values())
+        noun = "component" if len(self.plan.components) == 1 else "components"
+        return (f"{len(self.plan.components)} {noun} ({_size(total)}), {len(self.plan.bindings)} bindings; "
+                f"plan -> {plan_path}")
 
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
@@ -127,6 +134,21 @@ def load_bundle(folder: str | os.PathLike[str]) -> Bundle:
     if problems:
         raise StoreError(f"bundle in {folder} failed verification:\n" + "\n".join(f"  - {p}" for p in problems))
     return Bundle(plan, plan_json, blobs, sizes)
+
+
+def throttled_progress(say: Report, *, after: float = 2.0, every: float = 10.0,
+                       clock: Callable[[], float] = time.monotonic) -> Progress:
+    """A progress callback that stays silent for quick builds and speaks at most every ``every`` seconds."""
+    start = clock()
+    next_at = [start + after]
+
+    def progress(files: int, size: int) -> None:
+        now = clock()
+        if now >= next_at[0]:
+            next_at[0] = now + every
+            say(f"reading components: {files} read, {_size(size)} hashed and staged ({now - start:.0f} s)")
+
+    return progress
 
 
 def _size(size: int) -> str:

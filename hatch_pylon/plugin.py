@@ -16,9 +16,11 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle
+from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle, throttled_progress
 from .config import HATCH_TABLE, PylonConfig, load_config
 from .errors import PylonError
+
+DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
 
 class PylonBuildHook(BuildHookInterface):
@@ -62,12 +64,19 @@ class PylonBuildHook(BuildHookInterface):
         if (Path(self.root) / "PKG-INFO").is_file() and (prebuilt / PLAN_FILE).is_file():
             self.app.display_info(f"hatch-pylon: using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
             return load_bundle(prebuilt)
-        return build_bundle(config, warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"))
+        return build_bundle(
+            config,
+            warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
+            progress=throttled_progress(lambda message: self.app.display_info(f"hatch-pylon: {message}")),
+        )
 
     def _report(self, bundle: Bundle, plan_path: str) -> None:
-        for line in bundle.summary():
+        """Per-component and per-binding lines for small graphs (or with -v), then one summary line."""
+        detailed = len(bundle.plan.components) <= DETAIL_LIMIT or self.app.verbosity > 0
+        for line in bundle.summary() if detailed else []:
             self.app.display_info(f"hatch-pylon: {line}")
-        self.app.display_info(f"hatch-pylon: plan -> {plan_path} ({len(bundle.blobs)} blobs)")
+        hint = "" if detailed else " (-v lists them)"
+        self.app.display_info(f"hatch-pylon: {bundle.headline(plan_path)}{hint}")
 
     def _cleanup(self) -> None:
         staging = getattr(self, "_staging", None)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle
+from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle, throttled_progress
 from .config import PylonConfig, load_config
 from .errors import PylonError
 from .project import read_pyproject
@@ -67,7 +67,7 @@ class _State:
                     _say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
                     self.bundle = load_bundle(prebuilt)
                 else:
-                    self.bundle = build_bundle(self.config, warn=_say)
+                    self.bundle = build_bundle(self.config, warn=_say, progress=throttled_progress(_say))
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():
@@ -96,7 +96,7 @@ def _wrap_build_py(base: type, state: _State) -> type:
             config, bundle = state.get()
             target = Path(self.build_lib) / config.destination
             _write_bundle(bundle, target)
-            _say(f"plan -> {config.destination}/{PLAN_FILE} ({len(bundle.blobs)} blobs)")
+            _say(bundle.headline(f"{config.destination}/{PLAN_FILE}"))
 
         def get_outputs(self, include_bytecode: bool = True) -> list[str]:
             outputs = list(super().get_outputs(include_bytecode))
@@ -113,6 +113,6 @@ def _wrap_sdist(base: type, state: _State) -> type:
             super().make_release_tree(base_dir, files)
             _, bundle = state.get()
             _write_bundle(bundle, Path(base_dir) / SDIST_BUNDLE_DIR)
-            _say(f"plan -> {SDIST_BUNDLE_DIR}/{PLAN_FILE} ({len(bundle.blobs)} blobs)")
+            _say(bundle.headline(f"{SDIST_BUNDLE_DIR}/{PLAN_FILE}"))
 
     return sdist

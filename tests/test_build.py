@@ -236,3 +236,22 @@ def test_error_fails_the_build_with_its_message(tmp_path: Path, case: str) -> No
     assert not list(project.glob("dist/*"))
     assert not list(project.glob(".compose/**/.tmp-*"))
 
+
+
+@pytest.mark.parametrize(("env", "expect_detail", "expect_summary"),
+                         [({}, False, True), ({"HATCH_VERBOSE": "1"}, True, True), ({"HATCH_QUIET": "1"}, False, False)])
+def test_output_respects_verbosity_and_size(tmp_path: Path, env: dict, expect_detail: bool,
+                                            expect_summary: bool) -> None:
+    count = 25
+    components = {"root.wasm": {"imports": [f"n:c{i}/api@1.0.0" for i in range(count)]}}
+    components.update({f"caps/c{i}.wasm": {"exports": [f"n:c{i}/api@1.0.0"]} for i in range(count)})
+    project = tiny_project(tmp_path / "big", 'root = "root.wasm"\ncomponent-dirs = ["caps"]', components)
+    result = run_build(project, "--wheel", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert ("hatch-pylon: component c7  sha256:" in output) is expect_detail
+    summary = f"hatch-pylon: {count + 1} components ("
+    assert (summary in output) is expect_summary
+    if expect_summary:
+        assert f"{count} bindings; plan -> demo/_pylon/plan.json" in output
+        assert ("(-v lists them)" in output) is not expect_detail

@@ -67,3 +67,20 @@ def test_structural_rules(plan, edit, fragment: str) -> None:
     assert any(fragment in problem for problem in problems), problems
     with pytest.raises(PlanFormatError, match="invalid plan"):
         parse_plan(json.dumps(raw).encode(), "plan.json")
+
+
+def test_progress_is_silent_when_quick_and_throttled_when_slow() -> None:
+    from hatch_pylon.bundle import throttled_progress
+
+    now = [0.0]
+    said: list[str] = []
+    progress = throttled_progress(said.append, after=2.0, every=10.0, clock=lambda: now[0])
+    for second in (0.5, 1.0, 1.9):
+        now[0] = second
+        progress(1, 1024)
+    assert said == []
+    for second in range(2, 40):
+        now[0] = float(second)
+        progress(second, second * 1024 * 1024)
+    assert len(said) == 4  # at 2 s, 12 s, 22 s, 32 s
+    assert said[0] == "reading components: 2 read, 2.0 MiB hashed and staged (2 s)"
