@@ -238,8 +238,10 @@ def test_error_fails_the_build_with_its_message(tmp_path: Path, case: str) -> No
 
 
 
-@pytest.mark.parametrize(("env", "expect_detail", "expect_summary"),
-                         [({}, False, True), ({"HATCH_VERBOSE": "1"}, True, True), ({"HATCH_QUIET": "1"}, False, False)])
+@pytest.mark.parametrize(
+    ("env", "expect_detail", "expect_summary"),
+    [({}, False, True), ({"HATCH_VERBOSE": "1"}, True, True), ({"HATCH_QUIET": "1"}, False, False)],
+)
 def test_output_respects_verbosity_and_size(tmp_path: Path, env: dict, expect_detail: bool,
                                             expect_summary: bool) -> None:
     count = 25
