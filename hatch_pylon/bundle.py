@@ -70,10 +70,12 @@ class Bundle:
         return lines
 
 
-def plan_project(config: PylonConfig, ingest: Ingest | None = None,
-                 progress: Progress | None = None) -> tuple[Resolution, Plan]:
+def plan_project(config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None,
+                 warn: Report = lambda _: None) -> tuple[Resolution, Plan]:
     """Read and resolve the components; without ``ingest`` no files are written."""
     catalog = discover(config, ingest, progress)
+    for component_id, loser, winner in catalog.shadowed:
+        warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
     resolution = resolve(catalog, config)
     return resolution, Plan.from_resolution(resolution, config.root.id, config.policy)
 
@@ -84,7 +86,9 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: P
     Each component file is read once: hashing, parsing and staging share the pass.
     """
     with BlobStore(config.store).ingest() as ingest:
-        resolution, plan = plan_project(config, ingest, progress)
+        for path in ingest.swept:
+            warn(f"removed {path}, left behind by a build that did not finish")
+        resolution, plan = plan_project(config, ingest, progress, warn)
         if config.validate == "types":
             _check_types(resolution)
         blobs: dict[str, Path] = {}

@@ -78,7 +78,7 @@ def _inspect(path: str, *, as_json: bool) -> int:
 
 def _plan(project: str, *, as_json: bool) -> int:
     config = load_project(project)
-    resolution, plan = plan_project(config)
+    resolution, plan = plan_project(config, warn=lambda message: print(f"hatch-pylon: {message}", file=sys.stderr))
     if as_json:
         sys.stdout.buffer.write(plan.to_json())
         return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from .config import ID_PATTERN, PylonConfig
 from .errors import ComponentFormatError, PylonError
 from .store import Ingest
-from .wasm import ScannedFile, scan
+from .wasm import Limits, ScannedFile, scan
 
 Progress = Callable[[int, int], None]  # (files read, bytes read) so far
 
@@ -67,7 +67,7 @@ def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progre
     candidates: list[Candidate] = []
     workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hatch-pylon-scan") as pool:
-        for job, outcome in zip(jobs, pool.map(lambda job: _scan(job, ingest), jobs)):
+        for job, outcome in zip(jobs, pool.map(lambda job: _scan(job, ingest, config.limits), jobs)):
             if isinstance(outcome, str):
                 problems.append(f"{job.origin}: {_relative(config, job.path)}{outcome}")
                 continue
@@ -85,11 +85,11 @@ def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progre
 _MAX_WORKERS = 4
 
 
-def _scan(job: _Job, ingest: Ingest | None) -> ScannedFile | str:
+def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str:
     """The scanned file, or the problem (as text following the path)."""
     name = os.fspath(job.path)
     try:
-        scanned = scan(name, ingest.sink(name) if ingest else None)
+        scanned = scan(name, ingest.sink(name) if ingest else None, limits)
     except ComponentFormatError as error:
         where = f" at offset {error.offset} (0x{error.offset:x})" if error.offset is not None else ""
         return f": {error.reason}{where}"

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ConfigError
+from .wasm import DEFAULT_LIMITS, Limits
 
 HATCH_TABLE = "tool.hatch.build.hooks.pylon"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -29,7 +30,8 @@ HATCH_RESERVED_KEYS = frozenset(
     {"dependencies", "require-runtime-dependencies", "require-runtime-features", "enable-by-default"}
 )
 _KNOWN_KEYS = frozenset(
-    {"root", "root-id", "component-dirs", "destination", "store", "ignore-imports", "components", "policy", "validate"}
+    {"root", "root-id", "component-dirs", "destination", "store", "ignore-imports", "components", "policy", "validate",
+     "max-component-size", "max-imports"}
 )
 _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}"  # ${VAR} or ${VAR:-default}
@@ -77,6 +79,7 @@ class PylonConfig:
     policy: Policy = field(default_factory=Policy)
     validate: str = "names"
     table: str = HATCH_TABLE
+    limits: Limits = DEFAULT_LIMITS
 
     def is_ignored(self, import_name: str) -> bool:
         return any(import_name.startswith(prefix) for prefix in self.ignore_imports)
@@ -136,6 +139,10 @@ class _Parser:
         ignore = self.string_list("ignore-imports", ["wasi:"])
         policy = self.policy()
         validate = self.choice(self.raw.get("validate", "names"), self.key("validate"), VALIDATION_LEVELS)
+        limits = Limits(
+            max_size=self.positive_int("max-component-size", DEFAULT_LIMITS.max_size),
+            max_externs=self.positive_int("max-imports", DEFAULT_LIMITS.max_externs),
+        )
 
         if self.problems:
             raise ConfigError(self.problems)
@@ -150,6 +157,7 @@ class _Parser:
             policy=policy,
             validate=validate,
             table=self.table,
+            limits=limits,
         )
 
     # -- values -------------------------------------------------------
@@ -207,6 +215,13 @@ class _Parser:
             options = ", ".join(repr(option) for option in allowed)
             self.problem(key, f"{_describe(value)} is not one of {options}")
         return str(value)
+
+    def positive_int(self, name: str, default: int) -> int:
+        value = self.raw.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.problem(self.key(name), f"must be a positive integer, got {_describe(value)}")
+            return default
+        return value
 
     def string_list(self, name: str, default: list[str]) -> list[str]:
         value = self.raw.get(name, default)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,28 @@ from .errors import StoreError
 
 _CHUNK = 1 << 20
 TEMP_PREFIX = ".tmp-"
+STALE_AFTER = 24 * 3600  # seconds; a temp file this old is garbage even if its pid was reused
+
+
+def temp_name() -> str:
+    """``.tmp-<pid>-<random>``: the pid lets a later build tell a dead writer's leftovers from a live one's."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def _writer_alive(name: str) -> bool:
+    try:
+        pid = int(name[len(TEMP_PREFIX):].split("-", 1)[0])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def blob_relpath(digest: str) -> str:
@@ -51,6 +74,21 @@ class BlobStore:
     def ingest(self) -> Ingest:
         return Ingest(self)
 
+    def sweep(self) -> list[Path]:
+        """Delete temp files left by writers that died (a killed build); returns what was removed."""
+        removed = []
+        now = time.time()
+        for folder in (self.root, self.root / "blobs"):  # every temp file is made in one of these
+            for path in folder.glob(f"{TEMP_PREFIX}*"):
+                try:
+                    stale = now - path.lstat().st_mtime > STALE_AFTER
+                    if stale or not _writer_alive(path.name):
+                        path.unlink()
+                        removed.append(path)
+                except OSError:
+                    continue  # raced with its owner finishing: fine
+        return removed
+
     def path_for(self, digest: str) -> Path:
         return self.root / blob_relpath(digest)
 
@@ -82,7 +120,7 @@ class BlobStore:
         self._folders.add(folder)
 
     def _write(self, source: str | os.PathLike[str], digest: str, target: Path) -> None:
-        temp = target.parent / f"{TEMP_PREFIX}{digest[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
+        temp = self.root / "blobs" / temp_name()
         hasher = hashlib.sha256()
         buffer = bytearray(_CHUNK)
         view = memoryview(buffer)
@@ -146,7 +184,7 @@ class _Writer:
     def _open_temp(self) -> None:
         folder = self.store.root / "blobs"
         self.store.ensure_folder(folder)
-        self.temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+        self.temp = folder / temp_name()
         self.out = open(self.temp, "xb")  # noqa: SIM115 - closed in close()
 
     def __call__(self, data: bytes | memoryview) -> None:
@@ -212,6 +250,7 @@ class Ingest:
         self.index_path = store.root / INDEX_FILE
         self.index = self._load_index()
         self.writers: dict[str, tuple[_Writer, str, tuple[int, int, int]]] = {}
+        self.swept = store.sweep() if store.root.is_dir() else []
 
     def __enter__(self) -> Ingest:
         return self
@@ -265,7 +304,7 @@ class Ingest:
 
     def save_index(self) -> None:
         """Remember (size, mtime, inode) -> digest so an unchanged source is compared, not copied, next time."""
-        temp = self.index_path.with_name(f"{TEMP_PREFIX}index-{secrets.token_hex(4)}")
+        temp = self.index_path.with_name(temp_name())
         try:
             temp.write_text(json.dumps(self.index, sort_keys=True), encoding="utf-8")
             os.replace(temp, self.index_path)

@@ -26,10 +26,8 @@ CORE_VERSION = 0x01
 
 _CHUNK = 1 << 20
 _LAST_COMPONENT_SECTION = 12
-_IMPORT_SECTION = 10
-_EXPORT_SECTION = 11
-_CORE_IMPORT_SECTION = 2
-_CORE_EXPORT_SECTION = 7
+# Which depth-0 sections hold what we read: component import (10) / export (11), core import (2) / export (7).
+_ROLES = {"component": {10: "import", 11: "export"}, "module": {2: "import", 7: "export"}}
 _LAST_CORE_SECTION = 13
 
 _CORE_SORTS = {0x00: "core func", 0x01: "core table", 0x02: "core memory", 0x03: "core global",
@@ -58,6 +56,22 @@ class WasmInfo:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Bounds on what the reader accepts, so a hostile file cannot exhaust memory or time.
+
+    Only import and export section bodies are ever held in memory; everything
+    else streams through a fixed buffer.
+    """
+
+    max_size: int = 2 << 30  # bytes per component file (max-component-size)
+    max_externs: int = 10_000  # imports, and exports, per component (max-imports)
+    max_section: int = 64 << 20  # bytes of one import or export section
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
 class ScannedFile:
     """A binary read once: its description, SHA-256 (lower-case hex) and size."""
 
@@ -67,16 +81,16 @@ class ScannedFile:
     size: int
 
 
-def inspect(path: str | os.PathLike[str]) -> WasmInfo:
+def inspect(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> WasmInfo:
     """Describe a binary, seeking over everything that is not an import or export."""
     with _open(path) as file:
-        return _Reader(file, os.fspath(path), feed=None).read()
+        return _Reader(file, os.fspath(path), None, limits).read()
 
 
 Feed = Callable[[Union[bytes, memoryview]], object]
 
 
-def scan(path: str | os.PathLike[str], sink: Feed | None = None) -> ScannedFile:
+def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits = DEFAULT_LIMITS) -> ScannedFile:
     """Describe a binary and hash it in one pass; ``sink`` also receives every byte, in order."""
     name = os.fspath(path)
     hasher = hashlib.sha256()
@@ -88,7 +102,7 @@ def scan(path: str | os.PathLike[str], sink: Feed | None = None) -> ScannedFile:
             sink(data)
 
     with _open(path) as file:
-        reader = _Reader(file, name, feed=feed)
+        reader = _Reader(file, name, feed, limits)
         info = reader.read()
     return ScannedFile(path=name, info=info, digest=hasher.hexdigest(), size=reader.size)
 
@@ -110,13 +124,14 @@ def _open(path: str | os.PathLike[str]) -> BinaryIO:
 class _Reader:
     """Walks the sections of one open file; every read goes through ``_take``."""
 
-    def __init__(self, file: BinaryIO, path: str, feed: Feed | None) -> None:
+    def __init__(self, file: BinaryIO, path: str, feed: Feed | None, limits: Limits) -> None:
         self.file = file
         self.path = path
         self.feed = feed
         self.buffer = memoryview(bytearray(_CHUNK)) if feed is not None else memoryview(b"")
         self.offset = 0
         self.size = os.fstat(file.fileno()).st_size
+        self.limits = limits
 
     def fail(self, reason: str, offset: int | None = None) -> ComponentFormatError:
         return ComponentFormatError(self.path, self.offset if offset is None else offset, reason)
@@ -124,6 +139,9 @@ class _Reader:
     def read(self) -> WasmInfo:
         if self.size == 0:
             raise self.fail("is empty, not a WebAssembly component", offset=None)
+        if self.size > self.limits.max_size:
+            raise self.fail(f"is {self.size} bytes, over the limit of {self.limits.max_size} "
+                            "(raise max-component-size to accept it)", offset=None)
         kind = self._preamble()
         imports: list[Extern] = []
         exports: list[Extern] = []
@@ -187,33 +205,26 @@ class _Reader:
         last = _LAST_COMPONENT_SECTION if kind == "component" else _LAST_CORE_SECTION
         if section_id > last:
             raise self.fail(f"unknown section id {section_id}", offset=start)
-        wanted = (
-            {_IMPORT_SECTION: imports, _EXPORT_SECTION: exports}
-            if kind == "component"
-            else {_CORE_IMPORT_SECTION: imports, _CORE_EXPORT_SECTION: exports}
-        )
-        if section_id not in wanted:
+        role = _ROLES[kind].get(section_id)
+        if role is None:
             self._skip(size)
             return
-        body_offset = self.offset
-        cursor = _Cursor(self._take(size), body_offset, self.path)
-        items = wanted[section_id]
-        parse = {
-            ("component", _IMPORT_SECTION): cursor.component_import,
-            ("component", _EXPORT_SECTION): cursor.component_export,
-            ("module", _CORE_IMPORT_SECTION): cursor.core_import,
-            ("module", _CORE_EXPORT_SECTION): cursor.core_export,
-        }[(kind, section_id)]
-        section_name = "import" if section_id in (_IMPORT_SECTION, _CORE_IMPORT_SECTION) else "export"
+        if size > self.limits.max_section:
+            raise self.fail(f"{role} section of {size} bytes is over the limit of {self.limits.max_section}",
+                            offset=start)
+        cursor = _Cursor(self._take(size), self.offset - size, self.path)
+        items = imports if role == "import" else exports
+        parse = getattr(cursor, f"{'core' if kind == 'module' else 'component'}_{role}")
         count = cursor.u32()
+        if len(items) + count > self.limits.max_externs:
+            raise cursor.fail(f"{role} section declares {count} entries, over the limit of "
+                              f"{self.limits.max_externs} (raise max-imports to accept it)")
         for index in range(count):
             if cursor.at_end():
-                raise cursor.fail(
-                    f"{section_name} section declares {count} entries but ends after {index}"
-                )
+                raise cursor.fail(f"{role} section declares {count} entries but ends after {index}")
             items.append(parse())
         if not cursor.at_end():
-            raise cursor.fail(f"{section_name} section has {cursor.remaining()} unexpected trailing bytes")
+            raise cursor.fail(f"{role} section has {cursor.remaining()} unexpected trailing bytes")
 
     def _u32_from_file(self) -> int:
         start = self.offset
