@@ -121,6 +121,10 @@ def _open(path: str | os.PathLike[str]) -> BinaryIO:
         raise ComponentFormatError(name, None, f"cannot be read ({exc.strerror or exc})") from None
 
 
+class _Here:
+    """Sentinel: an error at the reader's current offset."""
+
+
 class _Reader:
     """Walks the sections of one open file; every read goes through ``_take``."""
 
@@ -133,8 +137,9 @@ class _Reader:
         self.size = os.fstat(file.fileno()).st_size
         self.limits = limits
 
-    def fail(self, reason: str, offset: int | None = None) -> ComponentFormatError:
-        return ComponentFormatError(self.path, self.offset if offset is None else offset, reason)
+    def fail(self, reason: str, offset: int | type[_Here] | None = _Here) -> ComponentFormatError:
+        """An error at ``offset``: the current position by default, ``None`` for the file as a whole."""
+        return ComponentFormatError(self.path, self.offset if offset is _Here else offset, reason)
 
     def read(self) -> WasmInfo:
         if self.size == 0:
@@ -217,8 +222,8 @@ class _Reader:
         parse = getattr(cursor, f"{'core' if kind == 'module' else 'component'}_{role}")
         count = cursor.u32()
         if len(items) + count > self.limits.max_externs:
-            raise cursor.fail(f"{role} section declares {count} entries, over the limit of "
-                              f"{self.limits.max_externs} (raise max-imports to accept it)")
+            raise cursor.fail(f"has more than {self.limits.max_externs} {role}s "
+                              "(raise max-imports to accept it)")
         for index in range(count):
             if cursor.at_end():
                 raise cursor.fail(f"{role} section declares {count} entries but ends after {index}")
