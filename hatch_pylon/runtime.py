@@ -41,7 +41,15 @@ class Runtime:
         self.components: dict[str, Component] = {}
 
     def load(self) -> None:
-        """Re-hash every blob against the plan, then compile (or fetch from cache) each one."""
+        """Check the bundle (structure, blobs, bindings by name), then compile (or fetch from cache) each blob.
+
+        Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here.
+        """
+        from .verify import verify_folder
+
+        report = verify_folder(self.folder, types=False)
+        if report.problems:
+            raise RunError("refusing to run an unverified bundle:\n" + "\n".join(f"  - {p}" for p in report.problems))
         blobs = {}
         for component in self.plan.components:
             path = self.folder / STORE_DIR / blob_relpath(component.digest)

@@ -13,6 +13,7 @@ once to describe it, address it and stage it.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,11 @@ def inspect(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> Wa
 Feed = Callable[[Union[bytes, memoryview]], object]
 
 
+def inspect_bytes(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> WasmInfo:
+    """Describe an in-memory binary (fuzzing, tests, bytes already read)."""
+    return _Reader(io.BytesIO(data), name, None, limits, size=len(data)).read()
+
+
 def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits = DEFAULT_LIMITS) -> ScannedFile:
     """Describe a binary and hash it in one pass; ``sink`` also receives every byte, in order."""
     name = os.fspath(path)
@@ -128,13 +134,13 @@ class _Here:
 class _Reader:
     """Walks the sections of one open file; every read goes through ``_take``."""
 
-    def __init__(self, file: BinaryIO, path: str, feed: Feed | None, limits: Limits) -> None:
+    def __init__(self, file: BinaryIO, path: str, feed: Feed | None, limits: Limits, size: int | None = None) -> None:
         self.file = file
         self.path = path
         self.feed = feed
         self.buffer = memoryview(bytearray(_CHUNK)) if feed is not None else memoryview(b"")
         self.offset = 0
-        self.size = os.fstat(file.fileno()).st_size
+        self.size = os.fstat(file.fileno()).st_size if size is None else size
         self.limits = limits
 
     def fail(self, reason: str, offset: int | type[_Here] | None = _Here) -> ComponentFormatError:

@@ -1,0 +1,47 @@
+"""Coverage-guided fuzzing of the component reader with atheris (libFuzzer).
+
+    pip install atheris
+    python bench/fuzz_reader.py -max_total_time=600      # any libFuzzer flags
+
+Seeds are real components (the sample's caps, generated WAT, a core module).
+Any exception other than ComponentFormatError is a crash and stops the run
+with the input saved by libFuzzer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+
+import atheris
+import wasmtime
+
+with atheris.instrument_imports():
+    from hatch_pylon.errors import ComponentFormatError
+    from hatch_pylon.wasm import inspect_bytes
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_WAT = [
+    *(p.read_text() for p in sorted((REPO / "sample-project" / "caps").glob("*.wat"))),
+    '(component (import "a:b/c@1.0.0" (instance (export "f" (func (result u32))))) (import "run" (func)))',
+    '(module (import "env" "f" (func)) (memory (export "m") 1 2) (global (export "g") i32 (i32.const 1)))',
+]
+
+
+def test_one_input(data: bytes) -> None:
+    with contextlib.suppress(ComponentFormatError):
+        inspect_bytes(data)
+
+
+def main() -> None:
+    corpus = Path(tempfile.mkdtemp(prefix="pylon-fuzz-corpus-"))
+    for index, wat in enumerate(SEED_WAT):
+        (corpus / f"seed{index}.wasm").write_bytes(wasmtime.wat2wasm(wat))
+    atheris.Setup([sys.argv[0], *sys.argv[1:], str(corpus)], test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
