@@ -277,24 +277,26 @@ class _Cursor:
         self.pos += 1
         return value
 
-    def u32(self) -> int:
+    def leb(self, max_bytes: int = 5) -> int:
+        """An unsigned LEB128 of at most ``max_bytes`` (its value; signed ones are only skipped)."""
         start = self.pos
         result = 0
-        for index in range(5):
+        for index in range(max_bytes):
             byte = self.byte()
             result |= (byte & 0x7F) << (7 * index)
             if not byte & 0x80:
-                if result > 0xFFFFFFFF:
-                    raise self.fail("LEB128 value does not fit in 32 bits", at=start)
                 return result
-        raise self.fail("LEB128 integer longer than 5 bytes", at=start)
+        raise self.fail(f"LEB128 integer longer than {max_bytes} bytes", at=start)
+
+    def u32(self) -> int:
+        start = self.pos
+        result = self.leb()
+        if result > 0xFFFFFFFF:
+            raise self.fail("LEB128 value does not fit in 32 bits", at=start)
+        return result
 
     def s33(self) -> None:
-        start = self.pos
-        for _ in range(5):
-            if not self.byte() & 0x80:
-                return
-        raise self.fail("LEB128 integer longer than 5 bytes", at=start)
+        self.leb()
 
     def name(self) -> str:
         length = self.u32()
@@ -400,18 +402,11 @@ class _Cursor:
 
     def _limits(self) -> None:
         flags = self.byte()
-        self._wide_u()
+        self.leb(10)  # memory64 limits are u64
         if flags & 0x01:
-            self._wide_u()
+            self.leb(10)
         if flags & 0x08:  # custom page size
             self.u32()
-
-    def _wide_u(self) -> None:
-        start = self.pos
-        for _ in range(10):  # memory64 limits are u64
-            if not self.byte() & 0x80:
-                return
-        raise self.fail("LEB128 integer longer than 10 bytes", at=start)
 
     def core_export(self) -> Extern:
         name = self.name()
