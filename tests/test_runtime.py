@@ -103,3 +103,19 @@ def test_installed_wheel_runs_from_a_fresh_venv(sample_wheel: Path, tmp_path: Pa
     verified = subprocess.run([str(venv / "bin" / "hatch-pylon"), "verify", "sample-pkg"], capture_output=True,
                               text=True, env=env)
     assert verified.returncode == 0 and "OK (3 components, 3 bindings" in verified.stdout
+
+
+@pytest.mark.parametrize(("discriminant", "status"), [(0, 0), (1, 1)])
+def test_wasi_cli_run_result_sets_the_exit_status(tmp_path: Path, discriminant: int, status: int) -> None:
+    import wasmtime
+
+    (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm(f"""
+        (component
+          (core module $m (func (export "run") (result i32) i32.const {discriminant}))
+          (core instance $i (instantiate $m))
+          (func $run (result (result)) (canon lift (core func $i "run")))
+          (instance $cli (export "run" (func $run)))
+          (export "wasi:cli/run@0.2.0" (instance $cli)))"""))
+    config = load_config({"root": "root.wasm"}, project_root=tmp_path, project_name="d", environ={})
+    folder = build_bundle(config).write_to(tmp_path / "bundle")
+    assert Runtime(folder, Compiler(tmp_path / "cache")).run() == (status, None)
