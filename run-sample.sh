@@ -8,9 +8,11 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-# hatch builds in its own environment: offer it this checkout's plugin as a local wheel.
+# hatch builds in its own environment: offer it this checkout's plugin as a local wheel, and give
+# hatch a fresh data dir so a plugin installed by an earlier run cannot stand in for this one.
+rm -rf .wheelhouse .hatch-data
 .venv/bin/python -m build --wheel --no-isolation --outdir .wheelhouse . >/dev/null
-export UV_FIND_LINKS="$PWD/.wheelhouse" PIP_FIND_LINKS="$PWD/.wheelhouse"
+export UV_FIND_LINKS="$PWD/.wheelhouse" PIP_FIND_LINKS="$PWD/.wheelhouse" HATCH_DATA_DIR="$PWD/.hatch-data"
 
 .venv/bin/python sample-project/build_components.py
 (cd sample-project && ../.venv/bin/hatch build)
