@@ -8,11 +8,13 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-# hatch builds in its own environment: offer it this checkout's plugin as a local wheel, and give
-# hatch a fresh data dir so a plugin installed by an earlier run cannot stand in for this one.
+# hatch builds in its own environment: offer it this checkout's plugin as a local wheel. A fresh
+# hatch data dir and no uv cache keep a plugin wheel from an earlier run (same version, so uv would
+# happily reuse it) from standing in for this one.
 rm -rf .wheelhouse .hatch-data
 .venv/bin/python -m build --wheel --no-isolation --outdir .wheelhouse . >/dev/null
 export UV_FIND_LINKS="$PWD/.wheelhouse" PIP_FIND_LINKS="$PWD/.wheelhouse" HATCH_DATA_DIR="$PWD/.hatch-data"
+export UV_NO_CACHE=1
 
 .venv/bin/python sample-project/build_components.py
 (cd sample-project && ../.venv/bin/hatch build)

@@ -72,7 +72,13 @@ def plugin_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def find_links_env(wheelhouse: Path, tmp_path: Path) -> dict[str, str]:
+    """Front-ends install build requirements from PyPI, but hatch-pylon from this checkout's wheel.
+
+    uv's cache sits in the session's wheelhouse folder: a global cache could hand back a plugin wheel
+    of the same version built from older code.
+    """
     import os
 
     return {**os.environ, "PIP_FIND_LINKS": str(wheelhouse), "UV_FIND_LINKS": str(wheelhouse),
+            "UV_CACHE_DIR": str(wheelhouse.parent / f"{wheelhouse.name}-uv-cache"),
             "HATCH_DATA_DIR": str(tmp_path / "hatch-data"), "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")}
