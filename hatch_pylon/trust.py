@@ -12,14 +12,13 @@ import os
 from pathlib import Path
 
 from .bundle import load_bundle
+from .store import BlobStore
 
 TRUST_METADATA = {"signer": "hatch-pylon", "backend": "dev"}
 
 
 def trust_bundle(folder: str | os.PathLike[str], store: str | os.PathLike[str]) -> list[Path]:
     """Stage every plan blob into ``store`` and trust it; returns the trust files written."""
-    from .store import BlobStore
-
     bundle = load_bundle(folder)  # re-hashes every blob, refuses on mismatch
     blob_store = BlobStore(store)
     written = []
