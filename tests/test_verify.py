@@ -68,11 +68,18 @@ def tamper(folder: Path) -> None:
     blob.write_bytes(bytes(data))
 
 
+def add_stray_blob(folder: Path) -> None:
+    # The shard may already hold a real blob (digests depend on the toolchain); a
+    # name no SHA-256 hex can take keeps the stray file apart from the real ones.
+    stray = folder / ".compose" / "blobs" / "ff" / "stray"
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"x")
+
+
 BAD_CASES = {
     "tampered blob byte": (tamper, "component 'arrow-core': blob .compose/blobs/"),
     "removed blob": (lambda f: blob_of(f, "pylon-math").unlink(), "component 'pylon-math': blob"),
-    "extra blob": (lambda f: (f / ".compose/blobs/ff").mkdir() or (f / ".compose/blobs/ff/00").write_bytes(b"x"),
-                   "blob .compose/blobs/ff/00 is not named by the plan"),
+    "extra blob": (add_stray_blob, "blob .compose/blobs/ff/stray is not named by the plan"),
     "unsorted plan": (lambda f: edit_plan(f, lambda p: p["components"].reverse()),
                       "plan.json: components are not in ascending id order"),
     "missing binding": (lambda f: edit_plan(f, lambda p: p["bindings"].pop(0)),
