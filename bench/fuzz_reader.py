@@ -1,11 +1,12 @@
-"""Coverage-guided fuzzing of the component reader with atheris (libFuzzer).
+"""Coverage-guided fuzzing of the component reader and the import-type decoder with atheris (libFuzzer).
 
     pip install atheris
     python bench/fuzz_reader.py -max_total_time=600      # any libFuzzer flags
 
-Seeds are real components (the sample's caps, generated WAT, a core module).
-Any exception other than ComponentFormatError is a crash and stops the run
-with the input saved by libFuzzer.
+Seeds are real components (the sample's caps, generated WAT, every value
+type constructor, a core module). Any exception other than the reader's
+ComponentFormatError or the decoder's Undecidable is a crash and stops the
+run with the input saved by libFuzzer.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import wasmtime
 
 with atheris.instrument_imports():
     from hatch_pylon.errors import ComponentFormatError
+    from hatch_pylon.signatures import Undecidable, import_signatures
     from hatch_pylon.wasm import inspect_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_WAT = [
     *(p.read_text() for p in sorted((REPO / "sample-project" / "caps").glob("*.wat"))),
     '(component (import "a:b/c@1.0.0" (instance (export "f" (func (result u32))))) (import "run" (func)))',
+    (REPO / "tests" / "rich_types.wat").read_text(),
     '(module (import "env" "f" (func)) (memory (export "m") 1 2) (global (export "g") i32 (i32.const 1)))',
 ]
 
@@ -33,6 +36,8 @@ SEED_WAT = [
 def test_one_input(data: bytes) -> None:
     with contextlib.suppress(ComponentFormatError):
         inspect_bytes(data)
+    with contextlib.suppress(Undecidable):
+        import_signatures(data)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from wasmtime.component import Component
 from hatch_pylon import wasm
 from hatch_pylon.bundle import build_bundle
 from hatch_pylon.config import load_config
+from hatch_pylon.signatures import import_signatures
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 1 << 20
@@ -154,11 +155,37 @@ def inspect_side_by_side(root: Path) -> list[tuple[str, float]]:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "hatch_pylon", "inspect", str(root)], check=True, capture_output=True)
     rows.append(("hatch-pylon inspect (process, incl. interpreter start)", time.perf_counter() - start))
-    engine = wasmtime.Engine()
     data = root.read_bytes()
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        import_signatures(data)
+        times.append(time.perf_counter() - start)
+    rows.append(("import types decoded from the binary (signatures, median of 20)", statistics.median(times)))
+    engine = wasmtime.Engine()
     start = time.perf_counter()
     Component(engine, data)
     rows.append(("wasmtime.component.Component compile", time.perf_counter() - start))
+    return rows
+
+
+def types_cost(project: Path, raw: dict) -> list[tuple[str, float]]:
+    """The hook with ``validate = "types"``: with an empty compile cache each time, and with a warm one."""
+    typed = {**raw, "validate": "types"}
+    rows = []
+    for label, fresh in (("cold compile cache", True), ("warm compile cache", False)):
+        cache = project / ".bench-compile-cache"
+        times = []
+        for _ in range(RUNS):
+            if fresh:
+                shutil.rmtree(cache, ignore_errors=True)
+            os.environ["HATCH_PYLON_CACHE_DIR"] = str(cache)
+            try:
+                times.append(hook(project, typed, fresh_store=False))
+            finally:
+                del os.environ["HATCH_PYLON_CACHE_DIR"]
+        rows.append((f'(a) sample, validate = "types", {label}', statistics.median(times)))
+    rows.append(('(a) sample, validate = "names"', hook(project, raw, fresh_store=False)))
     return rows
 
 
@@ -191,6 +218,7 @@ def main() -> None:
         rows.append(compare("(a) sample, cold store", project, raw, paths, warm=False))
         rows.append(compare("(c) sample, warm rebuild", project, raw, paths, warm=True))
         inspect_rows = inspect_side_by_side(project / "wasm/python.wasm")
+        type_rows = types_cost(project, raw)
         for count in sizes:
             folder = work / f"gen{count}"
             paths = generate(folder, count, CHUNK)
@@ -211,10 +239,11 @@ def main() -> None:
     print(f"\nlinearity: hook seconds per GiB across the (b) sizes: {per_gib}")
     print(f"peak RSS of the hook on (b) {sizes[-1]} components: {rss:.0f} MiB "
           f"(an interpreter with hatch_pylon imported alone: {baseline:.0f} MiB)")
-    print("\n| inspect of the 18 MB root | seconds |")
-    print("|---|---:|")
-    for label, seconds in inspect_rows:
-        print(f"| {label} | {seconds:.4f} |")
+    for title, table in (("inspect of the 18 MB root", inspect_rows), ("type validation, warm store", type_rows)):
+        print(f"\n| {title} | seconds |")
+        print("|---|---:|")
+        for label, seconds in table:
+            print(f"| {label} | {seconds:.4f} |")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Do a provider's exports have the types its consumers import? Decided by wasmtime's type reflection.
+"""Do a provider's exports have the types its consumers import?
 
-Types are rendered as WIT-like text (``func(a: s64, b: s64) -> s64``) and
-compared positionally: what links is the shape of the values, and the
-rendering is what a mismatch message shows.
+Types come from wasmtime's reflection (``items``) or, for consumers, straight
+from the binary (``signatures``); both are rendered as WIT-like text
+(``func(a: s64, b: s64) -> s64``) and compared positionally: what links is the
+shape of the values, and the rendering is what a mismatch message shows.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from wasmtime.component import (
 )
 
 from .resolve import Binding
+from .signatures import InstanceSignatures, Item, OtherItem, Signature, describe
 
 _RESOURCE_TYPES = (OwnType, BorrowType)
 
@@ -64,15 +66,27 @@ def render(value_type: object) -> str:
     return type(value_type).__name__.lower().replace("errorcontext", "error-context")
 
 
-def signature(func: FuncType) -> str:
-    params = ", ".join(f"{name}: {render(t)}" for name, t in func.params)
-    result = func.result
-    return f"func({params})" + (f" -> {render(result)}" if result is not None else "")
+def signature(func: FuncType) -> Signature:
+    result = render(func.result) if func.result is not None else None
+    return Signature(tuple((name, render(t)) for name, t in func.params), result)
 
 
-def shape(func: FuncType) -> tuple[tuple[str, ...], str | None]:
-    """What must match for a call to link: parameter types in order, and the result type."""
-    return tuple(render(t) for _, t in func.params), (render(func.result) if func.result is not None else None)
+def imports_of(component: ComponentType, engine) -> dict[str, Item]:
+    """wasmtime's view of a component's imports, in the form ``signatures`` decodes from binaries."""
+    return {name: _item(extern.ty, engine) for name, extern in component.imports(engine).items()}
+
+
+def exports_of(component: ComponentType, engine) -> dict[str, Item]:
+    return {name: _item(extern.ty, engine) for name, extern in component.exports(engine).items()}
+
+
+def _item(ty: object, engine) -> Item:
+    if isinstance(ty, FuncType):
+        return signature(ty)
+    if isinstance(ty, ComponentInstanceType):
+        exports = ty.exports(engine).items()
+        return InstanceSignatures({n: signature(e.ty) for n, e in exports if isinstance(e.ty, FuncType)})
+    return OtherItem(type(ty).__name__.removesuffix("Type").lower())
 
 
 def uses_resources(item: object) -> bool:
@@ -103,39 +117,33 @@ def _contains_resource(value_type: object) -> bool:
     return any(_contains_resource(child) for child in children if child is not None)
 
 
-def binding_problems(binding: Binding, consumer: ComponentType, provider: ComponentType, engine) -> list[str]:
-    """Every function the consumer imports through ``binding`` must exist in the provider with the same types."""
+def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Mapping[str, Item]) -> list[str]:
+    """Every function the consumer imports through ``binding`` must exist in the provider with the same types.
+
+    ``imports`` are the consumer's, ``exports`` the provider's; functions are
+    compared by shape, and types or resources are left to the linker.
+    """
     label = f"{binding.consumer_id} -> {binding.provider_id} ({binding.import_name})"
-    imported = consumer.imports(engine).get(binding.import_name)
-    exported = provider.exports(engine).get(binding.export_name)
-    if imported is None:
+    wanted = imports.get(binding.import_name)
+    offered = exports.get(binding.export_name)
+    if wanted is None:
         return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
-    if exported is None:
+    if offered is None:
         return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
-    wanted, offered = imported.ty, exported.ty
-    if isinstance(wanted, FuncType) and isinstance(offered, FuncType):
+    if isinstance(wanted, Signature) and isinstance(offered, Signature):
         return _compare({"": wanted}, {"": offered}, label)
-    if not isinstance(wanted, ComponentInstanceType) or not isinstance(offered, ComponentInstanceType):
-        return [f"{label}: import is a {type(wanted).__name__}, export is a {type(offered).__name__}"]
-    return _compare(_items(wanted, engine), _items(offered, engine), label)
+    if not isinstance(wanted, InstanceSignatures) or not isinstance(offered, InstanceSignatures):
+        return [f"{label}: import is a {describe(wanted)}, export is a {describe(offered)}"]
+    return _compare(wanted.functions, offered.functions, label)
 
 
-def _items(instance: ComponentInstanceType, engine) -> dict[str, object]:
-    return {name: extern.ty for name, extern in instance.exports(engine).items()}
-
-
-def _compare(wanted: Mapping[str, object], offered: Mapping[str, object], label: str) -> list[str]:
+def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
     problems = []
     for name, item in sorted(wanted.items()):
         where = f"function {name!r}" if name else "the function"
-        if not isinstance(item, FuncType):
-            continue  # types and resources are checked by wasmtime when it links
         match = offered.get(name)
         if match is None:
-            problems.append(f"{label}: provider does not export {where} ({signature(item)})")
-        elif not isinstance(match, FuncType):
-            problems.append(f"{label}: provider's {name!r} is not a function")
-        elif shape(item) != shape(match):
-            problems.append(f"{label}: {where} differs: consumer imports {signature(item)}, "
-                            f"provider exports {signature(match)}")
+            problems.append(f"{label}: provider does not export {where} ({item})")
+        elif item.shape != match.shape:
+            problems.append(f"{label}: {where} differs: consumer imports {item}, provider exports {match}")
     return problems

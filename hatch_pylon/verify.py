@@ -13,13 +13,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import wasmtime
+
 from .bundle import PLAN_FILE, STORE_DIR
 from .compiler import Compiler
 from .errors import ComponentFormatError
 from .plan import structural_problems
 from .resolve import Binding
+from .signatures import Item, Undecidable, import_signatures
 from .store import blob_relpath
-from .typecheck import binding_problems
+from .typecheck import binding_problems, exports_of, imports_of
 from .wasm import WasmInfo, inspect
 
 
@@ -123,17 +126,39 @@ def _check_names(good: dict[str, Path], bindings: list[Binding], ignore: tuple[s
 
 
 def type_problems(files: dict[str, tuple[Path, str]], bindings: list[Binding], compiler: Compiler) -> list[str]:
-    """Type-check ``bindings`` between components given as id -> (file, expected sha256)."""
+    """Type-check ``bindings`` between components given as id -> (file, expected sha256).
+
+    A component that only consumes (the root, typically the largest) has its
+    import types decoded from the binary; providers are compiled, with the
+    cache, because their export types come from instantiation.
+    """
     problems = []
-    types = {}
+    imports: dict[str, dict[str, Item]] = {}
+    exports: dict[str, dict[str, Item]] = {}
+    providers = {b.provider_id for b in bindings}
     for component_id, (path, expected) in sorted(files.items()):
         data = Path(path).read_bytes()
         if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
             problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue
-        types[component_id] = compiler.component(data, expected).type
+        if component_id not in providers:
+            try:
+                imports[component_id] = import_signatures(data, os.fspath(path))
+                continue
+            except Undecidable:
+                pass
+        try:
+            component = compiler.component(data, expected).type
+        except wasmtime.WasmtimeError as error:
+            problems.append(f"component {component_id!r}: wasmtime cannot compile it: {_first_line(error)}")
+            continue
+        imports[component_id] = imports_of(component, compiler.engine)
+        exports[component_id] = exports_of(component, compiler.engine)
     for binding in bindings:
-        if binding.consumer_id in types and binding.provider_id in types:
-            problems += binding_problems(binding, types[binding.consumer_id], types[binding.provider_id],
-                                         compiler.engine)
+        if binding.consumer_id in imports and binding.provider_id in exports:
+            problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])
     return problems
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -223,7 +223,7 @@ class _Reader:
         if size > self.limits.max_section:
             raise self.fail(f"{role} section of {size} bytes is over the limit of {self.limits.max_section}",
                             offset=start)
-        cursor = _Cursor(self._take(size), self.offset - size, self.path)
+        cursor = Cursor(self._take(size), self.offset - size, self.path)
         items = imports if role == "import" else exports
         parse = getattr(cursor, f"{'core' if kind == 'module' else 'component'}_{role}")
         count = cursor.u32()
@@ -252,7 +252,7 @@ class _Reader:
         raise self.fail("LEB128 integer longer than 5 bytes", offset=start)
 
 
-class _Cursor:
+class Cursor:
     """Decodes one in-memory import/export section body; offsets stay file-absolute."""
 
     def __init__(self, data: bytes, base: int, path: str) -> None:

@@ -1,0 +1,97 @@
+"""Import types decoded from the binary agree with wasmtime's reflection, and fall back when they cannot."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import wasmtime
+from components import write_component
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mutations import SEEDS, mutate, mutation
+from wasmtime.component import Component
+
+from hatch_pylon.compiler import Compiler
+from hatch_pylon.resolve import Binding
+from hatch_pylon.signatures import InstanceSignatures, Signature, Undecidable, import_signatures
+from hatch_pylon.typecheck import imports_of
+from hatch_pylon.verify import type_problems
+
+# Every value type constructor, type exports, resources through own/borrow, types shared between
+# interfaces through `alias export` (WIT's `use`), outer aliases and a bare function import.
+RICH = (Path(__file__).parent / "rich_types.wat").read_text()
+
+
+def wasmtime_view(data: bytes) -> dict:
+    engine = wasmtime.Engine()
+    return imports_of(Component(engine, data).type, engine)
+
+
+def test_every_type_constructor_renders_as_wasmtime_does() -> None:
+    data = wasmtime.wat2wasm(RICH)
+    decoded = import_signatures(data)
+    assert decoded == wasmtime_view(data)
+    shapes = decoded["pkg:geo/shapes@1.2.3"].functions
+    assert str(shapes["area"]) == ("func(s: variant { circle(f32), dot, poly(list<record { x: s32, y: f64 }>) }, "
+                                   "o: flags { fill, stroke }) -> option<tuple<u8, char>>")
+    assert str(shapes["load"]) == "func(h: own<resource>) -> result<list<u8>, string>"
+    assert decoded["top-level-func"] == Signature((("x", "string"),), "list<tuple<string, u32>>")
+
+
+@pytest.mark.slow
+def test_the_real_root_decodes_as_wasmtime_reflects_it(python_root: Path, compile_cache: Path) -> None:
+    data = python_root.read_bytes()
+    compiler = Compiler(compile_cache)
+    component = compiler.component(data, hashlib.sha256(data).hexdigest())
+    decoded = import_signatures(data)
+    assert decoded == imports_of(component.type, compiler.engine)
+    assert decoded["pylon:math/ops@1.1.0"] == InstanceSignatures({
+        "add": Signature((("a", "s64"), ("b", "s64")), "s64"),
+        "mul": Signature((("a", "s64"), ("b", "s64")), "s64"),
+    })
+    functions = sum(len(i.functions) for i in decoded.values() if isinstance(i, InstanceSignatures))
+    assert functions > 100  # every WASI interface, resources and all, not just the two caps
+
+
+UNMODELLED = '(component (import "a:b/c@1.0.0" (instance (core type (module)) (export "f" (func (result u32))))))'
+
+
+def test_what_is_not_modelled_is_undecidable() -> None:
+    with pytest.raises(Undecidable, match="core types are not modelled"):
+        import_signatures(wasmtime.wat2wasm(UNMODELLED))
+    with pytest.raises(Undecidable, match="not a component"):
+        import_signatures(b"\0asm\x01\0\0\0")
+
+
+def test_types_that_grow_exponentially_stop_at_a_budget() -> None:
+    # 60 bytes of tuple-of-previous render to 2**60 characters; wasmtime refuses these too.
+    types = ["(type $t0 (tuple u32 u32))"] + [f"(type $t{k} (tuple $t{k - 1} $t{k - 1}))" for k in range(1, 60)]
+    wat = f'(component {" ".join(types)} (import "x" (instance (export "t" (type $t (eq $t59))) ' \
+          '(export "f" (func (result $t))))))'
+    with pytest.raises(Undecidable, match="too large to render"):
+        import_signatures(wasmtime.wat2wasm(wat))
+
+
+def test_an_undecidable_consumer_is_checked_by_wasmtime(tmp_path: Path) -> None:
+    root = tmp_path / "root.wasm"
+    root.write_bytes(wasmtime.wat2wasm(UNMODELLED))
+    provider = write_component(tmp_path / "p.wasm", exports=["a:b/c@1.0.0"], sig='(param "x" u32) (result u32)')
+    files = {cid: (path, hashlib.sha256(path.read_bytes()).hexdigest()) for cid, path in
+             (("python", root), ("p", provider))}
+    compiler = Compiler(tmp_path / "cache")
+    problems = type_problems(files, [Binding("python", "a:b/c@1.0.0", "p", "a:b/c@1.0.0")], compiler)
+    assert problems == ["python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
+                        "provider exports func(x: u32) -> u32"]
+    assert compiler.compiled == 2  # the root could not be decoded, so wasmtime compiled it
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.sampled_from([*SEEDS, wasmtime.wat2wasm(RICH)]), steps=st.lists(mutation, min_size=1, max_size=4))
+def test_mutated_components_only_raise_undecidable(seed: bytes, steps: list[tuple]) -> None:
+    try:
+        decoded = import_signatures(mutate(seed, steps))
+    except Undecidable:
+        return
+    assert all(isinstance(name, str) for name in decoded)
