@@ -20,6 +20,10 @@ from .errors import StoreError
 _CHUNK = 1 << 20
 TEMP_PREFIX = ".tmp-"
 STALE_AFTER = 24 * 3600  # seconds; a temp file this old is garbage even if its pid was reused
+# Every blob gets this mtime (hatchling's default reproducible timestamp, 2020-02-02). Any later write
+# into the file stamps the current time instead, so a blob still carrying it, with the inode and ctime
+# recorded when it was last known good, has not changed: a warm rebuild can skip reading it.
+BLOB_MTIME_NS = 1_580_601_600 * 10**9
 
 
 def temp_name() -> str:
@@ -136,11 +140,41 @@ class BlobStore:
                 )
             os.chmod(temp, 0o644)
             os.replace(temp, target)
+            seal(target)
         except OSError as exc:
             raise StoreError(f"cannot write blob {target} ({exc.strerror or exc})") from None
         finally:
             if temp.exists():
                 temp.unlink()
+
+
+def seal(blob: Path) -> list[int] | None:
+    """Stamp a blob known to be good with ``BLOB_MTIME_NS``; returns what ``unchanged`` will compare.
+
+    Stamped after the rename, never before: a temp file with an old mtime
+    would look abandoned to another build's sweep.
+    """
+    try:
+        if os.stat(blob).st_mtime_ns != BLOB_MTIME_NS:
+            os.utime(blob, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
+        return _blob_stat(blob)
+    except OSError:
+        return None  # a store we may read but not stamp: blobs are compared, never trusted
+
+
+def unchanged(blob: Path, recorded: object) -> bool:
+    """True when ``blob`` still carries its stamp and the size, inode and ctime recorded at sealing."""
+    return recorded is not None and _blob_stat(blob) == recorded
+
+
+def _blob_stat(blob: Path) -> list[int] | None:
+    try:
+        stat = os.stat(blob)
+    except OSError:
+        return None
+    if stat.st_mtime_ns != BLOB_MTIME_NS:
+        return None
+    return [stat.st_size, stat.st_ino, stat.st_ctime_ns]
 
 
 INDEX_FILE = ".pylon-index.json"
@@ -162,21 +196,26 @@ def _same_content(first: Path, second: Path) -> bool:
 class _Writer:
     """Receives a source file's bytes during its single read pass.
 
-    If the stat index predicts an existing blob, the bytes are compared with
-    it as they stream by (reading the blob costs far less than writing a
-    copy); otherwise, or on the first difference, they are teed into a
-    private temp file that ``Ingest.commit`` renames into place.
+    If the stat index predicts an existing blob that is provably unchanged
+    since it was sealed, the bytes are only counted (``trusted``). If it
+    predicts a blob it cannot vouch for, the bytes are compared with it as
+    they stream by (reading the blob costs far less than writing a copy).
+    Otherwise, or on the first difference, they are teed into a private temp
+    file that ``Ingest.commit`` renames into place.
     """
 
-    def __init__(self, store: BlobStore, predicted: str | None) -> None:
+    def __init__(self, store: BlobStore, predicted: str | None, trusted: bool = False) -> None:
         self.store = store
         self.predicted = predicted
+        self.trusted = trusted
         self.seen = 0
         self.temp: Path | None = None
         self.out = None
         self.existing = None
         self.other = bytearray()
-        if predicted is not None and store.path_for(predicted).is_file():
+        if trusted:
+            pass
+        elif predicted is not None and store.path_for(predicted).is_file():
             self.existing = open(store.path_for(predicted), "rb")  # noqa: SIM115 - closed in close()
         else:
             self._open_temp()
@@ -188,6 +227,9 @@ class _Writer:
         self.out = open(self.temp, "xb")  # noqa: SIM115 - closed in close()
 
     def __call__(self, data: bytes | memoryview) -> None:
+        if self.trusted:
+            self.seen += len(data)
+            return
         if self.existing is not None:
             if self._matches(data):
                 self.seen += len(data)
@@ -268,8 +310,9 @@ class Ingest:
             return None
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         entry = self.index.get(path)
-        predicted = entry[3] if entry and tuple(entry[:3]) == signature else None
-        writer = _Writer(self.store, predicted)
+        predicted = entry[3] if isinstance(entry, list) and tuple(entry[:3]) == signature else None
+        trusted = predicted is not None and len(entry) > 4 and unchanged(self.store.path_for(predicted), entry[4])
+        writer = _Writer(self.store, predicted, trusted)
         self.writers[path] = (writer, "", signature)
         return writer
 
@@ -280,30 +323,43 @@ class Ingest:
     def commit(self, path: str) -> StagedBlob:
         writer, digest, signature = self.writers.pop(path)
         target = self.store.path_for(digest)
+        if writer.trusted:
+            writer.discard()
+            # Same stat, other bytes: the source was rewritten within one timestamp tick. Copy it afresh.
+            staged = StagedBlob(digest, target, "reused") if digest == writer.predicted else \
+                self.store.stage(path, digest)
+        else:
+            staged = self._place(writer, digest, target)
+        self.index[path] = [*signature, digest, seal(target)]
+        return staged
+
+    def _place(self, writer: _Writer, digest: str, target: Path) -> StagedBlob:
         try:
             if writer.verified_existing(digest):
                 writer.discard()
-                status = "reused"
+                return StagedBlob(digest, target, "reused")
+            writer.close()
+            assert writer.temp is not None
+            self.store.ensure_folder(target.parent)
+            status = "new"
+            if target.exists():
+                status = "reused" if _same_content(writer.temp, target) else "repaired"
+            if status == "reused":
+                writer.discard()
             else:
-                writer.close()
-                assert writer.temp is not None
-                self.store.ensure_folder(target.parent)
-                status = "new"
-                if target.exists():
-                    status = "reused" if _same_content(writer.temp, target) else "repaired"
-                if status == "reused":
-                    writer.discard()
-                else:
-                    os.chmod(writer.temp, 0o644)
-                    os.replace(writer.temp, target)
+                os.chmod(writer.temp, 0o644)
+                os.replace(writer.temp, target)
+            return StagedBlob(digest, target, status)
         except OSError as exc:
             writer.discard()
             raise StoreError(f"cannot write blob {target} ({exc.strerror or exc})") from None
-        self.index[path] = [*signature, digest]
-        return StagedBlob(digest, target, status)
 
     def save_index(self) -> None:
-        """Remember (size, mtime, inode) -> digest so an unchanged source is compared, not copied, next time."""
+        """Remember each source's (size, mtime, inode) -> digest, and its blob's seal, for the next build.
+
+        An unchanged source whose blob is still sealed is only hashed next
+        time; one whose blob cannot be vouched for is compared, not copied.
+        """
         temp = self.index_path.with_name(temp_name())
         try:
             temp.write_text(json.dumps(self.index, sort_keys=True), encoding="utf-8")

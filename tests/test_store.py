@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from hatch_pylon.errors import StoreError
-from hatch_pylon.store import TEMP_PREFIX, BlobStore, blob_relpath, hash_file
+from hatch_pylon.store import BLOB_MTIME_NS, TEMP_PREFIX, BlobStore, blob_relpath, hash_file
 
 
 def source(tmp_path: Path, data: bytes = b"component bytes") -> tuple[Path, str]:
@@ -70,7 +72,7 @@ def ingest_file(store: BlobStore, path: Path, commit: bool = True):
         sink = ingest.sink(str(path))
         scanned = scan(path, sink)
         ingest.scanned(str(path), scanned.digest)
-        mode = "compare" if sink.existing is not None else "copy"
+        mode = "trusted" if sink.trusted else "compare" if sink.existing is not None else "copy"
         staged = ingest.commit(str(path)) if commit else None
         ingest.save_index()
     return mode, staged
@@ -82,15 +84,46 @@ def wasm_file(tmp_path: Path, body: bytes = b"") -> Path:
     return path
 
 
-def test_ingest_copies_once_then_compares(tmp_path: Path) -> None:
+def test_ingest_copies_once_then_trusts_the_sealed_blob(tmp_path: Path) -> None:
     path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
     store = BlobStore(tmp_path / "store")
     mode, staged = ingest_file(store, path)
     assert (mode, staged.status) == ("copy", "new")
     assert hash_file(staged.path) == staged.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert staged.path.stat().st_mtime_ns == BLOB_MTIME_NS
+    mode, again = ingest_file(store, path)
+    assert (mode, again.status) == ("trusted", "reused")
+    assert leftovers(tmp_path / "store") == []
+
+
+def past_a_timestamp_tick() -> None:
+    # Kernels without fine-grained ctime stamp it once per tick (1-10 ms); an edit must land in a later one.
+    time.sleep(0.02)
+
+
+def test_a_blob_touched_since_its_seal_is_compared_again(tmp_path: Path) -> None:
+    path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
+    store = BlobStore(tmp_path / "store")
+    _, staged = ingest_file(store, path)
+    past_a_timestamp_tick()
+    os.utime(staged.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))  # same stamp, but the ctime moves on
     mode, again = ingest_file(store, path)
     assert (mode, again.status) == ("compare", "reused")
-    assert leftovers(tmp_path / "store") == []
+    assert ingest_file(store, path)[0] == "trusted"  # compared good: sealed again
+
+
+def test_an_in_place_edit_that_restores_the_stamp_is_still_caught(tmp_path: Path) -> None:
+    path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
+    store = BlobStore(tmp_path / "store")
+    _, staged = ingest_file(store, path)
+    past_a_timestamp_tick()
+    with open(staged.path, "r+b") as blob:  # same inode, same size, other bytes
+        blob.seek(-1, os.SEEK_END)
+        blob.write(b"!")
+    os.utime(staged.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
+    mode, repaired = ingest_file(store, path)
+    assert (mode, repaired.status) == ("copy", "repaired")  # compared, diverged at the last byte, copied
+    assert hash_file(repaired.path) == repaired.digest
 
 
 def test_ingest_repairs_a_corrupt_blob_the_index_points_at(tmp_path: Path) -> None:
