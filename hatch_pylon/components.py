@@ -89,7 +89,8 @@ def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str
     """The scanned file, or the problem (as text following the path)."""
     name = os.fspath(job.path)
     try:
-        scanned = scan(name, ingest.sink(name) if ingest else None, limits)
+        sink = ingest.sink(name) if ingest else None
+        scanned = scan(name, sink, limits, via=sink.reading if sink else None)
     except ComponentFormatError as error:
         where = f" at offset {error.offset} (0x{error.offset:x})" if error.offset is not None else ""
         return f": {error.reason}{where}"

@@ -7,13 +7,17 @@ and a build killed mid-copy leaves only a stray temp file, never a bad blob.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import StoreError
 
@@ -194,48 +198,67 @@ def _same_content(first: Path, second: Path) -> bool:
 
 
 class _Writer:
-    """Receives a source file's bytes during its single read pass.
+    """Stages one source file during its single read pass, in one of four modes.
 
-    If the stat index predicts an existing blob that is provably unchanged
-    since it was sealed, the bytes are only counted (``trusted``). If it
-    predicts a blob it cannot vouch for, the bytes are compared with it as
-    they stream by (reading the blob costs far less than writing a copy).
-    Otherwise, or on the first difference, they are teed into a private temp
-    file that ``Ingest.commit`` renames into place.
+    - ``trusted``: the stat index predicts a blob that is still sealed; bytes are only counted.
+    - ``compare``: it predicts a blob it cannot vouch for; bytes are compared with it as they
+      stream by (reading a blob costs far less than writing a copy). On the first difference
+      the matching prefix is copied and the writer switches to ``copy``.
+    - ``copy``: bytes are teed into a private temp file that ``Ingest.commit`` renames into place.
+    - ``follow``: for a large file, the kernel copies the source into the temp file on another
+      thread while the scanner reads, hashes and parses *the copy* as it grows (see ``reading``).
+      The blob is then exactly the bytes that were hashed, and copying overlaps hashing.
     """
 
-    def __init__(self, store: BlobStore, predicted: str | None, trusted: bool = False) -> None:
+    def __init__(self, store: BlobStore, predicted: str | None, size: int, trusted: bool = False) -> None:
         self.store = store
         self.predicted = predicted
-        self.trusted = trusted
         self.seen = 0
         self.temp: Path | None = None
         self.out = None
         self.existing = None
+        self.copy: _Copy | None = None
+        self.following: _Following | None = None
         self.other = bytearray()
         if trusted:
-            pass
+            self.mode = "trusted"
         elif predicted is not None and store.path_for(predicted).is_file():
+            self.mode = "compare"
             self.existing = open(store.path_for(predicted), "rb")  # noqa: SIM115 - closed in close()
         else:
+            self.mode = "follow" if size >= _FOLLOW_FROM else "copy"
             self._open_temp()
 
     def _open_temp(self) -> None:
         folder = self.store.root / "blobs"
         self.store.ensure_folder(folder)
         self.temp = folder / temp_name()
-        self.out = open(self.temp, "xb")  # noqa: SIM115 - closed in close()
+        try:
+            self.out = open(self.temp, "xb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise StoreError(f"cannot create a temp file in {folder} ({exc.strerror or exc})") from None
+
+    def reading(self, source: BinaryIO) -> BinaryIO:
+        """The stream the scanner should read: the source itself, or (``follow``) the growing copy."""
+        if self.mode != "follow":
+            return source
+        self.copy = _Copy(source, self.out)
+        self.following = _Following(self.copy, self.temp)
+        return self.following
 
     def __call__(self, data: bytes | memoryview) -> None:
-        if self.trusted:
+        if self.mode in ("trusted", "follow"):
             self.seen += len(data)
             return
-        if self.existing is not None:
+        if self.mode == "compare":
             if self._matches(data):
                 self.seen += len(data)
                 return
             self._divert()
-        self.out.write(data)
+        try:
+            self.out.write(data)
+        except OSError as exc:
+            raise StoreError(f"cannot write to {self.temp} ({exc.strerror or exc})") from None
         self.seen += len(data)
 
     def _matches(self, data: bytes | memoryview) -> bool:
@@ -260,23 +283,120 @@ class _Writer:
             remaining -= len(chunk)
         self.existing.close()
         self.existing = None
+        self.mode = "copy"
 
     def verified_existing(self, digest: str) -> bool:
         """True when the predicted blob held exactly the bytes that hash to ``digest``."""
-        return (self.existing is not None and digest == self.predicted
+        return (self.mode == "compare" and digest == self.predicted
                 and self.existing.read(1) == b"")
 
     def close(self) -> None:
-        for handle in (self.existing, self.out):
-            if handle is not None:
-                handle.close()
-        self.existing = self.out = None
+        """Finish the temp file: stop the copy thread (raising what it hit), close every handle."""
+        copy, self.copy = self.copy, None
+        try:
+            if copy is not None and (error := copy.stop()) is not None:
+                raise StoreError(f"cannot copy into {self.temp} ({error.strerror or error})")
+        finally:
+            for handle in (self.existing, self.out, self.following):
+                if handle is not None:
+                    handle.close()
+            self.existing = self.out = self.following = None
 
     def discard(self) -> None:
-        self.close()
+        with contextlib.suppress(StoreError):  # the file is being thrown away anyway
+            self.close()
         if self.temp is not None and self.temp.exists():
             self.temp.unlink()
         self.temp = None
+
+
+_FOLLOW_FROM = 4 << 20  # bytes; below this a copy thread costs more than overlapping saves
+# copy_file_range refuses some pairs of files (other filesystems, special files): copy by hand then.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
+
+
+class _Copy:
+    """Copies a source file into a temp file on a thread, publishing how far it has got."""
+
+    def __init__(self, source: BinaryIO, out: BinaryIO) -> None:
+        self.source = os.dup(source.fileno())  # our own descriptor: the scanner may close its file first
+        self.out = out.fileno()
+        self.size = os.fstat(self.source).st_size
+        self.copied = 0
+        self.finished = False
+        self.cancelled = False
+        self.error: OSError | None = None
+        self.progress = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="hatch-pylon-copy", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        kernel = True
+        try:
+            while self.copied < self.size and not self.cancelled:
+                count = min(self.size - self.copied, _CHUNK)
+                if kernel:
+                    try:
+                        got = os.copy_file_range(self.source, self.out, count, self.copied, self.copied)
+                    except OSError as exc:
+                        if exc.errno not in _NO_KERNEL_COPY:
+                            raise
+                        kernel = False
+                        continue
+                else:
+                    got = os.pwrite(self.out, os.pread(self.source, count, self.copied), self.copied)
+                if not got:
+                    break  # the source shrank: the reader will say so
+                with self.progress:
+                    self.copied += got
+                    self.progress.notify_all()
+        except OSError as exc:
+            self.error = exc
+        finally:
+            os.close(self.source)
+            with self.progress:
+                self.finished = True
+                self.progress.notify_all()
+
+    def wait_for(self, end: int) -> int:
+        """Block until ``end`` bytes are copied or the copy is over; how many bytes are there."""
+        with self.progress:
+            while self.copied < end and not self.finished:
+                self.progress.wait()
+            if self.error is not None:
+                raise StoreError(f"cannot copy a component into the blob store ({self.error.strerror or self.error})")
+            return self.copied
+
+    def stop(self) -> OSError | None:
+        self.cancelled = True
+        self.thread.join()
+        return self.error
+
+
+class _Following:
+    """Reads the temp file only as far as ``_Copy`` has written it (what ``wasm._Reader`` needs)."""
+
+    def __init__(self, copy: _Copy, temp: Path) -> None:
+        self.copy = copy
+        self.file = open(temp, "rb")  # noqa: SIM115 - closed by the writer
+        self.position = 0
+
+    def read(self, count: int) -> bytes:
+        self.copy.wait_for(self.position + count)
+        data = self.file.read(count)
+        self.position += len(data)
+        return data
+
+    def readinto(self, view: memoryview) -> int:
+        available = self.copy.wait_for(self.position + 1) - self.position
+        if available <= 0:
+            return 0
+        got = self.file.readinto(view[: min(len(view), available)])
+        self.position += got
+        return got
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class Ingest:
@@ -312,7 +432,7 @@ class Ingest:
         entry = self.index.get(path)
         predicted = entry[3] if isinstance(entry, list) and tuple(entry[:3]) == signature else None
         trusted = predicted is not None and len(entry) > 4 and unchanged(self.store.path_for(predicted), entry[4])
-        writer = _Writer(self.store, predicted, trusted)
+        writer = _Writer(self.store, predicted, stat.st_size, trusted)
         self.writers[path] = (writer, "", signature)
         return writer
 
@@ -323,7 +443,7 @@ class Ingest:
     def commit(self, path: str) -> StagedBlob:
         writer, digest, signature = self.writers.pop(path)
         target = self.store.path_for(digest)
-        if writer.trusted:
+        if writer.mode == "trusted":
             writer.discard()
             # Same stat, other bytes: the source was rewritten within one timestamp tick. Copy it afresh.
             staged = StagedBlob(digest, target, "reused") if digest == writer.predicted else \
@@ -353,6 +473,9 @@ class Ingest:
         except OSError as exc:
             writer.discard()
             raise StoreError(f"cannot write blob {target} ({exc.strerror or exc})") from None
+        except StoreError:
+            writer.discard()
+            raise
 
     def save_index(self) -> None:
         """Remember each source's (size, mtime, inode) -> digest, and its blob's seal, for the next build.

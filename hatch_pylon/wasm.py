@@ -96,8 +96,13 @@ def inspect_bytes(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_L
     return _Reader(io.BytesIO(data), name, None, limits, size=len(data)).read()
 
 
-def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits = DEFAULT_LIMITS) -> ScannedFile:
-    """Describe a binary and hash it in one pass; ``sink`` also receives every byte, in order."""
+def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits = DEFAULT_LIMITS,
+         via: Callable[[BinaryIO], BinaryIO] | None = None) -> ScannedFile:
+    """Describe a binary and hash it in one pass; ``sink`` also receives every byte, in order.
+
+    ``via`` is given the opened file and returns the stream to read instead,
+    with the same bytes (the blob store hands back the copy it is making).
+    """
     name = os.fspath(path)
     hasher = hashlib.sha256()
     feed: Feed = hasher.update
@@ -108,7 +113,8 @@ def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits 
             sink(data)
 
     with _open(path) as file:
-        reader = _Reader(file, name, feed, limits)
+        size = os.fstat(file.fileno()).st_size
+        reader = _Reader(via(file) if via is not None else file, name, feed, limits, size=size)
         info = reader.read()
     return ScannedFile(path=name, info=info, digest=hasher.hexdigest(), size=reader.size)
 
@@ -163,7 +169,10 @@ class _Reader:
     def _take(self, count: int) -> bytes:
         if count > self.size - self.offset:
             raise self.fail(f"truncated: needs {count} more bytes but the file ends at byte {self.size}")
-        data = self.file.read(count)
+        try:
+            data = self.file.read(count)
+        except OSError as exc:
+            raise self.fail(f"cannot be read ({exc.strerror or exc})") from None
         if len(data) != count:
             raise self.fail("file shrank while being read")
         if self.feed is not None:
@@ -179,7 +188,10 @@ class _Reader:
         view = self.buffer
         remaining = count
         while remaining:
-            got = self.file.readinto(view[: min(remaining, _CHUNK)])
+            try:
+                got = self.file.readinto(view[: min(remaining, _CHUNK)])
+            except OSError as exc:
+                raise self.fail(f"cannot be read ({exc.strerror or exc})") from None
             if not got:
                 raise self.fail("file shrank while being read")
             self.feed(view[:got])

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from hatch_pylon.errors import StoreError
+from hatch_pylon.errors import ComponentFormatError, StoreError
 from hatch_pylon.store import BLOB_MTIME_NS, TEMP_PREFIX, BlobStore, blob_relpath, hash_file
 
 
@@ -70,9 +72,9 @@ def ingest_file(store: BlobStore, path: Path, commit: bool = True):
 
     with store.ingest() as ingest:
         sink = ingest.sink(str(path))
-        scanned = scan(path, sink)
+        mode = sink.mode
+        scanned = scan(path, sink, via=sink.reading)
         ingest.scanned(str(path), scanned.digest)
-        mode = "trusted" if sink.trusted else "compare" if sink.existing is not None else "copy"
         staged = ingest.commit(str(path)) if commit else None
         ingest.save_index()
     return mode, staged
@@ -122,7 +124,7 @@ def test_an_in_place_edit_that_restores_the_stamp_is_still_caught(tmp_path: Path
         blob.write(b"!")
     os.utime(staged.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
     mode, repaired = ingest_file(store, path)
-    assert (mode, repaired.status) == ("copy", "repaired")  # compared, diverged at the last byte, copied
+    assert (mode, repaired.status) == ("compare", "repaired")  # diverged at the last byte, then copied
     assert hash_file(repaired.path) == repaired.digest
 
 
@@ -132,7 +134,7 @@ def test_ingest_repairs_a_corrupt_blob_the_index_points_at(tmp_path: Path) -> No
     _, staged = ingest_file(store, path)
     staged.path.write_bytes(staged.path.read_bytes()[:-3] + b"bad")
     mode, repaired = ingest_file(store, path)
-    assert (mode, repaired.status) == ("copy", "repaired")  # compared, diverged at the bad bytes, copied
+    assert (mode, repaired.status) == ("compare", "repaired")  # diverged at the bad bytes, then copied
     assert hash_file(repaired.path) == repaired.digest
     assert leftovers(tmp_path / "store") == []
 
@@ -152,3 +154,60 @@ def test_changed_source_is_copied_not_compared(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"\x00\x01b")
     mode, staged = ingest_file(store, path)
     assert (mode, staged.status) == ("copy", "new")
+
+
+def large_component(tmp_path: Path, size: int = 6 << 20, cut: int | None = None) -> Path:
+    """A real component header and one custom section of ``size`` random bytes (cut short if asked)."""
+    payload = b"\x04name" + os.urandom(size)
+    length = len(payload).to_bytes(4, "little")  # as a padded 5-byte LEB128
+    leb = bytes([(length[0] & 0x7F) | 0x80, ((len(payload) >> 7) & 0x7F) | 0x80, ((len(payload) >> 14) & 0x7F) | 0x80,
+                 ((len(payload) >> 21) & 0x7F) | 0x80, (len(payload) >> 28) & 0x7F])
+    data = b"\0asm\x0d\x00\x01\x00" + b"\x00" + leb + payload
+    path = tmp_path / "big.wasm"
+    path.write_bytes(data if cut is None else data[:cut])
+    return path
+
+
+def copy_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name == "hatch-pylon-copy"]
+
+
+def test_a_large_file_is_hashed_from_the_copy_being_made(tmp_path: Path) -> None:
+    path = large_component(tmp_path)
+    store = BlobStore(tmp_path / "store")
+    mode, staged = ingest_file(store, path)
+    assert (mode, staged.status) == ("follow", "new")
+    assert staged.path.read_bytes() == path.read_bytes()
+    assert staged.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert leftovers(tmp_path / "store") == [] and copy_threads() == []
+    assert ingest_file(store, path)[0] == "trusted"
+
+
+def test_a_large_file_that_does_not_parse_leaves_nothing(tmp_path: Path) -> None:
+    path = large_component(tmp_path, cut=3 << 20)  # the section runs past the end of the file
+    store = BlobStore(tmp_path / "store")
+    with pytest.raises(ComponentFormatError, match="past the end of the file"):
+        ingest_file(store, path)
+    assert leftovers(tmp_path / "store") == [] and copy_threads() == []
+
+
+def test_without_kernel_copies_the_copy_is_made_by_hand(tmp_path: Path, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    path = large_component(tmp_path)
+    mode, staged = ingest_file(BlobStore(tmp_path / "store"), path)
+    assert (mode, staged.status) == ("follow", "new")
+    assert staged.path.read_bytes() == path.read_bytes()
+
+
+def test_a_failing_copy_is_a_store_error_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "copy_file_range", disk_full)
+    path = large_component(tmp_path)
+    with pytest.raises(StoreError, match=r"cannot copy a component into the blob store \(No space left on device\)"):
+        ingest_file(BlobStore(tmp_path / "store"), path)
+    assert leftovers(tmp_path / "store") == [] and copy_threads() == []
