@@ -11,6 +11,7 @@ from . import __version__
 from .bundle import Bundle, plan_project
 from .errors import PylonError
 from .project import load_project
+from .signatures import InstanceSignatures, Signature, Undecidable, import_signatures
 from .target import open_target
 from .wasm import inspect
 
@@ -23,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect_cmd = commands.add_parser("inspect", help="list a component's top-level imports and exports")
     inspect_cmd.add_argument("file", help="a .wasm file")
     inspect_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inspect_cmd.add_argument("--types", action="store_true",
+                             help="also show the functions each import needs, with their types (no compile)")
 
     plan_cmd = commands.add_parser("plan", help="resolve a project as the build would and print its plan")
     plan_cmd.add_argument("project", nargs="?", default=".", help="folder holding pyproject.toml (default: .)")
@@ -44,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "inspect":
-            return _inspect(args.file, as_json=args.json)
+            return _inspect(args.file, as_json=args.json, types=args.types)
         if args.command == "plan":
             return _plan(args.project, as_json=args.json)
         if args.command == "verify":
@@ -58,12 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _inspect(path: str, *, as_json: bool) -> int:
+def _inspect(path: str, *, as_json: bool, types: bool = False) -> int:
     info = inspect(path)
+    functions = _import_functions(path) if types and info.kind == "component" else {}
     if as_json:
         document = {
             "kind": info.kind,
-            "imports": [{"name": e.name, "kind": e.kind} for e in info.imports],
+            "imports": [{"name": e.name, "kind": e.kind, **_json_functions(functions.get(e.name))}
+                        for e in info.imports],
             "exports": [{"name": e.name, "kind": e.kind} for e in info.exports],
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
@@ -73,7 +78,33 @@ def _inspect(path: str, *, as_json: bool) -> int:
         print(f"{title} ({len(externs)}):")
         for extern in externs:
             print(f"  {extern.kind:<9} {extern.name}")
+            if title == "imports":
+                for name, signature in sorted(functions.get(extern.name, {}).items()):
+                    print(f"              {name}: {signature}" if name else f"              {signature}")
     return 0
+
+
+def _import_functions(path: str) -> dict[str, dict[str, Signature]]:
+    """Import name -> function name ("" for a bare function import) -> signature, decoded from the binary."""
+    try:
+        with open(path, "rb") as file:
+            decoded = import_signatures(file.read(), path)
+    except Undecidable as reason:
+        print(f"hatch-pylon: import types not shown: {reason} (wasmtime would have to compile it)", file=sys.stderr)
+        return {}
+    result = {}
+    for name, item in decoded.items():
+        if isinstance(item, InstanceSignatures):
+            result[name] = dict(item.functions)
+        elif isinstance(item, Signature):
+            result[name] = {"": item}
+    return result
+
+
+def _json_functions(functions: dict[str, Signature] | None) -> dict[str, object]:
+    if functions is None:
+        return {}
+    return {"functions": {name: str(signature) for name, signature in sorted(functions.items())}}
 
 
 def _plan(project: str, *, as_json: bool) -> int:

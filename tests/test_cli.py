@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import wasmtime
 from components import write_component
 
 from hatch_pylon.cli import main
@@ -21,6 +22,28 @@ def test_inspect_text_and_json(tmp_path: Path, capsys) -> None:
         "imports": [{"name": "a:b/c@1.0.0", "kind": "instance"}],
         "exports": [{"name": "x:y/z@2.0.0", "kind": "instance"}],
     }
+
+
+def test_inspect_types_shows_what_each_import_needs(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "rich.wasm"
+    path.write_bytes(wasmtime.wat2wasm((Path(__file__).parent / "rich_types.wat").read_text()))
+    assert main(["inspect", "--types", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert ("  instance  pkg:geo/outer\n"
+            "              get: func() -> record { a: option<string> }\n") in text
+    assert "  func      top-level-func\n              func(x: string) -> list<tuple<string, u32>>\n" in text
+    assert main(["inspect", "--types", "--json", str(path)]) == 0
+    imports = {i["name"]: i for i in json.loads(capsys.readouterr().out)["imports"]}
+    assert imports["pkg:geo/shapes@1.2.3"]["functions"]["peek"] == "func(h: borrow<resource>) -> result"
+
+
+def test_inspect_types_says_when_it_cannot_decode(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "core-type.wasm"
+    path.write_bytes(wasmtime.wat2wasm('(component (import "a:b/c" (instance (core type (module)))))'))
+    assert main(["inspect", "--types", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "  instance  a:b/c\n" in captured.out
+    assert "import types not shown: declaration 0x00 (core types are not modelled)" in captured.err
 
 
 def test_inspect_error_is_one_line_and_nonzero(tmp_path: Path, capsys) -> None:
