@@ -15,6 +15,12 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component
 
+from .errors import PylonError
+
+
+class CompileError(PylonError):
+    """wasmtime rejected a component's bytes (the reason is the first line of its message)."""
+
 
 def default_cache_dir() -> Path:
     if "HATCH_PYLON_CACHE_DIR" in os.environ:
@@ -40,7 +46,11 @@ class Compiler:
                 return Component.deserialize_file(self.engine, str(cached))
             except wasmtime.WasmtimeError:
                 cached.unlink(missing_ok=True)  # stale or damaged: compile again
-        component = Component(self.engine, data)
+        try:
+            component = Component(self.engine, data)
+        except wasmtime.WasmtimeError as error:
+            lines = str(error).strip().splitlines()
+            raise CompileError(f"wasmtime cannot compile it: {lines[0] if lines else 'no reason given'}") from None
         self.compiled += 1
         self._store(cached, component)
         return component

@@ -20,7 +20,7 @@ import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
 from .bundle import PLAN_FILE, STORE_DIR
-from .compiler import Compiler
+from .compiler import CompileError, Compiler
 from .errors import PylonError
 from .plan import Plan, parse_plan
 from .store import blob_relpath
@@ -65,7 +65,10 @@ class Runtime:
                 )
             blobs[component.id] = data
         for component in self.plan.components:
-            self.components[component.id] = self.compiler.component(blobs.pop(component.id), component.digest)
+            try:
+                self.components[component.id] = self.compiler.component(blobs.pop(component.id), component.digest)
+            except CompileError as error:
+                raise RunError(f"component {component.id!r}: {error}") from None
 
     def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:
         if not self.components:

@@ -13,10 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import wasmtime
-
 from .bundle import PLAN_FILE, STORE_DIR
-from .compiler import Compiler
+from .compiler import CompileError, Compiler
 from .errors import ComponentFormatError
 from .plan import structural_problems
 from .resolve import Binding
@@ -149,8 +147,8 @@ def type_problems(files: dict[str, tuple[Path, str]], bindings: list[Binding], c
                 pass
         try:
             component = compiler.component(data, expected).type
-        except wasmtime.WasmtimeError as error:
-            problems.append(f"component {component_id!r}: wasmtime cannot compile it: {_first_line(error)}")
+        except CompileError as error:
+            problems.append(f"component {component_id!r}: {error}")
             continue
         imports[component_id] = imports_of(component, compiler.engine)
         exports[component_id] = exports_of(component, compiler.engine)
@@ -158,7 +156,3 @@ def type_problems(files: dict[str, tuple[Path, str]], bindings: list[Binding], c
         if binding.consumer_id in imports and binding.provider_id in exports:
             problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])
     return problems
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -10,12 +10,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from components import write_component
+from components import name, raw_component, section, write_component
 
 from hatch_pylon.bundle import build_bundle
 from hatch_pylon.cli import main
 from hatch_pylon.compiler import Compiler
 from hatch_pylon.config import load_config
+from hatch_pylon.runtime import RunError, Runtime
 from hatch_pylon.verify import verify_folder
 
 DEST = "sample_pkg/_pylon"
@@ -121,6 +122,27 @@ def mismatched_project(root: Path, validate: str = "names") -> dict:
 
 SIGNATURE_MESSAGE = ("python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
                      "provider exports func(x: u32) -> u32")
+
+
+def broken_provider(path: Path, export: str) -> Path:
+    """Well-formed at the top level (so it resolves), but its core module is not valid wasm."""
+    bad_module = b"\0asm\x01\x00\x00\x00" + section(1, b"\x01\x60\x01")  # a function type cut short
+    exports = b"\x01" + b"\x00" + name(export) + b"\x05\x00\x00"  # (export "<export>" (instance 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw_component(section(1, bad_module), section(11, exports)))
+    return path
+
+
+def test_a_provider_wasmtime_rejects_is_named_not_a_traceback(tmp_path: Path, compile_cache: Path) -> None:
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    broken_provider(tmp_path / "caps/p.wasm", "a:b/c@1.0.0")
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
+        tmp_path / "bundle")
+    problems = verify(folder, compile_cache).problems
+    assert len(problems) == 1 and problems[0].startswith("component 'p': wasmtime cannot compile it: ")
+    with pytest.raises(RunError, match="component 'p': wasmtime cannot compile it: "):
+        Runtime(folder, Compiler(compile_cache)).load()
 
 
 def test_binding_to_a_provider_with_another_signature(tmp_path: Path, compile_cache: Path) -> None:
