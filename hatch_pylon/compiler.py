@@ -19,7 +19,15 @@ from .errors import PylonError
 
 
 class CompileError(PylonError):
-    """wasmtime rejected a component's bytes (the reason is the first line of its message)."""
+    """wasmtime rejected a component's bytes."""
+
+
+def _reason(error: Exception) -> str:
+    """wasmtime's message on one line: the headline, then its root cause ("failed to parse ... (cause)")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and line.strip() != "Caused by:"]
+    if not lines:
+        return "no reason given"
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ({lines[-1]})"
 
 
 def default_cache_dir() -> Path:
@@ -49,8 +57,7 @@ class Compiler:
         try:
             component = Component(self.engine, data)
         except wasmtime.WasmtimeError as error:
-            lines = str(error).strip().splitlines()
-            raise CompileError(f"wasmtime cannot compile it: {lines[0] if lines else 'no reason given'}") from None
+            raise CompileError(f"wasmtime cannot compile it: {_reason(error)}") from None
         self.compiled += 1
         self._store(cached, component)
         return component
