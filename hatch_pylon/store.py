@@ -24,10 +24,6 @@ from .errors import StoreError
 _CHUNK = 1 << 20
 TEMP_PREFIX = ".tmp-"
 STALE_AFTER = 24 * 3600  # seconds; a temp file this old is garbage even if its pid was reused
-# Every blob gets this mtime (hatchling's default reproducible timestamp, 2020-02-02). Any later write
-# into the file stamps the current time instead, so a blob still carrying it, with the inode and ctime
-# recorded when it was last known good, has not changed: a warm rebuild can skip reading it.
-BLOB_MTIME_NS = 1_580_601_600 * 10**9
 
 
 def temp_name() -> str:
@@ -144,41 +140,11 @@ class BlobStore:
                 )
             os.chmod(temp, 0o644)
             os.replace(temp, target)
-            seal(target)
         except OSError as exc:
             raise StoreError(f"cannot write blob {target} ({exc.strerror or exc})") from None
         finally:
             if temp.exists():
                 temp.unlink()
-
-
-def seal(blob: Path) -> list[int] | None:
-    """Stamp a blob known to be good with ``BLOB_MTIME_NS``; returns what ``unchanged`` will compare.
-
-    Stamped after the rename, never before: a temp file with an old mtime
-    would look abandoned to another build's sweep.
-    """
-    try:
-        if os.stat(blob).st_mtime_ns != BLOB_MTIME_NS:
-            os.utime(blob, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
-        return _blob_stat(blob)
-    except OSError:
-        return None  # a store we may read but not stamp: blobs are compared, never trusted
-
-
-def unchanged(blob: Path, recorded: object) -> bool:
-    """True when ``blob`` still carries its stamp and the size, inode and ctime recorded at sealing."""
-    return recorded is not None and _blob_stat(blob) == recorded
-
-
-def _blob_stat(blob: Path) -> list[int] | None:
-    try:
-        stat = os.stat(blob)
-    except OSError:
-        return None
-    if stat.st_mtime_ns != BLOB_MTIME_NS:
-        return None
-    return [stat.st_size, stat.st_ino, stat.st_ctime_ns]
 
 
 INDEX_FILE = ".pylon-index.json"
@@ -200,17 +166,20 @@ def _same_content(first: Path, second: Path) -> bool:
 class _Writer:
     """Stages one source file during its single read pass, in one of four modes.
 
-    - ``trusted``: the stat index predicts a blob that is still sealed; bytes are only counted.
-    - ``compare``: it predicts a blob it cannot vouch for; bytes are compared with it as they
-      stream by (reading a blob costs far less than writing a copy). On the first difference
-      the matching prefix is copied and the writer switches to ``copy``.
+    When the stat index predicts a blob that already exists, that blob is checked, never trusted:
+    - ``compare``: the bytes are compared with it as they stream by (reading a blob costs far less
+      than writing a copy). On the first difference the matching prefix is copied and the writer
+      switches to ``copy``.
+    - ``rehash``: for a large file, a thread re-hashes the blob on another core while the scanner
+      hashes the source; the blob is reused only if both digests agree.
+    Otherwise:
     - ``copy``: bytes are teed into a private temp file that ``Ingest.commit`` renames into place.
     - ``follow``: for a large file, the kernel copies the source into the temp file on another
       thread while the scanner reads, hashes and parses *the copy* as it grows (see ``reading``).
       The blob is then exactly the bytes that were hashed, and copying overlaps hashing.
     """
 
-    def __init__(self, store: BlobStore, predicted: str | None, size: int, trusted: bool = False) -> None:
+    def __init__(self, store: BlobStore, predicted: str | None, size: int) -> None:
         self.store = store
         self.predicted = predicted
         self.seen = 0
@@ -219,14 +188,18 @@ class _Writer:
         self.existing = None
         self.copy: _Copy | None = None
         self.following: _Following | None = None
+        self.rehash: _Rehash | None = None
         self.other = bytearray()
-        if trusted:
-            self.mode = "trusted"
-        elif predicted is not None and store.path_for(predicted).is_file():
-            self.mode = "compare"
-            self.existing = open(store.path_for(predicted), "rb")  # noqa: SIM115 - closed in close()
+        large = size >= _HELPER_FROM
+        if predicted is not None and store.path_for(predicted).is_file():
+            if large:
+                self.mode = "rehash"
+                self.rehash = _Rehash(store.path_for(predicted))
+            else:
+                self.mode = "compare"
+                self.existing = open(store.path_for(predicted), "rb")  # noqa: SIM115 - closed in close()
         else:
-            self.mode = "follow" if size >= _FOLLOW_FROM else "copy"
+            self.mode = "follow" if large else "copy"
             self._open_temp()
 
     def _open_temp(self) -> None:
@@ -247,7 +220,7 @@ class _Writer:
         return self.following
 
     def __call__(self, data: bytes | memoryview) -> None:
-        if self.mode in ("trusted", "follow"):
+        if self.mode in ("rehash", "follow"):
             self.seen += len(data)
             return
         if self.mode == "compare":
@@ -287,12 +260,15 @@ class _Writer:
 
     def verified_existing(self, digest: str) -> bool:
         """True when the predicted blob held exactly the bytes that hash to ``digest``."""
-        return (self.mode == "compare" and digest == self.predicted
-                and self.existing.read(1) == b"")
+        if self.mode == "rehash":
+            return digest == self.predicted and self.rehash.digest() == digest
+        return self.mode == "compare" and digest == self.predicted and self.existing.read(1) == b""
 
     def close(self) -> None:
         """Finish the temp file: stop the copy thread (raising what it hit), close every handle."""
         copy, self.copy = self.copy, None
+        if self.rehash is not None:
+            self.rehash.digest()  # never leave the thread running
         try:
             if copy is not None and (error := copy.stop()) is not None:
                 raise StoreError(f"cannot copy into {self.temp} ({error.strerror or error})")
@@ -310,7 +286,7 @@ class _Writer:
         self.temp = None
 
 
-_FOLLOW_FROM = 4 << 20  # bytes; below this a copy thread costs more than overlapping saves
+_HELPER_FROM = 4 << 20  # bytes; below this a helper thread costs more than overlapping saves
 # copy_file_range refuses some pairs of files (other filesystems, special files): copy by hand then.
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
 
@@ -373,6 +349,24 @@ class _Copy:
         return self.error
 
 
+class _Rehash:
+    """SHA-256 of an existing blob, computed on a thread; ``digest`` waits for it ("" if unreadable)."""
+
+    def __init__(self, blob: Path) -> None:
+        self.blob = blob
+        self.result = ""
+        self.thread = threading.Thread(target=self._run, name="hatch-pylon-rehash", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # an unreadable blob is simply not reused
+            self.result = hash_file(self.blob)
+
+    def digest(self) -> str:
+        self.thread.join()
+        return self.result
+
+
 class _Following:
     """Reads the temp file only as far as ``_Copy`` has written it (what ``wasm._Reader`` needs)."""
 
@@ -431,8 +425,7 @@ class Ingest:
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         entry = self.index.get(path)
         predicted = entry[3] if isinstance(entry, list) and tuple(entry[:3]) == signature else None
-        trusted = predicted is not None and len(entry) > 4 and unchanged(self.store.path_for(predicted), entry[4])
-        writer = _Writer(self.store, predicted, stat.st_size, trusted)
+        writer = _Writer(self.store, predicted, stat.st_size)
         self.writers[path] = (writer, "", signature)
         return writer
 
@@ -443,14 +436,13 @@ class Ingest:
     def commit(self, path: str) -> StagedBlob:
         writer, digest, signature = self.writers.pop(path)
         target = self.store.path_for(digest)
-        if writer.mode == "trusted":
+        if writer.mode == "rehash" and not writer.verified_existing(digest):
+            # The blob is damaged (or the source changed): no copy was made while reading, so make one now.
             writer.discard()
-            # Same stat, other bytes: the source was rewritten within one timestamp tick. Copy it afresh.
-            staged = StagedBlob(digest, target, "reused") if digest == writer.predicted else \
-                self.store.stage(path, digest)
+            staged = self.store.stage(path, digest)
         else:
             staged = self._place(writer, digest, target)
-        self.index[path] = [*signature, digest, seal(target)]
+        self.index[path] = [*signature, digest]
         return staged
 
     def _place(self, writer: _Writer, digest: str, target: Path) -> StagedBlob:
@@ -478,11 +470,7 @@ class Ingest:
             raise
 
     def save_index(self) -> None:
-        """Remember each source's (size, mtime, inode) -> digest, and its blob's seal, for the next build.
-
-        An unchanged source whose blob is still sealed is only hashed next
-        time; one whose blob cannot be vouched for is compared, not copied.
-        """
+        """Remember (size, mtime, inode) -> digest so an unchanged source is checked against its blob, not copied."""
         temp = self.index_path.with_name(temp_name())
         try:
             temp.write_text(json.dumps(self.index, sort_keys=True), encoding="utf-8")

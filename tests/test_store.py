@@ -4,13 +4,12 @@ import errno
 import hashlib
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from hatch_pylon.errors import ComponentFormatError, StoreError
-from hatch_pylon.store import BLOB_MTIME_NS, TEMP_PREFIX, BlobStore, blob_relpath, hash_file
+from hatch_pylon.store import TEMP_PREFIX, BlobStore, StagedBlob, blob_relpath, hash_file
 
 
 def source(tmp_path: Path, data: bytes = b"component bytes") -> tuple[Path, str]:
@@ -86,46 +85,15 @@ def wasm_file(tmp_path: Path, body: bytes = b"") -> Path:
     return path
 
 
-def test_ingest_copies_once_then_trusts_the_sealed_blob(tmp_path: Path) -> None:
+def test_ingest_copies_once_then_compares(tmp_path: Path) -> None:
     path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
     store = BlobStore(tmp_path / "store")
     mode, staged = ingest_file(store, path)
     assert (mode, staged.status) == ("copy", "new")
     assert hash_file(staged.path) == staged.digest == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert staged.path.stat().st_mtime_ns == BLOB_MTIME_NS
-    mode, again = ingest_file(store, path)
-    assert (mode, again.status) == ("trusted", "reused")
-    assert leftovers(tmp_path / "store") == []
-
-
-def past_a_timestamp_tick() -> None:
-    # Kernels without fine-grained ctime stamp it once per tick (1-10 ms); an edit must land in a later one.
-    time.sleep(0.02)
-
-
-def test_a_blob_touched_since_its_seal_is_compared_again(tmp_path: Path) -> None:
-    path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
-    store = BlobStore(tmp_path / "store")
-    _, staged = ingest_file(store, path)
-    past_a_timestamp_tick()
-    os.utime(staged.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))  # same stamp, but the ctime moves on
     mode, again = ingest_file(store, path)
     assert (mode, again.status) == ("compare", "reused")
-    assert ingest_file(store, path)[0] == "trusted"  # compared good: sealed again
-
-
-def test_an_in_place_edit_that_restores_the_stamp_is_still_caught(tmp_path: Path) -> None:
-    path = wasm_file(tmp_path, b"\x04name" + b"x" * 20)
-    store = BlobStore(tmp_path / "store")
-    _, staged = ingest_file(store, path)
-    past_a_timestamp_tick()
-    with open(staged.path, "r+b") as blob:  # same inode, same size, other bytes
-        blob.seek(-1, os.SEEK_END)
-        blob.write(b"!")
-    os.utime(staged.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
-    mode, repaired = ingest_file(store, path)
-    assert (mode, repaired.status) == ("compare", "repaired")  # diverged at the last byte, then copied
-    assert hash_file(repaired.path) == repaired.digest
+    assert leftovers(tmp_path / "store") == []
 
 
 def test_ingest_repairs_a_corrupt_blob_the_index_points_at(tmp_path: Path) -> None:
@@ -169,7 +137,7 @@ def large_component(tmp_path: Path, size: int = 6 << 20, cut: int | None = None)
 
 
 def copy_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name == "hatch-pylon-copy"]
+    return [t.name for t in threading.enumerate() if t.name in ("hatch-pylon-copy", "hatch-pylon-rehash")]
 
 
 def test_a_large_file_is_hashed_from_the_copy_being_made(tmp_path: Path) -> None:
@@ -180,7 +148,20 @@ def test_a_large_file_is_hashed_from_the_copy_being_made(tmp_path: Path) -> None
     assert staged.path.read_bytes() == path.read_bytes()
     assert staged.digest == hashlib.sha256(path.read_bytes()).hexdigest()
     assert leftovers(tmp_path / "store") == [] and copy_threads() == []
-    assert ingest_file(store, path)[0] == "trusted"
+
+
+def test_a_large_file_is_checked_by_re_hashing_its_blob_alongside(tmp_path: Path) -> None:
+    path = large_component(tmp_path)
+    store = BlobStore(tmp_path / "store")
+    _, staged = ingest_file(store, path)
+    assert ingest_file(store, path) == ("rehash", StagedBlob(staged.digest, staged.path, "reused"))
+    with open(staged.path, "r+b") as blob:  # damaged in place: same size, same inode
+        blob.seek(-1, os.SEEK_END)
+        blob.write(b"!")
+    mode, repaired = ingest_file(store, path)
+    assert (mode, repaired.status) == ("rehash", "repaired")
+    assert hash_file(repaired.path) == repaired.digest
+    assert leftovers(tmp_path / "store") == [] and copy_threads() == []
 
 
 def test_a_large_file_that_does_not_parse_leaves_nothing(tmp_path: Path) -> None:
