@@ -119,7 +119,7 @@ def import_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
     """
     if data[:4] != MAGIC or data[4:8] != bytes([COMPONENT_VERSION, 0, 1, 0]):
         raise Undecidable("not a component binary")
-    decoder = _Decoder(path)
+    decoder = _Decoder()
     try:
         for section_id, cursor in _sections(data, path):
             decoder.section(section_id, cursor)
@@ -150,8 +150,7 @@ def _sections(data: bytes, path: str) -> list[tuple[int, Cursor]]:
 class _Decoder:
     """The depth-0 index spaces that import types can refer to: types and instances."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self) -> None:
         self.types: list[object] = []
         self.instances: list[object] = []
         self.imports: dict[str, object] = {}
