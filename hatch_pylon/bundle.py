@@ -17,9 +17,10 @@ from pathlib import Path
 from .components import Progress, discover
 from .config import PylonConfig
 from .errors import ResolveError, StoreError
+from .ingest import Ingest
 from .plan import Plan, parse_plan
 from .resolve import Resolution, resolve
-from .store import BlobStore, Ingest, blob_relpath, hash_file
+from .store import BlobStore, blob_relpath, hash_file
 
 PLAN_FILE = "plan.json"
 STORE_DIR = ".compose"  # composectl's default store, next to plan.json
@@ -85,7 +86,7 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: P
 
     Each component file is read once: hashing, parsing and staging share the pass.
     """
-    with BlobStore(config.store).ingest() as ingest:
+    with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
             warn(f"removed {path}, left behind by a build that did not finish")
         resolution, plan = plan_project(config, ingest, progress, warn)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .config import ID_PATTERN, PylonConfig
 from .errors import ComponentFormatError, PylonError
-from .store import Ingest
+from .ingest import Ingest
 from .wasm import Limits, ScannedFile, scan
 
 Progress = Callable[[int, int], None]  # (files read, bytes read) so far

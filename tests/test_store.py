@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hatch_pylon.errors import ComponentFormatError, StoreError
+from hatch_pylon.ingest import Ingest
 from hatch_pylon.store import TEMP_PREFIX, BlobStore, StagedBlob, blob_relpath, hash_file
 
 
@@ -69,7 +70,7 @@ def test_blob_relpath_layout() -> None:
 def ingest_file(store: BlobStore, path: Path, commit: bool = True):
     from hatch_pylon.wasm import scan
 
-    with store.ingest() as ingest:
+    with Ingest(store) as ingest:
         sink = ingest.sink(str(path))
         mode = sink.mode
         scanned = scan(path, sink, via=sink.reading)
