@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .config import ID_PATTERN, PylonConfig
 from .errors import ComponentFormatError, PylonError
-from .ingest import Ingest
+from .ingest import LARGE_FILE, Ingest
 from .wasm import Limits, ScannedFile, scan
 
 Progress = Callable[[int, int], None]  # (files read, bytes read) so far
@@ -65,17 +65,16 @@ def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progre
     jobs, searched, shadowed = _plan_jobs(config, problems)
     totals = [0, 0]
     candidates: list[Candidate] = []
-    workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hatch-pylon-scan") as pool:
-        for job, outcome in zip(jobs, pool.map(lambda job: _scan(job, ingest, config.limits), jobs)):
-            if isinstance(outcome, str):
-                problems.append(f"{job.origin}: {_relative(config, job.path)}{outcome}")
-                continue
-            candidates.append(Candidate(job.id, job.origin, job.pinned, outcome, _relative(config, job.path)))
-            totals[0] += 1
-            totals[1] += outcome.size
-            if progress is not None:
-                progress(*totals)
+    outcomes = _scan_all(jobs, ingest, config.limits)
+    for job, outcome in zip(jobs, outcomes):
+        if isinstance(outcome, str):
+            problems.append(f"{job.origin}: {_relative(config, job.path)}{outcome}")
+            continue
+        candidates.append(Candidate(job.id, job.origin, job.pinned, outcome, _relative(config, job.path)))
+        totals[0] += 1
+        totals[1] += outcome.size
+        if progress is not None:
+            progress(*totals)
     if problems:
         raise PylonError("cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems))
     root, *others = candidates
@@ -83,6 +82,43 @@ def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progre
 
 
 _MAX_WORKERS = 4
+
+
+def _scan_all(jobs: list[_Job], ingest: Ingest | None, limits: Limits) -> list[ScannedFile | str]:
+    """Scan every job, concurrently where that pays; the outcomes come back in job order.
+
+    Files go to a thread pool, unless together they are too few bytes to
+    repay starting one. The exception is a project with a single large file
+    (the usual Pylon shape: an 18 MB root and small caps): staging gives that
+    file a copy thread, and the pair runs best with the reader on this thread
+    after the pool is done (measured on the sample: 15-16 ms against 18-20 ms
+    from a pool thread or beside it, where reader and copier often share a
+    core). With several large files, hashing them on every core wins instead
+    (8 x 32 MiB: 0.14 s in the pool, 0.18 s one after another).
+    """
+    sizes = [_size(job.path) for job in jobs]
+    large = [i for i, size in enumerate(sizes) if size >= LARGE_FILE]
+    alone = large if ingest is not None and len(large) == 1 else []
+    pooled = [i for i in range(len(jobs)) if i not in alone]
+    outcomes: list[ScannedFile | str] = [""] * len(jobs)
+    workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(pooled)))
+    if workers == 1 or sum(sizes[i] for i in pooled) < LARGE_FILE:
+        for index in pooled:
+            outcomes[index] = _scan(jobs[index], ingest, limits)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hatch-pylon-scan") as pool:
+            for index, outcome in zip(pooled, pool.map(lambda i: _scan(jobs[i], ingest, limits), pooled)):
+                outcomes[index] = outcome
+    for index in alone:
+        outcomes[index] = _scan(jobs[index], ingest, limits)
+    return outcomes
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # the scan will say what is wrong with it
 
 
 def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str:

@@ -175,3 +175,40 @@ def test_ignore_imports_prefixes(project: Path) -> None:
     write_component(project / "root.wasm", imports=["wasi:cli/stdout@0.2.0", "host:log/sink@1.0.0"])
     _, plan = resolve_in(project, {"root": "root.wasm", "ignore-imports": ["wasi:", "host:"]})
     assert plan.bindings == ()
+
+
+def padded(path: Path, megabytes: int, **kwargs) -> Path:
+    """A real component grown past the large-file threshold with a custom section."""
+    write_component(path, **kwargs)
+    payload = b"\x07padding" + os.urandom(megabytes << 20)
+    size = len(payload)
+    leb = bytes([(size >> shift & 0x7F) | (0x80 if shift < 28 else 0) for shift in (0, 7, 14, 21, 28)])
+    path.write_bytes(path.read_bytes() + b"\x00" + leb + payload)
+    return path
+
+
+@pytest.mark.parametrize("large_caps", [0, 1, 3], ids=["root alone is large", "two large", "four large"])
+def test_outcomes_keep_job_order_whichever_thread_reads_them(tmp_path: Path, large_caps: int) -> None:
+    from hatch_pylon.bundle import build_bundle
+
+    names = [f"p:c{i}/api" for i in range(6)]
+    padded(tmp_path / "root.wasm", 5, imports=names)
+    for index, name in enumerate(names):
+        path = tmp_path / "caps" / f"c{index}.wasm"
+        if index < large_caps:
+            padded(path, 5, exports=[name])
+        else:
+            write_component(path, exports=[name])
+    bundle = build_bundle(load_config({"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path,
+                                      project_name="d", environ={}))
+    assert {c.id for c in bundle.resolution.components} == {"python", *(f"c{i}" for i in range(6))}
+    assert [b.provider_id for b in bundle.plan.bindings] == [f"c{i}" for i in range(6)]
+    for component in bundle.resolution.components:
+        assert bundle.blobs[component.file.digest].read_bytes() == Path(component.path).read_bytes()
+
+    (tmp_path / "caps" / "c1.wasm").write_bytes(b"\0asm")  # broken, and read by whichever thread
+    (tmp_path / "caps" / "c4.wasm").write_bytes(b"")
+    with pytest.raises(PylonError) as caught:
+        resolve_in(tmp_path, {"root": "root.wasm", "component-dirs": ["caps"]})
+    message = str(caught.value)
+    assert message.index("caps/c1.wasm") < message.index("caps/c4.wasm")
