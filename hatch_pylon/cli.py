@@ -33,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     verify_cmd = commands.add_parser("verify", help="check a wheel, sdist, installed distribution or bundle folder")
     verify_cmd.add_argument("target")
-    verify_cmd.add_argument("--names-only", action="store_true", help="skip the wasmtime type check of bindings")
+    verify_cmd.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
+    verify_cmd.add_argument("--compile-all", action="store_true",
+                            help="compile every component with wasmtime, the root included (slow once, then cached)")
     verify_cmd.add_argument("--ignore-imports", default="wasi:", help="comma-separated prefixes left to the host")
 
     run_cmd = commands.add_parser("run", help="run a bundled plan with wasmtime")
@@ -52,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(args.project, as_json=args.json)
         if args.command == "verify":
             ignore = tuple(p for p in args.ignore_imports.split(",") if p)
-            return _verify(args.target, types=not args.names_only, ignore=ignore)
+            return _verify(args.target, types=not args.names_only, ignore=ignore, compile_all=args.compile_all)
         if args.command == "run":
             return _run(args.target, args.args)
         return _trust(args.target, args.store)
@@ -121,19 +123,20 @@ def _plan(project: str, *, as_json: bool) -> int:
     return 0
 
 
-def _verify(target: str, *, types: bool, ignore: tuple[str, ...]) -> int:
+def _verify(target: str, *, types: bool, ignore: tuple[str, ...], compile_all: bool = False) -> int:
     from .verify import verify_folder
 
     with open_target(target) as bundle:
-        report = verify_folder(bundle.folder, types=types, ignore_imports=ignore)
+        report = verify_folder(bundle.folder, types=types, ignore_imports=ignore, compile_all=compile_all)
     if report.problems:
         print(f"{target}: {len(report.problems)} problem(s):", file=sys.stderr)
         for problem in report.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    depth = "names and types" if report.typed else "names"
+    checked = "names and types checked" if report.typed else "names checked"
+    checked += "; every component compiled" if report.compiled_all else ""
     print(f"{target}: OK ({report.checked_components} components, {report.checked_bindings} bindings; "
-          f"blobs re-hashed, {depth} checked)")
+          f"blobs re-hashed, {checked})")
     return 0
 
 

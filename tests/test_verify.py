@@ -42,6 +42,12 @@ def test_good_artifacts_pass(sample_wheel: Path, bundle_folder: Path, compile_ca
     assert "OK (3 components, 3 bindings; blobs re-hashed, names and types checked)" in capsys.readouterr().out
 
 
+def test_compile_all_on_good_artifacts(sample_wheel: Path, compile_cache: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(compile_cache))  # the session's: the root compiles once
+    assert main(["verify", "--compile-all", str(sample_wheel)]) == 0
+    assert "names and types checked; every component compiled)" in capsys.readouterr().out
+
+
 def test_second_verify_does_not_recompile(bundle_folder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first, second = Compiler(cache), Compiler(cache)
@@ -145,6 +151,21 @@ def test_a_provider_wasmtime_rejects_is_named_not_a_traceback(tmp_path: Path, co
     assert len(problems) == 1 and problems[0].startswith(message)
     with pytest.raises(RunError, match=re.escape(message)):
         Runtime(folder, Compiler(compile_cache)).load()
+
+
+def test_compile_all_proves_the_code_the_decoder_does_not_read(tmp_path: Path, compile_cache: Path, capsys) -> None:
+    root = write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    bad_module = b"\0asm\x01\x00\x00\x00" + section(1, b"\x01\x60\x01")
+    root.write_bytes(root.read_bytes() + section(1, bad_module))  # imports intact, code broken
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
+        tmp_path / "bundle")
+    assert verify(folder, compile_cache).ok  # types decoded from the binary: the root is never compiled
+    problems = verify(folder, compile_cache, compile_all=True).problems
+    assert problems == [problems[0]] and problems[0].startswith("component 'python': wasmtime cannot compile it")
+    assert main(["verify", "--compile-all", str(folder)]) == 1
+    assert "component 'python': wasmtime cannot compile it" in capsys.readouterr().err
 
 
 def test_binding_to_a_provider_with_another_signature(tmp_path: Path, compile_cache: Path) -> None:
