@@ -1,6 +1,6 @@
 """Do a provider's exports have the types its consumers import?
 
-Types come from wasmtime's reflection (``items``) or, for consumers, straight
+Types come from wasmtime's reflection (``imports_of``, ``exports_of``) or, for consumers, straight
 from the binary (``signatures``); both are rendered as WIT-like text
 (``func(a: s64, b: s64) -> s64``) and compared positionally: what links is the
 shape of the values, and the rendering is what a mismatch message shows.
