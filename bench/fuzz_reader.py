@@ -21,7 +21,7 @@ import wasmtime
 
 with atheris.instrument_imports():
     from hatch_pylon.errors import ComponentFormatError
-    from hatch_pylon.signatures import Undecidable, import_signatures
+    from hatch_pylon.signatures import Undecidable, export_signatures, import_signatures
     from hatch_pylon.wasm import inspect_bytes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +29,7 @@ SEED_WAT = [
     *(p.read_text() for p in sorted((REPO / "sample-project" / "caps").glob("*.wat"))),
     '(component (import "a:b/c@1.0.0" (instance (export "f" (func (result u32))))) (import "run" (func)))',
     (REPO / "tests" / "rich_types.wat").read_text(),
+    (REPO / "tests" / "rich_exports.wat").read_text(),
     '(module (import "env" "f" (func)) (memory (export "m") 1 2) (global (export "g") i32 (i32.const 1)))',
 ]
 
@@ -38,6 +39,8 @@ def test_one_input(data: bytes) -> None:
         inspect_bytes(data)
     with contextlib.suppress(Undecidable):
         import_signatures(data)
+    with contextlib.suppress(Undecidable):
+        export_signatures(data)
 
 
 def main() -> None:

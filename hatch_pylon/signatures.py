@@ -81,7 +81,12 @@ class _Func:
 
 @dataclass(frozen=True)
 class _Instance:
-    exports: Mapping[str, object]  # export name -> _Func | _Instance | _TypeExport | _OPAQUE
+    exports: Mapping[str, object]  # export name -> _Func | _Instance | _TypeExport | _OPAQUE | _UNKNOWN
+
+
+@dataclass(frozen=True)
+class _Component:
+    exports: Mapping[str, object]  # what an instance of it provides, as in ``_Instance``
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,10 @@ class _Marker:
 
 
 _RESOURCE = _Marker("resource")
-_OPAQUE = _Marker("opaque")  # a component type, core module or value: known to exist, never compared
+_OPAQUE = _Marker("opaque")  # known not to be a function (a core item, a value); never compared
+_COMPONENT_TYPE = _Marker("component")  # an imported component's type: not modelled further
+_MODULE = _Marker("module")
+_UNKNOWN = _Marker("unknown")  # something this decoder could not work out: fatal if it is ever needed
 _MAX_NESTING = 64  # instance and component types inside each other
 _MAX_DEPTH = 200  # value types inside each other, when rendered
 _RENDER_BUDGET = 1 << 20  # characters of signature text per component
@@ -107,8 +115,13 @@ _PRIMITIVES = {0x7F: "bool", 0x7E: "s8", 0x7D: "u8", 0x7C: "s16", 0x7B: "u16", 0
                0x78: "s64", 0x77: "u64", 0x76: "f32", 0x75: "f64", 0x74: "char", 0x73: "string",
                0x64: "error-context"}
 _SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE = 7, 6, 10, 11, 5
-_SHAPING_SECTIONS = (_SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE)
-_SORT_TYPE, _SORT_INSTANCE = 0x03, 0x05
+_SECTION_COMPONENT, _SECTION_CANON = 4, 8
+_SHAPING_SECTIONS = (_SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE,
+                     _SECTION_COMPONENT, _SECTION_CANON)
+_SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x01, 0x03, 0x04, 0x05
+_MAX_NESTED_COMPONENT = 64 << 20  # bytes of one nested component decoded for its exports
+# extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
+_DESCRIPTOR_SORTS = {0x01: _SORT_FUNC, 0x03: _SORT_TYPE, 0x04: _SORT_COMPONENT, 0x05: _SORT_INSTANCE}
 
 
 def import_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
@@ -117,21 +130,37 @@ def import_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
     Raises ``Undecidable`` for what is not modelled, and for bytes that do not
     decode (the caller's full check, wasmtime, will then say what is wrong).
     """
-    if data[:4] != MAGIC or data[4:8] != bytes([COMPONENT_VERSION, 0, 1, 0]):
+    return _decode(data, path, exports=False)
+
+
+def export_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
+    """Every top-level export of the component in ``data``, by exact name (``Undecidable`` as above).
+
+    An exported instance's functions are followed through inline instances,
+    ``canon lift`` and instantiated nested components (the shims wit-component
+    generates), whose exports carry their types.
+    """
+    return _decode(data, path, exports=True)
+
+
+def _decode(data: bytes, path: str, *, exports: bool) -> dict[str, Item]:
+    if data[:8] != MAGIC + bytes([COMPONENT_VERSION, 0, 1, 0]):
         raise Undecidable("not a component binary")
     decoder = _Decoder()
     try:
-        for section_id, cursor in _sections(data, path):
+        for section_id, cursor in _sections(data, path, up_to_last_import=not exports):
             decoder.section(section_id, cursor)
     except ComponentFormatError as error:
         raise Undecidable(error.reason) from None
     renderer = _Renderer()
-    return {name: renderer.item(item) for name, item in decoder.imports.items()}
+    items = decoder.exports if exports else decoder.imports
+    return {name: renderer.item(item) for name, item in items.items()}
 
 
-def _sections(data: bytes, path: str) -> list[tuple[int, Cursor]]:
-    """The sections that shape import types, up to the last import section (nothing later can)."""
-    outer = Cursor(data, 0, path)
+def _sections(data: bytes, path: str, *, up_to_last_import: bool, base: int = 0) -> list[tuple[int, Cursor]]:
+    """The sections that shape types, optionally only up to the last import section (nothing later
+    can change an import's type)."""
+    outer = Cursor(data, base, path)
     outer.pos = 8
     found: list[tuple[int, int, int]] = []
     while not outer.at_end():
@@ -140,35 +169,58 @@ def _sections(data: bytes, path: str) -> list[tuple[int, Cursor]]:
         if size > len(data) - outer.pos:
             raise Undecidable(f"section {section_id} runs past the end of the file")
         if section_id in _SHAPING_SECTIONS:
+            if section_id == _SECTION_COMPONENT and size > _MAX_NESTED_COMPONENT:
+                raise Undecidable("nested component too large to decode")
             found.append((section_id, outer.pos, size))
         outer.pos += size
-    while found and found[-1][0] != _SECTION_IMPORT:
+    while up_to_last_import and found and found[-1][0] != _SECTION_IMPORT:
         found.pop()
-    return [(section_id, Cursor(data[start : start + size], start, path)) for section_id, start, size in found]
+    return [(section_id, Cursor(data[start : start + size], base + start, path)) for section_id, start, size in found]
 
 
 class _Decoder:
-    """The depth-0 index spaces that import types can refer to: types and instances."""
+    """One component's index spaces (types, instances, functions, components) as its sections unfold.
 
-    def __init__(self) -> None:
-        self.types: list[object] = []
+    Nested components get their own decoder, chained to this one for outer
+    aliases; what matters of them is what they export, which is what an
+    instance of them provides.
+    """
+
+    def __init__(self, parent: _Decoder | None = None) -> None:
+        self.parent = parent
+        self.scopes: list[list[object]] = [*(parent.scopes if parent else []), []]
+        self.types = self.scopes[-1]
         self.instances: list[object] = []
+        self.funcs: list[object] = []
+        self.components: list[object] = []
         self.imports: dict[str, object] = {}
+        self.exports: dict[str, object] = {}
+        if len(self.scopes) > _MAX_NESTING:
+            raise Undecidable("components nested too deeply")
 
     def section(self, section_id: int, cursor: Cursor) -> None:
+        if section_id == _SECTION_COMPONENT:
+            self.components.append(_Component(_nested(self, cursor).exports))
+            return
         for _ in range(cursor.u32()):
             if section_id == _SECTION_TYPE:
-                self.types.append(_typedef(cursor, [self.types]))
+                self.types.append(_typedef(cursor, self.scopes))
             elif section_id == _SECTION_ALIAS:
                 self._alias(cursor)
             elif section_id == _SECTION_IMPORT:
                 self._import(cursor)
             elif section_id == _SECTION_EXPORT:
                 self._export(cursor)
+            elif section_id == _SECTION_CANON:
+                self._canon(cursor)
             else:
                 self._instance(cursor)
         if not cursor.at_end():
             raise Undecidable(f"section {section_id} has trailing bytes")
+
+    def _space(self, sort: int) -> list[object] | None:
+        return {_SORT_TYPE: self.types, _SORT_INSTANCE: self.instances, _SORT_FUNC: self.funcs,
+                _SORT_COMPONENT: self.components}.get(sort)
 
     def _alias(self, cursor: Cursor) -> None:
         sort = _sort(cursor)
@@ -176,56 +228,107 @@ class _Decoder:
         if target == 0x00:  # an export of an instance
             instance = _lookup(self.instances, cursor.u32())
             name = cursor.name()
-            found = instance.exports.get(name, _OPAQUE) if isinstance(instance, _Instance) else _OPAQUE
+            found = instance.exports.get(name, _UNKNOWN) if isinstance(instance, _Instance) else _UNKNOWN
+            if sort == _SORT_TYPE:
+                found = found.target if isinstance(found, _TypeExport) else _UNKNOWN
         elif target == 0x01:  # an export of a core instance
             cursor.u32()
             cursor.name()
             return
-        elif target == 0x02:
-            raise Undecidable("outer alias at the top level")
+        elif target == 0x02:  # an item of an enclosing component
+            count, index = cursor.u32(), cursor.u32()
+            outer = self
+            for _ in range(count):
+                outer = outer.parent if outer is not None else None
+            if outer is None:
+                raise Undecidable("outer alias past the outermost component")
+            space = outer._space(sort)
+            found = _lookup(space, index) if space is not None else _UNKNOWN
         else:
             raise Undecidable(f"unknown alias target 0x{target:02x}")
-        if sort == _SORT_TYPE:
-            self.types.append(found.target if isinstance(found, _TypeExport) else _OPAQUE)
-        elif sort == _SORT_INSTANCE:
-            self.instances.append(found)
+        space = self._space(sort)
+        if space is not None:
+            space.append(found)
 
     def _import(self, cursor: Cursor) -> None:
         name = cursor.extern_name()
-        item = _externdesc(cursor, [self.types])
-        if isinstance(item, _Instance):
-            self.instances.append(item)
-        elif isinstance(item, _TypeExport):
-            self.types.append(item.target)
+        sort = _DESCRIPTOR_SORTS.get(cursor.data[cursor.pos]) if not cursor.at_end() else None
+        item = _externdesc(cursor, self.scopes)
+        self._add(item, sort)
         self.imports[name] = item
 
+    def _add(self, item: object, sort: int | None) -> None:
+        """An import or export adds a new index to its sort's space, standing for the item."""
+        if sort == _SORT_TYPE:
+            self.types.append(item.target if isinstance(item, _TypeExport) else item)
+        elif sort is not None and (space := self._space(sort)) is not None:
+            space.append(item)
+
     def _export(self, cursor: Cursor) -> None:
-        cursor.extern_name()
+        name = cursor.extern_name()
         sort = _sort(cursor)
         index = cursor.u32()
-        ascribed = _externdesc(cursor, [self.types]) if _flag(cursor) else None
-        # An export adds a new index to its sort's space, standing for the exported item.
-        if sort == _SORT_TYPE:
-            self.types.append(ascribed.target if isinstance(ascribed, _TypeExport) else _lookup(self.types, index))
-        elif sort == _SORT_INSTANCE:
-            self.instances.append(ascribed if ascribed is not None else _lookup(self.instances, index))
+        ascribed = _externdesc(cursor, self.scopes) if _flag(cursor) else None
+        space = self._space(sort)
+        item = ascribed if ascribed is not None else _lookup(space, index) if space is not None else _OPAQUE
+        if sort == _SORT_TYPE and not isinstance(item, _TypeExport):
+            item = _TypeExport(item)
+        self._add(item, sort)
+        self.exports[name] = item
+
+    def _canon(self, cursor: Cursor) -> None:
+        """Only ``canon lift`` makes a component function; the rest make core functions."""
+        op = cursor.byte()
+        if op in (0x00, 0x01):
+            if cursor.byte() != 0x00:
+                raise Undecidable("canonical function on a non-function sort")
+            cursor.u32()
+            for _ in range(cursor.u32()):
+                option = cursor.byte()
+                if option in (0x03, 0x04, 0x05, 0x07):  # memory, realloc, post-return, callback
+                    cursor.u32()
+                elif option not in (0x00, 0x01, 0x02, 0x06):  # string encodings, async
+                    raise Undecidable(f"canonical option 0x{option:02x}")
+            if op == 0x00:
+                found = _lookup(self.types, cursor.u32())
+                self.funcs.append(found if isinstance(found, _Func) else _UNKNOWN)
+        elif op in (0x02, 0x03, 0x04, 0x07):  # resource.new / drop / rep, drop async
+            cursor.u32()
+        else:
+            raise Undecidable(f"canonical built-in 0x{op:02x}")
 
     def _instance(self, cursor: Cursor) -> None:
         kind = cursor.byte()
-        if kind == 0x00:  # instantiate a component: the result's type needs the component's, not modelled
-            cursor.u32()
+        if kind == 0x00:  # instantiate a component: the instance provides what the component exports
+            component = _lookup(self.components, cursor.u32())
             for _ in range(cursor.u32()):
                 cursor.name()
                 _sort(cursor)
                 cursor.u32()
+            self.instances.append(_Instance(component.exports) if isinstance(component, _Component) else _UNKNOWN)
         elif kind == 0x01:  # bundle of inline exports
+            exports: dict[str, object] = {}
             for _ in range(cursor.u32()):
-                cursor.extern_name()
-                _sort(cursor)
-                cursor.u32()
+                name = cursor.extern_name()
+                sort = _sort(cursor)
+                space = self._space(sort)
+                found = _lookup(space, cursor.u32()) if space is not None else _OPAQUE
+                exports[name] = _TypeExport(found) if sort == _SORT_TYPE else found
+            self.instances.append(_Instance(exports))
         else:
             raise Undecidable(f"unknown instance expression 0x{kind:02x}")
-        self.instances.append(_OPAQUE)
+
+
+def _nested(parent: _Decoder, cursor: Cursor) -> _Decoder:
+    """Decode a nested component's whole body (its own preamble and sections) under ``parent``."""
+    body = bytes(cursor.data)
+    if body[:8] != MAGIC + bytes([COMPONENT_VERSION, 0, 1, 0]):
+        raise Undecidable("nested component without a component preamble")
+    decoder = _Decoder(parent)
+    for section_id, section in _sections(body, cursor.path, up_to_last_import=False, base=cursor.base):
+        decoder.section(section_id, section)
+    cursor.pos = len(body)
+    return decoder
 
 
 class _Renderer:
@@ -235,11 +338,17 @@ class _Renderer:
         self.budget = _RENDER_BUDGET
 
     def item(self, item: object) -> Item:
+        if item is _UNKNOWN or (isinstance(item, _Instance) and _UNKNOWN in item.exports.values()):
+            raise Undecidable("an item whose type could not be worked out from the binary")
         if isinstance(item, _Func):
             return self.signature(item)
         if isinstance(item, _Instance):
             return InstanceSignatures({n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)})
-        return OtherItem("type" if isinstance(item, _TypeExport) else "other")
+        if isinstance(item, _TypeExport):
+            return OtherItem("type")
+        if isinstance(item, _Component) or item is _COMPONENT_TYPE:
+            return OtherItem("component")
+        return OtherItem("module" if item is _MODULE else "other")
 
     def signature(self, func: _Func) -> Signature:
         params = tuple((name, self.text(node)) for name, node in func.params)
@@ -311,7 +420,7 @@ def _typedef(cursor: Cursor, scopes: list[list[object]]) -> object:
         return _instance_type(cursor, scopes)
     if tag == 0x41:
         _component_type(cursor, scopes)
-        return _OPAQUE
+        return _COMPONENT_TYPE
     if tag == 0x3F:  # resource: rep i32, optional destructor
         if cursor.byte() != 0x7F:
             raise Undecidable("resource representation is not i32")
@@ -417,7 +526,7 @@ def _externdesc(cursor: Cursor, scopes: list[list[object]], local: list[object] 
     if tag == 0x00:
         cursor.byte()
         cursor.u32()
-        return _OPAQUE
+        return _MODULE
     if tag == 0x02:
         if cursor.byte() == 0x00:
             cursor.u32()

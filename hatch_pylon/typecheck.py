@@ -19,6 +19,7 @@ from wasmtime.component import (
     FuncType,
     FutureType,
     ListType,
+    ModuleType,
     OptionType,
     OwnType,
     RecordType,
@@ -86,7 +87,9 @@ def _item(ty: object, engine) -> Item:
     if isinstance(ty, ComponentInstanceType):
         exports = ty.exports(engine).items()
         return InstanceSignatures({n: signature(e.ty) for n, e in exports if isinstance(e.ty, FuncType)})
-    return OtherItem(type(ty).__name__.removesuffix("Type").lower())
+    if isinstance(ty, ComponentType):
+        return OtherItem("component")
+    return OtherItem("module" if isinstance(ty, ModuleType) else "type")  # value and resource types
 
 
 def uses_resources(item: object) -> bool:

@@ -18,7 +18,7 @@ from .compiler import CompileError, Compiler
 from .errors import ComponentFormatError
 from .plan import structural_problems
 from .resolve import Binding
-from .signatures import Item, Undecidable, import_signatures
+from .signatures import Item, Undecidable, export_signatures, import_signatures
 from .store import blob_relpath
 from .typecheck import binding_problems, exports_of, imports_of
 from .wasm import WasmInfo, inspect
@@ -130,11 +130,10 @@ def type_problems(files: dict[str, tuple[Path, str]], bindings: list[Binding], c
                   compile_all: bool = False) -> list[str]:
     """Type-check ``bindings`` between components given as id -> (file, expected sha256).
 
-    A component that only consumes (the root, typically the largest) has its
-    import types decoded from the binary; providers are compiled, with the
-    cache, because their export types come from instantiation. With
-    ``compile_all`` every component is compiled, which also proves wasmtime
-    accepts its code.
+    Import and export types are decoded from each binary (``signatures``);
+    a component with something the decoder does not model is compiled
+    instead, with the cache. With ``compile_all`` every component is
+    compiled, which also proves wasmtime accepts its code.
     """
     problems = []
     imports: dict[str, dict[str, Item]] = {}
@@ -145,9 +144,12 @@ def type_problems(files: dict[str, tuple[Path, str]], bindings: list[Binding], c
         if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
             problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue
-        if component_id not in providers and not compile_all:
+        if not compile_all:
             try:
-                imports[component_id] = import_signatures(data, os.fspath(path))
+                decoded_imports = import_signatures(data, os.fspath(path))
+                if component_id in providers:
+                    exports[component_id] = export_signatures(data, os.fspath(path))
+                imports[component_id] = decoded_imports
                 continue
             except Undecidable:
                 pass

@@ -15,8 +15,14 @@ from wasmtime.component import Component
 
 from hatch_pylon.compiler import Compiler
 from hatch_pylon.resolve import Binding
-from hatch_pylon.signatures import InstanceSignatures, Signature, Undecidable, import_signatures
-from hatch_pylon.typecheck import imports_of
+from hatch_pylon.signatures import (
+    InstanceSignatures,
+    Signature,
+    Undecidable,
+    export_signatures,
+    import_signatures,
+)
+from hatch_pylon.typecheck import exports_of, imports_of
 from hatch_pylon.verify import type_problems
 
 # Every value type constructor, type exports, resources through own/borrow, types shared between
@@ -27,6 +33,28 @@ RICH = (Path(__file__).parent / "rich_types.wat").read_text()
 def wasmtime_view(data: bytes) -> dict:
     engine = wasmtime.Engine()
     return imports_of(Component(engine, data).type, engine)
+
+
+def wasmtime_exports(data: bytes) -> dict:
+    engine = wasmtime.Engine()
+    return exports_of(Component(engine, data).type, engine)
+
+
+CAPS = Path(__file__).parents[1] / "sample-project" / "caps"
+
+
+@pytest.mark.parametrize("wat", ["rich_exports.wat", "arrow-core.wat", "pylon-math.wat"])
+def test_exports_follow_lifts_bundles_and_nested_components_as_wasmtime_does(wat: str) -> None:
+    data = wasmtime.wat2wasm(((CAPS if wat != "rich_exports.wat" else Path(__file__).parent) / wat).read_text())
+    assert export_signatures(data) == wasmtime_exports(data)
+    assert import_signatures(data) == wasmtime_view(data)
+
+
+def test_exported_types_read_from_the_binary() -> None:
+    exports = export_signatures(wasmtime.wat2wasm((Path(__file__).parent / "rich_exports.wat").read_text()))
+    assert exports["nested:inst/x@0.1.0"] == InstanceSignatures({"h": Signature((), "u32")})
+    assert str(exports["first"]) == "func(p: tuple<u8, u16>) -> u8"
+    assert exports["my:geo/shapes@2.0.0"].functions["area"].params == (("p", "record { x: u32, y: f64 }"),)
 
 
 def test_every_type_constructor_renders_as_wasmtime_does() -> None:
@@ -47,6 +75,8 @@ def test_the_real_root_decodes_as_wasmtime_reflects_it(python_root: Path, compil
     component = compiler.component(data, hashlib.sha256(data).hexdigest())
     decoded = import_signatures(data)
     assert decoded == imports_of(component.type, compiler.engine)
+    # its exports come from instantiating wit-component's shim: followed through the nested component
+    assert export_signatures(data) == exports_of(component.type, compiler.engine)
     assert decoded["pylon:math/ops@1.1.0"] == InstanceSignatures({
         "add": Signature((("a", "s64"), ("b", "s64")), "s64"),
         "mul": Signature((("a", "s64"), ("b", "s64")), "s64"),
@@ -84,14 +114,20 @@ def test_an_undecidable_consumer_is_checked_by_wasmtime(tmp_path: Path) -> None:
     problems = type_problems(files, [Binding("python", "a:b/c@1.0.0", "p", "a:b/c@1.0.0")], compiler)
     assert problems == ["python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
                         "provider exports func(x: u32) -> u32"]
-    assert compiler.compiled == 2  # the root could not be decoded, so wasmtime compiled it
+    assert compiler.compiled == 1  # only the root, which could not be decoded; the provider's exports were
+
+
+EXPORTS_SEED = wasmtime.wat2wasm((Path(__file__).parent / "rich_exports.wat").read_text())
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.sampled_from([*SEEDS, wasmtime.wat2wasm(RICH)]), steps=st.lists(mutation, min_size=1, max_size=4))
+@given(seed=st.sampled_from([*SEEDS, wasmtime.wat2wasm(RICH), EXPORTS_SEED]),
+       steps=st.lists(mutation, min_size=1, max_size=4))
 def test_mutated_components_only_raise_undecidable(seed: bytes, steps: list[tuple]) -> None:
-    try:
-        decoded = import_signatures(mutate(seed, steps))
-    except Undecidable:
-        return
-    assert all(isinstance(name, str) for name in decoded)
+    data = mutate(seed, steps)
+    for decode in (import_signatures, export_signatures):
+        try:
+            decoded = decode(data)
+        except Undecidable:
+            continue
+        assert all(isinstance(name, str) for name in decoded)

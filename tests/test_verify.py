@@ -48,15 +48,14 @@ def test_compile_all_on_good_artifacts(sample_wheel: Path, compile_cache: Path, 
     assert "names and types checked; every component compiled)" in capsys.readouterr().out
 
 
-def test_second_verify_does_not_recompile(bundle_folder: Path, tmp_path: Path) -> None:
+def test_types_are_checked_without_compiling_and_compiles_are_cached(bundle_folder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    first, second = Compiler(cache), Compiler(cache)
-    verify_folder(bundle_folder, compiler=first)
-    verify_folder(bundle_folder, compiler=second)
-    assert first.compiled == 2  # the two caps: the root's import types are read from its binary
-    assert second.compiled == 0
-    root = blob_of(bundle_folder, "python").name
-    assert not list(cache.glob(f"*/*{root}.cwasm"))
+    first, second, third = Compiler(cache), Compiler(cache), Compiler(cache)
+    assert verify_folder(bundle_folder, compiler=first).typed
+    assert first.compiled == 0  # every import and export type was read from the binaries
+    verify_folder(bundle_folder, compiler=second, compile_all=True)
+    verify_folder(bundle_folder, compiler=third, compile_all=True)
+    assert (second.compiled, third.compiled) == (3, 0)
 
 
 def blob_of(folder: Path, component_id: str) -> Path:
