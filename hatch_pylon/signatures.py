@@ -119,7 +119,6 @@ _SECTION_COMPONENT, _SECTION_CANON = 4, 8
 _SHAPING_SECTIONS = (_SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE,
                      _SECTION_COMPONENT, _SECTION_CANON)
 _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x01, 0x03, 0x04, 0x05
-_MAX_NESTED_COMPONENT = 64 << 20  # bytes of one nested component decoded for its exports
 # extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
 _DESCRIPTOR_SORTS = {0x01: _SORT_FUNC, 0x03: _SORT_TYPE, 0x04: _SORT_COMPONENT, 0x05: _SORT_INSTANCE}
 
@@ -157,9 +156,9 @@ def _decode(data: bytes, path: str, *, exports: bool) -> dict[str, Item]:
     return {name: renderer.item(item) for name, item in items.items()}
 
 
-def _sections(data: bytes, path: str, *, up_to_last_import: bool, base: int = 0) -> list[tuple[int, Cursor]]:
-    """The sections that shape types, optionally only up to the last import section (nothing later
-    can change an import's type)."""
+def _sections(data: bytes | memoryview, path: str, *, up_to_last_import: bool,
+              base: int = 0) -> list[tuple[int, Cursor]]:
+    """The sections that shape types, optionally only up to the last import (nothing later changes an import)."""
     outer = Cursor(data, base, path)
     outer.pos = 8
     found: list[tuple[int, int, int]] = []
@@ -169,13 +168,12 @@ def _sections(data: bytes, path: str, *, up_to_last_import: bool, base: int = 0)
         if size > len(data) - outer.pos:
             raise Undecidable(f"section {section_id} runs past the end of the file")
         if section_id in _SHAPING_SECTIONS:
-            if section_id == _SECTION_COMPONENT and size > _MAX_NESTED_COMPONENT:
-                raise Undecidable("nested component too large to decode")
             found.append((section_id, outer.pos, size))
         outer.pos += size
     while up_to_last_import and found and found[-1][0] != _SECTION_IMPORT:
         found.pop()
-    return [(section_id, Cursor(data[start : start + size], base + start, path)) for section_id, start, size in found]
+    view = memoryview(data)  # sections, nested components above all, are decoded in place, never copied
+    return [(section_id, Cursor(view[start : start + size], base + start, path)) for section_id, start, size in found]
 
 
 class _Decoder:
@@ -237,11 +235,11 @@ class _Decoder:
             return
         elif target == 0x02:  # an item of an enclosing component
             count, index = cursor.u32(), cursor.u32()
+            if count >= len(self.scopes):  # checked first: the count is the file's to choose
+                raise Undecidable("outer alias past the outermost component")
             outer = self
             for _ in range(count):
-                outer = outer.parent if outer is not None else None
-            if outer is None:
-                raise Undecidable("outer alias past the outermost component")
+                outer = outer.parent
             space = outer._space(sort)
             found = _lookup(space, index) if space is not None else _UNKNOWN
         else:
@@ -321,7 +319,7 @@ class _Decoder:
 
 def _nested(parent: _Decoder, cursor: Cursor) -> _Decoder:
     """Decode a nested component's whole body (its own preamble and sections) under ``parent``."""
-    body = bytes(cursor.data)
+    body = cursor.data
     if body[:8] != MAGIC + bytes([COMPONENT_VERSION, 0, 1, 0]):
         raise Undecidable("nested component without a component preamble")
     decoder = _Decoder(parent)

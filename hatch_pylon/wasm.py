@@ -317,7 +317,7 @@ class Cursor:
             raise self.fail(f"truncated: a {length}-byte name runs past the end of its section", at=start)
         self.pos += length
         try:
-            return self.data[start : self.pos].decode("utf-8")
+            return str(self.data[start : self.pos], "utf-8")  # bytes or a memoryview
         except UnicodeDecodeError:
             raise self.fail("name is not valid UTF-8", at=start) from None
 

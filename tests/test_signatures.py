@@ -104,6 +104,15 @@ def test_types_that_grow_exponentially_stop_at_a_budget() -> None:
         import_signatures(wasmtime.wat2wasm(wat))
 
 
+def test_an_outer_alias_count_from_the_file_is_checked_before_it_is_followed() -> None:
+    # Found by atheris: an alias "outer 268435455" at the top level used to walk that many parents (232 s).
+    data = bytes.fromhex("0061736d0d000100060e420102ffffffff00000000005b050001000005"
+                         "3e440001000a0101")
+    for decode in (import_signatures, export_signatures):
+        with pytest.raises(Undecidable, match="outer alias past the outermost component"):
+            decode(data)
+
+
 def test_an_undecidable_consumer_is_checked_by_wasmtime(tmp_path: Path) -> None:
     root = tmp_path / "root.wasm"
     root.write_bytes(wasmtime.wat2wasm(UNMODELLED))
