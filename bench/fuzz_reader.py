@@ -1,12 +1,14 @@
-"""Coverage-guided fuzzing of the component reader and the import-type decoder with atheris (libFuzzer).
+"""Coverage-guided fuzzing of the component reader and the type decoder with atheris (libFuzzer).
 
     pip install atheris
-    python bench/fuzz_reader.py -max_total_time=600      # any libFuzzer flags
+    python bench/fuzz_reader.py -max_total_time=600 -timeout=10   # any libFuzzer flags
 
 Seeds are real components (the sample's caps, generated WAT, every value
-type constructor, a core module). Any exception other than the reader's
-ComponentFormatError or the decoder's Undecidable is a crash and stops the
-run with the input saved by libFuzzer.
+type constructor, every export path, a core module). Any exception other
+than the reader's ComponentFormatError or the decoder's Undecidable is a
+crash and stops the run with the input saved by libFuzzer; with
+``-timeout=10`` so is any input that takes over 10 seconds (a hang is a bug
+too: that is how an unbounded outer-alias walk was found).
 """
 
 from __future__ import annotations
