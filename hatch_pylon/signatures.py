@@ -118,7 +118,7 @@ _SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTAN
 _SECTION_COMPONENT, _SECTION_CANON = 4, 8
 _SHAPING_SECTIONS = (_SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE,
                      _SECTION_COMPONENT, _SECTION_CANON)
-_SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x01, 0x03, 0x04, 0x05
+_SORT_CORE, _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x00, 0x01, 0x03, 0x04, 0x05
 # extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
 _DESCRIPTOR_SORTS = {0x01: _SORT_FUNC, 0x03: _SORT_TYPE, 0x04: _SORT_COMPONENT, 0x05: _SORT_INSTANCE}
 
@@ -269,6 +269,8 @@ class _Decoder:
         ascribed = _externdesc(cursor, self.scopes) if _flag(cursor) else None
         space = self._space(sort)
         item = ascribed if ascribed is not None else _lookup(space, index) if space is not None else _OPAQUE
+        if sort == _SORT_CORE:
+            item = _MODULE  # the one core sort a component can export
         if sort == _SORT_TYPE and not isinstance(item, _TypeExport):
             item = _TypeExport(item)
         self._add(item, sort)

@@ -19,6 +19,10 @@
   (func $first (param "p" $pe) (result u8) (canon lift (core func $i "first")))
   (export "first" (func $first) (func (param "p" $pe) (result u8)))
 
+  ;; a core module, the one core sort a component exports
+  (core module $empty)
+  (export "empty-module" (core module $empty))
+
   ;; a nested component, instantiated, whose instance is exported
   (component $inner
     (core module $n (func (export "h") (result i32) i32.const 7))
