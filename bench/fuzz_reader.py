@@ -22,9 +22,9 @@ import atheris
 import wasmtime
 
 with atheris.instrument_imports():
-    from hatch_pylon.errors import ComponentFormatError
-    from hatch_pylon.signatures import Undecidable, export_signatures, import_signatures
-    from hatch_pylon.wasm import inspect_bytes
+    from hatch_pylon._errors import ComponentFormatError
+    from hatch_pylon._signatures import Undecidable, export_signatures, import_signatures
+    from hatch_pylon._wasm import inspect_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_WAT = [

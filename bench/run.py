@@ -29,10 +29,10 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component
 
-from hatch_pylon import wasm
-from hatch_pylon.bundle import build_bundle
-from hatch_pylon.config import load_config
-from hatch_pylon.signatures import export_signatures, import_signatures
+from hatch_pylon import _wasm as wasm
+from hatch_pylon._config import load_config
+from hatch_pylon._pipeline import build_bundle
+from hatch_pylon._signatures import export_signatures, import_signatures
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 1 << 20
@@ -128,11 +128,11 @@ def peak_rss_mib(project: Path, raw: dict) -> tuple[float, float]:
     shutil.rmtree(project / ".compose", ignore_errors=True)
     # VmHWM, not getrusage: Linux carries ru_maxrss over from the parent across fork and exec.
     report = "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
-    work = ("import sys, json; from hatch_pylon.bundle import build_bundle; from hatch_pylon.config import "
+    work = ("import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
             "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
             f"project_name='bench', environ={{}})); {report}")
     peaks = []
-    for code in (work, f"import hatch_pylon.bundle; {report}"):
+    for code in (work, f"import hatch_pylon._pipeline; {report}"):
         result = subprocess.run([sys.executable, "-c", code, json.dumps(raw), str(project)],
                                 capture_output=True, text=True, check=True)
         peaks.append(int(result.stdout) / 1024)

@@ -1,3 +1,38 @@
-"""hatch-pylon: bundle a WebAssembly component graph and its composectl plan into Python packages."""
+"""hatch-pylon: bundle a WebAssembly component graph and its composectl plan into Python packages.
 
-__version__ = "0.1.0"
+The public API is small and imported on first use, so ``hatch-pylon --help``
+and the build hook stay light:
+
+- ``load_config`` / ``build_bundle``: the build pipeline (what the hook runs);
+- ``open_target`` / ``verify_bundle``: the verification gate every consumer uses;
+- ``Runtime``: run a verified bundle with wasmtime (``hatch-pylon[run]``);
+- ``PylonError``: every user-facing failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.2.0"
+
+__all__ = ["PylonError", "Runtime", "__version__", "build_bundle", "load_config", "open_target", "verify_bundle"]
+
+_HOMES = {
+    "PylonError": "._errors",
+    "Runtime": "._runtime",
+    "build_bundle": "._pipeline",
+    "load_config": "._config",
+    "open_target": "._sources",
+    "verify_bundle": "._verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'hatch_pylon' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value
+    return value

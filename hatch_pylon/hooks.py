@@ -2,7 +2,7 @@
 
 from hatchling.plugin import hookimpl
 
-from .plugin import PylonBuildHook
+from ._hatch import PylonBuildHook
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from components import COMPONENT_HEADER, leb, name, raw_component, section, write_component
+from helpers import COMPONENT_HEADER, leb, name, raw_component, section, write_component
 
 BASE_HOOK = 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'
 INSTANCE_DESC = b"\x05\x00"

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import wasmtime
-from components import write_component
+from helpers import write_component
 
-from hatch_pylon.cli import main
+from hatch_pylon._cli import main
 
 
 def test_inspect_text_and_json(tmp_path: Path, capsys) -> None:
@@ -65,7 +65,7 @@ def test_plan_readable_and_json(tmp_path: Path, capsys) -> None:
     project = _project(tmp_path, 'root = "root.wasm"\ncomponent-dirs = ["caps"]')
     assert main(["plan", str(project)]) == 0
     text = capsys.readouterr().out
-    assert "root: python   determinism: relaxed   destination: demo/_pylon/" in text
+    assert "root: python   determinism: relaxed   linkage: runtime   destination: demo/_pylon/" in text
     assert "binding   python: a:b/c@1.0.0 -> p: a:b/c@1.1.0" in text
     assert main(["plan", str(project), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["bindings"][0]["export_name"] == "a:b/c@1.1.0"

@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_sample, find_links_env
+from helpers import REPO, copy_sample, find_links_env
 
-from hatch_pylon.cli import main
+from hatch_pylon._cli import main
 
 pytestmark = pytest.mark.slow
 

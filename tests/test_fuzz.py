@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import SEEDS, mutate, mutation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mutations import SEEDS, mutate, mutation
 
-from hatch_pylon.errors import ComponentFormatError
-from hatch_pylon.wasm import WasmInfo, inspect_bytes, scan
+from hatch_pylon._errors import ComponentFormatError
+from hatch_pylon._wasm import WasmInfo, inspect_bytes, scan
 
 
 @settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

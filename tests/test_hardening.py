@@ -13,16 +13,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from components import name, section, write_component
-from conftest import copy_sample
-from test_runtime import SpyCompiler
+from helpers import SpyCompiler, copy_sample, name, section, write_component
 
-from hatch_pylon.bundle import build_bundle
-from hatch_pylon.cli import main
-from hatch_pylon.config import load_config
-from hatch_pylon.errors import PylonError
-from hatch_pylon.runtime import Runtime
-from hatch_pylon.target import open_target
+from hatch_pylon._cli import main
+from hatch_pylon._config import load_config
+from hatch_pylon._errors import PylonError
+from hatch_pylon._pipeline import build_bundle
+from hatch_pylon._runtime import Runtime
+from hatch_pylon._sources import open_target
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +77,7 @@ def test_build_killed_mid_write_leaves_the_store_valid(tmp_path: Path) -> None:
     build_bundle(load_config({**half, "root": "half-root.wasm"}, project_root=tmp_path, project_name="k", environ={}))
     finished = assert_store_sound(store)
 
-    code = ("import sys, json; from hatch_pylon.bundle import build_bundle; from hatch_pylon.config import "
+    code = ("import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
             "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
             "project_name='k', environ={}))")
     victim = subprocess.Popen([sys.executable, "-c", code, json.dumps(raw), str(tmp_path)])
@@ -135,6 +133,6 @@ def test_tampered_wheel_is_refused_by_verify_and_runtime(sample_wheel: Path, tmp
     assert main(["verify", str(wheel)]) == 1
     assert problem in capsys.readouterr().err
     spy = SpyCompiler(tmp_path / "cache")
-    with open_target(str(wheel)) as bundle, pytest.raises(PylonError, match="refusing to run an unverified bundle"):
+    with open_target(str(wheel)) as bundle, pytest.raises(PylonError, match="failed verification"):
         Runtime(bundle.folder, spy).run()
     assert spy.requested == [] and spy.compiled == 0

@@ -1,6 +1,6 @@
 import pytest
 
-from hatch_pylon.names import compatible, parse_name
+from hatch_pylon._names import compatible, parse_name
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from components import write_component
+from helpers import write_component
 
-from hatch_pylon.bundle import plan_project
-from hatch_pylon.config import load_config
-from hatch_pylon.errors import PylonError, ResolveError
+from hatch_pylon._config import load_config
+from hatch_pylon._errors import PylonError, ResolveError
+from hatch_pylon._pipeline import plan_project
 
 
 def resolve_in(root: Path, raw: dict, environ: dict | None = None):
@@ -189,7 +189,7 @@ def padded(path: Path, megabytes: int, **kwargs) -> Path:
 
 @pytest.mark.parametrize("large_caps", [0, 1, 3], ids=["root alone is large", "two large", "four large"])
 def test_outcomes_keep_job_order_whichever_thread_reads_them(tmp_path: Path, large_caps: int) -> None:
-    from hatch_pylon.bundle import build_bundle
+    from hatch_pylon._pipeline import build_bundle
 
     names = [f"p:c{i}/api" for i in range(6)]
     padded(tmp_path / "root.wasm", 5, imports=names)

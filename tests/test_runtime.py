@@ -10,14 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from components import write_component
+from helpers import SpyCompiler, write_component
 
-from hatch_pylon.bundle import build_bundle
-from hatch_pylon.cli import main
-from hatch_pylon.compiler import Compiler
-from hatch_pylon.config import load_config
-from hatch_pylon.errors import PylonError
-from hatch_pylon.runtime import Runtime
+from hatch_pylon._cli import main
+from hatch_pylon._compiler import Compiler
+from hatch_pylon._config import load_config
+from hatch_pylon._errors import PylonError
+from hatch_pylon._pipeline import build_bundle
+from hatch_pylon._runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = "sum-range(10) = 55; mul(6, 7) = 42"
@@ -28,16 +28,6 @@ def bundle_folder(sample_wheel: Path, tmp_path: Path) -> Path:
     with zipfile.ZipFile(sample_wheel) as archive:
         archive.extractall(tmp_path / "wheel")
     return tmp_path / "wheel" / "sample_pkg" / "_pylon"
-
-
-class SpyCompiler(Compiler):
-    def __init__(self, cache: Path) -> None:
-        super().__init__(cache)
-        self.requested: list[str] = []
-
-    def component(self, data: bytes, digest: str):
-        self.requested.append(digest)
-        return super().component(data, digest)
 
 
 def test_runs_the_bundle_in_process(bundle_folder: Path, compile_cache: Path) -> None:
@@ -51,7 +41,7 @@ def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, 
     blob = bundle_folder / ".compose/blobs" / digest[:2] / digest[2:]
     blob.write_bytes(blob.read_bytes().replace(b"\x7e", b"\x7f", 1))  # i64.add -> i64.sub
     spy = SpyCompiler(tmp_path / "cache")
-    with pytest.raises(PylonError, match=r"refusing to run an unverified bundle:\n  - component 'pylon-math': blob "
+    with pytest.raises(PylonError, match=r"failed verification \(1 problem\):\n  - component 'pylon-math': blob "
                                          r".* was modified"):
         Runtime(bundle_folder, spy).run()
     assert spy.requested == [] and spy.compiled == 0

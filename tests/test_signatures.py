@@ -7,23 +7,22 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from components import write_component
+from helpers import SEEDS, mutate, mutation, write_component
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mutations import SEEDS, mutate, mutation
 from wasmtime.component import Component
 
-from hatch_pylon.compiler import Compiler
-from hatch_pylon.resolve import Binding
-from hatch_pylon.signatures import (
+from hatch_pylon._compiler import Compiler
+from hatch_pylon._plan import Binding
+from hatch_pylon._reflect import exports_of, imports_of
+from hatch_pylon._signatures import (
     InstanceSignatures,
     Signature,
     Undecidable,
     export_signatures,
     import_signatures,
 )
-from hatch_pylon.typecheck import exports_of, imports_of
-from hatch_pylon.verify import type_problems
+from hatch_pylon._typecheck import type_problems
 
 # Every value type constructor, type exports, resources through own/borrow, types shared between
 # interfaces through `alias export` (WIT's `use`), outer aliases and a bare function import.
@@ -120,7 +119,7 @@ def test_an_undecidable_consumer_is_checked_by_wasmtime(tmp_path: Path) -> None:
     files = {cid: (path, hashlib.sha256(path.read_bytes()).hexdigest()) for cid, path in
              (("python", root), ("p", provider))}
     compiler = Compiler(tmp_path / "cache")
-    problems = type_problems(files, [Binding("python", "a:b/c@1.0.0", "p", "a:b/c@1.0.0")], compiler)
+    problems = type_problems(files, [Binding("python", "a:b/c@1.0.0", "p", "a:b/c@1.0.0")], compiler).problems
     assert problems == ["python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
                         "provider exports func(x: u32) -> u32"]
     assert compiler.compiled == 1  # only the root, which could not be decoded; the provider's exports were

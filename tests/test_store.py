@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from hatch_pylon.errors import ComponentFormatError, StoreError
-from hatch_pylon.ingest import Ingest
-from hatch_pylon.store import TEMP_PREFIX, BlobStore, StagedBlob, blob_relpath, hash_file
+from hatch_pylon._errors import ComponentFormatError, StoreError
+from hatch_pylon._fs import hash_file
+from hatch_pylon._ingest import Ingest
+from hatch_pylon._layout import TEMP_PREFIX, blob_relpath
+from hatch_pylon._store import BlobStore, StagedBlob
 
 
 def source(tmp_path: Path, data: bytes = b"component bytes") -> tuple[Path, str]:
@@ -26,12 +28,12 @@ def leftovers(store: Path) -> list[Path]:
 def test_stage_new_then_reuse(tmp_path: Path) -> None:
     src, digest = source(tmp_path)
     store = BlobStore(tmp_path / ".compose")
-    first = store.stage(src, digest)
+    first = store.stage_file(src, digest)
     assert first.status == "new"
     assert first.path == tmp_path / ".compose" / "blobs" / digest[:2] / digest[2:]
     assert first.path.read_bytes() == src.read_bytes()
     assert first.path.stat().st_mode & 0o777 == 0o644
-    assert store.stage(src, digest).status == "reused"
+    assert store.stage_file(src, digest).status == "reused"
     assert leftovers(tmp_path / ".compose") == []
 
 
@@ -41,7 +43,7 @@ def test_corrupt_existing_blob_is_replaced(tmp_path: Path) -> None:
     target = store.path_for(digest)
     target.parent.mkdir(parents=True)
     target.write_bytes(b"tampered")
-    staged = store.stage(src, digest)
+    staged = store.stage_file(src, digest)
     assert staged.status == "repaired"
     assert hash_file(target) == digest
 
@@ -50,8 +52,8 @@ def test_source_that_does_not_match_its_digest_leaves_nothing(tmp_path: Path) ->
     src, _ = source(tmp_path)
     wrong = "ab" * 32
     store = BlobStore(tmp_path / "s")
-    with pytest.raises(StoreError, match="changed while it was being staged"):
-        store.stage(src, wrong)
+    with pytest.raises(StoreError, match="nothing was stored"):
+        store.stage_file(src, wrong)
     assert not store.path_for(wrong).exists()
     assert leftovers(tmp_path / "s") == []
 
@@ -60,19 +62,22 @@ def test_store_path_that_is_a_file(tmp_path: Path) -> None:
     src, digest = source(tmp_path)
     (tmp_path / "s").write_text("not a folder")
     with pytest.raises(StoreError, match=r"blob store path .*/s exists but is not a directory"):
-        BlobStore(tmp_path / "s").stage(src, digest)
+        BlobStore(tmp_path / "s").stage_file(src, digest)
 
 
 def test_blob_relpath_layout() -> None:
     assert blob_relpath("ab" + "c" * 62) == "blobs/ab/" + "c" * 62
 
 
+_MODES = {"Tee": "copy", "Compare": "compare", "Rehash": "rehash", "KernelCopy": "follow"}
+
+
 def ingest_file(store: BlobStore, path: Path, commit: bool = True):
-    from hatch_pylon.wasm import scan
+    from hatch_pylon._wasm import scan
 
     with Ingest(store) as ingest:
         sink = ingest.sink(str(path))
-        mode = sink.mode
+        mode = _MODES[type(sink.strategy).__name__]
         scanned = scan(path, sink, via=sink.reading)
         ingest.scanned(str(path), scanned.digest)
         staged = ingest.commit(str(path)) if commit else None

@@ -11,14 +11,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from components import name, raw_component, section, write_component
+from helpers import name, raw_component, section, write_component
 
-from hatch_pylon.bundle import build_bundle
-from hatch_pylon.cli import main
-from hatch_pylon.compiler import Compiler
-from hatch_pylon.config import load_config
-from hatch_pylon.runtime import RunError, Runtime
-from hatch_pylon.verify import verify_folder
+from hatch_pylon._cli import main
+from hatch_pylon._compiler import Compiler
+from hatch_pylon._config import load_config
+from hatch_pylon._errors import PylonError
+from hatch_pylon._pipeline import build_bundle
+from hatch_pylon._runtime import Runtime
+from hatch_pylon._verify import verify_bundle
 
 DEST = "sample_pkg/_pylon"
 
@@ -31,7 +32,11 @@ def bundle_folder(sample_wheel: Path, tmp_path: Path) -> Path:
 
 
 def verify(folder: Path, compile_cache: Path, **kwargs):
-    return verify_folder(folder, compiler=Compiler(compile_cache), **kwargs)
+    return verify_bundle(folder, compiler=Compiler(compile_cache), **kwargs).report
+
+
+def verify_folder(folder: Path, **kwargs):
+    return verify_bundle(folder, **kwargs).report
 
 
 def test_good_artifacts_pass(sample_wheel: Path, bundle_folder: Path, compile_cache: Path, capsys) -> None:
@@ -148,7 +153,7 @@ def test_a_provider_wasmtime_rejects_is_named_not_a_traceback(tmp_path: Path, co
     problems = verify(folder, compile_cache).problems
     message = "component 'p': wasmtime cannot compile it: failed to parse WebAssembly module (unexpected end-of-file"
     assert len(problems) == 1 and problems[0].startswith(message)
-    with pytest.raises(RunError, match=re.escape(message)):
+    with pytest.raises(PylonError, match=re.escape(message)):
         Runtime(folder, Compiler(compile_cache)).load()
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from components import COMPONENT_HEADER, component_wat, leb, name, raw_component, section
+from helpers import COMPONENT_HEADER, component_wat, leb, name, raw_component, section
 from wasmtime.component import Component
 
-from hatch_pylon import wasm
-from hatch_pylon.errors import ComponentFormatError
+from hatch_pylon import _wasm as wasm
+from hatch_pylon._errors import ComponentFormatError
 
 FIXTURES = {
     "provider": component_wat(exports=["pylon:math/ops@1.2.0", "run-it"]),

@@ -13,19 +13,12 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .components import Candidate, Catalog
-from .config import PylonConfig
-from .errors import ResolveError
-from .names import ExternName, compatible, parse_name
-from .wasm import Extern
-
-
-@dataclass(frozen=True, order=True)
-class Binding:
-    consumer_id: str
-    import_name: str
-    provider_id: str
-    export_name: str
+from ._components import Candidate, Catalog
+from ._config import PylonConfig
+from ._errors import ResolveError
+from ._names import ExternName, compatible, parse_name
+from ._plan import Binding, find_cycle
+from ._wasm import Extern
 
 
 @dataclass(frozen=True)
@@ -157,35 +150,3 @@ def _describe_ambiguous(consumer: Candidate, wanted: Extern, matches: list[_Offe
         )
     return f"{consumer.id} imports {wanted.name!r}, which {names} all provide; {advice}"
 
-
-def find_cycle(bindings: Iterable[Binding]) -> str | None:
-    """A consumer -> provider cycle as readable text, or None."""
-    edges: dict[str, list[Binding]] = {}
-    for binding in sorted(bindings):
-        edges.setdefault(binding.consumer_id, []).append(binding)
-    done: set[str] = set()
-    path: list[Binding] = []
-    on_path: set[str] = set()
-
-    def visit(node: str) -> str | None:
-        if node in on_path:
-            start = next(i for i, b in enumerate(path) if b.consumer_id == node)
-            return " -> ".join(f"{b.consumer_id} [{b.import_name}]" for b in path[start:]) + f" -> {node}"
-        if node in done:
-            return None
-        on_path.add(node)
-        for binding in edges.get(node, []):
-            path.append(binding)
-            found = visit(binding.provider_id)
-            if found:
-                return found
-            path.pop()
-        on_path.discard(node)
-        done.add(node)
-        return None
-
-    for node in sorted(edges):
-        found = visit(node)
-        if found:
-            return found
-    return None

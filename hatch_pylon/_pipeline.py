@@ -1,9 +1,9 @@
 """The whole pipeline, for any adapter: config -> components -> bindings -> blobs -> plan.
 
-A *bundle* is a plan plus the blob files it names. It is either built
-from the configured component files (``build_bundle``) or loaded, with
-every digest re-checked, from a folder an earlier build wrote
-(``load_bundle``: how a wheel is built from an sdist without the originals).
+A *bundle* is a plan plus the blob files it names. ``build_bundle`` makes
+one from the configured component files; a bundle shipped in an sdist is
+instead taken through the verification gate (``_verify``), which hands back
+the same ``Bundle``.
 """
 
 from __future__ import annotations
@@ -14,17 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .components import Progress, discover
-from .config import PylonConfig
-from .errors import ResolveError, StoreError
-from .ingest import Ingest
-from .plan import Plan, parse_plan
-from .resolve import Resolution, resolve
-from .store import BlobStore, blob_relpath, hash_file
-
-PLAN_FILE = "plan.json"
-STORE_DIR = ".compose"  # composectl's default store, next to plan.json
-SDIST_BUNDLE_DIR = ".pylon-bundle"  # where an sdist carries the bundle
+from ._components import Progress, discover
+from ._config import PylonConfig
+from ._errors import ResolveError, bullets
+from ._ingest import Ingest
+from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath
+from ._plan import Plan, PlanComponent
+from ._resolve import Resolution, resolve
+from ._store import BlobStore
 
 Report = Callable[[str], None]
 
@@ -49,7 +46,7 @@ class Bundle:
         folder = Path(folder)
         store = BlobStore(folder / STORE_DIR)
         for digest, source in sorted(self.blobs.items()):
-            store.stage(source, digest)
+            store.stage_file(source, digest)
         (folder / PLAN_FILE).write_bytes(self.plan_json)
         return folder
 
@@ -61,14 +58,18 @@ class Bundle:
 
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
-        lines = []
-        for component in self.plan.components:
-            size = self.sizes[component.digest]
-            role = " (root)" if component.id == self.plan.root else ""
-            lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {_size(size)}")
-        for b in self.plan.bindings:
-            lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
-        return lines
+        return summary_lines(self.plan, self.sizes)
+
+
+def summary_lines(plan: Plan, sizes: dict[str, int]) -> list[str]:
+    lines = []
+    for component in plan.components:
+        role = " (root)" if component.id == plan.root else ""
+        size = _size(sizes[component.digest])
+        lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}")
+    for b in plan.bindings:
+        lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
+    return lines
 
 
 def plan_project(config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None,
@@ -78,7 +79,8 @@ def plan_project(config: PylonConfig, ingest: Ingest | None = None, progress: Pr
     for component_id, loser, winner in catalog.shadowed:
         warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
     resolution = resolve(catalog, config)
-    return resolution, Plan.from_resolution(resolution, config.root.id, config.policy)
+    components = (PlanComponent(c.id, c.file.digest) for c in resolution.components)
+    return resolution, Plan.create(config.root.id, components, resolution.bindings, config.policy, config.linkage)
 
 
 def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None) -> Bundle:
@@ -105,40 +107,36 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: P
 
 
 def _check_types(resolution: Resolution) -> None:
-    # wasmtime is only imported when type validation is asked for
-    from .compiler import Compiler
-    from .verify import type_problems
+    from ._compiler import optional_compiler
+    from ._typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    problems = type_problems(files, list(resolution.bindings), Compiler())
-    if problems:
-        raise ResolveError("bindings do not type-check:\n" + "\n".join(f"  - {p}" for p in problems))
+    report = type_problems(files, list(resolution.bindings), optional_compiler())
+    if report.problems:
+        raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
+    if report.skipped:
+        raise ResolveError(f"cannot type-check {', '.join(report.skipped)} without wasmtime; install "
+                           "hatch-pylon[run] or set validate = \"names\"")
 
 
-def load_bundle(folder: str | os.PathLike[str]) -> Bundle:
-    """Load ``folder/plan.json`` and its blobs from ``folder/.compose``, re-hashing every one."""
-    folder = Path(folder)
-    plan_path = folder / PLAN_FILE
-    plan_json = plan_path.read_bytes()
-    plan = parse_plan(plan_json, os.fspath(plan_path))
-    store = BlobStore(folder / STORE_DIR)
-    blobs: dict[str, Path] = {}
-    sizes: dict[str, int] = {}
-    problems = []
-    for component in plan.components:
-        path = store.path_for(component.digest)
-        if not path.is_file():
-            problems.append(f"component {component.id!r}: blob {path} is missing")
-            continue
-        actual = hash_file(path)
-        if actual != component.digest:
-            problems.append(f"component {component.id!r}: blob {path} hashes to {actual}, not {component.digest}")
-            continue
-        blobs[component.digest] = path
-        sizes[component.digest] = path.stat().st_size
-    if problems:
-        raise StoreError(f"bundle in {folder} failed verification:\n" + "\n".join(f"  - {p}" for p in problems))
-    return Bundle(plan, plan_json, blobs, sizes)
+def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _: None) -> Bundle | None:
+    """The bundle an unpacked sdist carries, through the verification gate; None when this is no sdist.
+
+    Blobs are copied into ``staging`` as they are re-hashed, and the plan is
+    re-written from the parsed model, so the wheel holds exactly what was
+    verified and nothing else from the sdist.
+    """
+    prebuilt = project_root / SDIST_BUNDLE_DIR
+    if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / PLAN_FILE)):
+        return None
+    from ._compiler import optional_compiler
+    from ._verify import verify_bundle
+
+    report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
+    verified = verify_bundle(prebuilt, copy_to=staging, compiler=optional_compiler)
+    verified.or_raise(f"the bundle in {SDIST_BUNDLE_DIR}/")
+    assert verified.plan is not None
+    return Bundle(verified.plan, verified.plan.to_json(), dict(verified.blobs), dict(verified.sizes))
 
 
 def throttled_progress(say: Report, *, after: float = 2.0, every: float = 10.0,

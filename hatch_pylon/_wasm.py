@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Literal, Union
 
-from .errors import ComponentFormatError
+from ._errors import ComponentFormatError
+from ._fs import NotRegularFile, open_regular
 
 MAGIC = b"\0asm"
 COMPONENT_VERSION = 0x0D
@@ -104,27 +105,34 @@ def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits 
     with the same bytes (the blob store hands back the copy it is making).
     """
     name = os.fspath(path)
-    hasher = hashlib.sha256()
-    feed: Feed = hasher.update
-    if sink is not None:
+    with _open(path) as file:
+        return scan_stream(file, name, feed=sink, limits=limits, via=via)
 
-        def feed(data: bytes | memoryview) -> None:
-            hasher.update(data)
+
+def scan_stream(file: BinaryIO, name: str, feed: Feed | None = None, limits: Limits = DEFAULT_LIMITS,
+                via: Callable[[BinaryIO], BinaryIO] | None = None) -> ScannedFile:
+    """``scan`` for a file the caller has opened (and checked is a regular file)."""
+    hasher = hashlib.sha256()
+    sink = feed
+
+    def both(data: bytes | memoryview) -> None:
+        hasher.update(data)
+        if sink is not None:
             sink(data)
 
-    with _open(path) as file:
-        size = os.fstat(file.fileno()).st_size
-        reader = _Reader(via(file) if via is not None else file, name, feed, limits, size=size)
-        info = reader.read()
+    size = os.fstat(file.fileno()).st_size
+    reader = _Reader(via(file) if via is not None else file, name, both, limits, size=size)
+    info = reader.read()
     return ScannedFile(path=name, info=info, digest=hasher.hexdigest(), size=reader.size)
 
 
 def _open(path: str | os.PathLike[str]) -> BinaryIO:
     name = os.fspath(path)
-    if os.path.isdir(name):
-        raise ComponentFormatError(name, None, "is a directory, not a component file")
     try:
-        return open(name, "rb")
+        return open_regular(name)
+    except NotRegularFile as exc:
+        what = "is a directory, not a component file" if os.path.isdir(name) else f"{exc.strerror}; not read"
+        raise ComponentFormatError(name, None, what) from None
     except FileNotFoundError:
         raise ComponentFormatError(name, None, "file not found") from None
     except PermissionError:

@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ID_PATTERN, PylonConfig
-from .errors import ComponentFormatError, PylonError
-from .ingest import LARGE_FILE, Ingest
-from .wasm import Limits, ScannedFile, scan
+from ._config import ID_PATTERN, PylonConfig
+from ._errors import ComponentFormatError, PylonError
+from ._ingest import LARGE_FILE, Ingest
+from ._wasm import Limits, ScannedFile, scan
 
 Progress = Callable[[int, int], None]  # (files read, bytes read) so far
 
@@ -65,7 +65,7 @@ def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progre
     jobs, searched, shadowed = _plan_jobs(config, problems)
     totals = [0, 0]
     candidates: list[Candidate] = []
-    outcomes = _scan_all(jobs, ingest, config.limits)
+    outcomes = _scan_all(jobs, ingest, Limits(max_size=config.max_component_size, max_externs=config.max_imports))
     for job, outcome in zip(jobs, outcomes):
         if isinstance(outcome, str):
             problems.append(f"{job.origin}: {_relative(config, job.path)}{outcome}")

@@ -10,16 +10,19 @@ to carry the bundle in ``.pylon-bundle/``.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle, throttled_progress
-from .config import PylonConfig, load_config
-from .errors import PylonError
-from .project import read_pyproject
+from ._config import PylonConfig, load_config
+from ._errors import PylonError
+from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
+from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
+from ._project import read_pyproject
 
 TABLE = "tool.pylon"
 
@@ -62,12 +65,10 @@ class _State:
         if self.bundle is None:
             try:
                 self.config = load_config(self.raw, project_root=self.root, project_name=self.name, table=TABLE)
-                prebuilt = self.root / SDIST_BUNDLE_DIR
-                if (self.root / "PKG-INFO").is_file() and (prebuilt / PLAN_FILE).is_file():
-                    _say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
-                    self.bundle = load_bundle(prebuilt)
-                else:
-                    self.bundle = build_bundle(self.config, warn=_say, progress=throttled_progress(_say))
+                self.staging = Path(tempfile.mkdtemp(prefix="hatch-pylon-"))
+                atexit.register(shutil.rmtree, self.staging, True)
+                self.bundle = shipped_bundle(self.root, self.staging, _say) or build_bundle(
+                    self.config, warn=_say, progress=throttled_progress(_say))
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():
@@ -82,7 +83,7 @@ def _say(message: str) -> None:
 
 def _write_bundle(bundle: Bundle, folder: Path) -> None:
     if folder.exists():
-        shutil.rmtree(folder / ".compose", ignore_errors=True)
+        shutil.rmtree(folder / STORE_DIR, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     bundle.write_to(folder)
     for path in (folder, *folder.rglob("*")):

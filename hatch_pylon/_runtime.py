@@ -19,12 +19,13 @@ from typing import Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
-from .bundle import PLAN_FILE, STORE_DIR
-from .compiler import CompileError, Compiler
-from .errors import PylonError
-from .plan import Plan, parse_plan
-from .store import blob_relpath
-from .typecheck import uses_resources
+from ._compiler import CompileError, Compiler
+from ._errors import PylonError
+from ._fs import open_inside, os_reason
+from ._layout import STORE_DIR, blob_relpath
+from ._plan import Plan
+from ._reflect import uses_resources
+from ._verify import verify_bundle
 
 
 class RunError(PylonError):
@@ -34,39 +35,41 @@ class RunError(PylonError):
 class Runtime:
     """A verified plan, ready to instantiate in one wasmtime store."""
 
-    def __init__(self, folder: str | os.PathLike[str], compiler: Compiler | None = None) -> None:
+    def __init__(self, folder: str | os.PathLike[str], compiler: Compiler | None = None, label: str = "") -> None:
         self.folder = Path(folder)
-        self.plan: Plan = parse_plan((self.folder / PLAN_FILE).read_bytes(), os.fspath(self.folder / PLAN_FILE))
+        self.label = label or os.fspath(folder)
         self.compiler = compiler or Compiler()
         self.components: dict[str, Component] = {}
+        self._plan: Plan | None = None
+
+    @property
+    def plan(self) -> Plan:
+        if self._plan is None:
+            self.load()
+        assert self._plan is not None
+        return self._plan
 
     def load(self) -> None:
-        """Check the bundle (structure, blobs, bindings by name), then compile (or fetch from cache) each blob.
+        """Pass the bundle through the verification gate, then compile (or fetch from cache) each blob.
 
         Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here.
         """
-        from .verify import verify_folder
-
-        report = verify_folder(self.folder, types=False)
-        if report.problems:
-            raise RunError("refusing to run an unverified bundle:\n" + "\n".join(f"  - {p}" for p in report.problems))
-        blobs = {}
-        for component in self.plan.components:
-            path = self.folder / STORE_DIR / blob_relpath(component.digest)
+        verified = verify_bundle(self.folder, compiler=self.compiler).or_raise(self.label)
+        assert verified.plan is not None
+        self._plan = verified.plan
+        for component in self._plan.components:
+            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
             try:
-                data = path.read_bytes()
+                with open_inside(self.folder, relative) as file:
+                    data = file.read()
             except OSError as exc:
-                raise RunError(f"component {component.id!r}: cannot read blob {path} ({exc.strerror})") from None
+                raise RunError(f"component {component.id!r}: cannot read blob {relative} ({os_reason(exc)})") from None
             actual = hashlib.sha256(data).hexdigest()
-            if actual != component.digest:
-                raise RunError(
-                    f"component {component.id!r}: blob {path} does not match the plan "
-                    f"(sha256 {actual}, plan says {component.digest}); refusing to run it"
-                )
-            blobs[component.id] = data
-        for component in self.plan.components:
+            if actual != component.digest:  # changed since the gate: the bytes compiled must be the bytes checked
+                raise RunError(f"component {component.id!r}: blob {relative} changed after it was verified "
+                               f"(sha256 {actual}, plan says {component.digest}); refusing to run it")
             try:
-                self.components[component.id] = self.compiler.component(blobs.pop(component.id), component.digest)
+                self.components[component.id] = self.compiler.component(data, component.digest, component.id)
             except CompileError as error:
                 raise RunError(f"component {component.id!r}: {error}") from None
 

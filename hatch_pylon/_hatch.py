@@ -16,9 +16,11 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from .bundle import PLAN_FILE, SDIST_BUNDLE_DIR, Bundle, build_bundle, load_bundle, throttled_progress
-from .config import HATCH_TABLE, PylonConfig, load_config
-from .errors import PylonError
+from ._config import PylonConfig, load_config
+from ._errors import PylonError
+from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
+from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
+from ._project import hatch_table_name
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
@@ -33,7 +35,7 @@ class PylonBuildHook(BuildHookInterface):
         try:
             self._staging = Path(tempfile.mkdtemp(prefix="hatch-pylon-"))
             config = self._load_config()
-            bundle = self._bundle(config)
+            bundle = self._bundle(config, self._staging)
             plan_file = self._staging / PLAN_FILE
             plan_file.write_bytes(bundle.plan_json)
             os.chmod(plan_file, 0o644)
@@ -55,20 +57,21 @@ class PylonBuildHook(BuildHookInterface):
         self._cleanup()
 
     def _load_config(self) -> PylonConfig:
-        target_hooks = self.build_config.target_config.get("hooks", {})
-        table = f"tool.hatch.build.targets.{self.target_name}.hooks.pylon" if "pylon" in target_hooks else HATCH_TABLE
+        table = hatch_table_name(self.root, self.target_name)
         return load_config(self.config, project_root=self.root, project_name=self.metadata.name, table=table)
 
-    def _bundle(self, config: PylonConfig) -> Bundle:
-        prebuilt = Path(self.root) / SDIST_BUNDLE_DIR
-        if (Path(self.root) / "PKG-INFO").is_file() and (prebuilt / PLAN_FILE).is_file():
-            self.app.display_info(f"hatch-pylon: using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
-            return load_bundle(prebuilt)
+    def _bundle(self, config: PylonConfig, staging: Path) -> Bundle:
+        shipped = shipped_bundle(Path(self.root), staging, self._info)
+        if shipped is not None:
+            return shipped
         return build_bundle(
             config,
             warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
-            progress=throttled_progress(lambda message: self.app.display_info(f"hatch-pylon: {message}")),
+            progress=throttled_progress(self._info),
         )
+
+    def _info(self, message: str) -> None:
+        self.app.display_info(f"hatch-pylon: {message}")
 
     def _report(self, bundle: Bundle, plan_path: str) -> None:
         """Per-component and per-binding lines for small graphs (or with -v), then one summary line."""

@@ -1,14 +1,11 @@
-"""Do a provider's exports have the types its consumers import?
+"""wasmtime's reflection of a compiled component, in the form ``_signatures`` decodes from binaries.
 
-Types come from wasmtime's reflection (``imports_of``, ``exports_of``) or, for consumers, straight
-from the binary (``signatures``); both are rendered as WIT-like text
-(``func(a: s64, b: s64) -> s64``) and compared positionally: what links is the
-shape of the values, and the rendering is what a mismatch message shows.
+Only imported where wasmtime is needed anyway (a compile fallback, ``run``);
+the rendering (``func(a: s64, b: s64) -> s64``) matches ``_signatures``'
+text exactly, so the two sources compare directly.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from wasmtime.component import (
     BorrowType,
@@ -30,8 +27,7 @@ from wasmtime.component import (
     VariantType,
 )
 
-from .resolve import Binding
-from .signatures import InstanceSignatures, Item, OtherItem, Signature, describe
+from ._signatures import InstanceSignatures, Item, OtherItem, Signature
 
 _RESOURCE_TYPES = (OwnType, BorrowType)
 
@@ -118,35 +114,3 @@ def _contains_resource(value_type: object) -> bool:
     elif isinstance(value_type, VariantType):
         children = [t for _, t in value_type.cases]
     return any(_contains_resource(child) for child in children if child is not None)
-
-
-def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Mapping[str, Item]) -> list[str]:
-    """Every function the consumer imports through ``binding`` must exist in the provider with the same types.
-
-    ``imports`` are the consumer's, ``exports`` the provider's; functions are
-    compared by shape, and types or resources are left to the linker.
-    """
-    label = f"{binding.consumer_id} -> {binding.provider_id} ({binding.import_name})"
-    wanted = imports.get(binding.import_name)
-    offered = exports.get(binding.export_name)
-    if wanted is None:
-        return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
-    if offered is None:
-        return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
-    if isinstance(wanted, Signature) and isinstance(offered, Signature):
-        return _compare({"": wanted}, {"": offered}, label)
-    if not isinstance(wanted, InstanceSignatures) or not isinstance(offered, InstanceSignatures):
-        return [f"{label}: import is a {describe(wanted)}, export is a {describe(offered)}"]
-    return _compare(wanted.functions, offered.functions, label)
-
-
-def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
-    problems = []
-    for name, item in sorted(wanted.items()):
-        where = f"function {name!r}" if name else "the function"
-        match = offered.get(name)
-        if match is None:
-            problems.append(f"{label}: provider does not export {where} ({item})")
-        elif item.shape != match.shape:
-            problems.append(f"{label}: {where} differs: consumer imports {item}, provider exports {match}")
-    return problems

@@ -15,12 +15,15 @@ raises ``Undecidable``, and callers fall back to wasmtime.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
 
-from .errors import ComponentFormatError
-from .wasm import COMPONENT_VERSION, MAGIC, Cursor
+from ._errors import ComponentFormatError
+from ._wasm import COMPONENT_VERSION, MAGIC, Cursor
 
 
 class Undecidable(Exception):
@@ -142,7 +145,30 @@ def export_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
     return _decode(data, path, exports=True)
 
 
-def _decode(data: bytes, path: str, *, exports: bool) -> dict[str, Item]:
+def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[str, Item], dict[str, Item]]:
+    """(imports, exports if asked) of a component file, decoded from a memory map: only pages holding types are read."""
+    reason = None
+    name = os.fspath(path)
+    found: dict[str, Item] = {}
+    offered: dict[str, Item] = {}
+    with open(name, "rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            raise Undecidable("empty file")
+        view = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            found = import_signatures(view, name)
+            offered = export_signatures(view, name) if exports else {}
+        except Undecidable as exc:
+            reason = str(exc)  # not the exception itself: its frames hold views into the map
+        finally:
+            with contextlib.suppress(BufferError):  # a view still alive: the map closes when it goes
+                view.close()
+    if reason is not None:
+        raise Undecidable(reason)
+    return found, offered
+
+
+def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, Item]:
     if data[:8] != MAGIC + bytes([COMPONENT_VERSION, 0, 1, 0]):
         raise Undecidable("not a component binary")
     decoder = _Decoder()

@@ -1,0 +1,66 @@
+"""The one exception family every adapter turns into a clean, traceback-free failure, and its formatter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 problem``, ``2 problems``: every count in a message is spelled this way."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def bullets(items: Iterable[str], indent: str = "  ") -> str:
+    """One ``- item`` line each: the one way a list of problems is shown."""
+    return "\n".join(f"{indent}- {item}" for item in items)
+
+
+def problems_message(subject: str, problems: list[str], noun: str = "problem") -> str:
+    """``<subject> has N problems:`` followed by one bullet each."""
+    return f"{subject} has {plural(len(problems), noun)}:\n{bullets(problems)}"
+
+
+class PylonError(Exception):
+    """A problem the user can act on; ``str()`` is the whole message."""
+
+
+class ConfigError(PylonError):
+    """Every configuration problem found, reported together."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(problems_message("pylon configuration", self.problems))
+
+
+class ComponentFormatError(PylonError):
+    """A file that is not a well-formed component binary."""
+
+    def __init__(self, path: str, offset: int | None, reason: str) -> None:
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"{path}: {self.detail}")
+
+    @property
+    def detail(self) -> str:
+        """The reason with its offset, without the path."""
+        where = f" at offset {self.offset} (0x{self.offset:x})" if self.offset is not None else ""
+        return f"{self.reason}{where}"
+
+
+class ResolveError(PylonError):
+    """Imports that cannot be bound, ambiguous providers, or a cycle."""
+
+
+class StoreError(PylonError):
+    """The blob store or a bundled blob is unusable."""
+
+
+class VerificationError(PylonError):
+    """A bundle the verification gate refused; ``problems`` lists every reason."""
+
+    def __init__(self, label: str, problems: list[str]) -> None:
+        self.label = label
+        self.problems = list(problems)
+        super().__init__(f"{label}: failed verification ({plural(len(self.problems), 'problem')}):\n"
+                         f"{bullets(self.problems)}")

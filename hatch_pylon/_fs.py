@@ -1,0 +1,261 @@
+"""Portable file primitives: the one hash routine, the one atomic writer, safe opens, abandoned temp files.
+
+Every OS-specific facility is looked up when it is used, never assumed, so
+the same code runs on Linux, macOS and Windows (the tests run it with the
+Linux-only calls deleted from ``os``):
+
+- ``O_NOFOLLOW`` / ``O_NONBLOCK``: without them, ``lstat`` before the open and
+  an inode comparison after it refuse links and special files;
+- ``fcntl.flock``: a temp file's writer holds a lock on it, so a sweeper can
+  tell a dead writer's file from a live one's (a PID says nothing across PID
+  namespaces); without it, only age decides;
+- ``os.replace`` over a file another process holds open fails on Windows:
+  the temp file is closed and the rename retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from ._errors import PylonError
+from ._layout import TEMP_PREFIX
+
+CHUNK_SIZE = 1 << 20  # bytes per read: files stream through buffers this big
+STALE_AFTER = 24 * 3600  # seconds after which any temp file is garbage, lock or no lock
+_GRACE = 10.0  # seconds an empty new temp file is left alone: its writer may not hold its lock yet
+
+
+class NotRegularFile(OSError):
+    """A path that is a link, a folder, a FIFO, a socket or a device where a regular file was required."""
+
+
+class TooLarge(PylonError):
+    """A stream that went past its byte limit."""
+
+
+def describe_mode(mode: int) -> str:
+    for test, text in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return text
+    return "not a regular file"
+
+
+def os_reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+
+
+def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> BinaryIO:
+    """Open a regular file for reading, never blocking on (or reading from) anything else.
+
+    The path is stat'ed first, so a FIFO, socket or device is refused before
+    ``open()`` could block on it; the descriptor is checked again after, so a
+    file swapped in between is refused too. With ``follow_symlinks=False`` a
+    symbolic link is refused as well.
+    """
+    before = os.stat(path) if follow_symlinks else os.lstat(path)
+    if not stat.S_ISREG(before.st_mode):
+        raise NotRegularFile(0, f"is {describe_mode(before.st_mode)}, not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        after = os.fstat(fd)
+        if not stat.S_ISREG(after.st_mode) or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+            raise NotRegularFile(0, "changed while it was being opened")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def inside(root: Path, relative: str) -> Path:
+    """``root/relative`` for a POSIX relative path with no ``..``, no absolute part and no empty part."""
+    posix = PurePosixPath(relative)
+    if posix.is_absolute() or not posix.parts or any(part in ("..", ".") for part in posix.parts) \
+            or "\\" in relative or ":" in posix.parts[0]:
+        raise NotRegularFile(0, f"{relative!r} is not a plain relative path")
+    return root.joinpath(*posix.parts)
+
+
+def open_inside(root: Path, relative: str) -> BinaryIO:
+    """Open ``root/relative`` only if every component below ``root`` is a real folder and the last a regular file.
+
+    No symbolic link is followed anywhere below ``root``, so what is opened
+    is inside ``root``.
+    """
+    path = inside(root, relative)
+    current = root
+    for part in PurePosixPath(relative).parts[:-1]:
+        current = current / part
+        mode = os.lstat(current).st_mode
+        if not stat.S_ISDIR(mode):
+            raise NotRegularFile(0, f"{current.relative_to(root).as_posix()} is {describe_mode(mode)}, not a folder")
+    return open_regular(path, follow_symlinks=False)
+
+
+def sha256_of(file: BinaryIO, limit: int | None = None, *, copy_to: BinaryIO | None = None) -> tuple[str, int]:
+    """(SHA-256 hex, size) of the rest of ``file``, streamed; optionally copied to ``copy_to`` on the way.
+
+    Raises ``TooLarge`` once more than ``limit`` bytes have been read.
+    """
+    hasher = hashlib.sha256()
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    total = 0
+    while got := file.readinto(buffer):
+        total += got
+        if limit is not None and total > limit:
+            raise TooLarge(f"is over the limit of {limit} bytes")
+        hasher.update(view[:got])
+        if copy_to is not None:
+            copy_to.write(view[:got])
+    return hasher.hexdigest(), total
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a regular file as lower-case hex."""
+    with open_regular(path) as file:
+        return sha256_of(file)[0]
+
+
+# -- writing ----------------------------------------------------------------------------------------------
+
+
+def _lock(fd: int) -> bool:
+    """Take an exclusive lock on ``fd`` without waiting; False where locks are unavailable or held."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    flock = getattr(fcntl, "flock", None)
+    if flock is None:
+        return False
+    try:
+        flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def can_lock() -> bool:
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    return hasattr(fcntl, "flock")
+
+
+class TempFile:
+    """An exclusive, randomly named ``.tmp-*`` file in ``folder``, locked while its writer lives.
+
+    Created with ``O_EXCL`` (and ``O_NOFOLLOW`` where it exists), so it is
+    never a file or link someone planted. ``commit`` renames it over its
+    target; anything else removes it. Use as a context manager.
+    """
+
+    def __init__(self, folder: Path, mode: int = 0o644) -> None:
+        self.folder = folder
+        self.mode = mode
+        self.path = folder / f"{TEMP_PREFIX}{secrets.token_hex(12)}"
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags, 0o600)
+        _lock(fd)
+        self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self.done = False
+
+    def __enter__(self) -> TempFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.done:
+            self.discard()
+
+    def commit(self, target: Path) -> None:
+        """Make ``target`` this file's bytes, atomically."""
+        self.file.flush()
+        os.chmod(self.path, self.mode)
+        try:
+            os.replace(self.path, target)  # POSIX: renamed while still open and locked
+        except PermissionError:
+            self.file.close()  # Windows renames only closed files, and not over open ones: retry a while
+            for delay in (0.01, 0.05, 0.2, 0.5):
+                time.sleep(delay)
+                with contextlib.suppress(PermissionError):
+                    os.replace(self.path, target)
+                    break
+            else:
+                os.replace(self.path, target)
+        self.file.close()
+        self.done = True
+
+    def discard(self) -> None:
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        self.done = True
+
+
+def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``target`` through an exclusive temp file and an atomic rename; nothing left on failure."""
+    with TempFile(target.parent, mode) as temp:
+        temp.file.write(data)
+        temp.commit(target)
+
+
+def sweep_temps(folder: Path) -> list[Path]:
+    """Remove ``.tmp-*`` files in ``folder`` whose writers are gone; returns what was removed."""
+    removed = []
+    try:
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(TEMP_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        path = Path(entry.path)
+        with contextlib.suppress(OSError):  # raced with its writer finishing: fine
+            if entry.is_file(follow_symlinks=False) and _abandoned(path):
+                os.unlink(path)
+                removed.append(path)
+    return removed
+
+
+def _abandoned(path: Path) -> bool:
+    info = os.lstat(path)
+    age = time.time() - info.st_mtime
+    if age > STALE_AFTER:
+        return True
+    if not can_lock():
+        return False  # without locks only age can tell
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not _lock(fd):
+            return False  # its writer holds the lock: alive
+        return info.st_size > 0 or age > _GRACE
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def private_folder(prefix: str) -> Iterator[Path]:
+    """A fresh temp folder, removed on every exit path (see ``_cleanup`` for signals)."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

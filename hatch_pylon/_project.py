@@ -1,0 +1,245 @@
+"""Find a project's pylon table as its build will, for the CLI (the hatch hook gets it from hatchling).
+
+hatch: ``[tool.hatch]`` of pyproject.toml, updated key by key with ``hatch.toml`` beside it, as hatchling
+does (so a ``[build]`` table there replaces all of ``tool.hatch.build``); the wheel target's
+``build.targets.wheel.hooks.pylon`` replaces the global ``build.hooks.pylon``. setuptools: ``[tool.pylon]``.
+Messages name the file and the key as the user wrote them: ``tool.hatch.build.hooks.pylon.root`` in
+pyproject.toml, ``hatch.toml: build.hooks.pylon.root`` in hatch.toml.
+
+``hook_problems`` tells what would keep the build from running the hook this table configures.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._config import HATCH_TABLE, PylonConfig, load_config
+from ._errors import PylonError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PYPROJECT = "pyproject.toml"
+HATCH_TOML = "hatch.toml"
+SETUPTOOLS_TABLE = "tool.pylon"
+DISTRIBUTION = "hatch-pylon"
+
+
+@dataclass(frozen=True)
+class HookTable:
+    """A pylon table a build reads: its raw value, how messages name it, and who reads it."""
+
+    raw: Any
+    table: str  # "tool.hatch.build.hooks.pylon", "hatch.toml: build.hooks.pylon", "tool.pylon", ...
+    backend: str  # "hatch" or "setuptools"
+    target: str | None = None  # the hatch target whose own table this is; None for the global table
+
+
+def read_pyproject(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    pyproject = Path(project_dir) / PYPROJECT
+    try:
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PylonError(f"{pyproject}: not found; pass the folder that holds pyproject.toml") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PylonError(f"{pyproject}: cannot be read ({exc})") from None
+
+
+def read_hatch_toml(project_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``hatch.toml`` beside pyproject.toml, or None when there is none."""
+    path = Path(project_dir) / HATCH_TOML
+    if not path.is_file():
+        return None
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PylonError(f"{path}: cannot be read ({exc})") from None
+
+
+def hook_tables(project_dir: str | os.PathLike[str], data: Mapping[str, Any] | None = None) -> dict[str, HookTable]:
+    """Every pylon table the project has, keyed ``global``, ``wheel``, ``sdist`` (hatch) and ``setuptools``."""
+    root = Path(project_dir)
+    data = read_pyproject(root) if data is None else data
+    hatch = _dig(data, "tool", "hatch")
+    hatch = dict(hatch) if isinstance(hatch, Mapping) else {}
+    prefix = "tool.hatch."
+    extra = read_hatch_toml(root)
+    if extra is not None:
+        hatch.update(extra)  # hatchling's rule: top-level keys of hatch.toml replace tool.hatch's
+        if "build" in extra:
+            prefix = f"{HATCH_TOML}: "
+    tables: dict[str, HookTable] = {}
+    build = hatch.get("build")
+    candidates: list[tuple[str, str | None, tuple[str, ...], str]] = [
+        ("global", None, ("hooks", "pylon"), "build.hooks.pylon")]
+    candidates += [(target, target, ("targets", target, "hooks", "pylon"), f"build.targets.{target}.hooks.pylon")
+                   for target in ("wheel", "sdist")]
+    for label, target, keys, name in candidates:
+        raw = _dig(build, *keys)
+        if raw is not None:
+            tables[label] = HookTable(raw, prefix + name, "hatch", target)
+    raw = _dig(data, "tool", "pylon")
+    if raw is not None:
+        tables["setuptools"] = HookTable(raw, SETUPTOOLS_TABLE, "setuptools")
+    return tables
+
+
+def find_table(project_dir: str | os.PathLike[str], data: Mapping[str, Any] | None = None) -> HookTable | None:
+    """The table a wheel build of this project reads, or None when hatch-pylon is not configured.
+
+    The build backend decides between hatch's tables and ``[tool.pylon]``; without a known backend,
+    hatch's are tried first.
+    """
+    data = read_pyproject(project_dir) if data is None else data
+    tables = hook_tables(project_dir, data)
+    hatch = tables.get("wheel") or tables.get("global")
+    backend = _backend(data)
+    if backend == "setuptools":
+        return tables.get("setuptools")
+    if backend == "hatch":
+        return hatch
+    return hatch or tables.get("setuptools")
+
+
+def hatch_table_name(project_dir: str | os.PathLike[str], target: str) -> str:
+    """How messages should name the table hatchling hands the hook for ``target`` (``wheel``, ``sdist``).
+
+    ``tool.hatch.build.hooks.pylon`` in pyproject.toml, ``hatch.toml: build.hooks.pylon`` in hatch.toml, or
+    the target's own table; for the hatch hook's ``load_config(..., table=...)``.
+    """
+    try:
+        tables = hook_tables(project_dir)
+    except PylonError:
+        return HATCH_TABLE
+    found = tables.get(target) or tables.get("global")
+    return found.table if found is not None else HATCH_TABLE
+
+
+def load_project(project_dir: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> PylonConfig:
+    """The pylon config a wheel build of the project would use."""
+    root = Path(project_dir)
+    pyproject = root / PYPROJECT
+    data = read_pyproject(root)
+    found = find_table(root, data)
+    if found is None:
+        raise PylonError(f"{pyproject}: no [{HATCH_TABLE}] or [{SETUPTOOLS_TABLE}] table (nor [build.hooks.pylon] "
+                         f"in {HATCH_TOML}) for its build backend; hatch-pylon is not configured here")
+    name = project_name(root, data, found)
+    return load_config(found.raw, project_root=root, project_name=name, environ=environ, table=found.table)
+
+
+def project_name(project_dir: str | os.PathLike[str], data: Mapping[str, Any], found: HookTable) -> str:
+    """``[project].name``; when it is missing or dynamic, setup.cfg's ``[metadata] name``.
+
+    The name only picks the default ``destination``, so a table that sets ``destination`` needs none.
+    """
+    root = Path(project_dir)
+    name = _dig(data, "project", "name")
+    if isinstance(name, str) and name:
+        return name
+    name = _setup_cfg_name(root)
+    if name:
+        return name
+    if isinstance(found.raw, Mapping) and "destination" in found.raw:
+        return root.resolve().name
+    why = "is dynamic" if "name" in (_dig(data, "project", "dynamic") or ()) else "is not set"
+    raise PylonError(f"{root / PYPROJECT}: [project].name {why}, so the bundle's default folder is unknown; "
+                     f"set {found.table}.destination (e.g. 'my_pkg/_pylon') or [project].name")
+
+
+def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
+    """What would keep the build from running the pylon hook as configured, one sentence each (empty: none).
+
+    - hatch-pylon missing from ``build-system.requires``: hatchling fails with ``UnknownPluginError``,
+      and setuptools silently builds without the bundle;
+    - a table the build backend does not read;
+    - a hatch table for one target only: an sdist without the bundle (wheels built from it then fail),
+      or wheels without it.
+    """
+    root = Path(project_dir)
+    data = read_pyproject(root)
+    tables = hook_tables(root, data)
+    if not tables:
+        return []
+    problems = []
+    backend = _backend(data)
+    hatch = [table for key, table in tables.items() if key != "setuptools"]
+    global_name = (f"[build.hooks.pylon] in {HATCH_TOML}" if hatch and not hatch[0].table.startswith("tool.")
+                   else f"[{HATCH_TABLE}]")
+    if hatch and backend == "setuptools":
+        problems.append(f"{PYPROJECT}: build-system.build-backend is setuptools, which does not read "
+                        f"{hatch[0].table}; configure hatch-pylon in [{SETUPTOOLS_TABLE}] instead")
+    if "setuptools" in tables and not hatch and backend == "hatch":
+        problems.append(f"{PYPROJECT}: build-system.build-backend is hatchling, which does not read "
+                        f"[{SETUPTOOLS_TABLE}]; move that table to [{HATCH_TABLE}]")
+    uses_hatch = bool(hatch) and backend != "setuptools"
+    if not _requires_hatch_pylon(data):
+        if uses_hatch:
+            problems.append(f"{PYPROJECT}: build-system.requires does not list '{DISTRIBUTION}', so hatchling "
+                            f"cannot load the pylon hook (UnknownPluginError); add it: "
+                            f'requires = ["hatchling", "{DISTRIBUTION}"]')
+        elif "setuptools" in tables and backend != "hatch":
+            problems.append(f"{PYPROJECT}: build-system.requires does not list '{DISTRIBUTION}', so setuptools "
+                            f"builds run without it and ship no bundle; add it: "
+                            f'requires = ["setuptools>=64", "{DISTRIBUTION}"]')
+    if uses_hatch and "global" not in tables:
+        wheel, sdist = tables.get("wheel"), tables.get("sdist")
+        if wheel is not None and sdist is None:
+            problems.append(f"{wheel.table} configures the hook for the wheel target only: the sdist gets no "
+                            f"bundle, and wheels built from it (pip install, uv build, python -m build) fail; "
+                            f"move the table to {global_name}")
+        if sdist is not None and wheel is None:
+            problems.append(f"{sdist.table} configures the hook for the sdist target only: wheels built from "
+                            f"the source tree get no bundle; move the table to {global_name}")
+    return problems
+
+
+def _backend(data: Mapping[str, Any]) -> str | None:
+    backend = _dig(data, "build-system", "build-backend")
+    if not isinstance(backend, str):
+        return None
+    if backend.split(".")[0] in ("hatchling", "hatch"):
+        return "hatch"
+    if backend.split(".")[0] == "setuptools":
+        return "setuptools"
+    return None
+
+
+def _requires_hatch_pylon(data: Mapping[str, Any]) -> bool:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    requires = _dig(data, "build-system", "requires")
+    for entry in requires if isinstance(requires, list) else []:
+        try:
+            if isinstance(entry, str) and canonicalize_name(Requirement(entry).name) == DISTRIBUTION:
+                return True
+        except InvalidRequirement:
+            continue
+    return False
+
+
+def _setup_cfg_name(root: Path) -> str | None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(root / "setup.cfg", encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    name = parser.get("metadata", "name", fallback="").strip()
+    return name or None
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data

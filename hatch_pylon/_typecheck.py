@@ -1,0 +1,107 @@
+"""Do a provider's exports have the types its consumers import?
+
+Types are decoded from the binaries (``_signatures``) without compiling
+anything; only a component the decoder cannot read is compiled, and then
+wasmtime's reflection (``_reflect``) stands in. Signatures are compared
+positionally: what links is the shape of the values, and the rendering is
+what a mismatch message shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._plan import Binding
+from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe
+
+if TYPE_CHECKING:
+    from ._compiler import Compiler
+
+
+@dataclass
+class TypeReport:
+    problems: list[str] = field(default_factory=list)
+    compiled: list[str] = field(default_factory=list)  # components wasmtime had to read
+    skipped: list[str] = field(default_factory=list)  # components nobody could read (no wasmtime)
+
+
+def type_problems(files: Mapping[str, tuple[Path, str]], bindings: list[Binding], compiler: Compiler | None,
+                  compile_all: bool = False) -> TypeReport:
+    """Type-check ``bindings`` between components given as id -> (file, expected sha256).
+
+    Import and export types are decoded from each binary, mapped rather than
+    read whole. A component the decoder does not model is compiled instead
+    (through the cache), and so is every component with ``compile_all``,
+    which also proves wasmtime accepts its code. Without a ``compiler``
+    (wasmtime not installed) such components are listed in ``skipped``.
+    """
+    report = TypeReport()
+    imports: dict[str, Mapping[str, Item]] = {}
+    exports: dict[str, Mapping[str, Item]] = {}
+    providers = {b.provider_id for b in bindings}
+    for component_id, (path, expected) in sorted(files.items()):
+        if not compile_all:
+            try:
+                decoded = decode_file(path, exports=component_id in providers)
+                imports[component_id], exports[component_id] = decoded
+                continue
+            except Undecidable:
+                pass
+        if compiler is None:
+            report.skipped.append(component_id)
+            continue
+        data = Path(path).read_bytes()
+        if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
+            report.problems.append(f"component {component_id!r}: {path} changed while being verified")
+            continue
+        from ._compiler import CompileError
+        from ._reflect import exports_of, imports_of
+
+        try:
+            component = compiler.component(data, expected).type
+        except CompileError as error:
+            report.problems.append(f"component {component_id!r}: {error}")
+            continue
+        report.compiled.append(component_id)
+        imports[component_id] = imports_of(component, compiler.engine)
+        exports[component_id] = exports_of(component, compiler.engine)
+    for binding in bindings:
+        if binding.consumer_id in imports and binding.provider_id in exports:
+            report.problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])
+    return report
+
+
+def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Mapping[str, Item]) -> list[str]:
+    """Every function the consumer imports through ``binding`` must exist in the provider with the same types.
+
+    ``imports`` are the consumer's, ``exports`` the provider's; functions are
+    compared by shape, and types or resources are left to the linker.
+    """
+    label = f"{binding.consumer_id} -> {binding.provider_id} ({binding.import_name})"
+    wanted = imports.get(binding.import_name)
+    offered = exports.get(binding.export_name)
+    if wanted is None:
+        return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
+    if offered is None:
+        return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
+    if isinstance(wanted, Signature) and isinstance(offered, Signature):
+        return _compare({"": wanted}, {"": offered}, label)
+    if not isinstance(wanted, InstanceSignatures) or not isinstance(offered, InstanceSignatures):
+        return [f"{label}: import is a {describe(wanted)}, export is a {describe(offered)}"]
+    return _compare(wanted.functions, offered.functions, label)
+
+
+def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
+    problems = []
+    for name, item in sorted(wanted.items()):
+        where = f"function {name!r}" if name else "the function"
+        match = offered.get(name)
+        if match is None:
+            problems.append(f"{label}: provider does not export {where} ({item})")
+        elif item.shape != match.shape:
+            problems.append(f"{label}: {where} differs: consumer imports {item}, provider exports {match}")
+    return problems

@@ -1,0 +1,167 @@
+"""Everything the tests share: real component binaries, the sample project, fuzzing mutations, a spy compiler.
+
+``component(imports=[...], exports=[...])`` builds a real component (WAT
+compiled by ``wasmtime.wat2wasm``) whose instance imports/exports each carry
+one function ``f`` of the given signature: enough to exercise naming,
+versions and type checks. ``raw_component`` hand-assembles the malformed
+binaries no text format can express.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import wasmtime
+from hypothesis import strategies as st
+
+from hatch_pylon._compiler import Compiler
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+SAMPLE = REPO / "sample-project"
+
+DEFAULT_SIG = "(result u32)"
+
+
+def component_wat(imports: list[str] = (), exports: list[str] = (), sig: str = DEFAULT_SIG,
+                  import_sigs: dict[str, str] | None = None) -> str:
+    import_sigs = import_sigs or {}
+    lines = ["(component"]
+    for name in imports:
+        lines.append(f'  (import "{name}" (instance (export "f" (func {import_sigs.get(name, DEFAULT_SIG)}))))')
+    if exports:
+        core_sig, body = _core_body(sig)
+        lines += [
+            f'  (core module $m (func (export "f") {core_sig} {body}))',
+            "  (core instance $ci (instantiate $m))",
+            f'  (func $f {sig} (canon lift (core func $ci "f")))',
+            '  (instance $api (export "f" (func $f)))',
+        ]
+        lines += [f'  (export "{name}" (instance $api))' for name in exports]
+    lines.append(")")
+    return "\n".join(lines)
+
+
+def _core_body(sig: str) -> tuple[str, str]:
+    """A core signature and body matching a small set of scalar component signatures."""
+    table = {
+        "(result u32)": ("(result i32)", "i32.const 7"),
+        "(result s64)": ("(result i64)", "i64.const 7"),
+        '(param "x" u32) (result u32)': ("(param i32) (result i32)", "local.get 0"),
+        '(param "x" s64) (result s64)': ("(param i64) (result i64)", "local.get 0"),
+    }
+    return table[sig]
+
+
+def write_component(path: Path, imports: list[str] = (), exports: list[str] = (), **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(wasmtime.wat2wasm(component_wat(list(imports), list(exports), **kwargs)))
+    return path
+
+
+def leb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def name(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return leb(len(raw)) + raw
+
+
+def section(section_id: int, body: bytes) -> bytes:
+    return bytes([section_id]) + leb(len(body)) + body
+
+
+COMPONENT_HEADER = b"\0asm\x0d\x00\x01\x00"
+
+
+def raw_component(*sections: bytes) -> bytes:
+    """Hand-assembled binaries, for the malformed cases no text format can express."""
+    return COMPONENT_HEADER + b"".join(sections)
+
+
+# -- fuzzing seeds and mutations ----------------------------------------------------------------
+
+SEEDS = [
+    wasmtime.wat2wasm(component_wat(imports=["a:b/c@1.0.0", "wasi:cli/stdout@0.2.0"], exports=["x:y/z@2.1.0"])),
+    wasmtime.wat2wasm(component_wat(exports=["p:q/r", "run-it"], sig='(param "x" s64) (result s64)')),
+    wasmtime.wat2wasm((Path(__file__).parents[1] / "sample-project/caps/arrow-core.wat").read_text()),
+    wasmtime.wat2wasm('(module (import "env" "f" (func)) (memory (export "m") 1 2) (global (export "g") i32 '
+                      "(i32.const 1)))"),
+]
+
+mutation = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, 10_000), st.integers(1, 255)),
+    st.tuples(st.just("insert"), st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
+    st.tuples(st.just("delete"), st.integers(0, 10_000), st.integers(1, 16)),
+    st.tuples(st.just("truncate"), st.integers(0, 10_000), st.just(0)),
+)
+
+
+def mutate(data: bytes, steps: list[tuple]) -> bytes:
+    out = bytearray(data)
+    for kind, position, arg in steps:
+        at = position % (len(out) + 1)
+        if kind == "flip" and out:
+            out[at % len(out)] ^= arg
+        elif kind == "insert":
+            out[at:at] = arg
+        elif kind == "delete":
+            del out[at : at + arg]
+        elif kind == "truncate":
+            del out[at:]
+    return bytes(out)
+
+
+# -- the sample project -------------------------------------------------------------------------
+
+_spec = importlib.util.spec_from_file_location("sample_build_components", SAMPLE / "build_components.py")
+assert _spec is not None and _spec.loader is not None
+sample_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sample_build)
+
+
+def copy_sample(destination: Path, python_root: Path) -> Path:
+    shutil.copytree(SAMPLE, destination, ignore=shutil.ignore_patterns("wasm", "*.wasm", "*.inputs", ".compose",
+                                                                        "dist", "__pycache__"))
+    (destination / "wasm").mkdir()
+    shutil.copy(python_root, destination / "wasm" / "python.wasm")
+    sample_build.build_caps(destination)
+    return destination
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def find_links_env(wheelhouse: Path, tmp_path: Path) -> dict[str, str]:
+    """Front-ends install build requirements from PyPI, but hatch-pylon from this checkout's wheel.
+
+    uv's cache sits in the session's wheelhouse folder: a global cache could hand back a plugin wheel
+    of the same version built from older code.
+    """
+    return {**os.environ, "PIP_FIND_LINKS": str(wheelhouse), "UV_FIND_LINKS": str(wheelhouse),
+            "UV_CACHE_DIR": str(wheelhouse.parent / f"{wheelhouse.name}-uv-cache"),
+            "HATCH_DATA_DIR": str(tmp_path / "hatch-data"), "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")}
+
+
+class SpyCompiler(Compiler):
+    """A compiler that records what it was asked to compile."""
+
+    def __init__(self, cache: Path) -> None:
+        super().__init__(cache)
+        self.requested: list[str] = []
+
+    def component(self, data: bytes, digest: str, label: str = ""):  # type: ignore[no-untyped-def]
+        self.requested.append(digest)
+        return super().component(data, digest, label)
