@@ -76,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     run = commands.add_parser("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
-    run.add_argument("target", help=TARGET_HELP)
+    run.add_argument("target", nargs="?", help=TARGET_HELP)
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, parser=run)
 
     trust = commands.add_parser("trust", help="add a bundle's blobs and trust entries to a composectl store")
     trust.add_argument("target", help=TARGET_HELP)
@@ -118,15 +118,18 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from ._errors import PylonError
     from ._project import hook_problems, load_project
 
     config = load_project(args.project)
     from ._pipeline import plan_project, summary_lines
 
-    resolution, plan = plan_project(config, warn=_say)
     problems = hook_problems(args.project)
-    for problem in problems:
-        _say(f"warning: {problem}")
+    if problems:
+        from ._errors import problems_message
+
+        raise PylonError(problems_message(f"{args.project}: the build", problems))
+    resolution, plan = plan_project(config, warn=_say)
     if args.json:
         sys.stdout.buffer.write(plan.to_json())
         sys.stdout.flush()
@@ -178,6 +181,8 @@ def _optional_compiler_factory():  # type: ignore[no-untyped-def]
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.target is None:
+        args.parser.error("the following argument is required: target")
     from ._compiler import Compiler, require_wasmtime
 
     require_wasmtime("hatch-pylon run")

@@ -43,6 +43,9 @@ class PylonBuildHook(BuildHookInterface):
             self._cleanup()
             self.app.abort(f"hatch-pylon: {error}")
             raise  # abort exits; this keeps type checkers and odd apps honest
+        except BaseException:
+            self._cleanup()  # whatever went wrong, no staging folder outlives the build
+            raise
 
         folder = SDIST_BUNDLE_DIR if self.target_name == "sdist" else config.destination
         layout = bundle.layout(plan_file, folder)
@@ -64,11 +67,20 @@ class PylonBuildHook(BuildHookInterface):
         shipped = shipped_bundle(Path(self.root), staging, self._info)
         if shipped is not None:
             return shipped
-        return build_bundle(
-            config,
-            warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
-            progress=throttled_progress(self._info),
-        )
+        try:
+            return build_bundle(
+                config,
+                warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
+                progress=throttled_progress(self._info),
+            )
+        except PylonError as error:
+            if not (Path(self.root) / "PKG-INFO").is_file():
+                raise
+            raise PylonError(
+                f"{error}\nThis is an unpacked sdist without a {SDIST_BUNDLE_DIR}/ bundle: the hook did not run for "
+                "the sdist target. Configure it in [tool.hatch.build.hooks.pylon] (for every target), not only "
+                "under [tool.hatch.build.targets.wheel.hooks.pylon], and build the sdist again."
+            ) from None
 
     def _info(self, message: str) -> None:
         self.app.display_info(f"hatch-pylon: {message}")
