@@ -8,9 +8,7 @@ original component files.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,10 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from ._config import PylonConfig, load_config
 from ._errors import PylonError
+from ._fs import make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
+from ._placement import check_placement
 from ._project import hatch_table_name
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
@@ -27,18 +27,33 @@ DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
 class PylonBuildHook(BuildHookInterface):
     PLUGIN_NAME = "pylon"
+    _staging: Path | None
+
+    def dependencies(self) -> list[str]:
+        """Build requirements beyond hatchling, asked for only when this project's configuration needs them.
+
+        ``validate = "types"`` may need wasmtime (``hatch-pylon[run]``) and ``compose = true`` needs
+        wasm-tools (``hatch-pylon[compose]``); the default build needs neither.
+        """
+        from . import __version__
+
+        extras = []
+        if self.config.get("validate") == "types":
+            extras.append("run")
+        if self.config.get("compose") is True:
+            extras.append("compose")
+        return [f"hatch-pylon[{','.join(extras)}]=={__version__}"] if extras else []
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name not in ("wheel", "sdist"):
             self.app.display_warning(f"hatch-pylon: nothing to do for the {self.target_name!r} target")
             return
         try:
-            self._staging = Path(tempfile.mkdtemp(prefix="hatch-pylon-"))
+            self._staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
             config = self._load_config()
+            check_placement(self.root, config.destination, config.store, build_config=self.build_config)
             bundle = self._bundle(config, self._staging)
-            plan_file = self._staging / PLAN_FILE
-            plan_file.write_bytes(bundle.plan_json)
-            os.chmod(plan_file, 0o644)
+            plan_file = bundle.write_records(self._staging)  # plan.json and pylon.json
         except PylonError as error:
             self._cleanup()
             self.app.abort(f"hatch-pylon: {error}")
@@ -72,6 +87,7 @@ class PylonBuildHook(BuildHookInterface):
                 config,
                 warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
                 progress=throttled_progress(self._info),
+                staging=staging,
             )
         except PylonError as error:
             if not (Path(self.root) / "PKG-INFO").is_file():

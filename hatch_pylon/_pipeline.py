@@ -8,7 +8,10 @@ the same ``Bundle``.
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +19,14 @@ from pathlib import Path
 
 from ._components import Progress, discover
 from ._config import PylonConfig
-from ._errors import ResolveError, bullets
+from ._errors import ResolveError, VerificationError, bullets
+from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._ingest import Ingest
-from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath
+from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._plan import Plan, PlanComponent
 from ._resolve import Resolution, resolve
 from ._store import BlobStore
+from ._verify import BundleMeta
 
 Report = Callable[[str], None]
 
@@ -33,21 +38,41 @@ class Bundle:
     blobs: dict[str, Path]  # digest -> a file holding exactly those bytes
     sizes: dict[str, int]
     resolution: Resolution | None = None  # None when loaded from an earlier build
+    meta_json: bytes = b""  # pylon.json: how the build judged the bundle (always bundled)
+    composed: Path | None = None  # the composed component, when `compose = true`
+
+    def write_records(self, folder: Path) -> Path:
+        """Write ``plan.json`` and ``pylon.json`` (mode 0644) into ``folder``; the plan file's path."""
+        for name, data in ((PLAN_FILE, self.plan_json), (META_FILE, self.meta_json)):
+            (folder / name).write_bytes(data)
+            os.chmod(folder / name, 0o644)
+        return folder / PLAN_FILE
 
     def layout(self, plan_file: Path, folder: str) -> dict[str, str]:
-        """Source file -> archive path for ``plan.json`` and every blob below ``folder``."""
+        """Source file -> archive path for ``plan.json``, ``pylon.json`` (next to the plan file), the composed
+        component and every blob below ``folder``."""
         mapping = {os.fspath(plan_file): f"{folder}/{PLAN_FILE}"}
+        if self.meta_json:
+            mapping[os.fspath(plan_file.parent / META_FILE)] = f"{folder}/{META_FILE}"
+        if self.composed is not None:
+            mapping[os.fspath(self.composed)] = f"{folder}/{composed_name(self.plan.root)}"
         for digest in sorted(self.blobs):
             mapping[os.fspath(self.blobs[digest])] = f"{folder}/{STORE_DIR}/{blob_relpath(digest)}"
         return mapping
 
     def write_to(self, folder: str | os.PathLike[str]) -> Path:
-        """Write ``plan.json`` and a ``.compose`` store holding every blob into ``folder``."""
+        """Write ``plan.json``, ``pylon.json``, the composed component and a ``.compose`` store into ``folder``."""
         folder = Path(folder)
         store = BlobStore(folder / STORE_DIR)
         for digest, source in sorted(self.blobs.items()):
             store.stage_file(source, digest)
         (folder / PLAN_FILE).write_bytes(self.plan_json)
+        if self.meta_json:
+            (folder / META_FILE).write_bytes(self.meta_json)
+        if self.composed is not None:
+            target = folder / composed_name(self.plan.root)
+            if os.path.abspath(target) != os.path.abspath(self.composed):
+                shutil.copyfile(self.composed, target)
         return folder
 
     def headline(self, plan_path: str) -> str:
@@ -58,7 +83,12 @@ class Bundle:
 
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
-        return summary_lines(self.plan, self.sizes)
+        lines = summary_lines(self.plan, self.sizes)
+        if self.composed is not None:
+            size = os.path.getsize(self.composed)
+            digest = json.loads(self.meta_json)["composed"]["digest"]
+            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {_size(size)}")
+        return lines
 
 
 def summary_lines(plan: Plan, sizes: dict[str, int]) -> list[str]:
@@ -83,10 +113,13 @@ def plan_project(config: PylonConfig, ingest: Ingest | None = None, progress: Pr
     return resolution, Plan.create(config.root.id, components, resolution.bindings, config.policy, config.linkage)
 
 
-def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None) -> Bundle:
+def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None,
+                 staging: Path | None = None) -> Bundle:
     """Resolve, then stage every chosen component into the configured blob store.
 
     Each component file is read once: hashing, parsing and staging share the pass.
+    With ``compose = true`` the graph is then composed from the staged blobs into
+    ``staging`` (a temporary folder removed at exit when not given).
     """
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
@@ -103,7 +136,19 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: P
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    return Bundle(plan, plan.to_json(), blobs, sizes, resolution)
+    meta = BundleMeta(ignore_imports=config.ignore_imports)
+    composed_path = None
+    if config.compose:
+        from ._compose import compose_plan
+
+        composed = compose_plan(plan, blobs, ignore_imports=config.ignore_imports, strip=config.strip)
+        if staging is None:
+            staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
+            atexit.register(shutil.rmtree, staging, True)
+        composed_path = staging / composed_name(plan.root)
+        atomic_write(composed_path, composed.data)
+        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest)
+    return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path)
 
 
 def _check_types(resolution: Resolution) -> None:
@@ -133,10 +178,20 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     from ._verify import verify_bundle
 
     report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
+    label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     verified = verify_bundle(prebuilt, copy_to=staging, compiler=optional_compiler)
-    verified.or_raise(f"the bundle in {SDIST_BUNDLE_DIR}/")
+    verified.or_raise(label)
     assert verified.plan is not None
-    return Bundle(verified.plan, verified.plan.to_json(), dict(verified.blobs), dict(verified.sizes))
+    composed = None
+    if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
+        composed = staging / verified.meta.composed
+        with open_inside(prebuilt, verified.meta.composed) as source, TempFile(staging) as temp:
+            digest, _ = sha256_of(source, copy_to=temp.file)
+            if digest != verified.meta.composed_digest:
+                raise VerificationError(label, [f"{verified.meta.composed} changed after it was verified"])
+            temp.commit(composed)
+    return Bundle(verified.plan, verified.plan.to_json(), dict(verified.blobs), dict(verified.sizes),
+                  meta_json=verified.meta.to_json(), composed=composed)
 
 
 def throttled_progress(say: Report, *, after: float = 2.0, every: float = 10.0,

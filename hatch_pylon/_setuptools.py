@@ -14,14 +14,15 @@ import atexit
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ._config import PylonConfig, load_config
 from ._errors import PylonError
+from ._fs import make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
+from ._placement import check_placement
 from ._project import read_pyproject
 
 TABLE = "tool.pylon"
@@ -65,10 +66,11 @@ class _State:
         if self.bundle is None:
             try:
                 self.config = load_config(self.raw, project_root=self.root, project_name=self.name, table=TABLE)
-                self.staging = Path(tempfile.mkdtemp(prefix="hatch-pylon-"))
+                check_placement(self.root, self.config.destination, self.config.store, key=TABLE)
+                self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
                 self.bundle = shipped_bundle(self.root, self.staging, _say) or build_bundle(
-                    self.config, warn=_say, progress=throttled_progress(_say))
+                    self.config, warn=_say, progress=throttled_progress(_say), staging=self.staging)
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():
@@ -91,7 +93,7 @@ def _write_bundle(bundle: Bundle, folder: Path) -> None:
 
 
 def _wrap_build_py(base: type, state: _State) -> type:
-    class build_py(base):  # type: ignore[misc, valid-type]
+    class build_py(base):
         def run(self) -> None:
             super().run()
             config, bundle = state.get()
@@ -109,7 +111,7 @@ def _wrap_build_py(base: type, state: _State) -> type:
 
 
 def _wrap_sdist(base: type, state: _State) -> type:
-    class sdist(base):  # type: ignore[misc, valid-type]
+    class sdist(base):
         def make_release_tree(self, base_dir: str, files: list[str]) -> None:
             super().make_release_tree(base_dir, files)
             _, bundle = state.get()

@@ -111,6 +111,7 @@ def verify_bundle(folder: str | os.PathLike[str], *, types: bool = True, compile
     blobs, sizes, infos = _check_blobs(root, plan, Limits(max_size=limit), report, copy_to)
     _check_strays(root, set(digests.values()), report)
     _check_names(infos, list(plan.bindings), ignore, report)
+    _check_composed(root, plan, meta, ignore, Limits(max_size=limit), report)
     if types and len(infos) == len(digests):
         from ._typecheck import type_problems
 
@@ -246,6 +247,44 @@ def _check_strays(root: Path, digests: set[str], report: Report) -> None:
                 report.problems.append(f"{name} is not a regular file")
             elif name[len(STORE_DIR) + 1:] not in expected:
                 report.problems.append(f"blob {name} is not named by the plan")
+
+
+def _check_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str, ...], limits: Limits,
+                    report: Report) -> None:
+    """The composed component pylon.json records: a regular file, the recorded digest, only ignored imports."""
+    if meta.composed is None:
+        return
+    from ._layout import composed_name
+
+    name = meta.composed
+    expected = composed_name(plan.root)
+    if name != expected:
+        report.problems.append(f"{META_FILE}: the composed component must be named {expected!r}, not {name!r}")
+        return
+    try:
+        with open_inside(root, name) as file:
+            scanned = scan_stream(file, name, None, limits)
+    except FileNotFoundError:
+        report.problems.append(f"composed component {name} is missing")
+        return
+    except ComponentFormatError as error:
+        modified = _hashed_or_not(root, name, meta.composed_digest or "", limits)
+        report.problems.append(f"composed component {name}: {modified}{error.detail}")
+        return
+    except (OSError, TooLarge) as error:
+        reason = os_reason(error) if isinstance(error, OSError) else str(error)
+        report.problems.append(f"composed component {name} cannot be used: {reason}")
+        return
+    if scanned.digest != meta.composed_digest:
+        report.problems.append(f"composed component {name} was modified (sha256 {scanned.digest}, "
+                               f"{META_FILE} says {meta.composed_digest})")
+        return
+    if scanned.info.kind != "component":
+        report.problems.append(f"composed component {name} is a core WebAssembly module, not a component")
+        return
+    for extern in scanned.info.imports:
+        if not extern.name.startswith(ignore):
+            report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
 
 
 def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...],

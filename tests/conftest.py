@@ -44,3 +44,26 @@ def plugin_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse),
                     str(REPO)], check=True, capture_output=True)
     return wheelhouse
+
+
+CODEC = Path(__file__).resolve().parent / "codec"
+
+
+@pytest.fixture(scope="session")
+def codec_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The codec test cap and its root (tests/codec/, componentize-py, ~15 s each), built once per session.
+
+    Both build at once (two processes). {"cap": cap.wasm, "root": root.wasm}
+    """
+    from helpers import sample_build
+
+    out = tmp_path_factory.mktemp("codec")
+    jobs = {}
+    for name, world in (("cap", "cap"), ("root", "root")):
+        command = [sys.executable, "-c", sample_build.COMPONENTIZE, "-d", str(CODEC / "wit"), "-w", world,
+                   "componentize", "app", "-o", str(out / f"{name}.wasm")]
+        jobs[name] = subprocess.Popen(command, cwd=CODEC / name, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for name, job in jobs.items():
+        _, err = job.communicate()
+        assert job.returncode == 0, f"componentize-py failed for the codec {name}:\n{err.decode(errors='replace')}"
+    return {name: out / f"{name}.wasm" for name in jobs}

@@ -8,6 +8,8 @@ from helpers import write_component
 
 from hatch_pylon._cli import main
 
+BUILD_SYSTEM = '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+
 
 def test_inspect_text_and_json(tmp_path: Path, capsys) -> None:
     path = write_component(tmp_path / "c.wasm", imports=["a:b/c@1.0.0"], exports=["x:y/z@2.0.0"])
@@ -55,7 +57,7 @@ def test_inspect_error_is_one_line_and_nonzero(tmp_path: Path, capsys) -> None:
 
 
 def _project(tmp_path: Path, hook: str) -> Path:
-    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\n{hook}\n')
+    (tmp_path / "pyproject.toml").write_text(f'{BUILD_SYSTEM}[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\n{hook}\n')
     return tmp_path
 
 
@@ -85,7 +87,7 @@ def test_target_level_table_wins(tmp_path: Path, capsys) -> None:
     write_component(tmp_path / "root.wasm")
     write_component(tmp_path / "other.wasm")
     (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\n'
+        BUILD_SYSTEM + '[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\n'
         '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "other.wasm"\nroot-id = "main"\n')
     assert main(["plan", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["root"] == "main"

@@ -66,7 +66,7 @@ def test_pip_editable_install_runs_from_the_source_tree(tmp_path: Path, python_r
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv], tmp_path, env)
     pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet"]
-    run([*pip, next(plugin_wheelhouse.glob("*.whl"))], tmp_path, env)
+    run([*pip, f"{next(plugin_wheelhouse.glob('*.whl'))}[run]"], tmp_path, env)
     run([*pip, "-e", project], tmp_path, env)
     probe = ("import sample_pkg, importlib.metadata as md; print(sample_pkg.__file__); "
              "print([f for f in md.distribution('sample-pkg').files if f.name == 'plan.json'][0].locate())")

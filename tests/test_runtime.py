@@ -83,7 +83,7 @@ def test_installed_wheel_runs_from_a_fresh_venv(sample_wheel: Path, tmp_path: Pa
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(next(wheelhouse.glob("*.whl"))),
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{next(wheelhouse.glob('*.whl'))}[run]",
                     str(sample_wheel)], check=True, capture_output=True)
     env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(compile_cache)}
     result = subprocess.run([str(venv / "bin" / "hatch-pylon"), "run", "sample-pkg"], capture_output=True,

