@@ -67,3 +67,14 @@ def codec_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
         _, err = job.communicate()
         assert job.returncode == 0, f"componentize-py failed for the codec {name}:\n{err.decode(errors='replace')}"
     return {name: out / f"{name}.wasm" for name in jobs}
+
+
+# Fixtures that build real CPython components (componentize-py) or whole packages: any test using one,
+# directly or through another fixture, belongs to the slow tier, whatever its own marks say.
+_EXPENSIVE = {"python_root", "sample_wheel", "sample_project", "codec_components", "plugin_wheelhouse"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _EXPENSIVE & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)

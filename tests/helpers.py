@@ -92,6 +92,11 @@ def raw_component(*sections: bytes) -> bytes:
 
 # -- fuzzing seeds and mutations ----------------------------------------------------------------
 
+def fuzz_examples(full: int) -> int:
+    """Inputs per fuzz test: a tenth in the fast tier; ``PYLON_FUZZ=full`` (CI's full run) runs them all."""
+    return full if os.environ.get("PYLON_FUZZ") == "full" else max(50, full // 10)
+
+
 SEEDS = [
     wasmtime.wat2wasm(component_wat(imports=["a:b/c@1.0.0", "wasi:cli/stdout@0.2.0"], exports=["x:y/z@2.1.0"])),
     wasmtime.wat2wasm(component_wat(exports=["p:q/r", "run-it"], sig='(param "x" s64) (result s64)')),

@@ -256,3 +256,28 @@ def test_output_respects_verbosity_and_size(tmp_path: Path, env: dict, expect_de
     if expect_summary:
         assert f"{count} bindings; plan -> demo/_pylon/plan.json" in output
         assert ("(-v lists them)" in output) is not expect_detail
+
+
+def test_python_wasm_manifest_supplies_the_caps(tmp_path: Path) -> None:
+    """A project shaped like python-wasm: its caps live in .pylon.toml, not repeated in pyproject.toml."""
+    project = tiny_project(tmp_path / "demo-project", 'root = "root.wasm"\nmanifest = ".pylon.toml"',
+                           {**ROOT, "elsewhere/p.wasm": {"exports": ["a:b/c@1.0.0"]}})
+    (project / ".pylon.toml").write_text(textwrap.dedent("""
+        # python-wasm's manifest: capabilities by id and path; other tables belong to other tools
+        [[capabilities]]
+        id = "compression"
+        path = "${COMPRESSION_WASM:-elsewhere/p.wasm}"
+
+        [[shims]]
+        src = "shims/zlib.py"
+        purpose = "ignored by hatch-pylon"
+    """))
+    wheel, _ = built(project, "--wheel")
+    plan = json.loads(wheel_files(wheel)["demo/_pylon/plan.json"])
+    assert [c["id"] for c in plan["components"]] == ["compression", "python"]
+    assert plan["bindings"][0]["provider_id"] == "compression"
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text()
+                                            + '\ncomponents = [{ id = "compression", path = "elsewhere/p.wasm" }]\n')
+    result = run_build(project, "--wheel")
+    assert result.returncode != 0
+    assert "duplicate id 'compression'" in result.stdout + result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import SEEDS, mutate, mutation
+from helpers import SEEDS, fuzz_examples, mutate, mutation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +13,7 @@ from hatch_pylon._errors import ComponentFormatError
 from hatch_pylon._wasm import WasmInfo, inspect_bytes, scan
 
 
-@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=fuzz_examples(4000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.sampled_from(SEEDS), steps=st.lists(mutation, min_size=1, max_size=4))
 def test_mutated_components_only_raise_the_readers_error(seed: bytes, steps: list[tuple]) -> None:
     data = mutate(seed, steps)

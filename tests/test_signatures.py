@@ -128,7 +128,7 @@ def test_an_undecidable_consumer_is_checked_by_wasmtime(tmp_path: Path) -> None:
 EXPORTS_SEED = wasmtime.wat2wasm((Path(__file__).parent / "rich_exports.wat").read_text())
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=fuzz_examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.sampled_from([*SEEDS, wasmtime.wat2wasm(RICH), EXPORTS_SEED]),
        steps=st.lists(mutation, min_size=1, max_size=4))
 def test_mutated_components_only_raise_undecidable(seed: bytes, steps: list[tuple]) -> None:
