@@ -23,10 +23,13 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from ._errors import PylonError
 from ._layout import TEMP_PREFIX
+
+if TYPE_CHECKING:
+    import io
 
 CHUNK_SIZE = 1 << 20  # bytes per read: files stream through buffers this big
 STALE_AFTER = 24 * 3600  # seconds after which any temp file is garbage, lock or no lock
@@ -107,7 +110,7 @@ def open_inside(root: Path, relative: str) -> BinaryIO:
     return open_regular(path, follow_symlinks=False)
 
 
-def sha256_of(file: BinaryIO, limit: int | None = None, *, copy_to: BinaryIO | None = None) -> tuple[str, int]:
+def sha256_of(file: IO[bytes], limit: int | None = None, *, copy_to: IO[bytes] | None = None) -> tuple[str, int]:
     """(SHA-256 hex, size) of the rest of ``file``, streamed; optionally copied to ``copy_to`` on the way.
 
     Raises ``TooLarge`` once more than ``limit`` bytes have been read.
@@ -116,7 +119,7 @@ def sha256_of(file: BinaryIO, limit: int | None = None, *, copy_to: BinaryIO | N
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     total = 0
-    while got := file.readinto(buffer):
+    while got := cast("io.BufferedIOBase", file).readinto(buffer):
         total += got
         if limit is not None and total > limit:
             raise TooLarge(f"is over the limit of {limit} bytes")
@@ -203,13 +206,17 @@ class TempFile:
         self.done = True
 
     def discard(self) -> None:
-        self.file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        self.done = True
+        """Remove the temp file; never raises for a file being thrown away (a full disk fails the close's flush)."""
+        try:
+            with contextlib.suppress(OSError):
+                self.file.close()
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            self.done = True
 
 
-def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(target: Path, data: bytes | bytearray, mode: int = 0o644) -> None:
     """Write ``data`` to ``target`` through an exclusive temp file and an atomic rename; nothing left on failure."""
     with TempFile(target.parent, mode) as temp:
         temp.file.write(data)
@@ -218,7 +225,7 @@ def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
 
 def sweep_temps(folder: Path) -> list[Path]:
     """Remove ``.tmp-*`` files in ``folder`` whose writers are gone; returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = [entry for entry in os.scandir(folder) if entry.name.startswith(TEMP_PREFIX)]
     except OSError:
@@ -248,14 +255,86 @@ def _abandoned(path: Path) -> bool:
         os.close(fd)
 
 
+FOLDER_MARKER = ".hatch-pylon-alive"  # inside each private folder; its creator holds a lock on it
+SWEPT_PREFIX = "hatch-pylon-"  # private folders of every kind start with this
+_markers: dict[Path, int] = {}
+
+
+def make_private_folder(prefix: str) -> Path:
+    """A fresh temp folder holding a locked marker file; abandoned ones (killed builds) are swept first.
+
+    The folder is the caller's to remove (``release_private_folder``); if the
+    process dies instead, its lock goes with it and the next call sweeps the folder.
+    """
+    import tempfile
+
+    sweep_private_folders(Path(tempfile.gettempdir()))
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        fd = os.open(path / FOLDER_MARKER, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return path  # no marker: only age will tell it is abandoned
+    _lock(fd)
+    _markers[path] = fd
+    return path
+
+
+def release_private_folder(path: Path) -> None:
+    """Remove a folder from ``make_private_folder`` and drop its lock."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    fd = _markers.pop(path, None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def sweep_private_folders(temp_dir: Path) -> list[Path]:
+    """Remove ``hatch-pylon-*`` folders in ``temp_dir`` whose creators are gone; returns what was removed."""
+    import shutil
+
+    removed: list[Path] = []
+    try:
+        entries = [e for e in os.scandir(temp_dir) if e.name.startswith(SWEPT_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        path = Path(entry.path)
+        with contextlib.suppress(OSError):
+            info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode) or path in _markers:
+                continue
+            if hasattr(os, "getuid") and info.st_uid != os.getuid():
+                continue  # someone else's: not ours to judge
+            if _folder_abandoned(path, info):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def _folder_abandoned(path: Path, info: os.stat_result) -> bool:
+    if time.time() - info.st_mtime > STALE_AFTER:
+        return True
+    marker = path / FOLDER_MARKER
+    try:
+        marker_info = os.lstat(marker)
+    except FileNotFoundError:
+        return False  # being created, or made without locks: age decides
+    if not stat.S_ISREG(marker_info.st_mode) or not can_lock() or time.time() - marker_info.st_mtime < _GRACE:
+        return False
+    fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        return _lock(fd)  # the lock was free: its creator is gone
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def private_folder(prefix: str) -> Iterator[Path]:
     """A fresh temp folder, removed on every exit path (see ``_cleanup`` for signals)."""
-    import shutil
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path = make_private_folder(prefix)
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        release_private_folder(path)

@@ -27,12 +27,15 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import BinaryIO, Protocol, Union
+from typing import TYPE_CHECKING, BinaryIO, Protocol, Union, cast
 
 from ._errors import StoreError
 from ._fs import CHUNK_SIZE, TempFile, atomic_write, hash_file, os_reason
 from ._layout import BLOBS_DIR, INDEX_FILE
 from ._store import BlobStore, StagedBlob, write_problem
+
+if TYPE_CHECKING:
+    import io
 
 LARGE_FILE = 4 << 20  # bytes; below this a helper thread costs more than overlapping saves
 _FIRST_COPY = 64 << 10  # a small first step, so the scanner can start on the header at once
@@ -129,7 +132,7 @@ class Compare:
         if isinstance(whole, bytearray) and len(whole) == size:
             if len(self.other) != size:
                 self.other = bytearray(size)
-            return self.existing.readinto(self.other) == size and self.other == whole
+            return cast("io.BufferedIOBase", self.existing).readinto(self.other) == size and self.other == whole
         return self.existing.read(size) == bytes(data)
 
     def _divert(self) -> Tee:
@@ -197,7 +200,8 @@ class KernelCopy:
 
     def reading(self, source: BinaryIO) -> BinaryIO:
         self.copy = _CopyThread(source, self.temp.file)
-        return _Growing(self.copy, self.temp.path)
+        self.copy.folder = self.temp.path.parent
+        return cast(BinaryIO, _Growing(self.copy, self.temp.path))  # reads, in order, what the copy wrote
 
     def feed(self, data: Chunk) -> Strategy:
         return self
@@ -241,6 +245,7 @@ class _CopyThread:
         self.finished = False
         self.cancelled = False
         self.error: OSError | None = None
+        self.folder: object = "the blob store"  # for messages
         self.progress = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="hatch-pylon-copy", daemon=True)
         self.thread.start()
@@ -287,7 +292,7 @@ class _CopyThread:
         with self.progress:
             self.progress.wait_for(lambda: self.copied >= end or self.finished)
         if self.error is not None:
-            raise StoreError(f"cannot copy a component into the blob store ({os_reason(self.error)})")
+            raise StoreError(f"cannot write a copy of a component in {self.folder} ({os_reason(self.error)})")
         return self.copied
 
     def stop(self) -> OSError | None:
@@ -331,6 +336,9 @@ class _Growing:
 class Sink:
     """What the scanner feeds one file's bytes to; delegates to the current strategy."""
 
+    source: object = "a component"  # for messages: the file read, and the folder its copy goes to
+    folder: object = "the blob store"
+
     def __init__(self, strategy: Strategy, signature: tuple[int, int, int]) -> None:
         self.strategy = strategy
         self.signature = signature
@@ -345,7 +353,7 @@ class Sink:
         try:
             self.strategy = self.strategy.feed(data)
         except OSError as exc:
-            raise StoreError(f"cannot stage a component into the blob store ({os_reason(exc)})") from None
+            raise StoreError(f"cannot write a copy of {self.source} in {self.folder} ({os_reason(exc)})") from None
 
     def close_stream(self) -> None:
         if self.stream is not None and isinstance(self.stream, _Growing):
@@ -396,6 +404,7 @@ class Ingest:
         else:
             strategy = Tee(self.store)
         sink = self.sinks[path] = Sink(strategy, signature)
+        sink.source, sink.folder = path, self.store.root / BLOBS_DIR
         return sink
 
     def scanned(self, path: str, digest: str) -> None:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Union
+from typing import Union, cast
 
 from ._errors import ComponentFormatError
-from ._wasm import COMPONENT_VERSION, MAGIC, Cursor
+from ._wasm import COMPONENT_VERSION, MAGIC, MAX_SECTIONS, Cursor
 
 
 class Undecidable(Exception):
@@ -126,7 +126,7 @@ _SORT_CORE, _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x00, 0x01
 _DESCRIPTOR_SORTS = {0x01: _SORT_FUNC, 0x03: _SORT_TYPE, 0x04: _SORT_COMPONENT, 0x05: _SORT_INSTANCE}
 
 
-def import_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
+def import_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[str, Item]:
     """Every top-level import of the component in ``data``, by exact name.
 
     Raises ``Undecidable`` for what is not modelled, and for bytes that do not
@@ -135,7 +135,7 @@ def import_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
     return _decode(data, path, exports=False)
 
 
-def export_signatures(data: bytes, path: str = "<bytes>") -> dict[str, Item]:
+def export_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[str, Item]:
     """Every top-level export of the component in ``data``, by exact name (``Undecidable`` as above).
 
     An exported instance's functions are followed through inline instances,
@@ -182,13 +182,17 @@ def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, I
     return {name: renderer.item(item) for name, item in items.items()}
 
 
-def _sections(data: bytes | memoryview, path: str, *, up_to_last_import: bool,
+def _sections(data: bytes | memoryview | mmap.mmap, path: str, *, up_to_last_import: bool,
               base: int = 0) -> list[tuple[int, Cursor]]:
     """The sections that shape types, optionally only up to the last import (nothing later changes an import)."""
     outer = Cursor(data, base, path)
     outer.pos = 8
     found: list[tuple[int, int, int]] = []
+    count = 0
     while not outer.at_end():
+        count += 1
+        if count > MAX_SECTIONS:
+            raise Undecidable(f"more than {MAX_SECTIONS} top-level sections")
         section_id = outer.byte()
         size = outer.u32()
         if size > len(data) - outer.pos:
@@ -265,7 +269,7 @@ class _Decoder:
                 raise Undecidable("outer alias past the outermost component")
             outer = self
             for _ in range(count):
-                outer = outer.parent
+                outer = cast(_Decoder, outer.parent)  # count < len(scopes): a parent exists
             space = outer._space(sort)
             found = _lookup(space, index) if space is not None else _UNKNOWN
         else:
@@ -401,7 +405,7 @@ class _Renderer:
             cases = (f"{name}({text(t)})" if t is not None else name for name, t in parts[0])
             return "variant { " + ", ".join(cases) + " }"
         if kind == "tuple":
-            return f"tuple<{', '.join(text(t) for t in parts[0])}>"
+            return f"tuple<{', '.join(cast(str, text(t)) for t in parts[0])}>"
         if kind == "result":
             ok, err = text(parts[0]), text(parts[1])
             return "result" if ok is None and err is None else f"result<{ok or '_'}, {err or '_'}>"
@@ -457,7 +461,7 @@ def _typedef(cursor: Cursor, scopes: list[list[object]]) -> object:
 
 
 def _defvaltype(tag: int, cursor: Cursor, scopes: list[list[object]]) -> _Node:
-    def many(read) -> tuple:
+    def many(read: Callable[[], object]) -> tuple:
         return tuple(read() for _ in range(cursor.u32()))
 
     def optional() -> _Node | None:

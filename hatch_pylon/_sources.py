@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from ._errors import PylonError, bullets
 from ._fs import TempFile, TooLarge, private_folder, sha256_of
@@ -142,7 +142,7 @@ def _is_bundle_member(name: str, prefix: str) -> bool:
     return rest in (PLAN_FILE, META_FILE) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(".composed.wasm")
 
 
-def _extract(stream: BinaryIO, target: Path, limit: int) -> tuple[str, int]:
+def _extract(stream: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
     """Stream one member to ``target`` (hashing it); nothing is left if it goes past ``limit``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with TempFile(target.parent) as temp:
@@ -165,7 +165,8 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str]]
                 if not _is_bundle_member(info.filename, prefix):
                     continue
                 if stat.S_ISLNK(info.external_attr >> 16):
-                    raise ArchiveError(f"{wheel}: member {info.filename!r} is a symbolic link")
+                    raise ArchiveError(f"{wheel}: member {info.filename!r} is a symbolic link; "
+                                       "a bundle holds files only")
                 cap = MAX_PLAN_BYTES if info.filename.endswith(("/" + PLAN_FILE, "/" + META_FILE)) else limit
                 with archive.open(info) as member:
                     hashes[info.filename] = _extract(member, temp / info.filename, cap)
@@ -214,10 +215,15 @@ def _unpack_sdist(sdist: Path, temp: Path, limit: int) -> Path:
             candidates = [n for n in names if f"/{SDIST_BUNDLE_DIR}/" in f"/{n}"]
             prefix = _bundle_prefix(candidates, str(sdist))
             for member in members:
-                if not _is_bundle_member(member.name, prefix):
+                if member.isdir() or not _is_bundle_member(member.name, prefix):
+                    continue
+                if member.issym() or member.islnk():
+                    kind = "symbolic link" if member.issym() else "hard link"
+                    raise ArchiveError(f"{sdist}: member {member.name!r} is a {kind}; a bundle holds files only")
+                if member.isdir():
                     continue
                 if not member.isfile():
-                    raise ArchiveError(f"{sdist}: member {member.name!r} is a link or special file, not a file")
+                    raise ArchiveError(f"{sdist}: member {member.name!r} is a special file; a bundle holds files only")
                 stream = archive.extractfile(member)
                 if stream is None:
                     raise ArchiveError(f"{sdist}: member {member.name!r} cannot be read")

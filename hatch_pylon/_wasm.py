@@ -17,16 +17,20 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, Union
+from typing import TYPE_CHECKING, BinaryIO, Literal, Union, cast
 
 from ._errors import ComponentFormatError
 from ._fs import NotRegularFile, open_regular
+
+if TYPE_CHECKING:
+    from mmap import mmap
 
 MAGIC = b"\0asm"
 COMPONENT_VERSION = 0x0D
 CORE_VERSION = 0x01
 
 _CHUNK = 1 << 20
+MAX_SECTIONS = 100_000  # depth-0 sections per file: real components have dozens; runs of tiny ones are refused
 _LAST_COMPONENT_SECTION = 12
 # Which depth-0 sections hold what we read: component import (10) / export (11), core import (2) / export (7).
 _ROLES = {"component": {10: "import", 11: "export"}, "module": {2: "import", 7: "export"}}
@@ -159,7 +163,7 @@ class _Reader:
 
     def fail(self, reason: str, offset: int | type[_Here] | None = _Here) -> ComponentFormatError:
         """An error at ``offset``: the current position by default, ``None`` for the file as a whole."""
-        return ComponentFormatError(self.path, self.offset if offset is _Here else offset, reason)
+        return ComponentFormatError(self.path, self.offset if offset is _Here else cast("int | None", offset), reason)
 
     def read(self) -> WasmInfo:
         if self.size == 0:
@@ -170,7 +174,11 @@ class _Reader:
         kind = self._preamble()
         imports: list[Extern] = []
         exports: list[Extern] = []
+        sections = 0
         while self.offset < self.size:
+            sections += 1
+            if sections > MAX_SECTIONS:
+                raise self.fail(f"has more than {MAX_SECTIONS} top-level sections (a hostile file?)")
             self._section(kind, imports, exports)
         return WasmInfo(kind=kind, imports=tuple(imports), exports=tuple(exports))
 
@@ -197,7 +205,7 @@ class _Reader:
         remaining = count
         while remaining:
             try:
-                got = self.file.readinto(view[: min(remaining, _CHUNK)])
+                got = cast(io.BufferedIOBase, self.file).readinto(view[: min(remaining, _CHUNK)])
             except OSError as exc:
                 raise self.fail(f"cannot be read ({exc.strerror or exc})") from None
             if not got:
@@ -236,6 +244,8 @@ class _Reader:
         last = _LAST_COMPONENT_SECTION if kind == "component" else _LAST_CORE_SECTION
         if section_id > last:
             raise self.fail(f"unknown section id {section_id}", offset=start)
+        if section_id == 0 and size == 0:
+            raise self.fail("custom section of 0 bytes has no name", offset=start)
         role = _ROLES[kind].get(section_id)
         if role is None:
             self._skip(size)
@@ -275,7 +285,7 @@ class _Reader:
 class Cursor:
     """Decodes one in-memory import/export section body; offsets stay file-absolute."""
 
-    def __init__(self, data: bytes, base: int, path: str) -> None:
+    def __init__(self, data: bytes | memoryview | mmap, base: int, path: str) -> None:
         self.data = data
         self.base = base
         self.path = path
@@ -339,7 +349,7 @@ class Cursor:
             for _ in range(self.u32()):
                 option_at = self.pos
                 option = self.byte()
-                if option not in (0x00, 0x01):  # 0x00 implements, 0x01 version suffix
+                if option not in (0x00, 0x01, 0x02):  # implements, version suffix, external-id (Binary.md)
                     raise self.fail(f"name {name!r} has unknown name option 0x{option:02x}", at=option_at)
                 self.name()
             return name

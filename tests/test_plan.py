@@ -83,3 +83,27 @@ def test_progress_is_silent_when_quick_and_throttled_when_slow() -> None:
         progress(second, second * 1024 * 1024)
     assert len(said) == 4  # at 2 s, 12 s, 22 s, 32 s
     assert said[0] == "reading components: 2 read, 2.0 MiB hashed and staged (2 s)"
+
+
+@pytest.mark.slow
+def test_100000_components_parse_in_linear_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8: plan checks were quadratic (``ids.count`` in a loop); 100,000 components must take seconds."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, hashlib\n"
+        "from hatch_pylon._plan import parse_plan\n"
+        "n = 100_000\n"
+        "ids = [f'c{i:06d}' for i in range(n)]\n"
+        "doc = {'version': '1', 'root': ids[0], 'linkage': 'runtime',\n"
+        "       'components': [{'id': c, 'digest': list(hashlib.sha256(c.encode()).digest())} for c in ids],\n"
+        "       'bindings': [{'consumer_id': ids[i], 'import_name': f'k:c{i + 1}/api', 'provider_id': ids[i + 1],\n"
+        "                     'export_name': f'k:c{i + 1}/api'} for i in range(n - 1)],\n"
+        "       'secrets': [], 'policy': {'determinism': 'relaxed', 'capabilities': [], 'limits': {}}}\n"
+        "plan = parse_plan(json.dumps(doc).encode(), 'big')\n"
+        "assert len(plan.components) == n and len(plan.bindings) == n - 1\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -154,3 +154,41 @@ def test_directory_and_missing_file(tmp_path: Path) -> None:
         wasm.inspect(tmp_path / "x.wasm")
     with pytest.raises(ComponentFormatError, match="file not found"):
         wasm.inspect(tmp_path / "nope.wasm")
+
+
+# -- issue 8: linear on hostile bytes, the external-id name attribute ----------------------------------
+
+
+def test_zero_bytes_after_a_header_are_refused_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time as _time
+
+    from hatch_pylon._errors import ComponentFormatError as _Error
+    from hatch_pylon._wasm import inspect as _inspect
+
+    path = tmp_path / "zeros.wasm"
+    path.write_bytes(b"\0asm\x0d\x00\x01\x00" + bytes(16 << 20))
+    start = _time.monotonic()
+    with pytest.raises(_Error, match="custom section of 0 bytes has no name"):
+        _inspect(path)
+    assert _time.monotonic() - start < 5
+
+
+def test_runs_of_tiny_custom_sections_are_capped(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hatch_pylon._errors import ComponentFormatError as _Error
+    from hatch_pylon._wasm import MAX_SECTIONS
+    from hatch_pylon._wasm import inspect as _inspect
+
+    path = tmp_path / "tiny.wasm"
+    path.write_bytes(b"\0asm\x0d\x00\x01\x00" + b"\x00\x01\x00" * (MAX_SECTIONS + 1))
+    with pytest.raises(_Error, match=f"more than {MAX_SECTIONS} top-level sections"):
+        _inspect(path)
+
+
+def test_external_id_name_attribute_is_accepted() -> None:
+    from helpers import leb, name, raw_component, section
+
+    from hatch_pylon._wasm import inspect_bytes as _inspect_bytes
+
+    entry = b"\x02" + name("a:b/c@1.0.0") + leb(1) + b"\x02" + name("ext-1") + b"\x05\x00"
+    info = _inspect_bytes(raw_component(section(10, leb(1) + entry)))
+    assert [e.name for e in info.imports] == ["a:b/c@1.0.0"]

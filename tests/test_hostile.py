@@ -1,0 +1,472 @@
+"""Issue 8: hostile sdists, wheels, plans, stores and component folders, each through the command a user runs.
+
+Every case asserts one clear message, no traceback, nothing written outside the
+intended folders and nothing left in the (private, per-test) temp dir or store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from corpus import BASE_HOOK, base_project
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 300
+
+
+def env_for(tmp: Path) -> dict[str, str]:
+    temp = tmp / "private-tmp"
+    temp.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYLON_")}
+    return {**env, "TMPDIR": str(temp), "XDG_CACHE_HOME": str(tmp / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def run(tmp: Path, *args: str, cwd: Path | None = None, timeout: float = TIMEOUT) -> tuple[int, str]:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env_for(tmp),
+                            cwd=cwd or tmp, timeout=timeout)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    return result.returncode, output
+
+
+def assert_temp_empty(tmp: Path) -> None:
+    left = sorted(p.name for p in (tmp / "private-tmp").iterdir())
+    assert left == [], left
+
+
+def build(tmp: Path, project: Path, kind: str, outdir: Path) -> tuple[int, str]:
+    return run(tmp, "-m", "build", "--no-isolation", f"--{kind}", "--outdir", str(outdir), str(project))
+
+
+@pytest.fixture(scope="module")
+def base_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("base-sdist")
+    project = tmp / "demo-project"
+    base_project(project, BASE_HOOK)
+    code, output = build(tmp, project, "sdist", tmp / "dist")
+    assert code == 0, output
+    return next((tmp / "dist").glob("*.tar.gz"))
+
+
+def unpack(sdist: Path, into: Path) -> Path:
+    with tarfile.open(sdist) as archive:
+        archive.extractall(into, filter="tar")
+    return next(into.iterdir())
+
+
+def pack(folder: Path, target: Path) -> Path:
+    with tarfile.open(target, "w:gz") as archive:
+        archive.add(folder, arcname=folder.name)
+    return target
+
+
+def bundle_of(unpacked: Path) -> Path:
+    return unpacked / ".pylon-bundle"
+
+
+def first_blob(bundle: Path) -> Path:
+    return sorted(p for p in (bundle / ".compose" / "blobs").rglob("*") if p.is_file())[0]
+
+
+# -- 1. links out of an sdist's bundle ------------------------------------------------------------
+
+
+def _link_blob_outside(bundle: Path, outside: Path) -> None:
+    blob = first_blob(bundle)
+    blob.unlink()
+    os.symlink(outside, blob)
+    plan = json.loads((bundle / "plan.json").read_text())
+    old = blob.parent.name + blob.name
+    new = hashlib.sha256(outside.read_bytes()).hexdigest()
+    for component in plan["components"]:
+        if bytes(component["digest"]).hex() == old:
+            component["digest"] = list(bytes.fromhex(new))
+    (bundle / "plan.json").write_text(json.dumps(plan))
+    target = bundle / ".compose" / "blobs" / new[:2] / new[2:]
+    target.parent.mkdir(exist_ok=True)
+    os.rename(blob, target)
+
+
+def _link_folder_outside(bundle: Path, outside: Path) -> None:
+    blob = first_blob(bundle)
+    shard = blob.parent
+    elsewhere = outside.parent / "shard"
+    shutil.copytree(shard, elsewhere)
+    shutil.rmtree(shard)
+    os.symlink(elsewhere, shard)
+
+
+@pytest.mark.parametrize("plant", [_link_blob_outside, _link_folder_outside], ids=["file", "folder"])
+def test_symlink_in_sdist_bundle_is_refused(tmp_path: Path, base_sdist: Path, plant) -> None:  # type: ignore[no-untyped-def]
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0\n")
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    plant(bundle_of(unpacked), secret)
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code != 0 and "symbolic link" in output, output
+    assert not list((tmp_path / "wheels").glob("*.whl")) if (tmp_path / "wheels").exists() else True
+    sdist = pack(unpacked, tmp_path / "hostile-1.0.tar.gz")
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(sdist))
+    assert code != 0 and "symbolic link" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(unpacked))
+    assert code != 0 and "symbolic link" in output, output
+    assert secret.read_text() == "root:x:0:0\n"
+    assert_temp_empty(tmp_path)
+
+
+# -- 3. hostile plans: wheel-from-sdist, verify, run and trust give one answer -------------------
+
+
+def _plan_edit(edit):  # type: ignore[no-untyped-def]
+    def change(bundle: Path) -> None:
+        plan_file = bundle / "plan.json"
+        plan_file.write_bytes(edit(plan_file.read_bytes()))
+    return change
+
+
+def _json_edit(edit):  # type: ignore[no-untyped-def]
+    def change(data: bytes) -> bytes:
+        plan = json.loads(data)
+        edit(plan)
+        return json.dumps(plan).encode()
+    return _plan_edit(change)
+
+
+PLAN_CASES = {
+    "unknown key": (_json_edit(lambda p: p.update(extra=1)), "unknown key"),
+    "secrets": (_json_edit(lambda p: p.update(secrets=[{"name": "x"}])), "secrets"),
+    "duplicate key": (_plan_edit(lambda d: d.replace(b'"root":', b'"root": "x", "root":', 1)), "duplicate key 'root'"),
+    "huge plan": (_plan_edit(lambda d: d[:-2] + b" " * (65 << 20) + d[-2:]), "over the limit"),
+    "deep nesting": (_plan_edit(lambda d: b"[" * 100_000 + b"]" * 100_000), "nested too deeply"),
+    "capability 42": (_json_edit(lambda p: p["policy"].update(capabilities=[42])), "policy.capabilities[0]"),
+    "limit over u64": (_json_edit(lambda p: p["policy"].update(limits={"cpu_ms": 1 << 64})), "policy.limits.cpu_ms"),
+    "duplicate capability": (_json_edit(lambda p: p["policy"].update(capabilities=[
+        {"name": "a:b", "level": "required"}, {"name": "a:b", "level": "optional"}])), "'a:b'"),
+}
+
+
+@pytest.mark.parametrize("label", sorted(PLAN_CASES))
+def test_hostile_plan_refused_everywhere(tmp_path: Path, base_sdist: Path, label: str) -> None:
+    change, fragment = PLAN_CASES[label]
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    change(bundle_of(unpacked))
+    answers = {}
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    answers["wheel-from-sdist"] = (code != 0, fragment in output, output[-2000:])
+    sdist = pack(unpacked, tmp_path / "hostile-1.0.tar.gz")
+    store = tmp_path / "store"
+    for command in (["verify", str(sdist)], ["run", str(sdist)], ["trust", str(sdist), "--store", str(store)]):
+        code, output = run(tmp_path, "-m", "hatch_pylon", *command)
+        answers[command[0]] = (code != 0, fragment in output, output[-2000:])
+    assert all(refused and named for refused, named, _ in answers.values()), answers
+    assert not store.exists() or not [p for p in store.rglob("*") if p.is_file()]
+    assert_temp_empty(tmp_path)
+
+
+def test_good_sdist_accepted_everywhere(tmp_path: Path, base_sdist: Path) -> None:
+    store = tmp_path / "store"
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(base_sdist))
+    assert code == 0, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "trust", str(base_sdist), "--store", str(store))
+    assert code == 0, output
+    assert len(list(store.glob("trust/*/*.json"))) == 2
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code == 0, output
+    assert_temp_empty(tmp_path)
+
+
+# -- 2. trust --store through planted links -------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["entry", "blob", "trust-folder"])
+def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Path, where: str) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    store = tmp_path / "store"
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    digest = first_blob(bundle_of(unpacked)).parent.name + first_blob(bundle_of(unpacked)).name
+    if where == "entry":
+        planted = store / "trust" / digest[:2] / f"{digest[2:]}.json"
+    elif where == "blob":
+        planted = store / "blobs" / digest[:2] / digest[2:]
+    else:
+        planted = store / "trust"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(victim if where != "trust-folder" else tmp_path, planted)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "trust", str(base_sdist), "--store", str(store))
+    assert victim.read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private-tmp", "src", "store", "victim.txt"]
+    if code == 0:
+        for blob in store.glob("blobs/*/*"):
+            assert not blob.is_symlink()
+            assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.parent.name + blob.name
+        for entry in store.glob("trust/*/*.json"):
+            assert not entry.is_symlink() and json.loads(entry.read_text())["signer"] == "hatch-pylon"
+    else:
+        assert "is not a folder" in output, output
+    assert not list(store.rglob(".tmp-*"))
+    assert_temp_empty(tmp_path)
+
+
+# -- 4. wheels with conflicting or duplicate members ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("base-wheel")
+    project = tmp / "demo-project"
+    base_project(project, BASE_HOOK)
+    code, output = build(tmp, project, "wheel", tmp / "dist")
+    assert code == 0, output
+    return next((tmp / "dist").glob("*.whl"))
+
+
+def rewrite_wheel(source: Path, target: Path, extra: list[tuple[str, bytes]], first: bool) -> Path:
+    import warnings
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if first:
+            for name, data in extra:
+                new.writestr(name, data)
+        for info in old.infolist():
+            new.writestr(info, old.read(info))
+        if not first:
+            for name, data in extra:
+                new.writestr(name, data)
+    return target
+
+
+def test_wheel_file_before_folder_of_same_name(tmp_path: Path, base_wheel: Path) -> None:
+    with zipfile.ZipFile(base_wheel) as archive:
+        blob = next(n for n in archive.namelist() if "/.compose/blobs/" in n)
+    shard = blob.rsplit("/", 1)[0]
+    wheel = rewrite_wheel(base_wheel, tmp_path / base_wheel.name, [(shard, b"a file")], first=True)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code != 0 and "is both a file and a folder" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_wheel_duplicate_blob_entries(tmp_path: Path, base_wheel: Path) -> None:
+    with zipfile.ZipFile(base_wheel) as archive:
+        blob = next(n for n in archive.namelist() if "/.compose/blobs/" in n)
+    wheel = rewrite_wheel(base_wheel, tmp_path / base_wheel.name, [(blob, b"wrong bytes")], first=True)
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, str(wheel))
+        assert code != 0 and "appears more than once" in output, output
+    assert_temp_empty(tmp_path)
+
+
+# -- 6. a FIFO among the components ---------------------------------------------------------------
+
+
+def test_fifo_component_does_not_hang(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    os.mkfifo(project / "caps" / "f.wasm")
+    code, output = run(tmp_path, "-m", "hatch_pylon", "plan", str(project), timeout=60)
+    assert code != 0 and "caps/f.wasm" in output and "FIFO" in output, output
+    code, output = build(tmp_path, project, "wheel", tmp_path / "wheels")
+    assert code != 0 and "caps/f.wasm" in output and "FIFO" in output, output
+    assert_temp_empty(tmp_path)
+
+
+# -- 5. a full disk while staging -----------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    mount = tmp_path / "tiny-disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if result.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("padding", [2 << 20, 6 << 20], ids=["copied-while-read", "kernel-copy"])
+def test_full_disk_while_staging(tmp_path: Path, tiny_disk: Path, padding: int) -> None:
+    from helpers import name as _name
+    from helpers import section as _section
+
+    project = tmp_path / "demo-project"
+    store = tiny_disk / "store"
+    base_project(project, BASE_HOOK + f'store = "{store}"\n')
+    provider = project / "caps" / "p.wasm"
+    provider.write_bytes(provider.read_bytes() + _section(0, _name("padding") + os.urandom(padding)))
+    code, output = build(tmp_path, project, "wheel", tmp_path / "wheels")
+    assert code != 0, output
+    assert f"in {store / 'blobs'}" in output and "No space left on device" in output, output
+    assert output.count("No space left on device") == 1, output
+    assert not list(store.rglob(".tmp-*"))
+    assert not list(store.glob("blobs/*/*")) or all(
+        hashlib.sha256(b.read_bytes()).hexdigest() == b.parent.name + b.name for b in store.glob("blobs/*/*"))
+    assert_temp_empty(tmp_path)
+
+
+# -- 11. temp files and staging folders -----------------------------------------------------------
+
+
+def test_root_also_pinned_in_components_leaves_no_temp_file(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK + 'components = [{ id = "again", path = "root.wasm" }]\n')
+    code, output = build(tmp_path, project, "wheel", tmp_path / "wheels")
+    assert code == 0, output
+    store = project / ".compose"
+    assert not list(store.rglob(".tmp-*")), output
+    assert_temp_empty(tmp_path)
+
+
+def test_killed_builds_staging_folder_is_swept(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = env_for(tmp_path)
+    code = ("import os, time; from hatch_pylon._fs import make_private_folder; "
+            "print(make_private_folder('hatch-pylon-'), flush=True); time.sleep(600)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    folder = Path(child.stdout.readline().strip())
+    (folder / "plan.json").write_text("{}")
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    # While its creator lives, another build leaves it alone.
+    assert build(tmp_path, project, "wheel", tmp_path / "w1")[0] == 0
+    assert folder.is_dir()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    old = time.time() - 60  # past the grace period a brand-new marker gets
+    os.utime(folder / ".hatch-pylon-alive", (old, old))
+    code, output = build(tmp_path, project, "wheel", tmp_path / "w2")
+    assert code == 0, output
+    assert not folder.exists()
+    assert_temp_empty(tmp_path)
+
+
+# -- 10. destination and store placement; no store internal in an sdist --------------------------
+
+
+PLACEMENTS = {
+    "destination holds plan.json": (BASE_HOOK + 'destination = "demo"\n',
+                                    lambda p: (p / "demo" / "plan.json").write_text("{}"),
+                                    "destination: 'demo' already holds demo/plan.json"),
+    "destination is a file": (BASE_HOOK + 'destination = "demo/__init__.py"\n', lambda p: None,
+                              "destination: 'demo/__init__.py' is the file demo/__init__.py"),
+    "store inside the destination": (BASE_HOOK + 'destination = "demo/_pylon"\nstore = "demo/_pylon/.compose"\n',
+                                     lambda p: None, "is inside the destination demo/_pylon/"),
+    "store inside the package": (BASE_HOOK + 'store = "demo/cache"\n', lambda p: None,
+                                 "is inside the package folder demo/"),
+}
+
+
+@pytest.mark.parametrize("label", sorted(PLACEMENTS))
+def test_bad_placement_is_refused(tmp_path: Path, label: str) -> None:
+    hook, change, fragment = PLACEMENTS[label]
+    project = tmp_path / "demo-project"
+    base_project(project, hook)
+    change(project)
+    before = sorted(p.relative_to(project) for p in project.rglob("*"))
+    for kind in ("wheel", "sdist"):
+        code, output = build(tmp_path, project, kind, tmp_path / "dist")
+        assert code != 0 and fragment in output, output
+    assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+    assert_temp_empty(tmp_path)
+
+
+def test_sdists_of_two_checkouts_are_identical_and_hold_no_store(tmp_path: Path) -> None:
+    sdists = []
+    for checkout in ("one", "two-with-a-longer-name"):
+        project = tmp_path / checkout / "demo-project"
+        base_project(project, BASE_HOOK)
+        for _ in range(2):  # the second build finds the store and its index in place
+            code, output = build(tmp_path, project, "sdist", tmp_path / checkout / "dist")
+            assert code == 0, output
+        assert (project / ".compose" / ".pylon-index.json").exists()
+        (project / ".compose" / "blobs" / "ab").mkdir(exist_ok=True)
+        (project / ".compose" / "blobs" / "ab" / ("c" * 62)).write_bytes(b"stale")
+        (project / ".compose" / "blobs" / ".tmp-leftover").write_bytes(b"temp")
+        code, output = build(tmp_path, project, "sdist", tmp_path / checkout / "final")
+        assert code == 0, output
+        sdists.append(next((tmp_path / checkout / "final").glob("*.tar.gz")))
+    with tarfile.open(sdists[0]) as archive:
+        names = archive.getnames()
+    assert not [n for n in names if "/.compose/" in n and "/.pylon-bundle/" not in n], names
+    assert not [n for n in names if ".pylon-index" in n or ".tmp-" in n], names
+    assert sdists[0].read_bytes() == sdists[1].read_bytes()
+    assert_temp_empty(tmp_path)
+
+
+# -- 9. a 1 GiB blob: bounded memory, nothing left behind -----------------------------------------
+
+
+def _big_component(size: int) -> tuple[str, int, list[bytes]]:
+    """A valid component: the header and one custom section holding ``size`` zero bytes; (digest, length, head)."""
+    from helpers import COMPONENT_HEADER, leb
+    from helpers import name as _name
+
+    body_head = _name("padding")
+    head = COMPONENT_HEADER + b"\x00" + leb(len(body_head) + size) + body_head
+    hasher = hashlib.sha256(head)
+    zeros = bytes(1 << 20)
+    for _ in range(size >> 20):
+        hasher.update(zeros)
+    return hasher.hexdigest(), len(head) + size, [head]
+
+
+def _record_line(name: str, digest_hex: str, size: int) -> str:
+    import base64
+
+    encoded = base64.urlsafe_b64encode(bytes.fromhex(digest_hex)).rstrip(b"=").decode()
+    return f"{name},sha256={encoded},{size}\n"
+
+
+def test_verify_of_a_wheel_with_a_1_gib_blob_stays_small(tmp_path: Path, base_wheel: Path) -> None:
+    import resource
+
+    size = 1 << 30
+    digest, length, (head,) = _big_component(size)
+    wheel = tmp_path / base_wheel.name
+    zeros = bytes(1 << 20)
+    with zipfile.ZipFile(base_wheel) as old, zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as new:
+        plan_name = next(n for n in old.namelist() if n.endswith("/plan.json"))
+        prefix = plan_name[: -len("plan.json")]
+        record_name = next(n for n in old.namelist() if n.endswith(".dist-info/RECORD"))
+        plan = json.loads(old.read(plan_name))
+        plan["components"].insert(0, {"id": "big", "digest": list(bytes.fromhex(digest))})
+        plan_bytes = json.dumps(plan, indent=2).encode()
+        record = ""
+        for info in old.infolist():
+            if info.filename == record_name:
+                continue
+            data = plan_bytes if info.filename == plan_name else old.read(info)
+            new.writestr(info.filename, data, zipfile.ZIP_DEFLATED)
+            record += _record_line(info.filename, hashlib.sha256(data).hexdigest(), len(data))
+        blob_name = f"{prefix}.compose/blobs/{digest[:2]}/{digest[2:]}"
+        with new.open(blob_name, "w", force_zip64=True) as out:
+            out.write(head)
+            for _ in range(size >> 20):
+                out.write(zeros)
+        record += _record_line(blob_name, digest, length) + f"{record_name},,\n"
+        new.writestr(record_name, record)
+    assert wheel.stat().st_size < 16 << 20
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel), timeout=600)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far: builds are smaller
+    assert code == 0 and "OK (3 components" in output, output
+    assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
+    assert_temp_empty(tmp_path)
