@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 1 << 20  # bytes per read: files stream through buffers this big
 STALE_AFTER = 24 * 3600  # seconds after which any temp file is garbage, lock or no lock
-_GRACE = 10.0  # seconds an empty new temp file is left alone: its writer may not hold its lock yet
+_NASCENT_GRACE = 60.0  # seconds; a file still under its nascent name after this was left by a dead writer
+NASCENT_PREFIX = ".tmp~"  # a new file's name until it is locked (see ``_born_locked``)
 
 
 class NotRegularFile(OSError):
@@ -162,6 +163,29 @@ def can_lock() -> bool:
     return hasattr(fcntl, "flock")
 
 
+def _born_locked(folder: Path, prefix: str) -> tuple[Path, int]:
+    """An exclusive new file named ``prefix<random>`` that is locked before anyone can see that name.
+
+    It is created under a name sweepers ignore (``.tmp~…``), locked, then
+    renamed: a lock-free file under ``prefix`` therefore always means its
+    writer is gone, with no window in which a live writer looks dead.
+    """
+    token = secrets.token_hex(12)
+    nascent = folder / f"{NASCENT_PREFIX}{token}"
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(nascent, flags, 0o600)
+    try:
+        _lock(fd)  # where locks exist (else only age judges it)
+        path = folder / f"{prefix}{token}"
+        os.replace(nascent, path)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(nascent)
+        raise
+    return path, fd
+
+
 class TempFile:
     """An exclusive, randomly named ``.tmp-*`` file in ``folder``, locked while its writer lives.
 
@@ -173,10 +197,7 @@ class TempFile:
     def __init__(self, folder: Path, mode: int = 0o644) -> None:
         self.folder = folder
         self.mode = mode
-        self.path = folder / f"{TEMP_PREFIX}{secrets.token_hex(12)}"
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(self.path, flags, 0o600)
-        _lock(fd)
+        self.path, fd = _born_locked(folder, TEMP_PREFIX)
         self.file: BinaryIO = os.fdopen(fd, "w+b")
         self.done = False
 
@@ -227,7 +248,7 @@ def sweep_temps(folder: Path) -> list[Path]:
     """Remove ``.tmp-*`` files in ``folder`` whose writers are gone; returns what was removed."""
     removed: list[Path] = []
     try:
-        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(TEMP_PREFIX)]
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith((TEMP_PREFIX, NASCENT_PREFIX))]
     except OSError:
         return removed
     for entry in entries:
@@ -244,13 +265,13 @@ def _abandoned(path: Path) -> bool:
     age = time.time() - info.st_mtime
     if age > STALE_AFTER:
         return True
+    if path.name.startswith(NASCENT_PREFIX):
+        return age > _NASCENT_GRACE  # its writer died between creating and naming it
     if not can_lock():
         return False  # without locks only age can tell
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
-        if not _lock(fd):
-            return False  # its writer holds the lock: alive
-        return info.st_size > 0 or age > _GRACE
+        return _lock(fd)  # free: its writer is gone (a live one locked it before it had this name)
     finally:
         os.close(fd)
 
@@ -271,10 +292,9 @@ def make_private_folder(prefix: str) -> Path:
     sweep_private_folders(Path(tempfile.gettempdir()))
     path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        fd = os.open(path / FOLDER_MARKER, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        _, fd = _born_locked(path, FOLDER_MARKER)
     except OSError:
         return path  # no marker: only age will tell it is abandoned
-    _lock(fd)
     _markers[path] = fd
     return path
 
@@ -316,14 +336,10 @@ def sweep_private_folders(temp_dir: Path) -> list[Path]:
 def _folder_abandoned(path: Path, info: os.stat_result) -> bool:
     if time.time() - info.st_mtime > STALE_AFTER:
         return True
-    marker = path / FOLDER_MARKER
-    try:
-        marker_info = os.lstat(marker)
-    except FileNotFoundError:
+    markers = [e for e in os.scandir(path) if e.name.startswith(FOLDER_MARKER)]
+    if len(markers) != 1 or not markers[0].is_file(follow_symlinks=False) or not can_lock():
         return False  # being created, or made without locks: age decides
-    if not stat.S_ISREG(marker_info.st_mode) or not can_lock() or time.time() - marker_info.st_mtime < _GRACE:
-        return False
-    fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    fd = os.open(markers[0].path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
         return _lock(fd)  # the lock was free: its creator is gone
     finally:
