@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from corpus import CASES, Case, base_project
 
+from hatch_pylon._cli import main
+
 # Root reads any file; without these capabilities it is held to the permission bits like anyone else.
 DROP_READ_POWER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
 
@@ -59,13 +61,25 @@ def test_build(tmp_path: Path, label: str) -> None:
 
 
 @pytest.mark.parametrize("label", sorted(label for label, case in CASES.items() if case.cli))
-def test_cli(tmp_path: Path, label: str) -> None:
+def test_cli(tmp_path: Path, label: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hatch-pylon plan`` meets each case; in-process (what the command runs), but for the unprivileged one."""
     case = CASES[label]
     project, env = prepare(tmp_path, case)
-    result = subprocess.run(command(case, "-m", "hatch_pylon", "plan", str(project)),
-                            capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stdout == ""
-    assert case.fragment in result.stderr, result.stderr
-    assert result.stderr.startswith("hatch-pylon: error: ") and "Traceback" not in result.stderr
+    if case.unprivileged:
+        result = subprocess.run(command(case, "-m", "hatch_pylon", "plan", str(project)),
+                                capture_output=True, text=True, env=env, cwd=tmp_path)
+        status, out, err = result.returncode, result.stdout, result.stderr
+    else:
+        for name in [n for n in os.environ if n.startswith("PYLON_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            if name.startswith("PYLON_"):
+                monkeypatch.setenv(name, value)
+        monkeypatch.chdir(tmp_path)
+        status = main(["plan", str(project)])
+        out, err = capsys.readouterr()
+    assert status == 1
+    assert out == ""
+    assert case.fragment in err, err
+    assert err.startswith("hatch-pylon: error: ") and "Traceback" not in err
     assert not (project / ".compose").exists()
