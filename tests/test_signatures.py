@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from helpers import SEEDS, mutate, mutation, write_component
+from helpers import SEEDS, fuzz_examples, mutate, mutation, write_component
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmtime.component import Component
