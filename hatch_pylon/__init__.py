@@ -11,7 +11,9 @@ and the build hook stay light:
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # importing typing would cost every start-up, the CLI's included
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.2.0"
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-from collections.abc import Sequence
+
+TYPE_CHECKING = False  # typing itself costs a few ms at start-up
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 DESCRIPTION = """\
 Ship a WebAssembly component graph inside a Python package.
@@ -47,12 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="hatch-pylon", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="hatch-pylon", description=DESCRIPTION, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    inspect = commands.add_parser("inspect", help="show a component's imports and exports")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, formatter_class=_Formatter)
+
+    inspect = command("inspect", help="show a component's imports and exports")
     inspect.add_argument("file", help="a .wasm file")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     inspect.add_argument("--types", action="store_true",
@@ -61,12 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--all", action="store_true", help="include wasi: imports, hidden by default with --types")
     inspect.set_defaults(handler=_inspect)
 
-    plan = commands.add_parser("plan", help="resolve a project as the build would and print its plan")
+    plan = command("plan", help="resolve a project as the build would and print its plan")
     plan.add_argument("project", nargs="?", default=".", help="folder holding pyproject.toml (default: .)")
     plan.add_argument("--json", action="store_true", help="print exactly the plan.json bytes the build will bundle")
     plan.set_defaults(handler=_plan)
 
-    verify = commands.add_parser("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
+    verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
     verify.add_argument("target", help=TARGET_HELP)
     verify.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
     verify.add_argument("--compile-all", action="store_true",
@@ -75,17 +79,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="comma-separated import prefixes left to the host (default: what the build recorded)")
     verify.set_defaults(handler=_verify)
 
-    run = commands.add_parser("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
+    run = command("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
     run.add_argument("target", nargs="?", help=TARGET_HELP)
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
 
-    trust = commands.add_parser("trust", help="add a bundle's blobs and trust entries to a composectl store")
+    trust = command("trust", help="add a bundle's blobs and trust entries to a composectl store")
     trust.add_argument("target", help=TARGET_HELP)
     trust.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
     trust.set_defaults(handler=_trust)
 
-    compose = commands.add_parser("compose", help="write one statically composed component for a bundle")
+    compose = command("compose", help="write one statically composed component for a bundle")
     compose.add_argument("target", help=TARGET_HELP)
     compose.add_argument("-o", "--output", required=True, help="the .wasm file to write")
     compose.add_argument("--strip", action="store_true", help="drop custom sections, as python-wasm does")
@@ -93,8 +97,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, told the terminal width so it does not import ``shutil`` (and its compressors)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_width() - 2)
+
+
+def _terminal_width() -> int:
+    """What ``shutil.get_terminal_size().columns`` says: $COLUMNS, else the terminal's width, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
 def _terminate_cleanly() -> None:
     """SIGTERM unwinds like Ctrl-C, so temporary folders are removed on the way out."""
+    import signal
+
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -168,13 +195,13 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compiler_factory(say=None):  # type: ignore[no-untyped-def]
+def _compiler_factory(say=None):
     from ._compiler import Compiler
 
     return lambda: Compiler(say=say)
 
 
-def _optional_compiler_factory():  # type: ignore[no-untyped-def]
+def _optional_compiler_factory():
     from ._compiler import optional_compiler
 
     return optional_compiler

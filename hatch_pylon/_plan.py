@@ -325,6 +325,7 @@ class _Reader:
 def find_cycle(bindings: Iterable[Binding]) -> str | None:
     """A consumer -> provider cycle as readable text, or None; iterative and linear in the bindings."""
     edges: dict[str, list[Binding]] = {}
+    binding: Binding | None
     for binding in sorted(bindings):
         edges.setdefault(binding.consumer_id, []).append(binding)
     done: set[str] = set()

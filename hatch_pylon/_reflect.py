@@ -7,6 +7,8 @@ text exactly, so the two sources compare directly.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from wasmtime.component import (
     BorrowType,
     ComponentInstanceType,
@@ -28,6 +30,9 @@ from wasmtime.component import (
 )
 
 from ._signatures import InstanceSignatures, Item, OtherItem, Signature
+
+if TYPE_CHECKING:
+    from wasmtime import Engine
 
 _RESOURCE_TYPES = (OwnType, BorrowType)
 
@@ -68,16 +73,16 @@ def signature(func: FuncType) -> Signature:
     return Signature(tuple((name, render(t)) for name, t in func.params), result)
 
 
-def imports_of(component: ComponentType, engine) -> dict[str, Item]:
+def imports_of(component: ComponentType, engine: Engine) -> dict[str, Item]:
     """wasmtime's view of a component's imports, in the form ``signatures`` decodes from binaries."""
     return {name: _item(extern.ty, engine) for name, extern in component.imports(engine).items()}
 
 
-def exports_of(component: ComponentType, engine) -> dict[str, Item]:
+def exports_of(component: ComponentType, engine: Engine) -> dict[str, Item]:
     return {name: _item(extern.ty, engine) for name, extern in component.exports(engine).items()}
 
 
-def _item(ty: object, engine) -> Item:
+def _item(ty: object, engine: Engine) -> Item:
     if isinstance(ty, FuncType):
         return signature(ty)
     if isinstance(ty, ComponentInstanceType):

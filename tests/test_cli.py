@@ -57,7 +57,8 @@ def test_inspect_error_is_one_line_and_nonzero(tmp_path: Path, capsys) -> None:
 
 
 def _project(tmp_path: Path, hook: str) -> Path:
-    (tmp_path / "pyproject.toml").write_text(f'{BUILD_SYSTEM}[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\n{hook}\n')
+    (tmp_path / "pyproject.toml").write_text(
+        f'{BUILD_SYSTEM}[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\n{hook}\n')
     return tmp_path
 
 

@@ -1,0 +1,125 @@
+"""Import hygiene: one-way layers (no cycle inside hatch_pylon/, lazy imports included) and a light CLI start-up."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hatch_pylon"
+NAME = "hatch_pylon"
+MODULES = {(NAME if path.stem == "__init__" else f"{NAME}.{path.stem}"): path for path in PACKAGE.glob("*.py")}
+
+
+def imported_modules(module: str, path: Path) -> set[str]:
+    """Every hatch_pylon module ``module`` imports anywhere: top level, inside functions, under TYPE_CHECKING."""
+    package = NAME  # all modules are direct children of the package
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == NAME)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                assert node.level == 1, f"{module}: relative import above the package"
+                base = f"{package}.{node.module}" if node.module else package
+            elif node.module and node.module.split(".")[0] == NAME:
+                base = node.module
+            else:
+                continue
+            found.add(base)
+            if base == package:  # ``from . import _x`` imports a module; ``from . import __version__`` does not
+                found.update(f"{package}.{alias.name}" for alias in node.names if f"{package}.{alias.name}" in MODULES)
+    return {name for name in found if name != module}
+
+
+def graph() -> dict[str, set[str]]:
+    edges = {module: imported_modules(module, path) for module, path in MODULES.items()}
+    unknown = {target for targets in edges.values() for target in targets} - set(MODULES)
+    assert not unknown, f"imports of modules that do not exist: {sorted(unknown)}"
+    return edges
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(edges[node]):
+            if state.get(target) == 1:
+                return [*path[path.index(target):], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_graph_is_read_from_every_kind_of_import() -> None:
+    edges = graph()
+    assert f"{NAME}._inspect" in edges[f"{NAME}._cli"]  # a function-level ``from ._inspect import show``
+    assert f"{NAME}._config" in edges[f"{NAME}._hatch"]  # a top-level import
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_inside_the_package() -> None:
+    cycle = find_cycle(graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+# -- what start-up imports -----------------------------------------------------------------------------------
+
+HEAVY = ["wasmtime", "hatchling", "json", "tomllib", "tomli", "typing", "dataclasses", "shutil", "pathlib",
+         "hashlib", "importlib.metadata", "concurrent.futures", "packaging", "signal"]
+
+PROBE = """\
+import contextlib, io, sys
+before = set(sys.modules)
+{action}
+print(repr(sorted(set(sys.modules) - before)), file=sys.stderr)
+"""
+IMPORT_CLI = "import hatch_pylon._cli"
+HELP = """\
+from hatch_pylon._cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    try:
+        main(["--help"])
+    except SystemExit as exit:
+        assert exit.code == 0
+assert "inspect" in out.getvalue()
+"""
+
+
+@pytest.mark.parametrize("action", [IMPORT_CLI, HELP], ids=["import", "help"])
+def test_cli_start_up_imports_nothing_heavy(action: str) -> None:
+    # The probe imports contextlib and io itself, before taking its snapshot of sys.modules.
+    result = subprocess.run([sys.executable, "-c", PROBE.format(action=action)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = set(ast.literal_eval(result.stderr.splitlines()[-1]))
+    assert "hatch_pylon._cli" in loaded
+    heavy = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in HEAVY))
+    assert heavy == []
+    assert not {name for name in loaded if name.startswith(NAME + ".")} - {NAME + "._cli"}
+
+
+def test_help_of_the_installed_command_imports_nothing_heavy() -> None:
+    """The console script itself, as users run it, through ``-X importtime``."""
+    script = Path(sys.executable).parent / "hatch-pylon"
+    if not script.exists():
+        pytest.skip("hatch-pylon is not installed as a console script here")
+    result = subprocess.run([sys.executable, "-X", "importtime", str(script), "--help"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    heavy = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in HEAVY))
+    assert heavy == []
