@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._config import ID_PATTERN, PylonConfig
 from ._errors import ComponentFormatError, PylonError
-from ._ingest import LARGE_FILE, Ingest
+from ._fs import LARGE_FILE
 from ._wasm import Limits, ScannedFile, scan
+
+if TYPE_CHECKING:
+    from ._ingest import Ingest
 
 Progress = Callable[[int, int], None]  # (files read, bytes read) so far
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A component file that may be bundled, read and hashed once."""
 
     id: str
@@ -37,16 +38,14 @@ class Candidate:
         return self.file.path
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     root: Candidate
     candidates: tuple[Candidate, ...]  # everything but the root, in precedence order
     searched: tuple[str, ...]  # human-readable list of places looked in
     shadowed: tuple[tuple[str, str, str], ...]  # (id, shadowed path, winner's path)
 
 
-@dataclass(frozen=True)
-class _Job:
+class _Job(NamedTuple):
     id: str
     path: Path
     origin: str
@@ -102,7 +101,7 @@ def _scan_all(jobs: list[_Job], ingest: Ingest | None, limits: Limits) -> list[S
         first.setdefault(os.fspath(job.path), index)
     unique = sorted(first.values())
     large = [i for i in unique if sizes[i] >= LARGE_FILE]
-    alone = large if ingest is not None and len(large) == 1 else []
+    alone = large if len(large) == 1 else []
     pooled = [i for i in unique if i not in alone]
     outcomes: list[ScannedFile | str] = [""] * len(jobs)
     workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(pooled)))
@@ -110,6 +109,8 @@ def _scan_all(jobs: list[_Job], ingest: Ingest | None, limits: Limits) -> list[S
         for index in pooled:
             outcomes[index] = _scan(jobs[index], ingest, limits)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hatch-pylon-scan") as pool:
             for index, outcome in zip(pooled, pool.map(lambda i: _scan(jobs[i], ingest, limits), pooled)):
                 outcomes[index] = outcome

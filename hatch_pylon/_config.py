@@ -15,15 +15,13 @@ for its ``[[capabilities]]``. Component files themselves are ``_components``' jo
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import stat
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import ConfigError
 from ._plan import CAPABILITY_LEVELS, DEFAULT_CAPABILITIES, DETERMINISM, LINKAGES, MAX_U64, Capability, Policy
@@ -63,8 +61,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One configuration key.
 
     ``name`` is its path inside the pylon table: ``policy.limits.cpu-ms`` for a key of a
@@ -219,8 +216,7 @@ def _toml(value: Any) -> str:
 # -- the result ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ComponentSource:
+class ComponentSource(NamedTuple):
     """A configured component file: where it is and which setting named it."""
 
     id: str
@@ -228,14 +224,12 @@ class ComponentSource:
     origin: str  # the TOML key (or manifest entry) or environment variable that chose this path
 
 
-@dataclass(frozen=True)
-class SearchDir:
+class SearchDir(NamedTuple):
     path: Path
     origin: str
 
 
-@dataclass(frozen=True)
-class PylonConfig:
+class PylonConfig(NamedTuple):
     project_root: Path
     root: ComponentSource
     components: tuple[ComponentSource, ...]  # `components` entries, then the manifest's capabilities
@@ -243,7 +237,7 @@ class PylonConfig:
     destination: str
     store: Path
     ignore_imports: tuple[str, ...]
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = Policy()
     validate: str = "names"
     table: str = HATCH_TABLE
     max_component_size: int = DEFAULT_MAX_COMPONENT_SIZE
@@ -603,6 +597,8 @@ class _Parser:
 
 
 def _suggestion(name: str, candidates: list[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(name, candidates, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import stat
 import time
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     import io
 
 CHUNK_SIZE = 1 << 20  # bytes per read: files stream through buffers this big
+LARGE_FILE = 4 << 20  # bytes; below this a helper thread costs more than overlapping saves
 STALE_AFTER = 24 * 3600  # seconds after which any temp file is garbage, lock or no lock
 _NASCENT_GRACE = 60.0  # seconds; a file still under its nascent name after this was left by a dead writer
 NASCENT_PREFIX = ".tmp~"  # a new file's name until it is locked (see ``_born_locked``)
@@ -170,6 +170,8 @@ def _born_locked(folder: Path, prefix: str) -> tuple[Path, int]:
     renamed: a lock-free file under ``prefix`` therefore always means its
     writer is gone, with no window in which a live writer looks dead.
     """
+    import secrets  # here, not at the top: the CLI's start-up does not need it
+
     token = secrets.token_hex(12)
     nascent = folder / f"{NASCENT_PREFIX}{token}"
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)

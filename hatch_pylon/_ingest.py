@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, Union, cast
 
 from ._errors import StoreError
-from ._fs import CHUNK_SIZE, TempFile, atomic_write, hash_file, os_reason
+from ._fs import CHUNK_SIZE, LARGE_FILE, TempFile, atomic_write, hash_file, os_reason
 from ._layout import BLOBS_DIR, INDEX_FILE
 from ._store import BlobStore, StagedBlob, write_problem
 
 if TYPE_CHECKING:
     import io
 
-LARGE_FILE = 4 << 20  # bytes; below this a helper thread costs more than overlapping saves
 _FIRST_COPY = 64 << 10  # a small first step, so the scanner can start on the header at once
 # copy_file_range refuses some pairs of files (other filesystems, special files): copy by hand then.
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}

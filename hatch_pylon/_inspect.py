@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
 from ._wasm import Extern, inspect
+
+if TYPE_CHECKING:
+    from ._signatures import Signature
 
 HIDDEN_BY_DEFAULT = ("wasi:",)
 
@@ -46,6 +49,8 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
 
 def _functions(path: str, exports: bool) -> dict[str, dict[str, Signature]]:
     """Extern name -> function name ("" for a bare function) -> signature, decoded from the binary."""
+    from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
+
     what = "export" if exports else "import"
     try:
         imported, exported = decode_file(path, exports=exports)

@@ -10,7 +10,7 @@ compatible when they share a *track*: the major version when it is not 0
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _SEMVER = re.compile(
     r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
@@ -18,8 +18,7 @@ _SEMVER = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class ExternName:
+class ExternName(NamedTuple):
     """A parsed extern name; ``version`` is None for unversioned names."""
 
     text: str

@@ -8,31 +8,28 @@ the same ``Bundle``.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._components import Progress, discover
 from ._config import PylonConfig
 from ._errors import ResolveError, VerificationError, bullets
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
-from ._ingest import Ingest
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._plan import Plan, PlanComponent
 from ._resolve import Resolution, resolve
-from ._store import BlobStore
-from ._verify import BundleMeta
+
+if TYPE_CHECKING:
+    from ._ingest import Ingest
 
 Report = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Bundle:
+class Bundle(NamedTuple):
     plan: Plan
     plan_json: bytes
     blobs: dict[str, Path]  # digest -> a file holding exactly those bytes
@@ -63,6 +60,8 @@ class Bundle:
     def write_to(self, folder: str | os.PathLike[str]) -> Path:
         """Write ``plan.json``, ``pylon.json``, the composed component and a ``.compose`` store into ``folder``."""
         folder = Path(folder)
+        from ._store import BlobStore
+
         store = BlobStore(folder / STORE_DIR)
         for digest, source in sorted(self.blobs.items()):
             store.stage_file(source, digest)
@@ -72,6 +71,8 @@ class Bundle:
         if self.composed is not None:
             target = folder / composed_name(self.plan.root)
             if os.path.abspath(target) != os.path.abspath(self.composed):
+                import shutil
+
                 shutil.copyfile(self.composed, target)
         return folder
 
@@ -121,6 +122,10 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: P
     With ``compose = true`` the graph is then composed from the staged blobs into
     ``staging`` (a temporary folder removed at exit when not given).
     """
+    from ._ingest import Ingest
+    from ._store import BlobStore
+    from ._verify import BundleMeta
+
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
             warn(f"removed {path}, left behind by a build that did not finish")
@@ -144,6 +149,9 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: P
         composed = compose_plan(plan, blobs, ignore_imports=config.ignore_imports, strip=config.strip)
         if staging is None:
             staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
+            import atexit
+            import shutil
+
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)

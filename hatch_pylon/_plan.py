@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import PylonError, bullets
 
@@ -31,45 +30,42 @@ MAX_PLAN_BYTES = 64 << 20  # a plan of 100,000 components and bindings is about 
 DEFAULT_CAPABILITIES = (("dynlink:resolve", "required"), ("dynlink:invoke", "required"))
 
 
-@dataclass(frozen=True, order=True)
-class Binding:
+class Binding(NamedTuple):
     consumer_id: str
     import_name: str
     provider_id: str
     export_name: str
 
 
-@dataclass(frozen=True)
-class Capability:
+class Capability(NamedTuple):
     name: str
     level: str
 
 
-@dataclass(frozen=True)
-class Policy:
+_DEFAULT_CAPABILITY_SET = tuple(Capability(name, level) for name, level in DEFAULT_CAPABILITIES)
+
+
+class Policy(NamedTuple):
     determinism: str = "relaxed"
-    capabilities: tuple[Capability, ...] = tuple(Capability(n, lvl) for n, lvl in DEFAULT_CAPABILITIES)
+    capabilities: tuple[Capability, ...] = _DEFAULT_CAPABILITY_SET
     limits: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
-class PlanComponent:
+class PlanComponent(NamedTuple):
     id: str
     digest: str  # lower-case hex SHA-256
 
 
-@dataclass(frozen=True, order=True)
-class ExplicitExport:
+class ExplicitExport(NamedTuple):
     source_instance: str
     interface_name: str
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     root: str
     components: tuple[PlanComponent, ...]
     bindings: tuple[Binding, ...]
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = Policy()
     linkage: str = "runtime"
     explicit_exports: tuple[ExplicitExport, ...] = ()
 

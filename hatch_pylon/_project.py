@@ -11,13 +11,11 @@ pyproject.toml, ``hatch.toml: build.hooks.pylon.root`` in hatch.toml.
 
 from __future__ import annotations
 
-import configparser
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._config import HATCH_TABLE, PylonConfig, load_config
 from ._errors import PylonError
@@ -33,8 +31,7 @@ SETUPTOOLS_TABLE = "tool.pylon"
 DISTRIBUTION = "hatch-pylon"
 
 
-@dataclass(frozen=True)
-class HookTable:
+class HookTable(NamedTuple):
     """A pylon table a build reads: its raw value, how messages name it, and who reads it."""
 
     raw: Any
@@ -214,20 +211,21 @@ def _backend(data: Mapping[str, Any]) -> str | None:
 
 
 def _requires_hatch_pylon(data: Mapping[str, Any]) -> bool:
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
+    """Does ``build-system.requires`` name hatch-pylon (any extras, version, marker or URL)?"""
+    import re
 
     requires = _dig(data, "build-system", "requires")
     for entry in requires if isinstance(requires, list) else []:
-        try:
-            if isinstance(entry, str) and canonicalize_name(Requirement(entry).name) == DISTRIBUTION:
-                return True
-        except InvalidRequirement:
-            continue
+        # A PEP 508 requirement starts with its name; names compare after PEP 503 normalisation.
+        match = re.match(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)", entry) if isinstance(entry, str) else None
+        if match and re.sub(r"[-_.]+", "-", match[1]).lower() == DISTRIBUTION:
+            return True
     return False
 
 
 def _setup_cfg_name(root: Path) -> str | None:
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(root / "setup.cfg", encoding="utf-8")

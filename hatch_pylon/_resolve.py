@@ -9,9 +9,8 @@ cyclic is collected and reported in one ``ResolveError``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._components import Candidate, Catalog
 from ._config import PylonConfig
@@ -21,14 +20,12 @@ from ._plan import Binding, find_cycle
 from ._wasm import Extern
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     components: tuple[Candidate, ...]  # sorted by id, the root included
     bindings: tuple[Binding, ...]  # sorted by (consumer_id, import_name)
 
 
-@dataclass(frozen=True)
-class _Offer:
+class _Offer(NamedTuple):
     provider: Candidate
     export: Extern
     name: ExternName
@@ -133,6 +130,8 @@ def _describe_unresolved(consumer: Candidate, wanted: Extern, offers: _OfferInde
                         f"not a {wanted.kind}")
     if not near:
         names = sorted({offer.export.name for offer in offers if offer.provider.id != consumer.id})
+        import difflib
+
         near = [f"similar export {name!r}" for name in difflib.get_close_matches(wanted.name, names, n=3, cutoff=0.75)]
     line = f"  - {consumer.id} ({consumer.display}) imports {wanted.kind} {wanted.name!r}: no component exports it"
     return line + "".join(f"\n      near miss: {item}" for item in near)

@@ -16,8 +16,7 @@ import hashlib
 import io
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Literal, Union, cast
+from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, Union, cast
 
 from ._errors import ComponentFormatError
 from ._fs import NotRegularFile, open_regular
@@ -44,16 +43,14 @@ _CORE_EXTERNS = {0x00: "func", 0x01: "table", 0x02: "memory", 0x03: "global", 0x
 Kind = Literal["component", "module"]
 
 
-@dataclass(frozen=True, order=True)
-class Extern:
+class Extern(NamedTuple):
     """One import or export: its exact name and what sort of item it is."""
 
     name: str
     kind: str
 
 
-@dataclass(frozen=True)
-class WasmInfo:
+class WasmInfo(NamedTuple):
     """What a binary is and what it imports and exports at the top level."""
 
     kind: Kind
@@ -61,8 +58,7 @@ class WasmInfo:
     exports: tuple[Extern, ...]
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Bounds on what the reader accepts, so a hostile file cannot exhaust memory or time.
 
     Only import and export section bodies are ever held in memory; everything
@@ -77,8 +73,7 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-@dataclass(frozen=True)
-class ScannedFile:
+class ScannedFile(NamedTuple):
     """A binary read once: its description, SHA-256 (lower-case hex) and size."""
 
     path: str
