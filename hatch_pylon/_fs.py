@@ -21,7 +21,6 @@ import os
 import stat
 import time
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from ._errors import PylonError
@@ -29,6 +28,7 @@ from ._layout import TEMP_PREFIX
 
 if TYPE_CHECKING:
     import io
+    from pathlib import Path
 
 CHUNK_SIZE = 1 << 20  # bytes per read: files stream through buffers this big
 LARGE_FILE = 4 << 20  # bytes; below this a helper thread costs more than overlapping saves
@@ -88,6 +88,8 @@ def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) 
 
 def inside(root: Path, relative: str) -> Path:
     """``root/relative`` for a POSIX relative path with no ``..``, no absolute part and no empty part."""
+    from pathlib import PurePosixPath  # here: the reader's start-up (inspect) does not need pathlib
+
     posix = PurePosixPath(relative)
     if posix.is_absolute() or not posix.parts or any(part in ("..", ".") for part in posix.parts) \
             or "\\" in relative or ":" in posix.parts[0]:
@@ -103,7 +105,7 @@ def open_inside(root: Path, relative: str) -> BinaryIO:
     """
     path = inside(root, relative)
     current = root
-    for part in PurePosixPath(relative).parts[:-1]:
+    for part in relative.split("/")[:-1]:
         current = current / part
         mode = os.lstat(current).st_mode
         if not stat.S_ISDIR(mode):
@@ -249,12 +251,13 @@ def atomic_write(target: Path, data: bytes | bytearray, mode: int = 0o644) -> No
 def sweep_temps(folder: Path) -> list[Path]:
     """Remove ``.tmp-*`` files in ``folder`` whose writers are gone; returns what was removed."""
     removed: list[Path] = []
+    root_type = type(folder)
     try:
         entries = [entry for entry in os.scandir(folder) if entry.name.startswith((TEMP_PREFIX, NASCENT_PREFIX))]
     except OSError:
         return removed
     for entry in entries:
-        path = Path(entry.path)
+        path = root_type(entry.path)
         with contextlib.suppress(OSError):  # raced with its writer finishing: fine
             if entry.is_file(follow_symlinks=False) and _abandoned(path):
                 os.unlink(path)
@@ -290,6 +293,7 @@ def make_private_folder(prefix: str) -> Path:
     process dies instead, its lock goes with it and the next call sweeps the folder.
     """
     import tempfile
+    from pathlib import Path
 
     sweep_private_folders(Path(tempfile.gettempdir()))
     path = Path(tempfile.mkdtemp(prefix=prefix))
@@ -322,7 +326,7 @@ def sweep_private_folders(temp_dir: Path) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        path = Path(entry.path)
+        path = type(temp_dir)(entry.path)
         with contextlib.suppress(OSError):
             info = os.lstat(path)
             if not stat.S_ISDIR(info.st_mode) or path in _markers:
