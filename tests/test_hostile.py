@@ -433,10 +433,12 @@ def _record_line(name: str, digest_hex: str, size: int) -> str:
     return f"{name},sha256={encoded},{size}\n"
 
 
-def test_verify_of_a_wheel_with_a_1_gib_blob_stays_small(tmp_path: Path, base_wheel: Path) -> None:
+@pytest.fixture(scope="module")
+def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> Path:
+    """The base wheel plus a valid 1 GiB component (zeros after its header) that the plan and RECORD name."""
     size = 1 << 30
     digest, length, (head,) = _big_component(size)
-    wheel = tmp_path / base_wheel.name
+    wheel = tmp_path_factory.mktemp("giant") / base_wheel.name
     zeros = bytes(1 << 20)
     with zipfile.ZipFile(base_wheel) as old, zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as new:
         plan_name = next(n for n in old.namelist() if n.endswith("/plan.json"))
@@ -460,12 +462,39 @@ def test_verify_of_a_wheel_with_a_1_gib_blob_stays_small(tmp_path: Path, base_wh
         record += _record_line(blob_name, digest, length) + f"{record_name},,\n"
         new.writestr(record_name, record)
     assert wheel.stat().st_size < 16 << 20
+    return wheel
+
+
+def test_verify_of_a_wheel_with_a_1_gib_blob_stays_small(tmp_path: Path, giant_wheel: Path) -> None:
     # A wrapper process reports the peak of its only child, the verify: this test process's own children
     # (earlier builds, compiles) would otherwise count too.
     measure = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
                "print('peak-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)")
-    code, output = run(tmp_path, "-c", measure, sys.executable, "-m", "hatch_pylon", "verify", str(wheel), timeout=600)
+    code, output = run(tmp_path, "-c", measure, sys.executable, "-m", "hatch_pylon", "verify", str(giant_wheel),
+                       timeout=600)
     peak_kib = int(output.split("peak-kib ")[1].split()[0])
     assert code == 0 and "OK (3 components" in output, output
     assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
+    assert_temp_empty(tmp_path)
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_verify_stopped_by_a_signal_removes_its_unpacked_copy(tmp_path: Path, giant_wheel: Path,
+                                                                signal_name: str) -> None:
+    import signal
+    import time
+
+    env = env_for(tmp_path)
+    verify = subprocess.Popen([sys.executable, "-m", "hatch_pylon", "verify", str(giant_wheel)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    unpacking = []
+    while not unpacking and verify.poll() is None and time.monotonic() < deadline:
+        unpacking = [p for p in (tmp_path / "private-tmp").glob("hatch-pylon-unpack-*") if any(p.rglob("blobs"))]
+        time.sleep(0.01)
+    assert unpacking, "verify finished before it could be stopped"
+    verify.send_signal(getattr(signal, signal_name))
+    _, err = verify.communicate(timeout=60)
+    assert verify.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name], err
+    assert "Traceback" not in err
     assert_temp_empty(tmp_path)

@@ -169,3 +169,26 @@ def test_a_folder_named_like_the_distribution_does_not_hide_it(sample_wheel: Pat
     explicit = subprocess.run([sys.executable, "-m", "hatch_pylon", "verify", "./sample-pkg"], capture_output=True,
                               text=True, cwd=tmp_path / "work")
     assert explicit.returncode == 1 and "no plan.json here" in explicit.stderr
+
+
+@pytest.mark.slow
+def test_a_wheel_from_an_sdist_built_without_the_hook_says_what_to_configure(tmp_path: Path) -> None:
+    import tarfile
+
+    root = project(tmp_path / "demo-project", 'root = "root.wasm"\ncomponent-dirs = ["caps"]',
+                   table="[tool.hatch.build.targets.wheel.hooks.pylon]")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('name = "demo"\n', 'name = "demo"\nversion = "1"\n')
+                         + '[tool.hatch.build.targets.sdist]\nexclude = ["/*.wasm", "/caps/*.wasm", "/.compose"]\n')
+    (root / "demo").mkdir()
+    (root / "demo" / "__init__.py").write_text("")
+    build = [sys.executable, "-m", "build", "--no-isolation"]
+    subprocess.run([*build, "--sdist", str(root)], check=True, capture_output=True)
+    with tarfile.open(next((root / "dist").glob("*.tar.gz"))) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = next((tmp_path / "unpacked").iterdir())
+    result = subprocess.run([*build, "--wheel", str(unpacked)], capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "This is an unpacked sdist without a .pylon-bundle/ bundle" in output
+    assert "Configure it in [tool.hatch.build.hooks.pylon]" in output
