@@ -1,4 +1,4 @@
-"""The hatchling build hook: a thin adapter from hatchling to ``bundle``.
+"""The hatchling build hook: a thin adapter from hatchling to ``_pipeline``.
 
 Wheels get the bundle at ``<destination>/`` (``plan.json`` next to a
 composectl ``.compose`` store); sdists carry it in ``.pylon-bundle/`` so a

@@ -1,7 +1,8 @@
 """Run a bundled plan with wasmtime: verify, compile, link caps to consumers, call the root.
 
-Trust: only blobs named by the plan are loaded, and every one is re-hashed
-(all of them, before anything is compiled); a mismatch is refused.
+Trust: the bundle goes through the verification gate (``_verify``) first, the
+same checks as ``verify``, types included, so nothing is compiled unless all
+of them pass; each blob is then re-hashed as it is read for compiling.
 
 How the graph is linked, in order of preference:
 
@@ -11,8 +12,8 @@ How the graph is linked, in order of preference:
    graph is composed in memory (``_compose``, from copies of the blobs
    re-hashed on the way) and that runs with only WASI. The composed bytes are
    cached next to the compile cache, keyed by the plan's digest. Composition
-   is chosen over proxying resource handles through Python: the prototype
-   measured forwarded calls 10-20x slower, and wasmtime(-py) 50 traps
+   is chosen over proxying resource handles through Python, which measured
+   10-20x slower per call (docs/design.md), and wasmtime(-py) 50 traps
    ("deferred host scope has no call context") on a ``borrow`` nested in a
    list or option parameter of a host function, which composition avoids;
 3. otherwise (value types only) each bound import is defined on the

@@ -1,11 +1,11 @@
-"""Function signatures a component imports, decoded from its binary without compiling it.
+"""Function signatures a component imports and exports, decoded from its binary without compiling it.
 
 A type check needs the consumer's import types and the provider's export
 types. The consumer is usually the root, an 18 MB componentize-py binary whose
 compilation costs seconds; its import types, though, sit in small depth-0 type
 sections in front of the code. This module decodes those sections (and the
 alias, import, export and instance sections that shape the index spaces) and
-renders each function signature as the WIT-like text ``typecheck`` renders
+renders each function signature as the WIT-like text ``_reflect`` renders
 from wasmtime's reflection, so the two sources compare directly.
 
 Anything this decoder does not model (core types inside instance types, async

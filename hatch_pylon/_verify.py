@@ -15,7 +15,9 @@ It checks, reporting every problem it finds:
   cannot read, and is skipped (and said so) where it is not installed;
 - the bundle record (``pylon.json``) and a composed component, if any.
 
-A blob that fails its digest is never parsed or compiled.
+A blob's imports and exports are read in the pass that hashes it; one that
+fails its digest is reported as modified, and is never type-decoded, compiled
+or run.
 """
 
 from __future__ import annotations

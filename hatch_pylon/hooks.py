@@ -1,4 +1,4 @@
-"""Hatch plugin registration; the hook itself lives in ``plugin``."""
+"""Hatch plugin registration; the hook itself lives in ``_hatch``."""
 
 from hatchling.plugin import hookimpl
 
