@@ -73,8 +73,9 @@ def once(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def pair(label: str, tool: list[str], floor: list[str], runs: int, cwd: Path,
-         env: dict[str, str]) -> tuple[str, float, float]:
+def pair(
+    label: str, tool: list[str], floor: list[str], runs: int, cwd: Path, env: dict[str, str]
+) -> tuple[str, float, float]:
     once(tool, cwd, env), once(floor, cwd, env)  # warm the page cache and write the .pyc files
     tool_times: list[float] = []
     floor_times: list[float] = []
@@ -100,13 +101,25 @@ def main() -> int:
         env = bytecode_env(Path(temp) / "pycache")
         env_note = f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.runs} runs per side"
         rows = [
-            pair(f"inspect of the {root.stat().st_size / 1e6:.0f} MB root vs read + SHA-256 of it",
-                 [*hatch_pylon, "inspect", str(root)], [*python, "-c", HASH_FILES, str(root)], args.runs, project, env),
-            pair("plan of the sample vs read + SHA-256 of its components",
-                 [*hatch_pylon, "plan", str(project)], [*python, "-c", HASH_FILES, *components], args.runs, project,
-                 env),
-            pair("--help vs python -c pass",
-                 [*hatch_pylon, "--help"], [*python, "-c", "pass"], args.runs, project, env),
+            pair(
+                f"inspect of the {root.stat().st_size / 1e6:.0f} MB root vs read + SHA-256 of it",
+                [*hatch_pylon, "inspect", str(root)],
+                [*python, "-c", HASH_FILES, str(root)],
+                args.runs,
+                project,
+                env,
+            ),
+            pair(
+                "plan of the sample vs read + SHA-256 of its components",
+                [*hatch_pylon, "plan", str(project)],
+                [*python, "-c", HASH_FILES, *components],
+                args.runs,
+                project,
+                env,
+            ),
+            pair(
+                "--help vs python -c pass", [*hatch_pylon, "--help"], [*python, "-c", "pass"], args.runs, project, env
+            ),
         ]
     targets = [1.5, 1.5, 2.5]
     print(f"hatch-pylon CLI, whole processes ({env_note}); medians")
@@ -115,8 +128,10 @@ def main() -> int:
         ratio = tool / floor
         verdict = "ok" if ratio <= target else "OVER TARGET"
         failed += ratio > target
-        print(f"  {label:<55} {tool * 1e3:6.1f} ms vs {floor * 1e3:6.1f} ms = {ratio:4.2f}x  "
-              f"(target <= {target}: {verdict})")
+        print(
+            f"  {label:<55} {tool * 1e3:6.1f} ms vs {floor * 1e3:6.1f} ms = {ratio:4.2f}x  "
+            f"(target <= {target}: {verdict})"
+        )
     return 1 if failed else 0
 
 

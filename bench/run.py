@@ -74,13 +74,19 @@ def compare(label: str, project: Path, raw: dict, paths: list[Path], *, warm: bo
             os.sync()
         hooks.append(hook(project, raw, fresh_store=False))
     total = sum(p.stat().st_size for p in paths)
-    row = {"case": label, "files": len(paths), "mib": total / CHUNK,
-           "floor": statistics.median(floors), "hook": statistics.median(hooks)}
+    row = {
+        "case": label,
+        "files": len(paths),
+        "mib": total / CHUNK,
+        "floor": statistics.median(floors),
+        "hook": statistics.median(hooks),
+    }
     row["ratio"] = row["hook"] / row["floor"]
     return row
 
 
 # -- generated graphs ------------------------------------------------------------------------------
+
 
 def generate(folder: Path, count: int, size: int, seed: int = 7) -> list[Path]:
     """``count`` components of ~``size`` bytes; c0 is imported by the root, every ci by some cj with j < i."""
@@ -97,11 +103,13 @@ def generate(folder: Path, count: int, size: int, seed: int = 7) -> list[Path]:
         names = [f"gen:c{j}/api@1.{j % 3}.0" for j in sorted(imports[index])]
         wat = ["(component"]
         wat += [f'  (import "{n}" (instance (export "f" (func (result u32)))))' for n in names]
-        wat += ['  (core module $m (func (export "f") (result i32) i32.const 1))',
-                "  (core instance $i (instantiate $m))",
-                '  (func $f (result u32) (canon lift (core func $i "f")))',
-                '  (instance $api (export "f" (func $f)))',
-                f'  (export "gen:c{index}/api@1.{index % 3}.1" (instance $api)))']
+        wat += [
+            '  (core module $m (func (export "f") (result i32) i32.const 1))',
+            "  (core instance $i (instantiate $m))",
+            '  (func $f (result u32) (canon lift (core func $i "f")))',
+            '  (instance $api (export "f" (func $f)))',
+            f'  (export "gen:c{index}/api@1.{index % 3}.1" (instance $api)))',
+        ]
         binary = wasmtime.wat2wasm("\n".join(wat))
         padding = rng.randbytes(max(0, size - len(binary) - 16))
         custom = b"\x07padding" + padding  # custom section: name, then payload
@@ -109,8 +117,9 @@ def generate(folder: Path, count: int, size: int, seed: int = 7) -> list[Path]:
         path.write_bytes(binary + b"\x00" + _leb(len(custom)) + custom)
         paths.append(path)
     root = folder / "root.wasm"
-    root.write_bytes(wasmtime.wat2wasm('(component (import "gen:c0/api@1.0.0" (instance (export "f" '
-                                       '(func (result u32))))))'))
+    root.write_bytes(
+        wasmtime.wat2wasm('(component (import "gen:c0/api@1.0.0" (instance (export "f" (func (result u32))))))')
+    )
     return [root, *paths]
 
 
@@ -128,18 +137,22 @@ def peak_rss_mib(project: Path, raw: dict) -> tuple[float, float]:
     shutil.rmtree(project / ".compose", ignore_errors=True)
     # VmHWM, not getrusage: Linux carries ru_maxrss over from the parent across fork and exec.
     report = "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
-    work = ("import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
-            "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
-            f"project_name='bench', environ={{}})); {report}")
+    work = (
+        "import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
+        "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
+        f"project_name='bench', environ={{}})); {report}"
+    )
     peaks = []
     for code in (work, f"import hatch_pylon._pipeline; {report}"):
-        result = subprocess.run([sys.executable, "-c", code, json.dumps(raw), str(project)],
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(raw), str(project)], capture_output=True, text=True, check=True
+        )
         peaks.append(int(result.stdout) / 1024)
     return peaks[0], peaks[1]
 
 
 # -- inspect ---------------------------------------------------------------------------------------
+
 
 def inspect_side_by_side(root: Path) -> list[tuple[str, float]]:
     times = []
@@ -187,8 +200,11 @@ def sample_case(work: Path) -> tuple[Path, dict, list[Path]]:
     shutil.copytree(REPO / "sample-project", project, ignore=shutil.ignore_patterns(".compose", "dist", "wasm"))
     sample_build.build_caps(project)
     sample_build.build_root(project)
-    raw = {"root": "wasm/python.wasm", "component-dirs": ["caps"],
-           "components": [{"id": "arrow-core", "path": "caps/arrow-core.wasm"}]}
+    raw = {
+        "root": "wasm/python.wasm",
+        "component-dirs": ["caps"],
+        "components": [{"id": "arrow-core", "path": "caps/arrow-core.wasm"}],
+    }
     return project, raw, [project / "wasm/python.wasm", *sorted((project / "caps").glob("*.wasm"))]
 
 
@@ -199,8 +215,10 @@ def main() -> None:
     sizes = (64, 128, 256) if args.quick else (256, 512, 1000)
     from importlib.metadata import version
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"wasmtime {version('wasmtime')}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"wasmtime {version('wasmtime')}"
+    )
     with tempfile.TemporaryDirectory(prefix="pylon-bench-", dir=os.environ.get("BENCH_DIR")) as temp:
         work = Path(temp)
         rows = []
@@ -222,13 +240,17 @@ def main() -> None:
     print("\n| case | files | MiB | floor: read+SHA-256 (s) | hook (s) | hook / floor |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['case']} | {r['files']} | {r['mib']:.0f} | {r['floor']:.3f} | {r['hook']:.3f} "
-              f"| **{r['ratio']:.2f}x** |")
+        print(
+            f"| {r['case']} | {r['files']} | {r['mib']:.0f} | {r['floor']:.3f} | {r['hook']:.3f} "
+            f"| **{r['ratio']:.2f}x** |"
+        )
     cold = [r for r in rows if r["case"].startswith("(b)")]
     per_gib = ", ".join(f"{r['hook'] / r['mib'] * 1024:.2f}" for r in cold)
     print(f"\nlinearity: hook seconds per GiB across the (b) sizes: {per_gib}")
-    print(f"peak RSS of the hook on (b) {sizes[-1]} components: {rss:.0f} MiB "
-          f"(an interpreter with hatch_pylon imported alone: {baseline:.0f} MiB)")
+    print(
+        f"peak RSS of the hook on (b) {sizes[-1]} components: {rss:.0f} MiB "
+        f"(an interpreter with hatch_pylon imported alone: {baseline:.0f} MiB)"
+    )
     for title, table in (("inspect of the 18 MB root", inspect_rows), ("type validation, warm store", type_rows)):
         print(f"\n| {title} | seconds |")
         print("|---|---:|")

@@ -20,8 +20,10 @@ Ship a WebAssembly component graph inside a Python package.
   trust     add a bundle's blobs and trust entries to a composectl store
   compose   write one statically composed component for a bundle
 """
-TARGET_HELP = ("a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
-               "(dist:NAME always means the distribution, ./NAME always the folder)")
+TARGET_HELP = (
+    "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
+    "(dist:NAME always means the distribution, ./NAME always the folder)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect = command("inspect", help="show a component's imports and exports")
     inspect.add_argument("file", help="a .wasm file")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
-    inspect.add_argument("--types", action="store_true",
-                         help="also show each function's types, decoded from the binary (no compile)")
+    inspect.add_argument(
+        "--types", action="store_true", help="also show each function's types, decoded from the binary (no compile)"
+    )
     inspect.add_argument("--prefix", default="", help="only imports and exports whose names start with this")
     inspect.add_argument("--all", action="store_true", help="include wasi: imports, hidden by default with --types")
     inspect.set_defaults(handler=_inspect)
@@ -73,10 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
     verify.add_argument("target", help=TARGET_HELP)
     verify.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
-    verify.add_argument("--compile-all", action="store_true",
-                        help="also have wasmtime compile every component (slow once, then cached)")
-    verify.add_argument("--ignore-imports", default=None, metavar="PREFIXES",
-                        help="comma-separated import prefixes left to the host (default: what the build recorded)")
+    verify.add_argument(
+        "--compile-all", action="store_true", help="also have wasmtime compile every component (slow once, then cached)"
+    )
+    verify.add_argument(
+        "--ignore-imports",
+        default=None,
+        metavar="PREFIXES",
+        help="comma-separated import prefixes left to the host (default: what the build recorded)",
+    )
     verify.set_defaults(handler=_verify)
 
     run = command("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
@@ -162,8 +170,10 @@ def _plan(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    print(f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
-          f"destination: {config.destination}/")
+    print(
+        f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
+        f"destination: {config.destination}/"
+    )
     for line in summary_lines(plan, sizes):
         print(line)
     sys.stdout.flush()
@@ -178,20 +188,29 @@ def _verify(args: argparse.Namespace) -> int:
     ignore = None if args.ignore_imports is None else tuple(p for p in args.ignore_imports.split(",") if p)
     compiler = _compiler_factory(say=_say) if args.compile_all else _optional_compiler_factory()
     with open_target(args.target, note=_say) as bundle:
-        verified = verify_bundle(bundle.folder, types=not args.names_only, compile_all=args.compile_all,
-                                 compiler=compiler, ignore_imports=ignore)
+        verified = verify_bundle(
+            bundle.folder,
+            types=not args.names_only,
+            compile_all=args.compile_all,
+            compiler=compiler,
+            ignore_imports=ignore,
+        )
     report = verified.report
     problems = [*bundle.problems, *report.problems]
     if problems:
-        print(f"{args.target}: failed verification ({plural(len(problems), 'problem')}):\n{bullets(problems)}",
-              file=sys.stderr)
+        print(
+            f"{args.target}: failed verification ({plural(len(problems), 'problem')}):\n{bullets(problems)}",
+            file=sys.stderr,
+        )
         return 1
     checked = "names and types checked" if report.typed else "names checked"
     checked += "; every component compiled" if report.compiled_all else ""
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
-    print(f"{args.target}: OK ({plural(report.checked_components, 'component')}, "
-          f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})")
+    print(
+        f"{args.target}: OK ({plural(report.checked_components, 'component')}, "
+        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
+    )
     return 0
 
 

@@ -79,8 +79,12 @@ class Compiler:
     while (``compiling python (17.5 MiB); cached for next time``).
     """
 
-    def __init__(self, cache_dir: str | os.PathLike[str] | None = None, engine: wasmtime.Engine | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str] | None = None,
+        engine: wasmtime.Engine | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         require_wasmtime("compiling a component")
         import wasmtime
 
@@ -120,5 +124,7 @@ class Compiler:
             cached.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(cached, component.serialize())
         except OSError as exc:  # a read-only or full cache only costs speed
-            print(f"hatch-pylon: not caching the compiled component in {cached.parent} ({exc.strerror or exc})",
-                  file=sys.stderr)
+            print(
+                f"hatch-pylon: not caching the compiled component in {cached.parent} ({exc.strerror or exc})",
+                file=sys.stderr,
+            )

@@ -95,7 +95,8 @@ def compose_config(plan: Plan, blobs: Mapping[str, Path]) -> dict[str, object]:
         name = names[component.id]
         arguments = {
             b.import_name: {"instance": names[b.provider_id], "export": b.export_name}
-            for b in sorted(plan.bindings, key=lambda b: b.import_name) if b.consumer_id == component.id
+            for b in sorted(plan.bindings, key=lambda b: b.import_name)
+            if b.consumer_id == component.id
         }
         entry: dict[str, object] = {}
         if component.id != plan.root:
@@ -107,19 +108,37 @@ def compose_config(plan: Plan, blobs: Mapping[str, Path]) -> dict[str, object]:
     return {"dependencies": dependencies, "instantiations": instantiations}
 
 
-def compose_plan(plan: Plan, blobs: Mapping[str, Path], *, ignore_imports: tuple[str, ...], strip: bool = False,
-                 tool: str | None = None) -> Composed:
+def compose_plan(
+    plan: Plan,
+    blobs: Mapping[str, Path],
+    *,
+    ignore_imports: tuple[str, ...],
+    strip: bool = False,
+    tool: str | None = None,
+) -> Composed:
     """Compose the plan's graph (blobs already verified); check that only ignored imports are left."""
     tool = tool or require_wasm_tools("composing a bundle")
     root_blob = blobs[plan.digest_of(plan.root)]
     started = time.monotonic()
     with private_folder("hatch-pylon-compose-") as work:
         config = work / "compose.yaml"
-        config.write_text(json.dumps(compose_config(plan, blobs), indent=2, ensure_ascii=False) + "\n",
-                          encoding="utf-8")
+        config.write_text(
+            json.dumps(compose_config(plan, blobs), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         output = work / "composed.wasm"
-        _run([tool, "compose", "-q", "-c", os.fspath(config), os.fspath(os.path.abspath(root_blob)),
-              "-o", os.fspath(output)], "wasm-tools compose")
+        _run(
+            [
+                tool,
+                "compose",
+                "-q",
+                "-c",
+                os.fspath(config),
+                os.fspath(os.path.abspath(root_blob)),
+                "-o",
+                os.fspath(output),
+            ],
+            "wasm-tools compose",
+        )
         if strip:
             stripped = work / "stripped.wasm"
             _run([tool, "strip", "--all", os.fspath(output), "-o", os.fspath(stripped)], "wasm-tools strip")
@@ -128,9 +147,10 @@ def compose_plan(plan: Plan, blobs: Mapping[str, Path], *, ignore_imports: tuple
         leftover = _foreign_imports(output, ignore_imports)
         data = output.read_bytes()
     if leftover:
-        raise ComposeError("the composed component still imports what no bundled component provides and the "
-                           f"ignored prefixes ({', '.join(ignore_imports) or 'none'}) do not cover:\n"
-                           + bullets(leftover))
+        raise ComposeError(
+            "the composed component still imports what no bundled component provides and the "
+            f"ignored prefixes ({', '.join(ignore_imports) or 'none'}) do not cover:\n" + bullets(leftover)
+        )
     return Composed(data, hashlib.sha256(data).hexdigest(), seconds)
 
 
@@ -156,8 +176,9 @@ def _run(command: list[str], what: str) -> None:
         raise ComposeError(f"{what} failed:\n{detail}")
 
 
-def compose_target(target: str, output: str | os.PathLike[str], *, strip: bool = False,
-                   say: Say = lambda _: None) -> Composed:
+def compose_target(
+    target: str, output: str | os.PathLike[str], *, strip: bool = False, say: Say = lambda _: None
+) -> Composed:
     """``hatch-pylon compose``: verify any TARGET, compose its graph, write ``output`` atomically."""
     from ._compiler import optional_compiler
     from ._sources import open_target
@@ -171,14 +192,17 @@ def compose_target(target: str, output: str | os.PathLike[str], *, strip: bool =
             raise VerificationError(bundle.label, list(bundle.problems))
         verified = verify_bundle(bundle.folder, compiler=optional_compiler).or_raise(bundle.label)
         assert verified.plan is not None
-        composed = compose_plan(verified.plan, verified.blobs, ignore_imports=verified.meta.ignore_imports,
-                                strip=strip, tool=tool)
+        composed = compose_plan(
+            verified.plan, verified.blobs, ignore_imports=verified.meta.ignore_imports, strip=strip, tool=tool
+        )
     target_path = Path(output)
     try:
         atomic_write(target_path.absolute(), composed.data)
     except OSError as exc:
         raise ComposeError(f"cannot write {output} ({exc.strerror or exc})") from None
-    say(f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
-        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}")
+    say(
+        f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
+        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}"
+    )
     print(os.fspath(output))
     return composed

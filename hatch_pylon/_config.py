@@ -93,30 +93,57 @@ OPTIONS: tuple[Option, ...] = (
     Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
     Option("components[].path", "path", REQUIRED, "its file"),
     Option("component-dirs", "paths", [], "folders searched (not recursively) for `*.wasm` providers"),
-    Option("manifest", "path", None, "python-wasm's `.pylon.toml`: its `[[capabilities]]` `{ id, path }` entries "
-           "are pinned like `components`; other tables in it are ignored"),
+    Option(
+        "manifest",
+        "path",
+        None,
+        "python-wasm's `.pylon.toml`: its `[[capabilities]]` `{ id, path }` entries "
+        "are pinned like `components`; other tables in it are ignored",
+    ),
     Option("ignore-imports", "strings", ["wasi:"], "import-name prefixes left to the host"),
-    Option("destination", "folder", None, "folder inside the package tree for `plan.json` and `.compose/`: "
-           "relative, no `..`, not the wheel's top level", shown_default='"<import name>/_pylon"'),
+    Option(
+        "destination",
+        "folder",
+        None,
+        "folder inside the package tree for `plan.json` and `.compose/`: relative, no `..`, not the wheel's top level",
+        shown_default='"<import name>/_pylon"',
+    ),
     Option("store", "path", ".compose", "local blob store the build stages into (composectl layout)"),
-    Option("linkage", "choice", "runtime", "`runtime`: the plan is linked when run; `static`: composectl's "
-           "static plan (imports merged into one sealed component)", choices=LINKAGES),
+    Option(
+        "linkage",
+        "choice",
+        "runtime",
+        "`runtime`: the plan is linked when run; `static`: composectl's "
+        "static plan (imports merged into one sealed component)",
+        choices=LINKAGES,
+    ),
     Option("compose", "bool", False, "also bundle the composed component `<destination>/<root-id>.composed.wasm`"),
     Option("strip", "bool", False, "drop custom sections from the composed component (needs `compose`)"),
-    Option("validate", "choice", "names", "`names`: every import bound to an export of that name and kind; "
-           "`types`: also type-check every binding", choices=VALIDATION_LEVELS),
-    Option("max-component-size", "count", DEFAULT_MAX_COMPONENT_SIZE,
-           "bytes; a larger component file is refused before it is read"),
+    Option(
+        "validate",
+        "choice",
+        "names",
+        "`names`: every import bound to an export of that name and kind; `types`: also type-check every binding",
+        choices=VALIDATION_LEVELS,
+    ),
+    Option(
+        "max-component-size",
+        "count",
+        DEFAULT_MAX_COMPONENT_SIZE,
+        "bytes; a larger component file is refused before it is read",
+    ),
     Option("max-imports", "count", DEFAULT_MAX_IMPORTS, "imports (and, separately, exports) per component"),
     Option("policy", "table", {}, "composectl's policy, written into the plan"),
-    Option("policy.determinism", "choice", "relaxed", "`strict` only with `linkage = \"static\"`",
-           choices=DETERMINISM),
-    Option("policy.capabilities", "tables", [{"name": n, "level": lvl} for n, lvl in DEFAULT_CAPABILITIES],
-           "capabilities the plan requests, unique by name",
-           shown_default="`dynlink:resolve`, `dynlink:invoke`, both required"),
+    Option("policy.determinism", "choice", "relaxed", '`strict` only with `linkage = "static"`', choices=DETERMINISM),
+    Option(
+        "policy.capabilities",
+        "tables",
+        [{"name": n, "level": lvl} for n, lvl in DEFAULT_CAPABILITIES],
+        "capabilities the plan requests, unique by name",
+        shown_default="`dynlink:resolve`, `dynlink:invoke`, both required",
+    ),
     Option("policy.capabilities[].name", "name", REQUIRED, "the capability's name"),
-    Option("policy.capabilities[].level", "choice", "required", "how much it is needed",
-           choices=CAPABILITY_LEVELS),
+    Option("policy.capabilities[].level", "choice", "required", "how much it is needed", choices=CAPABILITY_LEVELS),
     Option("policy.limits", "table", {}, "resource limits; only the keys given are written"),
     Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`"),
     Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`"),
@@ -477,8 +504,9 @@ class _Parser:
             return path, ()
         entries = document.get("capabilities", [])
         if not isinstance(entries, list):
-            self.problem(f"{shown}: capabilities",
-                         f"must be an array of {{ id, path }} tables, got {_describe(entries)}")
+            self.problem(
+                f"{shown}: capabilities", f"must be an array of {{ id, path }} tables, got {_describe(entries)}"
+            )
             return path, ()
         sources = []
         for index, raw in enumerate(entries):
@@ -548,8 +576,9 @@ class _Parser:
         elif not parts:
             self.problem(key, f"{value!r} is the top of the wheel; give a folder inside your package, e.g. {example!r}")
         elif parts[0].endswith((".dist-info", ".data")):
-            self.problem(key, f"{value!r} is inside the wheel's metadata; give a folder inside your package, "
-                              f"e.g. {example!r}")
+            self.problem(
+                key, f"{value!r} is inside the wheel's metadata; give a folder inside your package, e.g. {example!r}"
+            )
         return "/".join(parts)
 
     def policy(self, raw: Any, linkage: Any) -> Policy:
@@ -592,8 +621,11 @@ class _Parser:
         if values is _INVALID:
             return ()
         limits = self.values("policy.limits", values, self.key("policy", "limits"))
-        return tuple((LIMIT_KEYS[name], amount) for name, amount in sorted(limits.items())
-                     if amount is not None and amount is not _INVALID)
+        return tuple(
+            (LIMIT_KEYS[name], amount)
+            for name, amount in sorted(limits.items())
+            if amount is not None and amount is not _INVALID
+        )
 
 
 def _suggestion(name: str, candidates: list[str]) -> str:
@@ -604,8 +636,14 @@ def _suggestion(name: str, candidates: list[str]) -> str:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
-            dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 def _describe(value: Any) -> str:

@@ -62,5 +62,6 @@ class VerificationError(PylonError):
     def __init__(self, label: str, problems: list[str]) -> None:
         self.label = label
         self.problems = list(problems)
-        super().__init__(f"{label}: failed verification ({plural(len(self.problems), 'problem')}):\n"
-                         f"{bullets(self.problems)}")
+        super().__init__(
+            f"{label}: failed verification ({plural(len(self.problems), 'problem')}):\n{bullets(self.problems)}"
+        )

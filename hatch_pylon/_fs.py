@@ -46,9 +46,14 @@ class TooLarge(PylonError):
 
 
 def describe_mode(mode: int) -> str:
-    for test, text in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
+    for test, text in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return text
     return "not a regular file"
@@ -91,8 +96,13 @@ def inside(root: Path, relative: str) -> Path:
     from pathlib import PurePosixPath  # here: the reader's start-up (inspect) does not need pathlib
 
     posix = PurePosixPath(relative)
-    if posix.is_absolute() or not posix.parts or any(part in ("..", ".") for part in posix.parts) \
-            or "\\" in relative or ":" in posix.parts[0]:
+    if (
+        posix.is_absolute()
+        or not posix.parts
+        or any(part in ("..", ".") for part in posix.parts)
+        or "\\" in relative
+        or ":" in posix.parts[0]
+    ):
         raise NotRegularFile(0, f"{relative!r} is not a plain relative path")
     return root.joinpath(*posix.parts)
 

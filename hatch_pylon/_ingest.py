@@ -283,7 +283,7 @@ class _CopyThread:
         data = os.read(self.source, count)
         view = memoryview(data)
         while view:
-            view = view[os.write(self.out, view):]
+            view = view[os.write(self.out, view) :]
         return len(data)
 
     def wait_for(self, end: int) -> int:

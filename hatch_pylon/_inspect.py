@@ -35,8 +35,11 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
         return 0
     print(f"{path}: {info.kind}")
     for title, externs, typed in (("imports", imports, typed_imports), ("exports", exports, typed_exports)):
-        shown = f"{len(externs)}" if len(externs) == len(getattr(info, title)) else \
-            f"{len(externs)} of {len(getattr(info, title))}"
+        shown = (
+            f"{len(externs)}"
+            if len(externs) == len(getattr(info, title))
+            else f"{len(externs)} of {len(getattr(info, title))}"
+        )
         print(f"{title} ({shown}):")
         for extern in externs:
             print(f"  {extern.kind:<9} {extern.name}")

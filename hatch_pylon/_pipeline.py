@@ -79,8 +79,10 @@ class Bundle(NamedTuple):
     def headline(self, plan_path: str) -> str:
         total = sum(self.sizes.values())
         noun = "component" if len(self.plan.components) == 1 else "components"
-        return (f"{len(self.plan.components)} {noun} ({_size(total)}), {len(self.plan.bindings)} bindings; "
-                f"plan -> {plan_path}")
+        return (
+            f"{len(self.plan.components)} {noun} ({_size(total)}), {len(self.plan.bindings)} bindings; "
+            f"plan -> {plan_path}"
+        )
 
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
@@ -103,8 +105,9 @@ def summary_lines(plan: Plan, sizes: dict[str, int]) -> list[str]:
     return lines
 
 
-def plan_project(config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None,
-                 warn: Report = lambda _: None) -> tuple[Resolution, Plan]:
+def plan_project(
+    config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None, warn: Report = lambda _: None
+) -> tuple[Resolution, Plan]:
     """Read and resolve the components; without ``ingest`` no files are written."""
     catalog = discover(config, ingest, progress)
     for component_id, loser, winner in catalog.shadowed:
@@ -114,8 +117,9 @@ def plan_project(config: PylonConfig, ingest: Ingest | None = None, progress: Pr
     return resolution, Plan.create(config.root.id, components, resolution.bindings, config.policy, config.linkage)
 
 
-def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None,
-                 staging: Path | None = None) -> Bundle:
+def build_bundle(
+    config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None, staging: Path | None = None
+) -> Bundle:
     """Resolve, then stage every chosen component into the configured blob store.
 
     Each component file is read once: hashing, parsing and staging share the pass.
@@ -136,8 +140,10 @@ def build_bundle(config: PylonConfig, warn: Report = lambda _: None, progress: P
         for component in resolution.components:
             staged = ingest.commit(component.path)
             if staged.status == "repaired":
-                warn(f"blob {staged.path} was corrupt (its bytes differ from {component.display}, which hashes "
-                     "to its name); replaced it")
+                warn(
+                    f"blob {staged.path} was corrupt (its bytes differ from {component.display}, which hashes "
+                    "to its name); replaced it"
+                )
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
@@ -168,8 +174,10 @@ def _check_types(resolution: Resolution) -> None:
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     if report.skipped:
-        raise ResolveError(f"cannot type-check {', '.join(report.skipped)} without wasmtime; install "
-                           "hatch-pylon[run] or set validate = \"names\"")
+        raise ResolveError(
+            f"cannot type-check {', '.join(report.skipped)} without wasmtime; install "
+            'hatch-pylon[run] or set validate = "names"'
+        )
 
 
 def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _: None) -> Bundle | None:
@@ -198,12 +206,19 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
             if digest != verified.meta.composed_digest:
                 raise VerificationError(label, [f"{verified.meta.composed} changed after it was verified"])
             temp.commit(composed)
-    return Bundle(verified.plan, verified.plan.to_json(), dict(verified.blobs), dict(verified.sizes),
-                  meta_json=verified.meta.to_json(), composed=composed)
+    return Bundle(
+        verified.plan,
+        verified.plan.to_json(),
+        dict(verified.blobs),
+        dict(verified.sizes),
+        meta_json=verified.meta.to_json(),
+        composed=composed,
+    )
 
 
-def throttled_progress(say: Report, *, after: float = 2.0, every: float = 10.0,
-                       clock: Callable[[], float] = time.monotonic) -> Progress:
+def throttled_progress(
+    say: Report, *, after: float = 2.0, every: float = 10.0, clock: Callable[[], float] = time.monotonic
+) -> Progress:
     """A progress callback that stays silent for quick builds and speaks at most every ``every`` seconds."""
     start = clock()
     next_at = [start + after]

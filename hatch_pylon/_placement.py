@@ -40,8 +40,13 @@ def _source_folders(project_root: Path, destination: str) -> list[Path]:
     return [base / destination for base in (project_root, project_root / "src")]
 
 
-def placement_problems(project_root: str | os.PathLike[str], destination: str,
-                       store: str | os.PathLike[str] | None, *, key: str = "tool.hatch.build.hooks.pylon") -> list[str]:
+def placement_problems(
+    project_root: str | os.PathLike[str],
+    destination: str,
+    store: str | os.PathLike[str] | None,
+    *,
+    key: str = "tool.hatch.build.hooks.pylon",
+) -> list[str]:
     """What is wrong with putting the bundle at ``destination`` and staging into ``store``; empty when fine."""
     root = Path(project_root).absolute()
     problems: list[str] = []
@@ -50,28 +55,37 @@ def placement_problems(project_root: str | os.PathLike[str], destination: str,
     for source in _source_folders(root, destination):
         shown = source.relative_to(root).as_posix()
         if os.path.lexists(source) and not source.is_dir():
-            problems.append(f"{key}.destination: {destination!r} is the file {shown}, which the build would "
-                            "package too; give a folder of its own, e.g. 'my_pkg/_pylon'")
+            problems.append(
+                f"{key}.destination: {destination!r} is the file {shown}, which the build would "
+                "package too; give a folder of its own, e.g. 'my_pkg/_pylon'"
+            )
         elif source.is_dir():
-            clashes = sorted(name for name in os.listdir(source)
-                             if name in _BUNDLE_NAMES or name.endswith(".composed.wasm"))
-            problems += [f"{key}.destination: {destination!r} already holds {shown}/{name}, which the build "
-                         f"would package as well as the bundle's own {name}; pick another destination"
-                         for name in clashes]
+            clashes = sorted(
+                name for name in os.listdir(source) if name in _BUNDLE_NAMES or name.endswith(".composed.wasm")
+            )
+            problems += [
+                f"{key}.destination: {destination!r} already holds {shown}/{name}, which the build "
+                f"would package as well as the bundle's own {name}; pick another destination"
+                for name in clashes
+            ]
     if store is not None:
         store_path = Path(store).absolute()
         packaged = [s for s in _source_folders(root, destination) if _inside(store_path, s)]
         if packaged:
-            problems.append(f"{key}.store: {store_path} is inside the destination "
-                            f"{packaged[0].relative_to(root).as_posix()}/, so the wheel would ship the store's "
-                            "stale blobs, index and temp files; keep the store outside the package")
+            problems.append(
+                f"{key}.store: {store_path} is inside the destination "
+                f"{packaged[0].relative_to(root).as_posix()}/, so the wheel would ship the store's "
+                "stale blobs, index and temp files; keep the store outside the package"
+            )
         elif _inside(store_path, root):
             folder = store_path.parent
             while folder != root and _inside(folder, root):
                 if (folder / "__init__.py").is_file():
-                    problems.append(f"{key}.store: {store_path} is inside the package folder "
-                                    f"{folder.relative_to(root).as_posix()}/, so artifacts would ship the store; "
-                                    "keep the store outside the package")
+                    problems.append(
+                        f"{key}.store: {store_path} is inside the package folder "
+                        f"{folder.relative_to(root).as_posix()}/, so artifacts would ship the store; "
+                        "keep the store outside the package"
+                    )
                     break
                 folder = folder.parent
     return problems
@@ -88,8 +102,9 @@ def store_pattern(project_root: str | os.PathLike[str], store: str | os.PathLike
     return "/" + store_path.relative_to(root).as_posix() + "/"
 
 
-def exclude_store(build_config: Any, project_root: str | os.PathLike[str],
-                  store: str | os.PathLike[str] | None) -> None:
+def exclude_store(
+    build_config: Any, project_root: str | os.PathLike[str], store: str | os.PathLike[str] | None
+) -> None:
     """Add the store (when inside the project) to a hatchling ``BuilderConfig``'s ``exclude_spec``."""
     pattern = store_pattern(project_root, store)
     if pattern is None:
@@ -102,8 +117,14 @@ def exclude_store(build_config: Any, project_root: str | os.PathLike[str],
     build_config.__dict__["exclude_spec"] = combined  # a functools.cached_property: the instance dict wins
 
 
-def check_placement(project_root: str | os.PathLike[str], destination: str, store: str | os.PathLike[str] | None,
-                    *, key: str = "tool.hatch.build.hooks.pylon", build_config: Any = None) -> None:
+def check_placement(
+    project_root: str | os.PathLike[str],
+    destination: str,
+    store: str | os.PathLike[str] | None,
+    *,
+    key: str = "tool.hatch.build.hooks.pylon",
+    build_config: Any = None,
+) -> None:
     """Raise ``ConfigError`` for a bad placement; with a hatchling ``build_config``, also exclude the store."""
     from ._errors import ConfigError
 

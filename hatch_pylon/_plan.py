@@ -70,12 +70,24 @@ class Plan(NamedTuple):
     explicit_exports: tuple[ExplicitExport, ...] = ()
 
     @classmethod
-    def create(cls, root: str, components: Iterable[PlanComponent], bindings: Iterable[Binding], policy: Policy,
-               linkage: str = "runtime", explicit_exports: Iterable[ExplicitExport] = ()) -> Plan:
+    def create(
+        cls,
+        root: str,
+        components: Iterable[PlanComponent],
+        bindings: Iterable[Binding],
+        policy: Policy,
+        linkage: str = "runtime",
+        explicit_exports: Iterable[ExplicitExport] = (),
+    ) -> Plan:
         """A plan in canonical order."""
-        return cls(root=root, components=tuple(sorted(components, key=lambda c: c.id.encode())),
-                   bindings=tuple(sorted(bindings, key=lambda b: (b.consumer_id.encode(), b.import_name.encode()))),
-                   policy=policy, linkage=linkage, explicit_exports=tuple(sorted(set(explicit_exports))))
+        return cls(
+            root=root,
+            components=tuple(sorted(components, key=lambda c: c.id.encode())),
+            bindings=tuple(sorted(bindings, key=lambda b: (b.consumer_id.encode(), b.import_name.encode()))),
+            policy=policy,
+            linkage=linkage,
+            explicit_exports=tuple(sorted(set(explicit_exports))),
+        )
 
     def digest_of(self, component_id: str) -> str:
         return next(c.digest for c in self.components if c.id == component_id)
@@ -86,8 +98,12 @@ class Plan(NamedTuple):
             document["linkage"] = self.linkage
         document["components"] = [{"id": c.id, "digest": list(bytes.fromhex(c.digest))} for c in self.components]
         document["bindings"] = [
-            {"consumer_id": b.consumer_id, "import_name": b.import_name,
-             "provider_id": b.provider_id, "export_name": b.export_name}
+            {
+                "consumer_id": b.consumer_id,
+                "import_name": b.import_name,
+                "provider_id": b.provider_id,
+                "export_name": b.export_name,
+            }
             for b in self.bindings
         ]
         document["secrets"] = []
@@ -97,8 +113,10 @@ class Plan(NamedTuple):
             "limits": dict(self.policy.limits),
         }
         if self.explicit_exports:
-            document["explicit_exports"] = [{"source_instance": e.source_instance, "interface_name": e.interface_name}
-                                            for e in self.explicit_exports]
+            document["explicit_exports"] = [
+                {"source_instance": e.source_instance, "interface_name": e.interface_name}
+                for e in self.explicit_exports
+            ]
         return document
 
     def to_json(self) -> bytes:
@@ -204,8 +222,9 @@ class _Reader:
             self.keys(item, f"components[{index}]: ", ("id", "digest"))
             component_id = item["id"]
             digest = item.get("digest")
-            if not (isinstance(digest, list) and len(digest) == 32
-                    and all(type(b) is int and 0 <= b <= 255 for b in digest)):
+            if not (
+                isinstance(digest, list) and len(digest) == 32 and all(type(b) is int and 0 <= b <= 255 for b in digest)
+            ):
                 self.fail(f"component {component_id!r} digest must be 32 integers 0-255")
                 continue
             if component_id in seen:

@@ -76,9 +76,12 @@ def hook_tables(project_dir: str | os.PathLike[str], data: Mapping[str, Any] | N
     tables: dict[str, HookTable] = {}
     build = hatch.get("build")
     candidates: list[tuple[str, str | None, tuple[str, ...], str]] = [
-        ("global", None, ("hooks", "pylon"), "build.hooks.pylon")]
-    candidates += [(target, target, ("targets", target, "hooks", "pylon"), f"build.targets.{target}.hooks.pylon")
-                   for target in ("wheel", "sdist")]
+        ("global", None, ("hooks", "pylon"), "build.hooks.pylon")
+    ]
+    candidates += [
+        (target, target, ("targets", target, "hooks", "pylon"), f"build.targets.{target}.hooks.pylon")
+        for target in ("wheel", "sdist")
+    ]
     for label, target, keys, name in candidates:
         raw = _dig(build, *keys)
         if raw is not None:
@@ -127,8 +130,10 @@ def load_project(project_dir: str | os.PathLike[str], environ: Mapping[str, str]
     data = read_pyproject(root)
     found = find_table(root, data)
     if found is None:
-        raise PylonError(f"{pyproject}: no [{HATCH_TABLE}] or [{SETUPTOOLS_TABLE}] table (nor [build.hooks.pylon] "
-                         f"in {HATCH_TOML}) for its build backend; hatch-pylon is not configured here")
+        raise PylonError(
+            f"{pyproject}: no [{HATCH_TABLE}] or [{SETUPTOOLS_TABLE}] table (nor [build.hooks.pylon] "
+            f"in {HATCH_TOML}) for its build backend; hatch-pylon is not configured here"
+        )
     name = project_name(root, data, found)
     return load_config(found.raw, project_root=root, project_name=name, environ=environ, table=found.table)
 
@@ -148,8 +153,10 @@ def project_name(project_dir: str | os.PathLike[str], data: Mapping[str, Any], f
     if isinstance(found.raw, Mapping) and "destination" in found.raw:
         return root.resolve().name
     why = "is dynamic" if "name" in (_dig(data, "project", "dynamic") or ()) else "is not set"
-    raise PylonError(f"{root / PYPROJECT}: [project].name {why}, so the bundle's default folder is unknown; "
-                     f"set {found.table}.destination (e.g. 'my_pkg/_pylon') or [project].name")
+    raise PylonError(
+        f"{root / PYPROJECT}: [project].name {why}, so the bundle's default folder is unknown; "
+        f"set {found.table}.destination (e.g. 'my_pkg/_pylon') or [project].name"
+    )
 
 
 def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
@@ -169,33 +176,48 @@ def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
     problems = []
     backend = _backend(data)
     hatch = [table for key, table in tables.items() if key != "setuptools"]
-    global_name = (f"[build.hooks.pylon] in {HATCH_TOML}" if hatch and not hatch[0].table.startswith("tool.")
-                   else f"[{HATCH_TABLE}]")
+    global_name = (
+        f"[build.hooks.pylon] in {HATCH_TOML}"
+        if hatch and not hatch[0].table.startswith("tool.")
+        else f"[{HATCH_TABLE}]"
+    )
     if hatch and backend == "setuptools":
-        problems.append(f"{PYPROJECT}: build-system.build-backend is setuptools, which does not read "
-                        f"{hatch[0].table}; configure hatch-pylon in [{SETUPTOOLS_TABLE}] instead")
+        problems.append(
+            f"{PYPROJECT}: build-system.build-backend is setuptools, which does not read "
+            f"{hatch[0].table}; configure hatch-pylon in [{SETUPTOOLS_TABLE}] instead"
+        )
     if "setuptools" in tables and not hatch and backend == "hatch":
-        problems.append(f"{PYPROJECT}: build-system.build-backend is hatchling, which does not read "
-                        f"[{SETUPTOOLS_TABLE}]; move that table to [{HATCH_TABLE}]")
+        problems.append(
+            f"{PYPROJECT}: build-system.build-backend is hatchling, which does not read "
+            f"[{SETUPTOOLS_TABLE}]; move that table to [{HATCH_TABLE}]"
+        )
     uses_hatch = bool(hatch) and backend != "setuptools"
     if not _requires_hatch_pylon(data):
         if uses_hatch:
-            problems.append(f"{PYPROJECT}: build-system.requires does not list '{DISTRIBUTION}', so hatchling "
-                            f"cannot load the pylon hook (UnknownPluginError); add it: "
-                            f'requires = ["hatchling", "{DISTRIBUTION}"]')
+            problems.append(
+                f"{PYPROJECT}: build-system.requires does not list '{DISTRIBUTION}', so hatchling "
+                f"cannot load the pylon hook (UnknownPluginError); add it: "
+                f'requires = ["hatchling", "{DISTRIBUTION}"]'
+            )
         elif "setuptools" in tables and backend != "hatch":
-            problems.append(f"{PYPROJECT}: build-system.requires does not list '{DISTRIBUTION}', so setuptools "
-                            f"builds run without it and ship no bundle; add it: "
-                            f'requires = ["setuptools>=64", "{DISTRIBUTION}"]')
+            problems.append(
+                f"{PYPROJECT}: build-system.requires does not list '{DISTRIBUTION}', so setuptools "
+                f"builds run without it and ship no bundle; add it: "
+                f'requires = ["setuptools>=64", "{DISTRIBUTION}"]'
+            )
     if uses_hatch and "global" not in tables:
         wheel, sdist = tables.get("wheel"), tables.get("sdist")
         if wheel is not None and sdist is None:
-            problems.append(f"{wheel.table} configures the hook for the wheel target only: the sdist gets no "
-                            f"bundle, and wheels built from it (pip install, uv build, python -m build) fail; "
-                            f"move the table to {global_name}")
+            problems.append(
+                f"{wheel.table} configures the hook for the wheel target only: the sdist gets no "
+                f"bundle, and wheels built from it (pip install, uv build, python -m build) fail; "
+                f"move the table to {global_name}"
+            )
         if sdist is not None and wheel is None:
-            problems.append(f"{sdist.table} configures the hook for the sdist target only: wheels built from "
-                            f"the source tree get no bundle; move the table to {global_name}")
+            problems.append(
+                f"{sdist.table} configures the hook for the sdist target only: wheels built from "
+                f"the source tree get no bundle; move the table to {global_name}"
+            )
     return problems
 
 

@@ -103,7 +103,8 @@ class _OfferIndex(list):
 def _best_offers(consumer: Candidate, wanted: Extern, offers: _OfferIndex) -> list[_Offer]:
     """The winning offers of the first tier that has any; more than one means ambiguous."""
     usable = [
-        offer for offer in offers.for_import(parse_name(wanted.name))
+        offer
+        for offer in offers.for_import(parse_name(wanted.name))
         if offer.provider.id != consumer.id and offer.export.kind == wanted.kind
     ]
     for tier in (True, False):
@@ -126,8 +127,9 @@ def _describe_unresolved(consumer: Candidate, wanted: Extern, offers: _OfferInde
         if offer.name.base == wanted_name.base and offer.export.kind == wanted.kind:
             near.append(f"{offer.provider.id} exports {offer.export.name!r} (another version track)")
         elif offer.export.name == wanted.name:
-            near.append(f"{offer.provider.id} exports {offer.export.name!r} as a {offer.export.kind}, "
-                        f"not a {wanted.kind}")
+            near.append(
+                f"{offer.provider.id} exports {offer.export.name!r} as a {offer.export.kind}, not a {wanted.kind}"
+            )
     if not near:
         names = sorted({offer.export.name for offer in offers if offer.provider.id != consumer.id})
         import difflib
@@ -148,4 +150,3 @@ def _describe_ambiguous(consumer: Candidate, wanted: Extern, matches: list[_Offe
             f"(e.g. id = {first.id!r}, path = {first.display!r}); pinned components win over component-dirs"
         )
     return f"{consumer.id} imports {wanted.name!r}, which {names} all provide; {advice}"
-

@@ -107,8 +107,10 @@ class Runtime:
             raise RunError(f"{what} {relative}: cannot be read ({os_reason(exc)})") from None
         actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
-            raise RunError(f"{what} {relative} changed after it was verified (sha256 {actual}, expected {digest}); "
-                           "refusing to run it")
+            raise RunError(
+                f"{what} {relative} changed after it was verified (sha256 {actual}, expected {digest}); "
+                "refusing to run it"
+            )
         return data
 
     def _compile(self, data: bytes, digest: str, label: str) -> Component:
@@ -133,8 +135,13 @@ class Runtime:
                 except (Undecidable, OSError):
                     return True
             item = imports[binding.consumer_id].get(binding.import_name)
-            signatures = (list(item.functions.values()) if isinstance(item, InstanceSignatures)
-                          else [item] if isinstance(item, Signature) else [])
+            signatures = (
+                list(item.functions.values())
+                if isinstance(item, InstanceSignatures)
+                else [item]
+                if isinstance(item, Signature)
+                else []
+            )
             if any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures):
                 return True
         return False
@@ -159,7 +166,8 @@ class Runtime:
                 relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
                 copies[component.digest] = work / f"{component.digest}.wasm"
                 copies[component.digest].write_bytes(
-                    self._read_verified(relative, component.digest, f"component {component.id!r}: blob"))
+                    self._read_verified(relative, component.digest, f"component {component.id!r}: blob")
+                )
             try:
                 composed = compose_plan(self.plan, copies, ignore_imports=ignore, tool=tool)
             except ComposeError as error:
@@ -168,8 +176,10 @@ class Runtime:
             cached.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(cached, composed.data)
         except OSError as exc:  # a read-only or full cache only costs speed
-            print(f"hatch-pylon: not caching the composed component in {cached.parent} ({os_reason(exc)})",
-                  file=sys.stderr)
+            print(
+                f"hatch-pylon: not caching the composed component in {cached.parent} ({os_reason(exc)})",
+                file=sys.stderr,
+            )
         return composed.data
 
     def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:
@@ -239,8 +249,10 @@ class Runtime:
                     root.add_func(binding.import_name, self._forward(store, provider, binding.export_name))
                     continue
                 if not isinstance(wanted, ComponentInstanceType):
-                    raise RunError(f"{component_id} imports {binding.import_name!r}, which is neither a "
-                                        "function nor an interface; the runtime cannot forward it")
+                    raise RunError(
+                        f"{component_id} imports {binding.import_name!r}, which is neither a "
+                        "function nor an interface; the runtime cannot forward it"
+                    )
                 items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
                 heavy = sorted(name for name, item in items.items() if uses_resources(item))
                 if heavy:
@@ -259,8 +271,7 @@ class Runtime:
             raise RunError(f"cannot instantiate {component_id}: {error}") from None
 
     @staticmethod
-    def _forward(store: wasmtime.Store, provider: Instance, export: str,
-                 name: str | None = None) -> Callable[..., Any]:
+    def _forward(store: wasmtime.Store, provider: Instance, export: str, name: str | None = None) -> Callable[..., Any]:
         index = provider.get_export_index(store, export)
         if name is not None and index is not None:
             index = provider.get_export_index(store, name, index)

@@ -70,7 +70,8 @@ class _State:
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
                 self.bundle = shipped_bundle(self.root, self.staging, _say) or build_bundle(
-                    self.config, warn=_say, progress=throttled_progress(_say), staging=self.staging)
+                    self.config, warn=_say, progress=throttled_progress(_say), staging=self.staging
+                )
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():

@@ -114,13 +114,33 @@ _MAX_NESTING = 64  # instance and component types inside each other
 _MAX_DEPTH = 200  # value types inside each other, when rendered
 _RENDER_BUDGET = 1 << 20  # characters of signature text per component
 
-_PRIMITIVES = {0x7F: "bool", 0x7E: "s8", 0x7D: "u8", 0x7C: "s16", 0x7B: "u16", 0x7A: "s32", 0x79: "u32",
-               0x78: "s64", 0x77: "u64", 0x76: "f32", 0x75: "f64", 0x74: "char", 0x73: "string",
-               0x64: "error-context"}
+_PRIMITIVES = {
+    0x7F: "bool",
+    0x7E: "s8",
+    0x7D: "u8",
+    0x7C: "s16",
+    0x7B: "u16",
+    0x7A: "s32",
+    0x79: "u32",
+    0x78: "s64",
+    0x77: "u64",
+    0x76: "f32",
+    0x75: "f64",
+    0x74: "char",
+    0x73: "string",
+    0x64: "error-context",
+}
 _SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE = 7, 6, 10, 11, 5
 _SECTION_COMPONENT, _SECTION_CANON = 4, 8
-_SHAPING_SECTIONS = (_SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE,
-                     _SECTION_COMPONENT, _SECTION_CANON)
+_SHAPING_SECTIONS = (
+    _SECTION_TYPE,
+    _SECTION_ALIAS,
+    _SECTION_IMPORT,
+    _SECTION_EXPORT,
+    _SECTION_INSTANCE,
+    _SECTION_COMPONENT,
+    _SECTION_CANON,
+)
 _SORT_CORE, _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x00, 0x01, 0x03, 0x04, 0x05
 # extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
 _DESCRIPTOR_SORTS = {0x01: _SORT_FUNC, 0x03: _SORT_TYPE, 0x04: _SORT_COMPONENT, 0x05: _SORT_INSTANCE}
@@ -182,8 +202,9 @@ def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, I
     return {name: renderer.item(item) for name, item in items.items()}
 
 
-def _sections(data: bytes | memoryview | mmap.mmap, path: str, *, up_to_last_import: bool,
-              base: int = 0) -> list[tuple[int, Cursor]]:
+def _sections(
+    data: bytes | memoryview | mmap.mmap, path: str, *, up_to_last_import: bool, base: int = 0
+) -> list[tuple[int, Cursor]]:
     """The sections that shape types, optionally only up to the last import (nothing later changes an import)."""
     outer = Cursor(data, base, path)
     outer.pos = 8
@@ -247,8 +268,12 @@ class _Decoder:
             raise Undecidable(f"section {section_id} has trailing bytes")
 
     def _space(self, sort: int) -> list[object] | None:
-        return {_SORT_TYPE: self.types, _SORT_INSTANCE: self.instances, _SORT_FUNC: self.funcs,
-                _SORT_COMPONENT: self.components}.get(sort)
+        return {
+            _SORT_TYPE: self.types,
+            _SORT_INSTANCE: self.instances,
+            _SORT_FUNC: self.funcs,
+            _SORT_COMPONENT: self.components,
+        }.get(sort)
 
     def _alias(self, cursor: Cursor) -> None:
         sort = _sort(cursor)

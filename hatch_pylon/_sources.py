@@ -47,8 +47,9 @@ class ArchiveError(PylonError):
 
 
 @contextmanager
-def open_target(target: str, *, limit: int = DEFAULT_LIMIT,
-                note: Callable[[str], None] | None = None) -> Iterator[BundleFolder]:
+def open_target(
+    target: str, *, limit: int = DEFAULT_LIMIT, note: Callable[[str], None] | None = None
+) -> Iterator[BundleFolder]:
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
 
     ``dist:NAME`` always means an installed distribution; a path with a
@@ -57,15 +58,17 @@ def open_target(target: str, *, limit: int = DEFAULT_LIMIT,
     and ``note`` is told which was picked.
     """
     if target.startswith(DIST_PREFIX):
-        yield BundleFolder(_installed_bundle(target[len(DIST_PREFIX):]), target, "distribution")
+        yield BundleFolder(_installed_bundle(target[len(DIST_PREFIX) :]), target, "distribution")
         return
     path = Path(target)
     if path.is_dir():
         found = _folder_bundle(path)
         if found is None and os.sep not in target and "/" not in target and _is_installed(target):
             if note is not None:
-                note(f"{target}/ holds no bundle; using the installed distribution {target!r} "
-                     f"(write ./{target} to mean the folder)")
+                note(
+                    f"{target}/ holds no bundle; using the installed distribution {target!r} "
+                    f"(write ./{target} to mean the folder)"
+                )
             yield BundleFolder(_installed_bundle(target), target, "distribution")
             return
         if found is None:
@@ -120,8 +123,13 @@ def _member_problems(names: list[str]) -> list[str]:
     folders: set[str] = set()
     for name in names:
         posix = PurePosixPath(name)
-        if name.startswith("/") or posix.is_absolute() or ".." in posix.parts or "\\" in name \
-                or (posix.parts and ":" in posix.parts[0]):
+        if (
+            name.startswith("/")
+            or posix.is_absolute()
+            or ".." in posix.parts
+            or "\\" in name
+            or (posix.parts and ":" in posix.parts[0])
+        ):
             problems.append(f"unsafe member name {name!r}")
             continue
         if name.endswith("/"):
@@ -138,7 +146,7 @@ def _member_problems(names: list[str]) -> list[str]:
 def _is_bundle_member(name: str, prefix: str) -> bool:
     if not name.startswith(prefix) or name.endswith("/"):
         return False
-    rest = name[len(prefix):]
+    rest = name[len(prefix) :]
     return rest in (PLAN_FILE, META_FILE) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(".composed.wasm")
 
 
@@ -165,8 +173,9 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str]]
                 if not _is_bundle_member(info.filename, prefix):
                     continue
                 if stat.S_ISLNK(info.external_attr >> 16):
-                    raise ArchiveError(f"{wheel}: member {info.filename!r} is a symbolic link; "
-                                       "a bundle holds files only")
+                    raise ArchiveError(
+                        f"{wheel}: member {info.filename!r} is a symbolic link; a bundle holds files only"
+                    )
                 cap = MAX_PLAN_BYTES if info.filename.endswith(("/" + PLAN_FILE, "/" + META_FILE)) else limit
                 with archive.open(info) as member:
                     hashes[info.filename] = _extract(member, temp / info.filename, cap)

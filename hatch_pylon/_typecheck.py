@@ -29,8 +29,9 @@ class TypeReport:
     skipped: list[str] = field(default_factory=list)  # components nobody could read (no wasmtime)
 
 
-def type_problems(files: Mapping[str, tuple[Path, str]], bindings: list[Binding], compiler: Compiler | None,
-                  compile_all: bool = False) -> TypeReport:
+def type_problems(
+    files: Mapping[str, tuple[Path, str]], bindings: list[Binding], compiler: Compiler | None, compile_all: bool = False
+) -> TypeReport:
     """Type-check ``bindings`` between components given as id -> (file, expected sha256).
 
     Import and export types are decoded from each binary, mapped rather than

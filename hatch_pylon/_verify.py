@@ -88,10 +88,16 @@ class Verified:
         return self
 
 
-def verify_bundle(folder: str | os.PathLike[str], *, types: bool = True, compile_all: bool = False,
-                  compiler: Compiler | Callable[[], Compiler | None] | None = None,
-                  ignore_imports: tuple[str, ...] | None = None, limit: int = DEFAULT_LIMIT,
-                  copy_to: Path | None = None) -> Verified:
+def verify_bundle(
+    folder: str | os.PathLike[str],
+    *,
+    types: bool = True,
+    compile_all: bool = False,
+    compiler: Compiler | Callable[[], Compiler | None] | None = None,
+    ignore_imports: tuple[str, ...] | None = None,
+    limit: int = DEFAULT_LIMIT,
+    copy_to: Path | None = None,
+) -> Verified:
     """Check the bundle in ``folder``; with ``copy_to``, verified blobs are copied into a store there as hashed.
 
     ``compiler`` is a Compiler, None (decode only; what cannot be decoded is
@@ -121,8 +127,9 @@ def verify_bundle(folder: str | os.PathLike[str], *, types: bool = True, compile
         files = {cid: (blobs[digest], digest) for cid, digest in digests.items()}
         typed = type_problems(files, list(plan.bindings), chosen, compile_all=compile_all)  # type: ignore[arg-type]
         report.problems += typed.problems
-        report.skipped += [f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')"
-                           for cid in typed.skipped]
+        report.skipped += [
+            f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
+        ]
         report.typed = True
         report.compiled_all = compile_all and not typed.skipped
     report.checked_components = len(digests)
@@ -157,9 +164,18 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         return BundleMeta()
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
-    if not isinstance(ignore, list) or not all(isinstance(p, str) and p for p in ignore) or (
-            composed is not None and not (isinstance(composed, dict) and isinstance(composed.get("file"), str)
-                                          and isinstance(composed.get("digest"), str))):
+    if (
+        not isinstance(ignore, list)
+        or not all(isinstance(p, str) and p for p in ignore)
+        or (
+            composed is not None
+            and not (
+                isinstance(composed, dict)
+                and isinstance(composed.get("file"), str)
+                and isinstance(composed.get("digest"), str)
+            )
+        )
+    ):
         report.problems.append(f"{META_FILE}: not a hatch-pylon bundle record")
         return BundleMeta()
     if composed is None:
@@ -167,8 +183,9 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
     return BundleMeta(tuple(ignore), composed["file"], composed["digest"])
 
 
-def _check_blobs(root: Path, plan: Plan, limits: Limits, report: Report,
-                 copy_to: Path | None) -> tuple[dict[str, Path], dict[str, int], dict[str, WasmInfo]]:
+def _check_blobs(
+    root: Path, plan: Plan, limits: Limits, report: Report, copy_to: Path | None
+) -> tuple[dict[str, Path], dict[str, int], dict[str, WasmInfo]]:
     blobs: dict[str, Path] = {}
     sizes: dict[str, int] = {}
     infos: dict[str, WasmInfo] = {}
@@ -247,12 +264,13 @@ def _check_strays(root: Path, digests: set[str], report: Report) -> None:
                 report.problems.append(f"{name} is a symbolic link; a bundle holds files only")
             elif not stat.S_ISREG(mode):
                 report.problems.append(f"{name} is not a regular file")
-            elif name[len(STORE_DIR) + 1:] not in expected:
+            elif name[len(STORE_DIR) + 1 :] not in expected:
                 report.problems.append(f"blob {name} is not named by the plan")
 
 
-def _check_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str, ...], limits: Limits,
-                    report: Report) -> None:
+def _check_composed(
+    root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str, ...], limits: Limits, report: Report
+) -> None:
     """The composed component pylon.json records: a regular file, the recorded digest, only ignored imports."""
     if meta.composed is None:
         return
@@ -278,8 +296,9 @@ def _check_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str,
         report.problems.append(f"composed component {name} cannot be used: {reason}")
         return
     if scanned.digest != meta.composed_digest:
-        report.problems.append(f"composed component {name} was modified (sha256 {scanned.digest}, "
-                               f"{META_FILE} says {meta.composed_digest})")
+        report.problems.append(
+            f"composed component {name} was modified (sha256 {scanned.digest}, {META_FILE} says {meta.composed_digest})"
+        )
         return
     if scanned.info.kind != "component":
         report.problems.append(f"composed component {name} is a core WebAssembly module, not a component")
@@ -289,8 +308,7 @@ def _check_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str,
             report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
 
 
-def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...],
-                 report: Report) -> None:
+def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], report: Report) -> None:
     bound = {(b.consumer_id, b.import_name) for b in bindings}
     for component_id, info in sorted(infos.items()):
         for extern in info.imports:

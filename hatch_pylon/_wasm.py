@@ -35,8 +35,16 @@ _LAST_COMPONENT_SECTION = 12
 _ROLES = {"component": {10: "import", 11: "export"}, "module": {2: "import", 7: "export"}}
 _LAST_CORE_SECTION = 13
 
-_CORE_SORTS = {0x00: "core func", 0x01: "core table", 0x02: "core memory", 0x03: "core global",
-               0x04: "core tag", 0x10: "core type", 0x11: "module", 0x12: "core instance"}
+_CORE_SORTS = {
+    0x00: "core func",
+    0x01: "core table",
+    0x02: "core memory",
+    0x03: "core global",
+    0x04: "core tag",
+    0x10: "core type",
+    0x11: "module",
+    0x12: "core instance",
+}
 _SORTS = {0x01: "func", 0x02: "value", 0x03: "type", 0x04: "component", 0x05: "instance"}
 _CORE_EXTERNS = {0x00: "func", 0x01: "table", 0x02: "memory", 0x03: "global", 0x04: "tag"}
 
@@ -96,8 +104,12 @@ def inspect_bytes(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_L
     return _Reader(io.BytesIO(data), name, None, limits, size=len(data)).read()
 
 
-def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits = DEFAULT_LIMITS,
-         via: Callable[[BinaryIO], BinaryIO] | None = None) -> ScannedFile:
+def scan(
+    path: str | os.PathLike[str],
+    sink: Feed | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    via: Callable[[BinaryIO], BinaryIO] | None = None,
+) -> ScannedFile:
     """Describe a binary and hash it in one pass; ``sink`` also receives every byte, in order.
 
     ``via`` is given the opened file and returns the stream to read instead,
@@ -108,8 +120,13 @@ def scan(path: str | os.PathLike[str], sink: Feed | None = None, limits: Limits 
         return scan_stream(file, name, feed=sink, limits=limits, via=via)
 
 
-def scan_stream(file: BinaryIO, name: str, feed: Feed | None = None, limits: Limits = DEFAULT_LIMITS,
-                via: Callable[[BinaryIO], BinaryIO] | None = None) -> ScannedFile:
+def scan_stream(
+    file: BinaryIO,
+    name: str,
+    feed: Feed | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    via: Callable[[BinaryIO], BinaryIO] | None = None,
+) -> ScannedFile:
     """``scan`` for a file the caller has opened (and checked is a regular file)."""
     hasher = hashlib.sha256()
     sink = feed
@@ -164,8 +181,11 @@ class _Reader:
         if self.size == 0:
             raise self.fail("is empty, not a WebAssembly component", offset=None)
         if self.size > self.limits.max_size:
-            raise self.fail(f"is {self.size} bytes, over the limit of {self.limits.max_size} "
-                            "(raise max-component-size to accept it)", offset=None)
+            raise self.fail(
+                f"is {self.size} bytes, over the limit of {self.limits.max_size} "
+                "(raise max-component-size to accept it)",
+                offset=None,
+            )
         kind = self._preamble()
         imports: list[Extern] = []
         exports: list[Extern] = []
@@ -246,15 +266,15 @@ class _Reader:
             self._skip(size)
             return
         if size > self.limits.max_section:
-            raise self.fail(f"{role} section of {size} bytes is over the limit of {self.limits.max_section}",
-                            offset=start)
+            raise self.fail(
+                f"{role} section of {size} bytes is over the limit of {self.limits.max_section}", offset=start
+            )
         cursor = Cursor(self._take(size), self.offset - size, self.path)
         items = imports if role == "import" else exports
         parse = getattr(cursor, f"{'core' if kind == 'module' else 'component'}_{role}")
         count = cursor.u32()
         if len(items) + count > self.limits.max_externs:
-            raise cursor.fail(f"has more than {self.limits.max_externs} {role}s "
-                              "(raise max-imports to accept it)")
+            raise cursor.fail(f"has more than {self.limits.max_externs} {role}s (raise max-imports to accept it)")
         for index in range(count):
             if cursor.at_end():
                 raise cursor.fail(f"{role} section declares {count} entries but ends after {index}")

@@ -35,7 +35,9 @@ def build_root(project: Path = HERE, output: Path | None = None) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-c", COMPONENTIZE, "-d", "wit", "-w", "app", "componentize", "app", "-o", str(output)],
-        cwd=app, check=True, stdout=subprocess.DEVNULL,
+        cwd=app,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     stamp.write_text(fingerprint.hexdigest())
     return output

@@ -26,8 +26,11 @@ def sample_project(tmp_path: Path, python_root: Path) -> Path:
 def sample_wheel(tmp_path_factory: pytest.TempPathFactory, python_root: Path) -> Path:
     """The sample project's wheel, built once per session with hatchling (no isolation)."""
     project = copy_sample(tmp_path_factory.mktemp("sample-wheel") / "sample-project", python_root)
-    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(project / "dist"),
-                    str(project)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(project / "dist"), str(project)],
+        check=True,
+        capture_output=True,
+    )
     return next((project / "dist").glob("*.whl"))
 
 
@@ -41,8 +44,11 @@ def compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def plugin_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This checkout built as a wheel, for front-ends that install build requirements in isolation."""
     wheelhouse = tmp_path_factory.mktemp("wheelhouse")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse),
-                    str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     return wheelhouse
 
 
@@ -60,8 +66,19 @@ def codec_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     out = tmp_path_factory.mktemp("codec")
     jobs = {}
     for name, world in (("cap", "cap"), ("root", "root")):
-        command = [sys.executable, "-c", sample_build.COMPONENTIZE, "-d", str(CODEC / "wit"), "-w", world,
-                   "componentize", "app", "-o", str(out / f"{name}.wasm")]
+        command = [
+            sys.executable,
+            "-c",
+            sample_build.COMPONENTIZE,
+            "-d",
+            str(CODEC / "wit"),
+            "-w",
+            world,
+            "componentize",
+            "app",
+            "-o",
+            str(out / f"{name}.wasm"),
+        ]
         jobs[name] = subprocess.Popen(command, cwd=CODEC / name, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for name, job in jobs.items():
         _, err = job.communicate()

@@ -27,8 +27,9 @@ SAMPLE = REPO / "sample-project"
 DEFAULT_SIG = "(result u32)"
 
 
-def component_wat(imports: list[str] = (), exports: list[str] = (), sig: str = DEFAULT_SIG,
-                  import_sigs: dict[str, str] | None = None) -> str:
+def component_wat(
+    imports: list[str] = (), exports: list[str] = (), sig: str = DEFAULT_SIG, import_sigs: dict[str, str] | None = None
+) -> str:
     import_sigs = import_sigs or {}
     lines = ["(component"]
     for name in imports:
@@ -92,6 +93,7 @@ def raw_component(*sections: bytes) -> bytes:
 
 # -- fuzzing seeds and mutations ----------------------------------------------------------------
 
+
 def fuzz_examples(full: int) -> int:
     """Inputs per fuzz test: a tenth in the fast tier; ``PYLON_FUZZ=full`` (CI's full run) runs them all."""
     return full if os.environ.get("PYLON_FUZZ") == "full" else max(50, full // 10)
@@ -101,8 +103,9 @@ SEEDS = [
     wasmtime.wat2wasm(component_wat(imports=["a:b/c@1.0.0", "wasi:cli/stdout@0.2.0"], exports=["x:y/z@2.1.0"])),
     wasmtime.wat2wasm(component_wat(exports=["p:q/r", "run-it"], sig='(param "x" s64) (result s64)')),
     wasmtime.wat2wasm((Path(__file__).parents[1] / "sample-project/caps/arrow-core.wat").read_text()),
-    wasmtime.wat2wasm('(module (import "env" "f" (func)) (memory (export "m") 1 2) (global (export "g") i32 '
-                      "(i32.const 1)))"),
+    wasmtime.wat2wasm(
+        '(module (import "env" "f" (func)) (memory (export "m") 1 2) (global (export "g") i32 (i32.const 1)))'
+    ),
 ]
 
 mutation = st.one_of(
@@ -137,8 +140,11 @@ _spec.loader.exec_module(sample_build)
 
 
 def copy_sample(destination: Path, python_root: Path) -> Path:
-    shutil.copytree(SAMPLE, destination, ignore=shutil.ignore_patterns("wasm", "*.wasm", "*.inputs", ".compose",
-                                                                        "dist", "__pycache__"))
+    shutil.copytree(
+        SAMPLE,
+        destination,
+        ignore=shutil.ignore_patterns("wasm", "*.wasm", "*.inputs", ".compose", "dist", "__pycache__"),
+    )
     (destination / "wasm").mkdir()
     shutil.copy(python_root, destination / "wasm" / "python.wasm")
     sample_build.build_caps(destination)
@@ -155,9 +161,14 @@ def find_links_env(wheelhouse: Path, tmp_path: Path) -> dict[str, str]:
     uv's cache sits in the session's wheelhouse folder: a global cache could hand back a plugin wheel
     of the same version built from older code.
     """
-    return {**os.environ, "PIP_FIND_LINKS": str(wheelhouse), "UV_FIND_LINKS": str(wheelhouse),
-            "UV_CACHE_DIR": str(wheelhouse.parent / f"{wheelhouse.name}-uv-cache"),
-            "HATCH_DATA_DIR": str(tmp_path / "hatch-data"), "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")}
+    return {
+        **os.environ,
+        "PIP_FIND_LINKS": str(wheelhouse),
+        "UV_FIND_LINKS": str(wheelhouse),
+        "UV_CACHE_DIR": str(wheelhouse.parent / f"{wheelhouse.name}-uv-cache"),
+        "HATCH_DATA_DIR": str(tmp_path / "hatch-data"),
+        "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache"),
+    }
 
 
 class SpyCompiler(Compiler):

@@ -30,7 +30,10 @@ def run_build(project: Path, *flags: str, env: dict | None = None, umask: int | 
     full_env.pop("SOURCE_DATE_EPOCH", None)
     return subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(outdir), *flags, str(project)],
-        capture_output=True, text=True, env=full_env, cwd=project.parent,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=project.parent,
         preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
     )
 
@@ -97,8 +100,9 @@ def test_sample_wheel_and_sdist_carry_a_valid_plan_and_blobs(sample_project: Pat
     # the local store is composectl's layout too
     assert (sample_project / ".compose/blobs" / root_digest[:2] / root_digest[2:]).is_file()
     # the CLI previews exactly what the build wrote
-    cli = subprocess.run([sys.executable, "-m", "hatch_pylon", "plan", str(sample_project), "--json"],
-                         capture_output=True, check=True)
+    cli = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "plan", str(sample_project), "--json"], capture_output=True, check=True
+    )
     assert cli.stdout == files[f"{DEST}/plan.json"]
 
 
@@ -122,8 +126,9 @@ def test_wheel_from_sdist_refuses_a_tampered_bundle(sample_project: Path, tmp_pa
     with tarfile.open(sdist) as archive:
         archive.extractall(unpacked, filter="data")
     source = next(unpacked.iterdir())
-    blob = next(p for p in (source / ".pylon-bundle/.compose/blobs").rglob("*") if p.is_file()
-                and p.stat().st_size < 1000)
+    blob = next(
+        p for p in (source / ".pylon-bundle/.compose/blobs").rglob("*") if p.is_file() and p.stat().st_size < 1000
+    )
     blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
     result = run_build(source, "--wheel")
     assert result.returncode != 0
@@ -155,8 +160,11 @@ def test_editable_install_keeps_the_package_and_ships_the_plan(sample_project: P
     assert f"{DEST}/plan.json" in names
     assert "sample_pkg/__init__.py" not in names  # the source tree stays the package
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(editable)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(editable)],
+        check=True,
+        capture_output=True,
+    )
     probe = textwrap.dedent(f"""
         import site, importlib.metadata as md
         site.addsitedir({str(target)!r})
@@ -172,12 +180,14 @@ def test_editable_install_keeps_the_package_and_ships_the_plan(sample_project: P
 
 # -- error cases: each fails the build with its message and leaves no artifact --------------------
 
+
 def tiny_project(root: Path, hook_toml: str, components: dict[str, dict]) -> Path:
     (root / "demo").mkdir(parents=True)
     (root / "demo" / "__init__.py").write_text("")
     for relative, spec in components.items():
         write_component(root / relative, **spec)
-    (root / "pyproject.toml").write_text(textwrap.dedent("""
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["hatchling", "hatch-pylon"]
         build-backend = "hatchling.build"
@@ -185,7 +195,9 @@ def tiny_project(root: Path, hook_toml: str, components: dict[str, dict]) -> Pat
         name = "demo"
         version = "1.0"
         [tool.hatch.build.hooks.pylon]
-    """) + textwrap.dedent(hook_toml))
+    """)
+        + textwrap.dedent(hook_toml)
+    )
     return root
 
 
@@ -193,29 +205,52 @@ ROOT = {"root.wasm": {"imports": ["a:b/c@1.0.0"]}}
 PROVIDER = {"caps/p.wasm": {"exports": ["a:b/c@1.0.0"]}}
 
 ERROR_CASES = {
-    "unresolved import": ('root = "root.wasm"', ROOT,
-                          "python (root.wasm) imports instance 'a:b/c@1.0.0': no component exports it"),
-    "two providers": ('root = "root.wasm"\ncomponent-dirs = ["caps"]',
-                      {**ROOT, **PROVIDER, "caps/q.wasm": {"exports": ["a:b/c@1.0.0"]}},
-                      "pin one by listing it under [[tool.hatch.build.hooks.pylon.components]]"),
+    "unresolved import": (
+        'root = "root.wasm"',
+        ROOT,
+        "python (root.wasm) imports instance 'a:b/c@1.0.0': no component exports it",
+    ),
+    "two providers": (
+        'root = "root.wasm"\ncomponent-dirs = ["caps"]',
+        {**ROOT, **PROVIDER, "caps/q.wasm": {"exports": ["a:b/c@1.0.0"]}},
+        "pin one by listing it under [[tool.hatch.build.hooks.pylon.components]]",
+    ),
     "missing file": ('root = "nope.wasm"', {}, "tool.hatch.build.hooks.pylon.root: nope.wasm: file not found"),
-    "unset variable": ('root = "${NOT_SET_ANYWHERE}"', {},
-                       "environment variable $NOT_SET_ANYWHERE is not set"),
-    "not a component": ('root = "root.wasm"\ncomponents = [{ id = "m", path = "m.wasm" }]',
-                        {**ROOT, **PROVIDER}, "m.wasm is a core WebAssembly module, not a component"),
-    "corrupt file": ('root = "root.wasm"\ncomponent-dirs = ["caps"]', {**ROOT, **PROVIDER},
-                     "caps/z.wasm: section 1 declares 16 bytes, past the end of the file (size 12) at offset 8"),
-    "duplicate ids": ('root = "root.wasm"\ncomponents = [{ id = "p", path = "caps/p.wasm" },'
-                      ' { id = "p", path = "caps/p.wasm" }]', {**ROOT, **PROVIDER},
-                      "components[1].id: duplicate id 'p'"),
-    "cycle": ('root = "root.wasm"\ncomponent-dirs = ["caps"]',
-              {**ROOT, "caps/p.wasm": {"imports": ["d:e/f@1.0.0"], "exports": ["a:b/c@1.0.0"]},
-               "caps/q.wasm": {"imports": ["a:b/c@1.0.0"], "exports": ["d:e/f@1.0.0"]}},
-              "dependency cycle: p [d:e/f@1.0.0] -> q [a:b/c@1.0.0] -> p"),
-    "unknown key": ('root = "root.wasm"\ndestnation = "x"', ROOT,
-                    "tool.hatch.build.hooks.pylon.destnation is not a known option"),
-    "strict determinism": ('root = "root.wasm"\npolicy = { determinism = "strict" }', ROOT,
-                           "policy.determinism: 'strict' cannot be used with runtime linkage"),
+    "unset variable": ('root = "${NOT_SET_ANYWHERE}"', {}, "environment variable $NOT_SET_ANYWHERE is not set"),
+    "not a component": (
+        'root = "root.wasm"\ncomponents = [{ id = "m", path = "m.wasm" }]',
+        {**ROOT, **PROVIDER},
+        "m.wasm is a core WebAssembly module, not a component",
+    ),
+    "corrupt file": (
+        'root = "root.wasm"\ncomponent-dirs = ["caps"]',
+        {**ROOT, **PROVIDER},
+        "caps/z.wasm: section 1 declares 16 bytes, past the end of the file (size 12) at offset 8",
+    ),
+    "duplicate ids": (
+        'root = "root.wasm"\ncomponents = [{ id = "p", path = "caps/p.wasm" }, { id = "p", path = "caps/p.wasm" }]',
+        {**ROOT, **PROVIDER},
+        "components[1].id: duplicate id 'p'",
+    ),
+    "cycle": (
+        'root = "root.wasm"\ncomponent-dirs = ["caps"]',
+        {
+            **ROOT,
+            "caps/p.wasm": {"imports": ["d:e/f@1.0.0"], "exports": ["a:b/c@1.0.0"]},
+            "caps/q.wasm": {"imports": ["a:b/c@1.0.0"], "exports": ["d:e/f@1.0.0"]},
+        },
+        "dependency cycle: p [d:e/f@1.0.0] -> q [a:b/c@1.0.0] -> p",
+    ),
+    "unknown key": (
+        'root = "root.wasm"\ndestnation = "x"',
+        ROOT,
+        "tool.hatch.build.hooks.pylon.destnation is not a known option",
+    ),
+    "strict determinism": (
+        'root = "root.wasm"\npolicy = { determinism = "strict" }',
+        ROOT,
+        "policy.determinism: 'strict' cannot be used with runtime linkage",
+    ),
 }
 
 
@@ -236,13 +271,13 @@ def test_error_fails_the_build_with_its_message(tmp_path: Path, case: str) -> No
     assert not list(project.glob(".compose/**/.tmp-*"))
 
 
-
 @pytest.mark.parametrize(
     ("env", "expect_detail", "expect_summary"),
     [({}, False, True), ({"HATCH_VERBOSE": "1"}, True, True), ({"HATCH_QUIET": "1"}, False, False)],
 )
-def test_output_respects_verbosity_and_size(tmp_path: Path, env: dict, expect_detail: bool,
-                                            expect_summary: bool) -> None:
+def test_output_respects_verbosity_and_size(
+    tmp_path: Path, env: dict, expect_detail: bool, expect_summary: bool
+) -> None:
     count = 25
     components = {"root.wasm": {"imports": [f"n:c{i}/api@1.0.0" for i in range(count)]}}
     components.update({f"caps/c{i}.wasm": {"exports": [f"n:c{i}/api@1.0.0"]} for i in range(count)})
@@ -260,9 +295,13 @@ def test_output_respects_verbosity_and_size(tmp_path: Path, env: dict, expect_de
 
 def test_python_wasm_manifest_supplies_the_caps(tmp_path: Path) -> None:
     """A project shaped like python-wasm: its caps live in .pylon.toml, not repeated in pyproject.toml."""
-    project = tiny_project(tmp_path / "demo-project", 'root = "root.wasm"\nmanifest = ".pylon.toml"',
-                           {**ROOT, "elsewhere/p.wasm": {"exports": ["a:b/c@1.0.0"]}})
-    (project / ".pylon.toml").write_text(textwrap.dedent("""
+    project = tiny_project(
+        tmp_path / "demo-project",
+        'root = "root.wasm"\nmanifest = ".pylon.toml"',
+        {**ROOT, "elsewhere/p.wasm": {"exports": ["a:b/c@1.0.0"]}},
+    )
+    (project / ".pylon.toml").write_text(
+        textwrap.dedent("""
         # python-wasm's manifest: capabilities by id and path; other tables belong to other tools
         [[capabilities]]
         id = "compression"
@@ -271,13 +310,16 @@ def test_python_wasm_manifest_supplies_the_caps(tmp_path: Path) -> None:
         [[shims]]
         src = "shims/zlib.py"
         purpose = "ignored by hatch-pylon"
-    """))
+    """)
+    )
     wheel, _ = built(project, "--wheel")
     plan = json.loads(wheel_files(wheel)["demo/_pylon/plan.json"])
     assert [c["id"] for c in plan["components"]] == ["compression", "python"]
     assert plan["bindings"][0]["provider_id"] == "compression"
-    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text()
-                                            + '\ncomponents = [{ id = "compression", path = "elsewhere/p.wasm" }]\n')
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text()
+        + '\ncomponents = [{ id = "compression", path = "elsewhere/p.wasm" }]\n'
+    )
     result = run_build(project, "--wheel")
     assert result.returncode != 0
     assert "duplicate id 'compression'" in result.stdout + result.stderr

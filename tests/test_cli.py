@@ -31,8 +31,7 @@ def test_inspect_types_shows_what_each_import_needs(tmp_path: Path, capsys) -> N
     path.write_bytes(wasmtime.wat2wasm((Path(__file__).parent / "rich_types.wat").read_text()))
     assert main(["inspect", "--types", str(path)]) == 0
     text = capsys.readouterr().out
-    assert ("  instance  pkg:geo/outer\n"
-            "              get: func() -> record { a: option<string> }\n") in text
+    assert ("  instance  pkg:geo/outer\n              get: func() -> record { a: option<string> }\n") in text
     assert "  func      top-level-func\n              func(x: string) -> list<tuple<string, u32>>\n" in text
     assert main(["inspect", "--types", "--json", str(path)]) == 0
     imports = {i["name"]: i for i in json.loads(capsys.readouterr().out)["imports"]}
@@ -52,13 +51,16 @@ def test_inspect_error_is_one_line_and_nonzero(tmp_path: Path, capsys) -> None:
     (tmp_path / "bad.wasm").write_bytes(b"abc")
     assert main(["inspect", str(tmp_path / "bad.wasm")]) == 1
     err = capsys.readouterr().err
-    assert err == f"hatch-pylon: error: {tmp_path / 'bad.wasm'}: is only 3 bytes, too short for a WebAssembly header" \
-                  " at offset 0 (0x0)\n"
+    assert (
+        err == f"hatch-pylon: error: {tmp_path / 'bad.wasm'}: is only 3 bytes, too short for a WebAssembly header"
+        " at offset 0 (0x0)\n"
+    )
 
 
 def _project(tmp_path: Path, hook: str) -> Path:
     (tmp_path / "pyproject.toml").write_text(
-        f'{BUILD_SYSTEM}[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\n{hook}\n')
+        f'{BUILD_SYSTEM}[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\n{hook}\n'
+    )
     return tmp_path
 
 
@@ -89,6 +91,7 @@ def test_target_level_table_wins(tmp_path: Path, capsys) -> None:
     write_component(tmp_path / "other.wasm")
     (tmp_path / "pyproject.toml").write_text(
         BUILD_SYSTEM + '[project]\nname = "demo"\n[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\n'
-        '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "other.wasm"\nroot-id = "main"\n')
+        '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "other.wasm"\nroot-id = "main"\n'
+    )
     assert main(["plan", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["root"] == "main"

@@ -44,15 +44,32 @@ def configure(project: Path, extra: str) -> Path:
 def build(project: Path, *flags: str, outdir: Path | None = None) -> Path:
     outdir = outdir or project / "dist"
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", *(flags or ("--wheel",)),
-                             "--outdir", str(outdir), str(project)], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--no-isolation",
+            *(flags or ("--wheel",)),
+            "--outdir",
+            str(outdir),
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return next(outdir.glob("*.whl"))
 
 
 def cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hatch_pylon", *args], capture_output=True, text=True,
-                          env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(cache)})
+    return subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(cache)},
+    )
 
 
 def run_plain(data: bytes, cache: Path) -> str:
@@ -89,8 +106,11 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
         composed = archive.read(COMPOSED)
     assert COMPOSED in names
     assert "linkage" not in plan  # composectl's static plan: linkage omitted (its default)
-    assert meta == {"version": 1, "ignore-imports": ["wasi:"],
-                    "composed": {"file": "python.composed.wasm", "digest": hashlib.sha256(composed).hexdigest()}}
+    assert meta == {
+        "version": 1,
+        "ignore-imports": ["wasi:"],
+        "composed": {"file": "python.composed.wasm", "digest": hashlib.sha256(composed).hexdigest()},
+    }
 
     (tmp_path / "composed.wasm").write_bytes(composed)
     validated = wasm_tools("validate", str(tmp_path / "composed.wasm"))
@@ -130,8 +150,12 @@ def test_strip_and_sdist_reuse(sample_project: Path, tmp_path: Path, compile_cac
     project = configure(sample_project, 'linkage = "static"\ncompose = true\nstrip = true\n')
     dist = tmp_path / "dist"
     subprocess_env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(project)],
-                            capture_output=True, text=True, env=subprocess_env)  # sdist, then a wheel from it
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(project)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+    )  # sdist, then a wheel from it
     assert result.returncode == 0, result.stdout + result.stderr
     assert "using the bundle shipped in the sdist" in result.stdout + result.stderr
     wheel = next(dist.glob("*.whl"))
@@ -139,8 +163,10 @@ def test_strip_and_sdist_reuse(sample_project: Path, tmp_path: Path, compile_cac
         stripped = archive.read(COMPOSED)
     (tmp_path / "s.wasm").write_bytes(stripped)
     assert wasm_tools("validate", str(tmp_path / "s.wasm")).returncode == 0
-    assert b"producers" not in stripped[:4096] and wasm_tools("strip", "--all", str(tmp_path / "s.wasm"), "-o",
-                                                              str(tmp_path / "s2.wasm")).returncode == 0
+    assert (
+        b"producers" not in stripped[:4096]
+        and wasm_tools("strip", "--all", str(tmp_path / "s.wasm"), "-o", str(tmp_path / "s2.wasm")).returncode == 0
+    )
     assert (tmp_path / "s2.wasm").read_bytes() == stripped  # nothing custom left to strip
 
     out = tmp_path / "cli.wasm"
@@ -188,7 +214,8 @@ def test_config_has_one_instance_per_component_and_exact_exports(sample_project:
         "pylon:math/ops@1.1.0": {"instance": "pylon-math", "export": "pylon:math/ops@1.2.0"},
     }
     assert config["instantiations"]["arrow-core"]["arguments"] == {
-        "pylon:math/ops@1.0.0": {"instance": "pylon-math", "export": "pylon:math/ops@1.2.0"}}
+        "pylon:math/ops@1.0.0": {"instance": "pylon-math", "export": "pylon:math/ops@1.2.0"}
+    }
     composed = compose_plan(verified.plan, verified.blobs, ignore_imports=("wasi:",))
     math = verified.blobs[verified.plan.digest_of("pylon-math")].read_bytes()
     assert composed.data.count(math) == 1  # embedded verbatim once: one instance shared by python and arrow-core
@@ -201,8 +228,11 @@ def test_missing_wasm_tools_says_how_to_install(sample_project: Path, tmp_path: 
     import hatch_pylon._compose as compose_module
 
     monkeypatch.setattr(compose_module, "find_wasm_tools", lambda: None)
-    with pytest.raises(PylonError, match=r"needs wasm-tools, which is not installed: pip install "
-                                         r"'hatch-pylon\[compose\]'"):
+    with pytest.raises(
+        PylonError,
+        match=r"needs wasm-tools, which is not installed: pip install "
+        r"'hatch-pylon\[compose\]'",
+    ):
         compose_module.compose_target(str(bundle), tmp_path / "x.wasm")
     assert not (tmp_path / "x.wasm").exists()
 

@@ -29,28 +29,45 @@ def test_defaults() -> None:
     assert config.ignore_imports == ("wasi:",)
     assert config.policy.determinism == "relaxed"
     assert [(c.name, c.level) for c in config.policy.capabilities] == [
-        ("dynlink:resolve", "required"), ("dynlink:invoke", "required")]
+        ("dynlink:resolve", "required"),
+        ("dynlink:invoke", "required"),
+    ]
     assert config.validate == "names"
 
 
 def test_variable_expansion_forms() -> None:
     env = {"PYTHON_WASM": "/opt/py.wasm", "CAPS": "shared", "HOME": "/home/me"}
     config = load(
-        {"root": "${PYTHON_WASM:-wasm/python.wasm}", "component-dirs": ["$CAPS/x", "${CAPS}/y", "~/caps"],
-         "components": [{"id": "a", "path": "${A_WASM:-caps/a.wasm}"}]},
+        {
+            "root": "${PYTHON_WASM:-wasm/python.wasm}",
+            "component-dirs": ["$CAPS/x", "${CAPS}/y", "~/caps"],
+            "components": [{"id": "a", "path": "${A_WASM:-caps/a.wasm}"}],
+        },
         env,
     )
     assert config.root.path == Path("/opt/py.wasm")
     assert [d.path for d in config.component_dirs] == [
-        Path("/proj/shared/x"), Path("/proj/shared/y"), Path("/home/me/caps")]
+        Path("/proj/shared/x"),
+        Path("/proj/shared/y"),
+        Path("/home/me/caps"),
+    ]
     assert config.components[0].path == Path("/proj/caps/a.wasm")
 
 
 def test_environment_overrides() -> None:
-    env = {env_var_for("python"): "/ci/python.wasm", "PYLON_COMPONENT_ARROW_CORE": "/ci/arrow.wasm",
-           "PYLON_COMPONENT_DIRS": "/ci/caps:/ci/more"}
-    config = load({"root": "wasm/python.wasm", "component-dirs": ["caps"],
-                   "components": [{"id": "arrow-core", "path": "caps/arrow-core.wasm"}]}, env)
+    env = {
+        env_var_for("python"): "/ci/python.wasm",
+        "PYLON_COMPONENT_ARROW_CORE": "/ci/arrow.wasm",
+        "PYLON_COMPONENT_DIRS": "/ci/caps:/ci/more",
+    }
+    config = load(
+        {
+            "root": "wasm/python.wasm",
+            "component-dirs": ["caps"],
+            "components": [{"id": "arrow-core", "path": "caps/arrow-core.wasm"}],
+        },
+        env,
+    )
     assert config.root.path == Path("/ci/python.wasm") and config.root.origin == "$PYLON_COMPONENT_PYTHON"
     assert config.components[0].path == Path("/ci/arrow.wasm")
     assert [d.path for d in config.component_dirs] == [Path("/ci/caps"), Path("/ci/more"), Path("/proj/caps")]
@@ -58,21 +75,38 @@ def test_environment_overrides() -> None:
 
 
 def test_reserved_hatch_keys_are_allowed() -> None:
-    load({"root": "r.wasm", "dependencies": ["x"], "require-runtime-dependencies": True,
-          "require-runtime-features": [], "enable-by-default": True})
+    load(
+        {
+            "root": "r.wasm",
+            "dependencies": ["x"],
+            "require-runtime-dependencies": True,
+            "require-runtime-features": [],
+            "enable-by-default": True,
+        }
+    )
 
 
 def test_every_problem_is_reported_at_once_with_full_keys() -> None:
-    found = problems({
-        "destnation": "x",
-        "root-id": "Bad Id",
-        "component-dirs": "caps",
-        "destination": "../outside",
-        "ignore-imports": [1],
-        "components": [{"id": "a", "path": "a.wasm"}, {"id": "a", "path": "b.wasm"}, {"path": "c.wasm", "extra": 1}],
-        "policy": {"determinism": "sloppy", "capabilities": [{"name": "", "level": "maybe"}], "limits": {"cpu-ms": -1}},
-        "validate": "everything",
-    })
+    found = problems(
+        {
+            "destnation": "x",
+            "root-id": "Bad Id",
+            "component-dirs": "caps",
+            "destination": "../outside",
+            "ignore-imports": [1],
+            "components": [
+                {"id": "a", "path": "a.wasm"},
+                {"id": "a", "path": "b.wasm"},
+                {"path": "c.wasm", "extra": 1},
+            ],
+            "policy": {
+                "determinism": "sloppy",
+                "capabilities": [{"name": "", "level": "maybe"}],
+                "limits": {"cpu-ms": -1},
+            },
+            "validate": "everything",
+        }
+    )
     expected = [
         f"{HATCH_TABLE}.destnation is not a known option",
         f"{HATCH_TABLE}.root: is required",
@@ -96,8 +130,9 @@ def test_every_problem_is_reported_at_once_with_full_keys() -> None:
 
 def test_unset_variable_without_default_names_it() -> None:
     [problem] = problems({"root": "${PYTHON_WASM}"})
-    assert problem == (f"{HATCH_TABLE}.root: environment variable $PYTHON_WASM is not set and "
-                       "'${PYTHON_WASM}' gives no default")
+    assert problem == (
+        f"{HATCH_TABLE}.root: environment variable $PYTHON_WASM is not set and '${{PYTHON_WASM}}' gives no default"
+    )
 
 
 def test_strict_determinism_is_rejected() -> None:
@@ -112,16 +147,25 @@ def test_destination_must_stay_inside_the_wheel(destination: str) -> None:
 
 
 def test_component_id_rules() -> None:
-    found = problems({"root": "r.wasm", "components": [{"id": "../x", "path": "x"}, {"id": "a/b", "path": "y"},
-                                                       {"id": "python", "path": "z"}]})
+    found = problems(
+        {
+            "root": "r.wasm",
+            "components": [{"id": "../x", "path": "x"}, {"id": "a/b", "path": "y"}, {"id": "python", "path": "z"}],
+        }
+    )
     assert "'../x' is not a valid component id" in found[0]
     assert "'a/b' is not a valid component id" in found[1]
     assert f"duplicate id 'python' (already used by {HATCH_TABLE}.root-id)" in found[2]
 
 
 def test_limits_and_table_name_for_other_adapters() -> None:
-    config = load_config({"root": "r.wasm", "policy": {"limits": {"memory-bytes": 1024, "cpu-ms": 5}}},
-                         project_root="/p", project_name="x", environ={}, table="tool.pylon")
+    config = load_config(
+        {"root": "r.wasm", "policy": {"limits": {"memory-bytes": 1024, "cpu-ms": 5}}},
+        project_root="/p",
+        project_name="x",
+        environ={},
+        table="tool.pylon",
+    )
     assert config.policy.limits == (("cpu_ms", 5), ("memory_bytes", 1024))
     with pytest.raises(ConfigError, match=r"tool\.pylon\.bogus is not a known option"):
         load_config({"root": "r", "bogus": 1}, project_root="/p", project_name="x", environ={}, table="tool.pylon")
@@ -131,8 +175,15 @@ def test_limits_and_table_name_for_other_adapters() -> None:
 
 
 def test_unknown_keys_get_a_suggestion_at_every_level() -> None:
-    found = problems({"root": "r.wasm", "component-dir": ["caps"], "components": [{"id": "a", "pth": "a.wasm"}],
-                      "policy": {"limits": {"cpu_ms": 1}}, "zzz": 1})
+    found = problems(
+        {
+            "root": "r.wasm",
+            "component-dir": ["caps"],
+            "components": [{"id": "a", "pth": "a.wasm"}],
+            "policy": {"limits": {"cpu_ms": 1}},
+            "zzz": 1,
+        }
+    )
     assert f"{HATCH_TABLE}.component-dir is not a known option (did you mean 'component-dirs'?)" in found
     assert f"{HATCH_TABLE}.components[0].pth is not a known option (did you mean 'path'?)" in found
     assert f"{HATCH_TABLE}.components[0].path: is required" in found
@@ -144,10 +195,10 @@ def test_unknown_keys_get_a_suggestion_at_every_level() -> None:
 def test_new_keys_defaults_and_values() -> None:
     config = load({"root": "r.wasm"})
     assert (config.linkage, config.compose, config.strip, config.manifest) == ("runtime", False, False, None)
-    config = load({"root": "r.wasm", "linkage": "static", "compose": True, "strip": True,
-                   "policy": {"determinism": "strict"}})
-    assert (config.linkage, config.compose, config.strip, config.policy.determinism) == (
-        "static", True, True, "strict")
+    config = load(
+        {"root": "r.wasm", "linkage": "static", "compose": True, "strip": True, "policy": {"determinism": "strict"}}
+    )
+    assert (config.linkage, config.compose, config.strip, config.policy.determinism) == ("static", True, True, "strict")
     assert load({"root": "r.wasm", "compose": True}).compose is True
 
 
@@ -159,29 +210,42 @@ def test_new_keys_type_errors_and_combinations() -> None:
         f"{HATCH_TABLE}.strip: must be true or false, got an integer (1)",
     ]
     assert problems({"root": "r.wasm", "strip": True}) == [
-        f"{HATCH_TABLE}.strip: needs compose = true (it strips the composed component)"]
+        f"{HATCH_TABLE}.strip: needs compose = true (it strips the composed component)"
+    ]
 
 
 def test_strict_determinism_names_static_linkage() -> None:
     [problem] = problems({"root": "r.wasm", "linkage": "runtime", "policy": {"determinism": "strict"}})
-    assert problem == (f"{HATCH_TABLE}.policy.determinism: 'strict' cannot be used with runtime linkage (composectl "
-                       "rejects the plan); use 'audit' or 'relaxed', or set linkage = \"static\"")
+    assert problem == (
+        f"{HATCH_TABLE}.policy.determinism: 'strict' cannot be used with runtime linkage (composectl "
+        "rejects the plan); use 'audit' or 'relaxed', or set linkage = \"static\""
+    )
 
 
 def test_limits_are_u64_and_capabilities_unique() -> None:
     top = (1 << 64) - 1
     assert load({"root": "r", "policy": {"limits": {"io-ops": top}}}).policy.limits == (("io_ops", top),)
-    found = problems({"root": "r", "policy": {
-        "limits": {"io-ops": 1 << 64, "cpu-ms": 1.5, "memory-bytes": True},
-        "capabilities": [{"name": "x"}, {"name": "y"}, {"name": "x", "level": "optional"}, {"level": "optional"}]}})
+    found = problems(
+        {
+            "root": "r",
+            "policy": {
+                "limits": {"io-ops": 1 << 64, "cpu-ms": 1.5, "memory-bytes": True},
+                "capabilities": [
+                    {"name": "x"},
+                    {"name": "y"},
+                    {"name": "x", "level": "optional"},
+                    {"level": "optional"},
+                ],
+            },
+        }
+    )
     assert found == [
         f"{HATCH_TABLE}.policy.capabilities[2].name: duplicate capability 'x' (already listed at "
         f"{HATCH_TABLE}.policy.capabilities[0])",
         f"{HATCH_TABLE}.policy.capabilities[3].name: is required",
         f"{HATCH_TABLE}.policy.limits.cpu-ms: must be a non-negative integer below 2**64, got a float (1.5)",
         f"{HATCH_TABLE}.policy.limits.memory-bytes: must be a non-negative integer below 2**64, got a boolean (True)",
-        f"{HATCH_TABLE}.policy.limits.io-ops: must be a non-negative integer below 2**64, got an integer "
-        f"({1 << 64})",
+        f"{HATCH_TABLE}.policy.limits.io-ops: must be a non-negative integer below 2**64, got an integer ({1 << 64})",
     ]
 
 
@@ -194,9 +258,11 @@ def test_destination_is_a_folder_inside_the_package_tree(destination: str) -> No
 def test_destination_messages() -> None:
     assert problems({"root": "r", "destination": "."}) == [
         f"{HATCH_TABLE}.destination: '.' is the top of the wheel; give a folder inside your package, "
-        "e.g. 'my_sample_pkg/_pylon'"]
+        "e.g. 'my_sample_pkg/_pylon'"
+    ]
     assert problems({"root": "r", "destination": ""}) == [
-        f"{HATCH_TABLE}.destination: must be a non-empty relative folder, got ''"]
+        f"{HATCH_TABLE}.destination: must be a non-empty relative folder, got ''"
+    ]
     assert load({"root": "r", "destination": "./pkg//_pylon/"}).destination == "pkg/_pylon"
     assert load({"root": "r", "destination": "pkg\\bundle"}).destination == "pkg/bundle"
 
@@ -243,8 +309,11 @@ purpose = "ignored"
 
 def test_manifest_capabilities_become_pinned_components(tmp_path: Path) -> None:
     (tmp_path / ".pylon.toml").write_text(MANIFEST)
-    config = load({"root": "r.wasm", "manifest": ".pylon.toml",
-                   "components": [{"id": "arrow", "path": "caps/arrow.wasm"}]}, {"HOME": "/home/me"}, tmp_path)
+    config = load(
+        {"root": "r.wasm", "manifest": ".pylon.toml", "components": [{"id": "arrow", "path": "caps/arrow.wasm"}]},
+        {"HOME": "/home/me"},
+        tmp_path,
+    )
     assert config.manifest == tmp_path / ".pylon.toml"
     assert [(c.id, c.path, c.origin) for c in config.components] == [
         ("arrow", tmp_path / "caps/arrow.wasm", f"{HATCH_TABLE}.components[0].path"),
@@ -254,7 +323,9 @@ def test_manifest_capabilities_become_pinned_components(tmp_path: Path) -> None:
     env = {"HOME": "/home/me", "COMPRESSION_WASM": "/ci/c.wasm", "PYLON_COMPONENT_SQLITE": "/ci/s.wasm"}
     config = load({"root": "r.wasm", "manifest": "${MANIFEST:-.pylon.toml}"}, env, tmp_path)
     assert [(c.path, c.origin) for c in config.components] == [
-        (Path("/ci/c.wasm"), ".pylon.toml: capabilities[0].path"), (Path("/ci/s.wasm"), "$PYLON_COMPONENT_SQLITE")]
+        (Path("/ci/c.wasm"), ".pylon.toml: capabilities[0].path"),
+        (Path("/ci/s.wasm"), "$PYLON_COMPONENT_SQLITE"),
+    ]
 
 
 def test_manifest_paths_are_relative_to_its_folder(tmp_path: Path) -> None:
@@ -267,25 +338,30 @@ def test_manifest_paths_are_relative_to_its_folder(tmp_path: Path) -> None:
 def test_manifest_id_clashes_name_both_places(tmp_path: Path) -> None:
     (tmp_path / ".pylon.toml").write_text(
         '[[capabilities]]\nid = "compression"\npath = "c.wasm"\n[[capabilities]]\nid = "python"\npath = "p.wasm"\n'
-        '[[capabilities]]\nid = "compression"\npath = "d.wasm"\n')
+        '[[capabilities]]\nid = "compression"\npath = "d.wasm"\n'
+    )
     with pytest.raises(ConfigError) as caught:
-        load({"root": "r.wasm", "manifest": ".pylon.toml",
-              "components": [{"id": "compression", "path": "x.wasm"}]}, {}, tmp_path)
+        load(
+            {"root": "r.wasm", "manifest": ".pylon.toml", "components": [{"id": "compression", "path": "x.wasm"}]},
+            {},
+            tmp_path,
+        )
     assert caught.value.problems == [
-        f".pylon.toml: capabilities[0].id: duplicate id 'compression' (already used by "
-        f"{HATCH_TABLE}.components[0].id)",
+        f".pylon.toml: capabilities[0].id: duplicate id 'compression' (already used by {HATCH_TABLE}.components[0].id)",
         f".pylon.toml: capabilities[1].id: duplicate id 'python' (already used by {HATCH_TABLE}.root-id)",
-        f".pylon.toml: capabilities[2].id: duplicate id 'compression' (already used by "
-        f"{HATCH_TABLE}.components[0].id)",
+        f".pylon.toml: capabilities[2].id: duplicate id 'compression' (already used by {HATCH_TABLE}.components[0].id)",
     ]
 
 
-@pytest.mark.parametrize(("content", "fragment"), [
-    (None, ".pylon.toml: file not found"),
-    ("[[capabilities]\n", ".pylon.toml: is not valid TOML ("),
-    (b"\xff\xfe", ".pylon.toml: is not UTF-8 text"),
-    ("folder", ".pylon.toml: is not a regular file"),
-])
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, ".pylon.toml: file not found"),
+        ("[[capabilities]\n", ".pylon.toml: is not valid TOML ("),
+        (b"\xff\xfe", ".pylon.toml: is not UTF-8 text"),
+        ("folder", ".pylon.toml: is not a regular file"),
+    ],
+)
 def test_a_bad_manifest_is_one_error_naming_the_file(tmp_path: Path, content: object, fragment: str) -> None:
     manifest = tmp_path / ".pylon.toml"
     if content == "folder":
@@ -303,19 +379,19 @@ def test_a_bad_manifest_is_one_error_naming_the_file(tmp_path: Path, content: ob
 def test_manifest_entries_are_checked_like_components(tmp_path: Path) -> None:
     (tmp_path / ".pylon.toml").write_text(
         '[[capabilities]]\nid = "Bad"\npath = "b.wasm"\n[[capabilities]]\nid = "ok"\n'
-        '[[capabilities]]\nid = "v"\npath = "${UNSET_X}"\npurpose = "extra keys are the manifest\'s business"\n')
+        '[[capabilities]]\nid = "v"\npath = "${UNSET_X}"\npurpose = "extra keys are the manifest\'s business"\n'
+    )
     with pytest.raises(ConfigError) as caught:
         load({"root": "r.wasm", "manifest": ".pylon.toml"}, {}, tmp_path)
     assert caught.value.problems == [
         ".pylon.toml: capabilities[0].id: 'Bad' is not a valid component id (use [a-z0-9][a-z0-9._-]*)",
         ".pylon.toml: capabilities[1].path: is required",
-        ".pylon.toml: capabilities[2].path: environment variable $UNSET_X is not set and '${UNSET_X}' gives no "
-        "default",
+        ".pylon.toml: capabilities[2].path: environment variable $UNSET_X is not set and '${UNSET_X}' gives no default",
     ]
     (tmp_path / ".pylon.toml").write_text('capabilities = "x"\n')
     with pytest.raises(ConfigError, match=r"\.pylon\.toml: capabilities: must be an array of \{ id, path \} tables"):
         load({"root": "r.wasm", "manifest": ".pylon.toml"}, {}, tmp_path)
-    (tmp_path / ".pylon.toml").write_text('[other]\nx = 1\n')
+    (tmp_path / ".pylon.toml").write_text("[other]\nx = 1\n")
     assert load({"root": "r.wasm", "manifest": ".pylon.toml"}, {}, tmp_path).components == ()
 
 
@@ -344,8 +420,11 @@ def project(tmp_path: Path, pyproject: str, hatch_toml: str | None = None, *, na
 def test_hatch_toml_build_table_replaces_pyprojects_and_messages_name_it(tmp_path: Path) -> None:
     from hatch_pylon._project import load_project
 
-    root = project(tmp_path, HATCH_BUILD_SYSTEM + '[tool.hatch.build.hooks.pylon]\nroot = "from-pyproject.wasm"\n',
-                   '[build.hooks.pylon]\nroot = "from-hatch.wasm"\n')
+    root = project(
+        tmp_path,
+        HATCH_BUILD_SYSTEM + '[tool.hatch.build.hooks.pylon]\nroot = "from-pyproject.wasm"\n',
+        '[build.hooks.pylon]\nroot = "from-hatch.wasm"\n',
+    )
     config = load_project(root, environ={})
     assert config.root.path == root / "from-hatch.wasm"
     assert config.table == "hatch.toml: build.hooks.pylon"
@@ -354,15 +433,19 @@ def test_hatch_toml_build_table_replaces_pyprojects_and_messages_name_it(tmp_pat
     with pytest.raises(ConfigError) as caught:
         load_project(root, environ={})
     assert caught.value.problems == [
-        "hatch.toml: build.hooks.pylon.component-dir is not a known option (did you mean 'component-dirs'?)"]
+        "hatch.toml: build.hooks.pylon.component-dir is not a known option (did you mean 'component-dirs'?)"
+    ]
 
 
 def test_hatch_toml_without_build_keeps_pyprojects_and_a_bare_build_hides_it(tmp_path: Path) -> None:
     from hatch_pylon._errors import PylonError
     from hatch_pylon._project import load_project
 
-    root = project(tmp_path, HATCH_BUILD_SYSTEM + '[tool.hatch.build.hooks.pylon]\nroot = "r.wasm"\n',
-                   '[envs.default]\ndependencies = []\n')
+    root = project(
+        tmp_path,
+        HATCH_BUILD_SYSTEM + '[tool.hatch.build.hooks.pylon]\nroot = "r.wasm"\n',
+        "[envs.default]\ndependencies = []\n",
+    )
     assert load_project(root, environ={}).table == HATCH_TABLE
     (root / "hatch.toml").write_text('[build]\ndirectory = "out"\n')  # shallow update: pyproject's build is gone
     with pytest.raises(PylonError, match="hatch-pylon is not configured here"):
@@ -372,8 +455,11 @@ def test_hatch_toml_without_build_keeps_pyprojects_and_a_bare_build_hides_it(tmp
 def test_a_target_table_replaces_the_global_one(tmp_path: Path) -> None:
     from hatch_pylon._project import load_project
 
-    root = project(tmp_path, HATCH_BUILD_SYSTEM + '[tool.hatch.build.hooks.pylon]\nroot = "g.wasm"\nbogus = 1\n'
-                   '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "w.wasm"\n')
+    root = project(
+        tmp_path,
+        HATCH_BUILD_SYSTEM + '[tool.hatch.build.hooks.pylon]\nroot = "g.wasm"\nbogus = 1\n'
+        '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "w.wasm"\n',
+    )
     config = load_project(root, environ={})
     assert config.root.path == root / "w.wasm"
     assert config.table == "tool.hatch.build.targets.wheel.hooks.pylon"
@@ -382,13 +468,17 @@ def test_a_target_table_replaces_the_global_one(tmp_path: Path) -> None:
 def test_the_build_backend_picks_the_table(tmp_path: Path) -> None:
     from hatch_pylon._project import hook_problems, load_project
 
-    root = project(tmp_path, '[build-system]\nrequires = ["setuptools>=64", "hatch-pylon"]\n'
-                   'build-backend = "setuptools.build_meta"\n[tool.pylon]\nroot = "st.wasm"\n'
-                   '[tool.hatch.build.hooks.pylon]\nroot = "h.wasm"\n')
+    root = project(
+        tmp_path,
+        '[build-system]\nrequires = ["setuptools>=64", "hatch-pylon"]\n'
+        'build-backend = "setuptools.build_meta"\n[tool.pylon]\nroot = "st.wasm"\n'
+        '[tool.hatch.build.hooks.pylon]\nroot = "h.wasm"\n',
+    )
     assert load_project(root, environ={}).table == "tool.pylon"
     assert hook_problems(root) == [
         "pyproject.toml: build-system.build-backend is setuptools, which does not read "
-        "tool.hatch.build.hooks.pylon; configure hatch-pylon in [tool.pylon] instead"]
+        "tool.hatch.build.hooks.pylon; configure hatch-pylon in [tool.pylon] instead"
+    ]
 
 
 def test_a_missing_or_dynamic_name_falls_back(tmp_path: Path) -> None:
@@ -401,12 +491,14 @@ def test_a_missing_or_dynamic_name_falls_back(tmp_path: Path) -> None:
         load_project(root, environ={})
     assert str(caught.value) == (
         f"{root / 'pyproject.toml'}: [project].name is dynamic, so the bundle's default folder is unknown; "
-        "set tool.pylon.destination (e.g. 'my_pkg/_pylon') or [project].name")
+        "set tool.pylon.destination (e.g. 'my_pkg/_pylon') or [project].name"
+    )
     (root / "setup.cfg").write_text("[metadata]\nname = My-Dyn.Pkg\n")
     assert load_project(root, environ={}).destination == "my_dyn_pkg/_pylon"
     (root / "setup.cfg").unlink()
-    (root / "pyproject.toml").write_text('[project]\ndynamic = ["name"]\n' + setuptools
-                                         + '[tool.pylon]\nroot = "r.wasm"\ndestination = "pkg/_b"\n')
+    (root / "pyproject.toml").write_text(
+        '[project]\ndynamic = ["name"]\n' + setuptools + '[tool.pylon]\nroot = "r.wasm"\ndestination = "pkg/_b"\n'
+    )
     assert load_project(root, environ={}).destination == "pkg/_b"
 
 
@@ -417,7 +509,8 @@ def test_hook_problems(tmp_path: Path) -> None:
     assert hook_problems(root) == []
     (root / "pyproject.toml").write_text(
         '[project]\nname = "d"\n[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-        '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "r.wasm"\n')
+        '[tool.hatch.build.targets.wheel.hooks.pylon]\nroot = "r.wasm"\n'
+    )
     assert hook_problems(root) == [
         "pyproject.toml: build-system.requires does not list 'hatch-pylon', so hatchling cannot load the pylon hook "
         '(UnknownPluginError); add it: requires = ["hatchling", "hatch-pylon"]',
@@ -425,12 +518,17 @@ def test_hook_problems(tmp_path: Path) -> None:
         "no bundle, and wheels built from it (pip install, uv build, python -m build) fail; move the table to "
         "[tool.hatch.build.hooks.pylon]",
     ]
-    (root / "pyproject.toml").write_text('[project]\nname = "d"\n' + HATCH_BUILD_SYSTEM.replace(
-        '"hatch-pylon"', '"Hatch_Pylon @ file:///wheels/hatch_pylon-0.1.0-py3-none-any.whl"'))
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "d"\n'
+        + HATCH_BUILD_SYSTEM.replace(
+            '"hatch-pylon"', '"Hatch_Pylon @ file:///wheels/hatch_pylon-0.1.0-py3-none-any.whl"'
+        )
+    )
     (root / "hatch.toml").write_text('[build.targets.sdist.hooks.pylon]\nroot = "r.wasm"\n')
     assert hook_problems(root) == [
         "hatch.toml: build.targets.sdist.hooks.pylon configures the hook for the sdist target only: wheels built "
-        "from the source tree get no bundle; move the table to [build.hooks.pylon] in hatch.toml"]
+        "from the source tree get no bundle; move the table to [build.hooks.pylon] in hatch.toml"
+    ]
     (root / "hatch.toml").write_text('[build.hooks.pylon]\nroot = "r.wasm"\n')
     assert hook_problems(root) == []
 
@@ -448,12 +546,17 @@ def test_hatch_table_name_for_the_hook(tmp_path: Path) -> None:
 def test_hook_problems_for_setuptools_and_a_mismatched_backend(tmp_path: Path) -> None:
     from hatch_pylon._project import hook_problems
 
-    root = project(tmp_path, '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-                   '[tool.pylon]\nroot = "r.wasm"\n')
+    root = project(
+        tmp_path,
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[tool.pylon]\nroot = "r.wasm"\n',
+    )
     assert hook_problems(root) == [
         "pyproject.toml: build-system.requires does not list 'hatch-pylon', so setuptools builds run without it "
-        'and ship no bundle; add it: requires = ["setuptools>=64", "hatch-pylon"]']
+        'and ship no bundle; add it: requires = ["setuptools>=64", "hatch-pylon"]'
+    ]
     root = project(tmp_path, HATCH_BUILD_SYSTEM + '[tool.pylon]\nroot = "r.wasm"\n')
     assert hook_problems(root) == [
         "pyproject.toml: build-system.build-backend is hatchling, which does not read [tool.pylon]; move that "
-        "table to [tool.hatch.build.hooks.pylon]"]
+        "table to [tool.hatch.build.hooks.pylon]"
+    ]

@@ -47,8 +47,13 @@ def test_corpus_is_big_enough() -> None:
 def test_build(tmp_path: Path, label: str) -> None:
     case = CASES[label]
     project, env = prepare(tmp_path, case)
-    result = subprocess.run(command(case, "-m", "build", "--no-isolation", "--wheel", str(project)),
-                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        command(case, "-m", "build", "--no-isolation", "--wheel", str(project)),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     output = result.stdout + result.stderr
     assert case.fragment in output, output
     assert "Traceback" not in output
@@ -66,8 +71,13 @@ def test_cli(tmp_path: Path, label: str, monkeypatch: pytest.MonkeyPatch, capsys
     case = CASES[label]
     project, env = prepare(tmp_path, case)
     if case.unprivileged:
-        result = subprocess.run(command(case, "-m", "hatch_pylon", "plan", str(project)),
-                                capture_output=True, text=True, env=env, cwd=tmp_path)
+        result = subprocess.run(
+            command(case, "-m", "hatch_pylon", "plan", str(project)),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
         status, out, err = result.returncode, result.stdout, result.stderr
     else:
         for name in [n for n in os.environ if n.startswith("PYLON_")]:

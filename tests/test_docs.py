@@ -30,8 +30,13 @@ def test_every_option_has_a_row() -> None:
 
 
 def test_the_generator_command_prints_the_table() -> None:
-    result = subprocess.run([sys.executable, "-m", "hatch_pylon._config", "--markdown"], capture_output=True,
-                            text=True, check=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon._config", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert result.stdout == markdown_table()
     usage = subprocess.run([sys.executable, "-m", "hatch_pylon._config"], capture_output=True, text=True, cwd=ROOT)
     assert usage.returncode == 2 and "--markdown" in usage.stderr

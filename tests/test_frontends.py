@@ -36,8 +36,9 @@ def run(command: list, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory: pytest.TempPathFactory, python_root: Path) -> bytes:
     project = copy_sample(tmp_path_factory.mktemp("preview") / "sample-project", python_root)
-    return subprocess.run([sys.executable, "-m", "hatch_pylon", "plan", str(project), "--json"],
-                          capture_output=True, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "plan", str(project), "--json"], capture_output=True, check=True
+    ).stdout
 
 
 FRONTENDS = {
@@ -49,8 +50,9 @@ FRONTENDS = {
 
 
 @pytest.mark.parametrize("frontend", sorted(FRONTENDS))
-def test_frontend_gives_the_same_plan(frontend: str, tmp_path: Path, python_root: Path, plugin_wheelhouse: Path,
-                                      preview: bytes) -> None:
+def test_frontend_gives_the_same_plan(
+    frontend: str, tmp_path: Path, python_root: Path, plugin_wheelhouse: Path, preview: bytes
+) -> None:
     project = copy_sample(tmp_path / "sample-project", python_root)
     out = tmp_path / "out"
     result = run(FRONTENDS[frontend](out), project, find_links_env(plugin_wheelhouse, tmp_path))
@@ -59,8 +61,9 @@ def test_frontend_gives_the_same_plan(frontend: str, tmp_path: Path, python_root
         assert "3 bindings; plan -> sample_pkg/_pylon/plan.json" in result.stdout + result.stderr
 
 
-def test_pip_editable_install_runs_from_the_source_tree(tmp_path: Path, python_root: Path,
-                                                       plugin_wheelhouse: Path, preview: bytes) -> None:
+def test_pip_editable_install_runs_from_the_source_tree(
+    tmp_path: Path, python_root: Path, plugin_wheelhouse: Path, preview: bytes
+) -> None:
     project = copy_sample(tmp_path / "sample-project", python_root)
     env = find_links_env(plugin_wheelhouse, tmp_path)
     venv = tmp_path / "venv"
@@ -68,8 +71,10 @@ def test_pip_editable_install_runs_from_the_source_tree(tmp_path: Path, python_r
     pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet"]
     run([*pip, f"{next(plugin_wheelhouse.glob('*.whl'))}[run]"], tmp_path, env)
     run([*pip, "-e", project], tmp_path, env)
-    probe = ("import sample_pkg, importlib.metadata as md; print(sample_pkg.__file__); "
-             "print([f for f in md.distribution('sample-pkg').files if f.name == 'plan.json'][0].locate())")
+    probe = (
+        "import sample_pkg, importlib.metadata as md; print(sample_pkg.__file__); "
+        "print([f for f in md.distribution('sample-pkg').files if f.name == 'plan.json'][0].locate())"
+    )
     module_file, plan_file = run([venv / "bin" / "python", "-c", probe], tmp_path, env).stdout.split()
     assert module_file == str(project / "sample_pkg" / "__init__.py")
     assert Path(plan_file).read_bytes() == preview
@@ -77,15 +82,20 @@ def test_pip_editable_install_runs_from_the_source_tree(tmp_path: Path, python_r
     assert result.stdout == EXPECTED_RUN
 
 
-def test_setuptools_sample_builds_verifies_and_matches(tmp_path: Path, python_root: Path, plugin_wheelhouse: Path,
-                                                       preview: bytes, capsys) -> None:
+def test_setuptools_sample_builds_verifies_and_matches(
+    tmp_path: Path, python_root: Path, plugin_wheelhouse: Path, preview: bytes, capsys
+) -> None:
     copy_sample(tmp_path / "sample-project", python_root)
     project = tmp_path / "sample-project-setuptools"
-    shutil.copytree(REPO / "sample-project-setuptools", project,
-                    ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", ".compose"))
+    shutil.copytree(
+        REPO / "sample-project-setuptools",
+        project,
+        ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", ".compose"),
+    )
     out = tmp_path / "out"
-    result = run([sys.executable, "-m", "build", "--outdir", out, "."], project,
-                 find_links_env(plugin_wheelhouse, tmp_path))
+    result = run(
+        [sys.executable, "-m", "build", "--outdir", out, "."], project, find_links_env(plugin_wheelhouse, tmp_path)
+    )
     assert "using the bundle shipped in the sdist" in result.stdout + result.stderr  # wheel came from the sdist
     assert plan_in_wheel(out, "sample_st/_pylon/plan.json") == preview
     sdist = next(out.glob("*.tar.gz"))
@@ -100,11 +110,16 @@ def test_setuptools_projects_without_pylon_are_untouched(tmp_path: Path, plugin_
     project = tmp_path / "plain"
     (project / "plain").mkdir(parents=True)
     (project / "plain" / "__init__.py").write_text("")
-    (project / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\n'
-                                            'build-backend = "setuptools.build_meta"\n'
-                                            '[project]\nname = "plain"\nversion = "1"\n')
-    result = run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "."], project,
-                 find_links_env(plugin_wheelhouse, tmp_path))
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "plain"\nversion = "1"\n'
+    )
+    result = run(
+        [sys.executable, "-m", "build", "--no-isolation", "--wheel", "."],
+        project,
+        find_links_env(plugin_wheelhouse, tmp_path),
+    )
     assert "hatch-pylon" not in result.stdout + result.stderr
     with zipfile.ZipFile(next((project / "dist").glob("*.whl"))) as archive:
         assert not [n for n in archive.namelist() if "pylon" in n]

@@ -40,11 +40,21 @@ def test_eight_concurrent_builds_share_one_store(tmp_path: Path, python_root: Pa
     for index in range(8):
         project = copy_sample(tmp_path / f"p{index}" / "sample-project", python_root)
         pyproject = project / "pyproject.toml"
-        pyproject.write_text(pyproject.read_text().replace(
-            'destination = "sample_pkg/_pylon"', f'destination = "sample_pkg/_pylon"\nstore = "{store}"'))
+        pyproject.write_text(
+            pyproject.read_text().replace(
+                'destination = "sample_pkg/_pylon"', f'destination = "sample_pkg/_pylon"\nstore = "{store}"'
+            )
+        )
         projects.append(project)
-    builds = [subprocess.Popen([sys.executable, "-m", "build", "--no-isolation", "--wheel", str(p)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for p in projects]
+    builds = [
+        subprocess.Popen(
+            [sys.executable, "-m", "build", "--no-isolation", "--wheel", str(p)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for p in projects
+    ]
     outputs = [(b.wait(timeout=600), b.stdout.read()) for b in builds]
     assert all(code == 0 for code, _ in outputs), [out for code, out in outputs if code]
     plans = set()
@@ -77,9 +87,11 @@ def test_build_killed_mid_write_leaves_the_store_valid(tmp_path: Path) -> None:
     build_bundle(load_config({**half, "root": "half-root.wasm"}, project_root=tmp_path, project_name="k", environ={}))
     finished = assert_store_sound(store)
 
-    code = ("import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
-            "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
-            "project_name='k', environ={}))")
+    code = (
+        "import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
+        "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
+        "project_name='k', environ={}))"
+    )
     victim = subprocess.Popen([sys.executable, "-c", code, json.dumps(raw), str(tmp_path)])
     deadline = time.monotonic() + 60
     while not list(store.glob("blobs/.tmp-*")) and victim.poll() is None and time.monotonic() < deadline:
@@ -123,12 +135,16 @@ def swap_digests(files: dict[str, bytes]) -> None:
     files["sample_pkg/_pylon/plan.json"] = json.dumps(plan).encode()
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (edit_blob, "component 'pylon-math': blob .compose/blobs/"),
-    (swap_digests, "python -> pylon-math (pylon:math/ops@1.1.0): pylon-math has no export 'pylon:math/ops@1.2.0'"),
-])
-def test_tampered_wheel_is_refused_by_verify_and_runtime(sample_wheel: Path, tmp_path: Path, change, problem: str,
-                                                         capsys) -> None:
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (edit_blob, "component 'pylon-math': blob .compose/blobs/"),
+        (swap_digests, "python -> pylon-math (pylon:math/ops@1.1.0): pylon-math has no export 'pylon:math/ops@1.2.0'"),
+    ],
+)
+def test_tampered_wheel_is_refused_by_verify_and_runtime(
+    sample_wheel: Path, tmp_path: Path, change, problem: str, capsys
+) -> None:
     wheel = rewrite_wheel(sample_wheel, tmp_path / sample_wheel.name, change)
     assert main(["verify", str(wheel)]) == 1
     assert problem in capsys.readouterr().err

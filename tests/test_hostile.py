@@ -32,8 +32,9 @@ def env_for(tmp: Path) -> dict[str, str]:
 
 
 def run(tmp: Path, *args: str, cwd: Path | None = None, timeout: float = TIMEOUT) -> tuple[int, str]:
-    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env_for(tmp),
-                            cwd=cwd or tmp, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env_for(tmp), cwd=cwd or tmp, timeout=timeout
+    )
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
     return result.returncode, output
@@ -132,6 +133,7 @@ def _plan_edit(edit):  # type: ignore[no-untyped-def]
     def change(bundle: Path) -> None:
         plan_file = bundle / "plan.json"
         plan_file.write_bytes(edit(plan_file.read_bytes()))
+
     return change
 
 
@@ -140,6 +142,7 @@ def _json_edit(edit):  # type: ignore[no-untyped-def]
         plan = json.loads(data)
         edit(plan)
         return json.dumps(plan).encode()
+
     return _plan_edit(change)
 
 
@@ -151,8 +154,14 @@ PLAN_CASES = {
     "deep nesting": (_plan_edit(lambda d: b"[" * 100_000 + b"]" * 100_000), "nested too deeply"),
     "capability 42": (_json_edit(lambda p: p["policy"].update(capabilities=[42])), "policy.capabilities[0]"),
     "limit over u64": (_json_edit(lambda p: p["policy"].update(limits={"cpu_ms": 1 << 64})), "policy.limits.cpu_ms"),
-    "duplicate capability": (_json_edit(lambda p: p["policy"].update(capabilities=[
-        {"name": "a:b", "level": "required"}, {"name": "a:b", "level": "optional"}])), "'a:b'"),
+    "duplicate capability": (
+        _json_edit(
+            lambda p: p["policy"].update(
+                capabilities=[{"name": "a:b", "level": "required"}, {"name": "a:b", "level": "optional"}]
+            )
+        ),
+        "'a:b'",
+    ),
 }
 
 
@@ -315,7 +324,8 @@ def test_full_disk_while_staging(tmp_path: Path, tiny_disk: Path, padding: int) 
     assert output.count("No space left on device") == 1, output
     assert not list(store.rglob(".tmp-*"))
     assert not list(store.glob("blobs/*/*")) or all(
-        hashlib.sha256(b.read_bytes()).hexdigest() == b.parent.name + b.name for b in store.glob("blobs/*/*"))
+        hashlib.sha256(b.read_bytes()).hexdigest() == b.parent.name + b.name for b in store.glob("blobs/*/*")
+    )
     assert_temp_empty(tmp_path)
 
 
@@ -336,8 +346,10 @@ def test_killed_builds_staging_folder_is_swept(tmp_path: Path) -> None:
     import signal
 
     env = env_for(tmp_path)
-    code = ("import os, time; from hatch_pylon._fs import make_private_folder; "
-            "print(make_private_folder('hatch-pylon-'), flush=True); time.sleep(600)")
+    code = (
+        "import os, time; from hatch_pylon._fs import make_private_folder; "
+        "print(make_private_folder('hatch-pylon-'), flush=True); time.sleep(600)"
+    )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     assert child.stdout is not None
     folder = Path(child.stdout.readline().strip())
@@ -359,15 +371,26 @@ def test_killed_builds_staging_folder_is_swept(tmp_path: Path) -> None:
 
 
 PLACEMENTS = {
-    "destination holds plan.json": (BASE_HOOK + 'destination = "demo"\n',
-                                    lambda p: (p / "demo" / "plan.json").write_text("{}"),
-                                    "destination: 'demo' already holds demo/plan.json"),
-    "destination is a file": (BASE_HOOK + 'destination = "demo/__init__.py"\n', lambda p: None,
-                              "destination: 'demo/__init__.py' is the file demo/__init__.py"),
-    "store inside the destination": (BASE_HOOK + 'destination = "demo/_pylon"\nstore = "demo/_pylon/.compose"\n',
-                                     lambda p: None, "is inside the destination demo/_pylon/"),
-    "store inside the package": (BASE_HOOK + 'store = "demo/cache"\n', lambda p: None,
-                                 "is inside the package folder demo/"),
+    "destination holds plan.json": (
+        BASE_HOOK + 'destination = "demo"\n',
+        lambda p: (p / "demo" / "plan.json").write_text("{}"),
+        "destination: 'demo' already holds demo/plan.json",
+    ),
+    "destination is a file": (
+        BASE_HOOK + 'destination = "demo/__init__.py"\n',
+        lambda p: None,
+        "destination: 'demo/__init__.py' is the file demo/__init__.py",
+    ),
+    "store inside the destination": (
+        BASE_HOOK + 'destination = "demo/_pylon"\nstore = "demo/_pylon/.compose"\n',
+        lambda p: None,
+        "is inside the destination demo/_pylon/",
+    ),
+    "store inside the package": (
+        BASE_HOOK + 'store = "demo/cache"\n',
+        lambda p: None,
+        "is inside the package folder demo/",
+    ),
 }
 
 
@@ -468,10 +491,13 @@ def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> P
 def test_verify_of_a_wheel_with_a_1_gib_blob_stays_small(tmp_path: Path, giant_wheel: Path) -> None:
     # A wrapper process reports the peak of its only child, the verify: this test process's own children
     # (earlier builds, compiles) would otherwise count too.
-    measure = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
-               "print('peak-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)")
-    code, output = run(tmp_path, "-c", measure, sys.executable, "-m", "hatch_pylon", "verify", str(giant_wheel),
-                       timeout=600)
+    measure = (
+        "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+        "print('peak-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)"
+    )
+    code, output = run(
+        tmp_path, "-c", measure, sys.executable, "-m", "hatch_pylon", "verify", str(giant_wheel), timeout=600
+    )
     peak_kib = int(output.split("peak-kib ")[1].split()[0])
     assert code == 0 and "OK (3 components" in output, output
     assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
@@ -479,14 +505,20 @@ def test_verify_of_a_wheel_with_a_1_gib_blob_stays_small(tmp_path: Path, giant_w
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
-def test_a_verify_stopped_by_a_signal_removes_its_unpacked_copy(tmp_path: Path, giant_wheel: Path,
-                                                                signal_name: str) -> None:
+def test_a_verify_stopped_by_a_signal_removes_its_unpacked_copy(
+    tmp_path: Path, giant_wheel: Path, signal_name: str
+) -> None:
     import signal
     import time
 
     env = env_for(tmp_path)
-    verify = subprocess.Popen([sys.executable, "-m", "hatch_pylon", "verify", str(giant_wheel)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    verify = subprocess.Popen(
+        [sys.executable, "-m", "hatch_pylon", "verify", str(giant_wheel)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     unpacking = []
     while not unpacking and verify.poll() is None and time.monotonic() < deadline:

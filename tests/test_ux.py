@@ -22,8 +22,13 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run([sys.executable, "-m", "hatch_pylon", *args], capture_output=True, text=True, cwd=cwd)
 
 
-def project(root: Path, hook: str, requires: str = '["hatchling", "hatch-pylon"]', hatch_toml: str | None = None,
-            table: str = "[tool.hatch.build.hooks.pylon]") -> Path:
+def project(
+    root: Path,
+    hook: str,
+    requires: str = '["hatchling", "hatch-pylon"]',
+    hatch_toml: str | None = None,
+    table: str = "[tool.hatch.build.hooks.pylon]",
+) -> Path:
     write_component(root / "root.wasm", imports=["a:b/c@1.0.0"])
     write_component(root / "caps" / "p.wasm", exports=["a:b/c@1.0.0"])
     body = f'[build-system]\nrequires = {requires}\nbuild-backend = "hatchling.build"\n[project]\nname = "demo"\n'
@@ -55,8 +60,9 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     big = tmp_path / "big.wasm"
     imports = "".join(f'(import "n:c{i}/api@1.0.0" (instance))' for i in range(4000))
     big.write_bytes(wasmtime.wat2wasm(f"(component {imports})"))
-    result = subprocess.run(f"{sys.executable} -m hatch_pylon inspect {big} | head -1", shell=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        f"{sys.executable} -m hatch_pylon inspect {big} | head -1", shell=True, capture_output=True, text=True
+    )
     assert result.stdout == f"{big}: component\n"
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
 
@@ -85,8 +91,9 @@ def test_plan_checks_that_hatch_can_load_the_hook(tmp_path: Path, capsys) -> Non
 
 
 def test_plan_says_when_only_the_wheel_gets_the_bundle(tmp_path: Path, capsys) -> None:
-    project(tmp_path, 'root = "root.wasm"\ncomponent-dirs = ["caps"]',
-            table="[tool.hatch.build.targets.wheel.hooks.pylon]")
+    project(
+        tmp_path, 'root = "root.wasm"\ncomponent-dirs = ["caps"]', table="[tool.hatch.build.targets.wheel.hooks.pylon]"
+    )
     assert main(["plan", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "for the wheel target only: the sdist gets no bundle" in err
@@ -94,8 +101,12 @@ def test_plan_says_when_only_the_wheel_gets_the_bundle(tmp_path: Path, capsys) -
 
 
 def test_inspect_types_shows_exports_filters_and_hides_wasi(tmp_path: Path, capsys) -> None:
-    path = write_component(tmp_path / "c.wasm", imports=["a:b/c@1.0.0", "wasi:cli/stdout@0.2.0"],
-                           exports=["x:y/z@2.0.0"], sig='(param "x" u32) (result u32)')
+    path = write_component(
+        tmp_path / "c.wasm",
+        imports=["a:b/c@1.0.0", "wasi:cli/stdout@0.2.0"],
+        exports=["x:y/z@2.0.0"],
+        sig='(param "x" u32) (result u32)',
+    )
     assert main(["inspect", "--types", str(path)]) == 0
     out = capsys.readouterr().out
     assert "wasi:cli/stdout" not in out and "(1 wasi: imports hidden; --all shows them)" in out
@@ -122,7 +133,8 @@ def test_a_bundle_carries_its_ignore_list(tmp_path: Path, capsys) -> None:
     write_component(tmp_path / "caps" / "p.wasm", exports=["a:b/c@1.0.0"])
     raw = {"root": "root.wasm", "component-dirs": ["caps"], "ignore-imports": ["wasi:", "host:"]}
     folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
-        tmp_path / "bundle")
+        tmp_path / "bundle"
+    )
     assert main(["verify", str(folder)]) == 0, capsys.readouterr().err
     assert main(["verify", "--ignore-imports", "wasi:", str(folder)]) == 1
     assert "import 'host:log/sink@1.0.0' is not bound" in capsys.readouterr().err
@@ -133,7 +145,8 @@ def test_errors_name_the_archive_not_the_unpack_folder(tmp_path: Path, capsys) -
     write_component(tmp_path / "caps" / "p.wasm", exports=["a:b/c@1.0.0"])
     raw = {"root": "root.wasm", "component-dirs": ["caps"]}
     folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
-        tmp_path / "d" / "_pylon")
+        tmp_path / "d" / "_pylon"
+    )
     wheel = tmp_path / "d-1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -158,16 +171,28 @@ def test_readme_install_and_setuptools_notes() -> None:
 @pytest.mark.slow
 def test_a_folder_named_like_the_distribution_does_not_hide_it(sample_wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-                    str(sample_wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(sample_wheel)],
+        check=True,
+        capture_output=True,
+    )
     (tmp_path / "work" / "sample-pkg").mkdir(parents=True)  # the project's own folder, holding no bundle
     env_path = f"{target}"
-    result = subprocess.run([sys.executable, "-m", "hatch_pylon", "verify", "sample-pkg"], capture_output=True,
-                            text=True, cwd=tmp_path / "work", env={**__import__("os").environ, "PYTHONPATH": env_path})
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "verify", "sample-pkg"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "work",
+        env={**__import__("os").environ, "PYTHONPATH": env_path},
+    )
     assert result.returncode == 0, result.stderr
     assert "using the installed distribution 'sample-pkg'" in result.stderr
-    explicit = subprocess.run([sys.executable, "-m", "hatch_pylon", "verify", "./sample-pkg"], capture_output=True,
-                              text=True, cwd=tmp_path / "work")
+    explicit = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "verify", "./sample-pkg"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "work",
+    )
     assert explicit.returncode == 1 and "no plan.json here" in explicit.stderr
 
 
@@ -175,11 +200,16 @@ def test_a_folder_named_like_the_distribution_does_not_hide_it(sample_wheel: Pat
 def test_a_wheel_from_an_sdist_built_without_the_hook_says_what_to_configure(tmp_path: Path) -> None:
     import tarfile
 
-    root = project(tmp_path / "demo-project", 'root = "root.wasm"\ncomponent-dirs = ["caps"]',
-                   table="[tool.hatch.build.targets.wheel.hooks.pylon]")
+    root = project(
+        tmp_path / "demo-project",
+        'root = "root.wasm"\ncomponent-dirs = ["caps"]',
+        table="[tool.hatch.build.targets.wheel.hooks.pylon]",
+    )
     pyproject = root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('name = "demo"\n', 'name = "demo"\nversion = "1"\n')
-                         + '[tool.hatch.build.targets.sdist]\nexclude = ["/*.wasm", "/caps/*.wasm", "/.compose"]\n')
+    pyproject.write_text(
+        pyproject.read_text().replace('name = "demo"\n', 'name = "demo"\nversion = "1"\n')
+        + '[tool.hatch.build.targets.sdist]\nexclude = ["/*.wasm", "/caps/*.wasm", "/.compose"]\n'
+    )
     (root / "demo").mkdir()
     (root / "demo" / "__init__.py").write_text("")
     build = [sys.executable, "-m", "build", "--no-isolation"]

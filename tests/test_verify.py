@@ -94,13 +94,18 @@ BAD_CASES = {
     "tampered blob byte": (tamper, "component 'arrow-core': blob .compose/blobs/"),
     "removed blob": (lambda f: blob_of(f, "pylon-math").unlink(), "component 'pylon-math': blob"),
     "extra blob": (add_stray_blob, "blob .compose/blobs/ff/stray is not named by the plan"),
-    "unsorted plan": (lambda f: edit_plan(f, lambda p: p["components"].reverse()),
-                      "plan.json: components are not in ascending id order"),
-    "missing binding": (lambda f: edit_plan(f, lambda p: p["bindings"].pop(0)),
-                        "component 'arrow-core': import 'pylon:math/ops@1.0.0' is not bound"),
+    "unsorted plan": (
+        lambda f: edit_plan(f, lambda p: p["components"].reverse()),
+        "plan.json: components are not in ascending id order",
+    ),
+    "missing binding": (
+        lambda f: edit_plan(f, lambda p: p["bindings"].pop(0)),
+        "component 'arrow-core': import 'pylon:math/ops@1.0.0' is not bound",
+    ),
     "binding to a missing export": (
         lambda f: edit_plan(f, lambda p: p["bindings"][1].update(export_name="arrow:core/array@0.2.0")),
-        "'arrow-core' does not export 'arrow:core/array@0.2.0'"),
+        "'arrow-core' does not export 'arrow:core/array@0.2.0'",
+    ),
 }
 FOLLOW_UPS = {"tampered blob byte": "was modified", "removed blob": "is missing"}
 
@@ -131,8 +136,10 @@ def mismatched_project(root: Path, validate: str = "names") -> dict:
     return {"root": "root.wasm", "component-dirs": ["caps"], "validate": validate}
 
 
-SIGNATURE_MESSAGE = ("python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
-                     "provider exports func(x: u32) -> u32")
+SIGNATURE_MESSAGE = (
+    "python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
+    "provider exports func(x: u32) -> u32"
+)
 
 
 def broken_provider(path: Path, export: str) -> Path:
@@ -149,7 +156,8 @@ def test_a_provider_wasmtime_rejects_is_named_not_a_traceback(tmp_path: Path, co
     broken_provider(tmp_path / "caps/p.wasm", "a:b/c@1.0.0")
     raw = {"root": "root.wasm", "component-dirs": ["caps"]}
     folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
-        tmp_path / "bundle")
+        tmp_path / "bundle"
+    )
     problems = verify(folder, compile_cache).problems
     message = "component 'p': wasmtime cannot compile it: failed to parse WebAssembly module (unexpected end-of-file"
     assert len(problems) == 1 and problems[0].startswith(message)
@@ -164,7 +172,8 @@ def test_compile_all_proves_the_code_the_decoder_does_not_read(tmp_path: Path, c
     write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
     raw = {"root": "root.wasm", "component-dirs": ["caps"]}
     folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
-        tmp_path / "bundle")
+        tmp_path / "bundle"
+    )
     assert verify(folder, compile_cache).ok  # types decoded from the binary: the root is never compiled
     problems = verify(folder, compile_cache, compile_all=True).problems
     assert problems == [problems[0]] and problems[0].startswith("component 'python': wasmtime cannot compile it")
@@ -188,10 +197,14 @@ def test_validate_types_fails_the_build(tmp_path: Path) -> None:
     (project / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
         '[project]\nname = "demo"\nversion = "1"\n[tool.hatch.build.hooks.pylon]\n'
-        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in raw.items()))
-    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", str(project)],
-                            capture_output=True, text=True,
-                            env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(tmp_path / "c")})
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in raw.items())
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--wheel", str(project)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(tmp_path / "c")},
+    )
     assert result.returncode != 0
     assert SIGNATURE_MESSAGE in result.stdout + result.stderr
     assert not list(project.glob("dist/*.whl"))

@@ -106,19 +106,27 @@ MALFORMED = {
         raw_component(section(10, leb(3) + b"\x00" + name("a:b/c") + INSTANCE_DESC)),
         "import section declares 3 entries but ends after 1",
     ),
-    "truncated in a name": (raw_component(section(10, leb(1) + b"\x00" + leb(40) + b"a:b")),
-                            "40-byte name runs past the end of its section"),
-    "non-utf8 name": (raw_component(_import_section(b"\x00" + name(b"\xff\xfe") + INSTANCE_DESC)),
-                      "name is not valid UTF-8"),
-    "unknown name encoding": (raw_component(_import_section(b"\x07" + name("a") + INSTANCE_DESC)),
-                              "unknown name encoding 0x07"),
+    "truncated in a name": (
+        raw_component(section(10, leb(1) + b"\x00" + leb(40) + b"a:b")),
+        "40-byte name runs past the end of its section",
+    ),
+    "non-utf8 name": (
+        raw_component(_import_section(b"\x00" + name(b"\xff\xfe") + INSTANCE_DESC)),
+        "name is not valid UTF-8",
+    ),
+    "unknown name encoding": (
+        raw_component(_import_section(b"\x07" + name("a") + INSTANCE_DESC)),
+        "unknown name encoding 0x07",
+    ),
     "name option unknown": (
         raw_component(_import_section(b"\x02" + name("a:b/c@1.2.3") + leb(1) + b"\x09" + name("x") + INSTANCE_DESC)),
         "unknown name option 0x09",
     ),
     "trailing bytes": (raw_component(section(10, leb(0) + b"\x00\x00")), "2 unexpected trailing bytes"),
-    "truncated nested module": (COMPONENT_HEADER + b"\x01\x20" + b"\0asm\x01\x00\x00\x00",
-                                "declares 32 bytes, past the end of the file"),
+    "truncated nested module": (
+        COMPONENT_HEADER + b"\x01\x20" + b"\0asm\x01\x00\x00\x00",
+        "declares 32 bytes, past the end of the file",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """Test cap (built by tests/conftest.py with componentize-py): pylon:codec/streaming's free functions."""
+
 import streaming as impl
 import wit_world
 from componentize_py_types import Err

@@ -1,4 +1,5 @@
 """Resource implementation for pylon:codec/streaming.compressor (trivial RLE codec)."""
+
 from typing import Self
 
 from componentize_py_types import Err

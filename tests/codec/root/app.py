@@ -1,5 +1,6 @@
 """The codec test root: exercises every shape of pylon:codec/streaming (resources own/borrow/static/drop,
 enums, flags, records, variants, results, options, tuples, char, f32."""
+
 import wit_world
 from componentize_py_types import Err
 from wit_world.imports import streaming as s
@@ -56,7 +57,6 @@ class WitWorld(wit_world.WitWorld):
         out.append(f"split2=({s.total_out(a2)}, {b2})")
         a2.__exit__(None, None, None)
         c2.__exit__(None, None, None)
-        d = s.describe([("a", 1), ("b", None), ("ü", 4294967295)],
-                       s.FlagsType.VERBOSE | s.FlagsType.RAW, "λ", 1.5)
+        d = s.describe([("a", 1), ("b", None), ("ü", 4294967295)], s.FlagsType.VERBOSE | s.FlagsType.RAW, "λ", 1.5)
         out.append(f"describe={d}")
         return "; ".join(out)
