@@ -29,7 +29,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
@@ -43,7 +43,7 @@ from ._reflect import uses_resources
 from ._verify import verify_bundle
 
 if TYPE_CHECKING:
-    from wasmtime.component import ExportIndex, Func
+    from wasmtime.component import Func
 
 
 class RunError(PylonError):
@@ -290,10 +290,19 @@ class Runtime:
         engine = self.compiler.engine
         entry = self.composed if self.composed is not None else self.components[self.plan.root]
         exports = entry.type.exports(engine)
+        found: Func | None = None
         for name in sorted(exports):
             if name.startswith("wasi:cli/run@0.2."):
-                index = root.get_export_index(store, "run", root.get_export_index(store, name))
-                return cast("Func", root.get_func(store, cast("ExportIndex", index)))
-        if "run" in exports and isinstance(exports["run"].ty, FuncType):
-            return cast("Func", root.get_func(store, "run"))
-        raise RunError(f"root {self.plan.root!r} exports neither wasi:cli/run@0.2.* nor a top-level run function")
+                interface = root.get_export_index(store, name)
+                index = root.get_export_index(store, "run", interface) if interface is not None else None
+                found = root.get_func(store, index) if index is not None else None
+                break
+        else:
+            if "run" in exports and isinstance(exports["run"].ty, FuncType):
+                found = root.get_func(store, "run")
+        if found is None:
+            raise RunError(
+                f"root {self.plan.root!r} exports neither wasi:cli/run@0.2.* (with a run function) nor a "
+                "top-level run function"
+            )
+        return found
