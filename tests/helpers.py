@@ -181,3 +181,21 @@ class SpyCompiler(Compiler):
     def component(self, data: bytes, digest: str, label: str = ""):  # type: ignore[no-untyped-def]
         self.requested.append(digest)
         return super().component(data, digest, label)
+
+
+def run_plain(data: bytes, cache: Path) -> object:
+    """Run a component's top-level ``run`` with plain wasmtime and only WASI (compiled through ``cache``)."""
+    from wasmtime.component import Linker
+
+    compiler = Compiler(cache)
+    component = compiler.component(data, hashlib.sha256(data).hexdigest(), "composed")
+    store = wasmtime.Store(compiler.engine)
+    store.set_wasi(wasmtime.WasiConfig())
+    linker = Linker(compiler.engine)
+    linker.add_wasip2()  # only WASI: whatever else the graph needs is inside the component
+    instance = linker.instantiate(store, component)
+    func = instance.get_func(store, "run")
+    assert func is not None, "the component exports no top-level run function"
+    value = func(store)
+    func.post_return(store)
+    return value

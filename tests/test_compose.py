@@ -15,8 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import wasmtime
-from wasmtime.component import Linker
+from helpers import run_plain
 
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._compose import ComposeError, compose_config, compose_plan, find_wasm_tools
@@ -70,21 +69,6 @@ def cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
         text=True,
         env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(cache)},
     )
-
-
-def run_plain(data: bytes, cache: Path) -> str:
-    """Run a component's top-level ``run`` with wasmtime and only WASI (compiled through the shared cache)."""
-    compiler = Compiler(cache)
-    component = compiler.component(data, hashlib.sha256(data).hexdigest(), "composed")
-    store = wasmtime.Store(compiler.engine)
-    store.set_wasi(wasmtime.WasiConfig())
-    linker = Linker(compiler.engine)
-    linker.add_wasip2()
-    instance = linker.instantiate(store, component)
-    func = instance.get_func(store, "run")
-    value = func(store)
-    func.post_return(store)
-    return value
 
 
 def wasm_tools(*args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,6 @@ wasmtime, with runtime linkage (composed in memory) and with static linkage (the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,8 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import wasmtime
-from wasmtime.component import Linker
+from helpers import run_plain
 
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._compose import find_wasm_tools
@@ -120,15 +118,7 @@ def hand_composed(codec_components: dict[str, Path], tmp_path_factory: pytest.Te
 
 
 def test_plain_wasmtime_runs_the_composed_graph(hand_composed: bytes, compile_cache: Path) -> None:
-    compiler = Compiler(compile_cache)
-    component = compiler.component(hand_composed, hashlib.sha256(hand_composed).hexdigest(), "codec (composed)")
-    store = wasmtime.Store(compiler.engine)
-    store.set_wasi(wasmtime.WasiConfig())
-    linker = Linker(compiler.engine)
-    linker.add_wasip2()  # only WASI: the codec cap is inside
-    instance = linker.instantiate(store, component)
-    run = instance.get_func(store, "run")
-    assert run(store) == EXPECTED
+    assert run_plain(hand_composed, compile_cache) == EXPECTED
 
 
 def test_run_with_runtime_linkage_composes_in_memory(
@@ -141,6 +131,22 @@ def test_run_with_runtime_linkage_composes_in_memory(
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == EXPECTED + "\n"
     assert "composing python with 1 cap to run it (bound interfaces use resources)" in ran.stderr
+    # the same from the installed wheel, by distribution name
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    installed = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "run", "dist:codec-demo"],
+        capture_output=True,
+        text=True,
+        cwd=site,
+        env={**os.environ, "PYTHONPATH": str(site), "HATCH_PYLON_CACHE_DIR": str(compile_cache)},
+    )
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout == EXPECTED + "\n"
     with open_target(str(wheel)) as bundle:
         runtime = Runtime(bundle.folder, Compiler(compile_cache))
         assert runtime.run() == (0, EXPECTED)
