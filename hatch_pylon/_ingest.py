@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, Union, cast
 
 from ._errors import StoreError
-from ._fs import CHUNK_SIZE, LARGE_FILE, TempFile, atomic_write, hash_file, os_reason
+from ._fs import CHUNK_SIZE, LARGE_FILE, TempFile, atomic_write, hash_file, open_regular, os_reason
 from ._layout import BLOBS_DIR, INDEX_FILE
 from ._store import BlobStore, StagedBlob, write_problem
 
@@ -437,8 +437,8 @@ class Ingest:
 
     def _load_index(self) -> dict[str, list[object]]:
         try:
-            with open(self.index_path, encoding="utf-8") as file:
-                data = json.load(file)
+            with open_regular(self.index_path, follow_symlinks=False) as file:
+                data = json.loads(file.read())
         except (OSError, ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}

@@ -43,7 +43,7 @@ class HookTable(NamedTuple):
 def read_pyproject(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
     pyproject = Path(project_dir) / PYPROJECT
     try:
-        return tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        return _read_toml(pyproject)
     except FileNotFoundError:
         raise PylonError(f"{pyproject}: not found; pass the folder that holds pyproject.toml") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -56,9 +56,17 @@ def read_hatch_toml(project_dir: str | os.PathLike[str]) -> dict[str, Any] | Non
     if not path.is_file():
         return None
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return _read_toml(path)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PylonError(f"{path}: cannot be read ({exc})") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's table; a FIFO or device in its place is refused, never opened."""
+    from ._fs import open_regular
+
+    with open_regular(path) as file:
+        return tomllib.loads(file.read().decode("utf-8"))
 
 
 def hook_tables(project_dir: str | os.PathLike[str], data: Mapping[str, Any] | None = None) -> dict[str, HookTable]:

@@ -171,7 +171,9 @@ def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[st
     name = os.fspath(path)
     found: dict[str, Item] = {}
     offered: dict[str, Item] = {}
-    with open(name, "rb") as file:
+    from ._fs import open_regular
+
+    with open_regular(name) as file:
         if os.fstat(file.fileno()).st_size == 0:
             raise Undecidable("empty file")
         view = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
