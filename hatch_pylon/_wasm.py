@@ -29,7 +29,7 @@ COMPONENT_VERSION = 0x0D
 CORE_VERSION = 0x01
 
 _CHUNK = 1 << 20
-MAX_SECTIONS = 100_000  # depth-0 sections per file: real components have dozens; runs of tiny ones are refused
+MAX_SECTIONS = 20_000  # depth-0 sections per file: the 18 MB CPython root has 432; a run of tiny ones is refused
 _LAST_COMPONENT_SECTION = 12
 # Which depth-0 sections hold what we read: component import (10) / export (11), core import (2) / export (7).
 _ROLES = {"component": {10: "import", 11: "export"}, "module": {2: "import", 7: "export"}}
