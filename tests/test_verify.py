@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -208,3 +209,47 @@ def test_validate_types_fails_the_build(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert SIGNATURE_MESSAGE in result.stdout + result.stderr
     assert not list(project.glob("dist/*.whl"))
+
+
+def _same_refusal_everywhere(folder: Path, tmp_path: Path, capsys, fragment: str) -> None:
+    """verify, run and trust refuse the bundle with the same message, and trust writes nothing."""
+    messages = []
+    for command in (["verify"], ["run"], ["trust", "--store", str(tmp_path / "store")]):
+        assert main([command[0], str(folder), *command[1:]]) == 1
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err, err
+        messages.append(err[err.index("failed verification") :])
+    assert messages[0] == messages[1] == messages[2]
+    assert not list((tmp_path / "store").rglob("*.json"))
+
+
+def test_run_and_trust_refuse_what_verify_refuses_by_type(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(tmp_path / "cache"))
+    write_component(
+        tmp_path / "root.wasm", imports=["a:b/c@1.0.0"], import_sigs={"a:b/c@1.0.0": '(param "x" s64) (result s64)'}
+    )
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"], sig='(param "x" u32) (result u32)')
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    _same_refusal_everywhere(
+        folder,
+        tmp_path,
+        capsys,
+        "function 'f' differs: consumer imports func(x: s64) -> s64, provider exports func(x: u32) -> u32",
+    )
+
+
+def test_run_and_trust_refuse_a_blob_that_is_not_webassembly(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(tmp_path / "cache"))
+    write_component(tmp_path / "root.wasm")
+    folder = build_bundle(
+        load_config({"root": "root.wasm"}, project_root=tmp_path, project_name="d", environ={})
+    ).write_to(tmp_path / "bundle")
+    junk = b"#!/bin/sh\necho not WebAssembly\n"
+    digest = hashlib.sha256(junk).hexdigest()
+    (folder / ".compose/blobs" / digest[:2]).mkdir(parents=True, exist_ok=True)
+    (folder / ".compose/blobs" / digest[:2] / digest[2:]).write_bytes(junk)
+    edit_plan(folder, lambda p: p["components"].insert(0, {"id": "junk", "digest": list(bytes.fromhex(digest))}))
+    _same_refusal_everywhere(folder, tmp_path, capsys, "component 'junk': blob .compose/blobs/")
