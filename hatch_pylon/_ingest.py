@@ -246,6 +246,7 @@ class _CopyThread:
         self.error: OSError | None = None
         self.folder: object = "the blob store"  # for messages
         self.progress = threading.Condition()
+        self.waiting = False  # set by the reader, under the lock, before it sleeps
         self.thread = threading.Thread(target=self._run, name="hatch-pylon-copy", daemon=True)
         self.thread.start()
 
@@ -266,9 +267,12 @@ class _CopyThread:
                     got = self._copy_by_hand(count)
                 if not got:
                     break  # the source shrank: the reader will say so
-                with self.progress:
-                    self.copied += got
-                    self.progress.notify_all()
+                self.copied += got
+                # Only a reader that has caught up is woken: it sets ``waiting`` under the lock and then
+                # looks at ``copied`` again, so an update it could miss here is one it will see there.
+                if self.waiting:
+                    with self.progress:
+                        self.progress.notify_all()
         except OSError as exc:
             self.error = exc
         finally:
@@ -288,8 +292,11 @@ class _CopyThread:
 
     def wait_for(self, end: int) -> int:
         """Wait until ``end`` bytes are copied or the copy is over; how many bytes are there."""
-        with self.progress:
-            self.progress.wait_for(lambda: self.copied >= end or self.finished)
+        if self.copied < end and not self.finished:
+            with self.progress:
+                self.waiting = True
+                self.progress.wait_for(lambda: self.copied >= end or self.finished)
+                self.waiting = False
         if self.error is not None:
             raise StoreError(f"cannot write a copy of a component in {self.folder} ({os_reason(self.error)})")
         return self.copied
