@@ -186,7 +186,10 @@ def _verify(args: argparse.Namespace) -> int:
     from ._verify import verify_bundle
 
     ignore = None if args.ignore_imports is None else tuple(p for p in args.ignore_imports.split(",") if p)
-    compiler = _compiler_factory(say=_say) if args.compile_all else _optional_compiler_factory()
+    from ._compiler import Compiler, optional_compiler
+
+    # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
+    compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
     with open_target(args.target, note=_say) as bundle:
         verified = verify_bundle(
             bundle.folder,
@@ -212,18 +215,6 @@ def _verify(args: argparse.Namespace) -> int:
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
     )
     return 0
-
-
-def _compiler_factory(say=None):
-    from ._compiler import Compiler
-
-    return lambda: Compiler(say=say)
-
-
-def _optional_compiler_factory():
-    from ._compiler import optional_compiler
-
-    return optional_compiler
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -58,10 +58,10 @@ def require_wasmtime(purpose: str) -> None:
         raise WasmtimeMissing(f"{purpose} needs wasmtime, which is not installed: {INSTALL_HINT}") from None
 
 
-def optional_compiler() -> Compiler | None:
+def optional_compiler(say: Callable[[str], None] | None = None) -> Compiler | None:
     """A compiler, or None when wasmtime is not installed."""
     try:
-        return Compiler()
+        return Compiler(say=say)
     except WasmtimeMissing:
         return None
 

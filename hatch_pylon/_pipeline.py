@@ -170,7 +170,7 @@ def _check_types(resolution: Resolution) -> None:
     from ._typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    report = type_problems(files, list(resolution.bindings), optional_compiler())
+    report = type_problems(files, list(resolution.bindings), optional_compiler)
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     if report.skipped:

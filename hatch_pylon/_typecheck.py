@@ -10,10 +10,10 @@ what a mismatch message shows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from ._fs import open_regular
 from ._plan import Binding
@@ -30,18 +30,33 @@ class TypeReport:
     skipped: list[str] = field(default_factory=list)  # components nobody could read (no wasmtime)
 
 
+CompilerSource = Union["Compiler", Callable[[], Union["Compiler", None]], None]
+
+
 def type_problems(
-    files: Mapping[str, tuple[Path, str]], bindings: list[Binding], compiler: Compiler | None, compile_all: bool = False
+    files: Mapping[str, tuple[Path, str]],
+    bindings: list[Binding],
+    compiler: CompilerSource,
+    compile_all: bool = False,
 ) -> TypeReport:
     """Type-check ``bindings`` between components given as id -> (file, expected sha256).
 
     Import and export types are decoded from each binary, mapped rather than
     read whole. A component the decoder does not model is compiled instead
     (through the cache), and so is every component with ``compile_all``,
-    which also proves wasmtime accepts its code. Without a ``compiler``
-    (wasmtime not installed) such components are listed in ``skipped``.
+    which also proves wasmtime accepts its code. ``compiler`` is a Compiler,
+    or a callable making one (or None) only when the first compile is needed,
+    so wasmtime is not even imported when every type can be read. Without
+    one (wasmtime not installed) such components are listed in ``skipped``.
     """
     report = TypeReport()
+    made: list[Compiler | None] = []
+
+    def get_compiler() -> Compiler | None:
+        if not made:
+            made.append(compiler() if callable(compiler) else compiler)
+        return made[0]
+
     imports: dict[str, Mapping[str, Item]] = {}
     exports: dict[str, Mapping[str, Item]] = {}
     providers = {b.provider_id for b in bindings}
@@ -53,7 +68,8 @@ def type_problems(
                 continue
             except Undecidable:
                 pass
-        if compiler is None:
+        chosen = get_compiler()
+        if chosen is None:
             report.skipped.append(component_id)
             continue
         with open_regular(path, follow_symlinks=False) as file:
@@ -65,13 +81,13 @@ def type_problems(
         from ._reflect import exports_of, imports_of
 
         try:
-            component = compiler.component(data, expected).type
+            component = chosen.component(data, expected, component_id).type
         except CompileError as error:
             report.problems.append(f"component {component_id!r}: {error}")
             continue
         report.compiled.append(component_id)
-        imports[component_id] = imports_of(component, compiler.engine)
-        exports[component_id] = exports_of(component, compiler.engine)
+        imports[component_id] = imports_of(component, chosen.engine)
+        exports[component_id] = exports_of(component, chosen.engine)
     for binding in bindings:
         if binding.consumer_id in imports and binding.provider_id in exports:
             report.problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])

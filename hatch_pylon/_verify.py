@@ -101,7 +101,7 @@ def verify_bundle(
     """Check the bundle in ``folder``; with ``copy_to``, verified blobs are copied into a store there as hashed.
 
     ``compiler`` is a Compiler, None (decode only; what cannot be decoded is
-    skipped) or a callable making one when first needed.
+    skipped) or a callable making one when the first compile is needed.
     """
     root = Path(folder)
     report = Report()
@@ -123,9 +123,8 @@ def verify_bundle(
     if types and len(infos) == len(digests):
         from ._typecheck import type_problems
 
-        chosen = compiler() if callable(compiler) and not hasattr(compiler, "component") else compiler
         files = {cid: (blobs[digest], digest) for cid, digest in digests.items()}
-        typed = type_problems(files, list(plan.bindings), chosen, compile_all=compile_all)  # type: ignore[arg-type]
+        typed = type_problems(files, list(plan.bindings), compiler, compile_all=compile_all)
         report.problems += typed.problems
         report.skipped += [
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped

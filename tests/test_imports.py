@@ -136,3 +136,24 @@ def test_help_of_the_installed_command_imports_nothing_heavy() -> None:
     loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     heavy = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in HEAVY))
     assert heavy == []
+
+
+def test_verify_of_a_decodable_bundle_never_imports_wasmtime(tmp_path: Path) -> None:
+    """Types are decoded from the binaries; wasmtime is imported only for a component the decoder cannot read."""
+    from helpers import write_component
+
+    from hatch_pylon._config import load_config
+    from hatch_pylon._pipeline import build_bundle
+
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    probe = (
+        "import sys; from hatch_pylon._cli import main; status = main(['verify', sys.argv[1]]); "
+        "print('wasmtime' in sys.modules, status)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "False 0", result.stdout + result.stderr
