@@ -199,7 +199,7 @@ def test_good_sdist_accepted_everywhere(tmp_path: Path, base_sdist: Path) -> Non
 # -- 2. trust --store through planted links -------------------------------------------------------
 
 
-@pytest.mark.parametrize("where", ["entry", "blob", "trust-folder"])
+@pytest.mark.parametrize("where", ["entry", "blob", "trust-folder", "old-temp-name"])
 def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Path, where: str) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
@@ -210,6 +210,8 @@ def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Pa
         planted = store / "trust" / digest[:2] / f"{digest[2:]}.json"
     elif where == "blob":
         planted = store / "blobs" / digest[:2] / digest[2:]
+    elif where == "old-temp-name":  # the name trust used to write its entry through, before temp names were random
+        planted = store / "trust" / digest[:2] / f".tmp-{digest[2:]}.json"
     else:
         planted = store / "trust"
     planted.parent.mkdir(parents=True, exist_ok=True)
@@ -225,7 +227,7 @@ def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Pa
             assert not entry.is_symlink() and json.loads(entry.read_text())["signer"] == "hatch-pylon"
     else:
         assert "is not a folder" in output, output
-    assert not list(store.rglob(".tmp-*"))
+    assert [p for p in store.rglob(".tmp-*") if p != planted] == []
     assert_temp_empty(tmp_path)
 
 

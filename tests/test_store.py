@@ -3,13 +3,17 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from hatch_pylon._errors import ComponentFormatError, StoreError
-from hatch_pylon._fs import hash_file
+from hatch_pylon._fs import hash_file, sweep_temps
 from hatch_pylon._ingest import Ingest
 from hatch_pylon._layout import TEMP_PREFIX, blob_relpath
 from hatch_pylon._store import BlobStore, StagedBlob
@@ -205,3 +209,36 @@ def test_a_failing_copy_is_a_store_error_and_leaves_nothing(tmp_path: Path, monk
     with pytest.raises(StoreError, match=r"cannot write a copy of a component in .*blobs \(No space left on device\)"):
         ingest_file(BlobStore(tmp_path / "store"), path)
     assert leftovers(tmp_path / "store") == [] and copy_threads() == []
+
+
+@pytest.mark.skipif(
+    shutil.which("unshare") is None or not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs unshare(1) and root to make a PID namespace",
+)
+def test_a_live_writer_in_another_pid_namespace_is_not_swept(tmp_path: Path) -> None:
+    """Abandonment is judged by the writer's lock, which PID namespaces do not hide (a PID would mislead)."""
+    code = (
+        "import sys, time; from pathlib import Path; from hatch_pylon._fs import TempFile; "
+        "t = TempFile(Path(sys.argv[1])); t.file.write(b'partial'); t.file.flush(); "
+        "print(t.path, flush=True); time.sleep(120)"
+    )
+    writer = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-c", code, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None
+        temp = Path(writer.stdout.readline().strip())
+        assert temp.name.startswith(TEMP_PREFIX)
+        assert sweep_temps(tmp_path) == [] and temp.exists()  # alive, though its PID means nothing here
+    finally:
+        writer.kill()
+        writer.wait()
+    # The writer inside the namespace dies right after unshare (its parent-death signal): its lock goes with it.
+    deadline = time.monotonic() + 30
+    removed: list[Path] = []
+    while not removed and time.monotonic() < deadline:
+        removed = sweep_temps(tmp_path)
+        time.sleep(0.01)
+    assert removed == [temp] and not temp.exists()
