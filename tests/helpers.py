@@ -199,3 +199,11 @@ def run_plain(data: bytes, cache: Path) -> object:
     value = func(store)
     func.post_return(store)
     return value
+
+
+def hook_pyproject(name: str, hook_toml: str) -> str:
+    """A pyproject.toml that builds ``name`` with hatchling and this hook, configured by ``hook_toml``."""
+    return (
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        f'[project]\nname = "{name}"\nversion = "1.0"\n[tool.hatch.build.hooks.pylon]\n{hook_toml}'
+    )

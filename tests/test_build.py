@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import copy_sample, sha256, write_component
+from helpers import copy_sample, hook_pyproject, sha256, write_component
 
 from hatch_pylon._plan import parse_plan
 from hatch_pylon._wasm import inspect
@@ -186,18 +186,7 @@ def tiny_project(root: Path, hook_toml: str, components: dict[str, dict]) -> Pat
     (root / "demo" / "__init__.py").write_text("")
     for relative, spec in components.items():
         write_component(root / relative, **spec)
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent("""
-        [build-system]
-        requires = ["hatchling", "hatch-pylon"]
-        build-backend = "hatchling.build"
-        [project]
-        name = "demo"
-        version = "1.0"
-        [tool.hatch.build.hooks.pylon]
-    """)
-        + textwrap.dedent(hook_toml)
-    )
+    (root / "pyproject.toml").write_text(hook_pyproject("demo", textwrap.dedent(hook_toml)))
     return root
 
 

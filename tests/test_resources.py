@@ -12,12 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import run_plain
+from helpers import hook_pyproject, run_plain
 
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._compose import find_wasm_tools
@@ -55,21 +54,11 @@ def codec_project(root: Path, components: dict[str, Path], extra: str = "") -> P
     (root / "caps").mkdir()
     shutil.copy(components["root"], root / "wasm" / "root.wasm")
     shutil.copy(components["cap"], root / "caps" / "codec.wasm")
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent("""
-        [build-system]
-        requires = ["hatchling", "hatch-pylon"]
-        build-backend = "hatchling.build"
-        [project]
-        name = "codec-demo"
-        version = "1.0"
-        [tool.hatch.build.hooks.pylon]
-        root = "wasm/root.wasm"
-        destination = "codec_demo/_pylon"
-        components = [{ id = "codec", path = "caps/codec.wasm" }]
-    """)
-        + extra
+    hook = (
+        'root = "wasm/root.wasm"\ndestination = "codec_demo/_pylon"\n'
+        'components = [{ id = "codec", path = "caps/codec.wasm" }]\n'
     )
+    (root / "pyproject.toml").write_text(hook_pyproject("codec-demo", hook + extra))
     return root
 
 
