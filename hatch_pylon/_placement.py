@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._layout import META_FILE, PLAN_FILE, STORE_DIR
+from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, STORE_DIR
 
 _BUNDLE_NAMES = (PLAN_FILE, META_FILE, STORE_DIR)
 
@@ -61,7 +61,7 @@ def placement_problems(
             )
         elif source.is_dir():
             clashes = sorted(
-                name for name in os.listdir(source) if name in _BUNDLE_NAMES or name.endswith(".composed.wasm")
+                name for name in os.listdir(source) if name in _BUNDLE_NAMES or name.endswith(COMPOSED_SUFFIX)
             )
             problems += [
                 f"{key}.destination: {destination!r} already holds {shown}/{name}, which the build "

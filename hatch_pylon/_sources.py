@@ -26,7 +26,7 @@ from typing import IO
 
 from ._errors import PylonError, bullets
 from ._fs import TempFile, TooLarge, private_folder, sha256_of
-from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
+from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._plan import MAX_PLAN_BYTES
 
 DEFAULT_LIMIT = 2 << 30  # bytes per bundled file: the build's max-component-size default
@@ -147,7 +147,7 @@ def _is_bundle_member(name: str, prefix: str) -> bool:
     if not name.startswith(prefix) or name.endswith("/"):
         return False
     rest = name[len(prefix) :]
-    return rest in (PLAN_FILE, META_FILE) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(".composed.wasm")
+    return rest in (PLAN_FILE, META_FILE) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(COMPOSED_SUFFIX)
 
 
 def _extract(stream: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
