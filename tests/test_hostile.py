@@ -49,14 +49,19 @@ def build(tmp: Path, project: Path, kind: str, outdir: Path) -> tuple[int, str]:
     return run(tmp, "-m", "build", "--no-isolation", f"--{kind}", "--outdir", str(outdir), str(project))
 
 
-@pytest.fixture(scope="module")
-def base_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("base-sdist")
+def built_base(tmp_path_factory: pytest.TempPathFactory, kind: str) -> Path:
+    """The corpus's small valid project, built once as a ``kind`` ("sdist" or "wheel")."""
+    tmp = tmp_path_factory.mktemp(f"base-{kind}")
     project = tmp / "demo-project"
     base_project(project, BASE_HOOK)
-    code, output = build(tmp, project, "sdist", tmp / "dist")
+    code, output = build(tmp, project, kind, tmp / "dist")
     assert code == 0, output
-    return next((tmp / "dist").glob("*.tar.gz"))
+    return next((tmp / "dist").glob("*.tar.gz" if kind == "sdist" else "*.whl"))
+
+
+@pytest.fixture(scope="module")
+def base_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built_base(tmp_path_factory, "sdist")
 
 
 def unpack(sdist: Path, into: Path) -> Path:
@@ -236,12 +241,7 @@ def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Pa
 
 @pytest.fixture(scope="module")
 def base_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("base-wheel")
-    project = tmp / "demo-project"
-    base_project(project, BASE_HOOK)
-    code, output = build(tmp, project, "wheel", tmp / "dist")
-    assert code == 0, output
-    return next((tmp / "dist").glob("*.whl"))
+    return built_base(tmp_path_factory, "wheel")
 
 
 def rewrite_wheel(source: Path, target: Path, extra: list[tuple[str, bytes]], first: bool) -> Path:
