@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import PylonError, bullets
+from ._errors import PylonError, bullets, human_size, plural
 from ._fs import atomic_write, private_folder
 from ._plan import Plan
 
@@ -201,8 +201,8 @@ def compose_target(
     except OSError as exc:
         raise ComposeError(f"cannot write {output} ({exc.strerror or exc})") from None
     say(
-        f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
-        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}"
+        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(os.fspath(output))
     return composed
