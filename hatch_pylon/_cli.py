@@ -211,17 +211,19 @@ def _verify(args: argparse.Namespace) -> int:
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
     with open_target(args.target, note=_say) as bundle:
         verified = verify_bundle(
-            bundle.folder,
+            bundle,
             types=not args.names_only,
             compile_all=args.compile_all,
             compiler=compiler,
             ignore_imports=ignore,
         )
     report = verified.report
-    problems = [*bundle.problems, *report.problems]
-    if problems:
+    if report.problems:
         failed = _paint("failed verification", "error", sys.stderr)
-        print(f"{args.target}: {failed} ({plural(len(problems), 'problem')}):\n{bullets(problems)}", file=sys.stderr)
+        print(
+            f"{args.target}: {failed} ({plural(len(report.problems), 'problem')}):\n{bullets(report.problems)}",
+            file=sys.stderr,
+        )
         return 1
     checked = "names and types checked" if report.typed else "names checked"
     checked += "; every component compiled" if report.compiled_all else ""
@@ -244,18 +246,10 @@ def _run(args: argparse.Namespace) -> int:
     from ._sources import open_target
 
     with open_target(args.target, note=_say) as bundle:
-        _refuse_bad_archive(bundle)
-        status, value = Runtime(bundle.folder, Compiler(say=_say), label=args.target).run(args.args)
+        status, value = Runtime(bundle, Compiler(say=_say)).run(args.args)
     if value is not None:
         print(value)
     return status
-
-
-def _refuse_bad_archive(bundle) -> None:  # type: ignore[no-untyped-def]
-    if bundle.problems:
-        from ._errors import VerificationError
-
-        raise VerificationError(bundle.label, list(bundle.problems))
 
 
 def _trust(args: argparse.Namespace) -> int:
@@ -263,17 +257,39 @@ def _trust(args: argparse.Namespace) -> int:
     from ._trust import trust_bundle
 
     with open_target(args.target, note=_say) as bundle:
-        _refuse_bad_archive(bundle)
-        written = trust_bundle(bundle.folder, args.store, label=args.target)
+        written = trust_bundle(bundle, args.store)
     for path in written:
         print(path)
     return 0
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from ._compose import compose_target
+    """Verify any TARGET, compose its graph, write the output atomically."""
+    from pathlib import Path
 
-    compose_target(args.target, args.output, strip=args.strip, say=_say)
+    from ._compiler import optional_compiler
+    from ._compose import ComposeError, compose_plan, require_wasm_tools
+    from ._errors import human_size, plural
+    from ._fs import atomic_write
+    from ._sources import open_target
+    from ._verify import verify_bundle
+
+    tool = require_wasm_tools("hatch-pylon compose")
+    with open_target(args.target, note=_say) as bundle:
+        verified = verify_bundle(bundle, compiler=optional_compiler).or_raise()
+        assert verified.plan is not None
+        composed = compose_plan(
+            verified.plan, verified.blobs, ignore_imports=verified.meta.ignore_imports, strip=args.strip, tool=tool
+        )
+    try:
+        atomic_write(Path(args.output).absolute(), composed.data)
+    except OSError as exc:
+        raise ComposeError(f"cannot write {args.output} ({exc.strerror or exc})") from None
+    _say(
+        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
+    )
+    print(args.output)
     return 0
 
 

@@ -190,12 +190,13 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / PLAN_FILE)):
         return None
     from ._compiler import optional_compiler
+    from ._sources import BundleFolder
     from ._verify import verify_bundle
 
     report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
-    verified = verify_bundle(prebuilt, copy_to=staging, compiler=optional_compiler)
-    verified.or_raise(label)
+    bundle = BundleFolder(prebuilt, label, "sdist")
+    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked

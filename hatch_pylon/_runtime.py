@@ -46,6 +46,8 @@ from ._verify import verify_bundle
 if TYPE_CHECKING:
     from wasmtime.component import Func
 
+    from ._sources import BundleFolder
+
 
 class RunError(PylonError):
     """The plan could not be loaded, linked or run."""
@@ -54,9 +56,13 @@ class RunError(PylonError):
 class Runtime:
     """A verified plan, ready to instantiate in one wasmtime store."""
 
-    def __init__(self, folder: str | os.PathLike[str], compiler: Compiler | None = None, label: str = "") -> None:
-        self.folder = Path(folder)
-        self.label = label or os.fspath(folder)
+    def __init__(self, bundle: BundleFolder | str | os.PathLike[str], compiler: Compiler | None = None) -> None:
+        """``bundle``: what ``_sources.open_target`` yields, or a bundle folder."""
+        self.bundle = bundle
+        if isinstance(bundle, (str, os.PathLike)):
+            self.folder, self.label = Path(bundle), os.fspath(bundle)
+        else:
+            self.folder, self.label = bundle.folder, bundle.label
         self.compiler = compiler or Compiler()
         self.components: dict[str, Component] = {}
         self.composed: Component | None = None  # set when the graph runs as one composed component
@@ -75,7 +81,7 @@ class Runtime:
 
         Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here.
         """
-        verified = verify_bundle(self.folder, compiler=self.compiler).or_raise(self.label)
+        verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
         assert verified.plan is not None
         self._plan = verified.plan
         meta = verified.meta
