@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ._components import Progress, discover
 from ._config import PylonConfig
-from ._errors import ResolveError, VerificationError, bullets
+from ._errors import ResolveError, VerificationError, bullets, human_size, plural
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._plan import Plan, PlanComponent
@@ -78,10 +78,9 @@ class Bundle(NamedTuple):
 
     def headline(self, plan_path: str) -> str:
         total = sum(self.sizes.values())
-        noun = "component" if len(self.plan.components) == 1 else "components"
         return (
-            f"{len(self.plan.components)} {noun} ({_size(total)}), {len(self.plan.bindings)} bindings; "
-            f"plan -> {plan_path}"
+            f"{plural(len(self.plan.components), 'component')} ({human_size(total)}), "
+            f"{plural(len(self.plan.bindings), 'binding')}; plan -> {plan_path}"
         )
 
     def summary(self) -> list[str]:
@@ -90,7 +89,7 @@ class Bundle(NamedTuple):
         if self.composed is not None:
             size = os.path.getsize(self.composed)
             digest = json.loads(self.meta_json)["composed"]["digest"]
-            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {_size(size)}")
+            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {human_size(size)}")
         return lines
 
 
@@ -98,7 +97,7 @@ def summary_lines(plan: Plan, sizes: dict[str, int]) -> list[str]:
     lines = []
     for component in plan.components:
         role = " (root)" if component.id == plan.root else ""
-        size = _size(sizes[component.digest])
+        size = human_size(sizes[component.digest])
         lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}")
     for b in plan.bindings:
         lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
@@ -191,12 +190,13 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / PLAN_FILE)):
         return None
     from ._compiler import optional_compiler
+    from ._sources import BundleFolder
     from ._verify import verify_bundle
 
     report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
-    verified = verify_bundle(prebuilt, copy_to=staging, compiler=optional_compiler)
-    verified.or_raise(label)
+    bundle = BundleFolder(prebuilt, label, "sdist")
+    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
@@ -227,14 +227,6 @@ def throttled_progress(
         now = clock()
         if now >= next_at[0]:
             next_at[0] = now + every
-            say(f"reading components: {files} read, {_size(size)} hashed and staged ({now - start:.0f} s)")
+            say(f"reading components: {files} read, {human_size(size)} hashed and staged ({now - start:.0f} s)")
 
     return progress
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"

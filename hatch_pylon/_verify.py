@@ -1,8 +1,11 @@
 """The verification gate: the one check every consumer of a bundle goes through.
 
-``verify``, ``run``, ``trust`` and a wheel built from an sdist all call
-``verify_bundle``; what it refuses, they all refuse, with the same messages.
-It checks, reporting every problem it finds:
+``verify``, ``run``, ``trust``, ``compose`` and a wheel built from an sdist
+all call ``verify_bundle`` once, with what ``_sources.open_target`` yields (or
+a folder); what it refuses, they all refuse, with the same messages. It
+checks, reporting every problem it finds:
+
+- what unpacking the archive found (a wheel's bundle files against its ``RECORD``);
 
 - the plan, through the one parser (``_plan.parse_plan``), re-written to canonical bytes;
 - every blob: opened without following any link, streamed through SHA-256
@@ -38,6 +41,7 @@ from ._wasm import Limits, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
+    from ._sources import BundleFolder
 
 DEFAULT_IGNORE = ("wasi:",)
 DEFAULT_LIMIT = 2 << 30
@@ -82,14 +86,16 @@ class Verified:
     blobs: dict[str, Path] = field(default_factory=dict)  # digest -> a file holding exactly those bytes
     sizes: dict[str, int] = field(default_factory=dict)
 
-    def or_raise(self, label: str) -> Verified:
+    label: str = ""  # what the user named, for messages
+
+    def or_raise(self) -> Verified:
         if self.report.problems:
-            raise VerificationError(label, self.report.problems)
+            raise VerificationError(self.label, self.report.problems)
         return self
 
 
 def verify_bundle(
-    folder: str | os.PathLike[str],
+    bundle: BundleFolder | str | os.PathLike[str],
     *,
     types: bool = True,
     compile_all: bool = False,
@@ -98,21 +104,25 @@ def verify_bundle(
     limit: int = DEFAULT_LIMIT,
     copy_to: Path | None = None,
 ) -> Verified:
-    """Check the bundle in ``folder``; with ``copy_to``, verified blobs are copied into a store there as hashed.
+    """Check ``bundle``: what ``_sources.open_target`` yields (its unpacking problems, RECORD mismatches,
+    are reported first) or a bundle folder. With ``copy_to``, verified blobs are copied into a store there
+    as they are hashed.
 
     ``compiler`` is a Compiler, None (decode only; what cannot be decoded is
     skipped) or a callable making one when the first compile is needed.
     """
-    root = Path(folder)
-    report = Report()
+    if isinstance(bundle, (str, os.PathLike)):
+        root, label, report = Path(bundle), os.fspath(bundle), Report()
+    else:
+        root, label, report = bundle.folder, bundle.label, Report(list(bundle.problems))
     try:
         plan = _read_plan(root)
     except PlanFormatError as error:
         report.problems += [f"{PLAN_FILE}: {problem}" for problem in error.problems]
-        return Verified(report)
+        return Verified(report, label=label)
     except PylonError as error:
         report.problems.append(str(error))
-        return Verified(report)
+        return Verified(report, label=label)
     meta = _read_meta(root, report)
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
@@ -133,7 +143,7 @@ def verify_bundle(
         report.compiled_all = compile_all and not typed.skipped
     report.checked_components = len(digests)
     report.checked_bindings = len(plan.bindings)
-    return Verified(report, plan, meta, blobs, sizes)
+    return Verified(report, plan, meta, blobs, sizes, label)
 
 
 def _read_small(root: Path, name: str) -> bytes:
