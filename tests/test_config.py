@@ -32,7 +32,7 @@ def test_defaults() -> None:
         ("dynlink:resolve", "required"),
         ("dynlink:invoke", "required"),
     ]
-    assert config.validate == "names"
+    assert config.validate == "types"
 
 
 def test_variable_expansion_forms() -> None:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import wasmtime
-from helpers import write_component
+from helpers import hook_pyproject, write_component
 from test_build import run_build, tiny_project
 
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._config import load_config
+from hatch_pylon._errors import PylonError
 from hatch_pylon._pipeline import build_bundle
+from hatch_pylon._project import load_project
 
 COMMANDS = ("inspect", "plan", "verify", "run", "trust", "compose", "cache")
 
@@ -142,3 +145,50 @@ def test_the_build_warns_about_a_wheel_only_table_and_raw_components_in_the_sdis
         old.unlink()
     result = run_build(project, "--sdist")
     assert result.returncode == 0 and "raw components" not in result.stdout + result.stderr
+
+
+def mismatched(root: Path, consumer_wat: str | None = None) -> Path:
+    """A project whose cap exports ``f(x: u32) -> u32`` where the root imports ``f() -> u32``."""
+    if consumer_wat is None:
+        write_component(root / "root.wasm", imports=["a:b/c@1.0.0"])
+    else:
+        root.mkdir(parents=True)
+        (root / "root.wasm").write_bytes(wasmtime.wat2wasm(consumer_wat))
+    write_component(root / "caps" / "p.wasm", exports=["a:b/c@1.0.0"], sig='(param "x" u32) (result u32)')
+    (root / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    return root
+
+
+MISMATCH = (
+    "python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
+    "provider exports func(x: u32) -> u32"
+)
+
+
+def test_plan_and_the_default_build_refuse_a_type_mismatch_as_verify_does(tmp_path: Path) -> None:
+    project = mismatched(tmp_path / "demo")
+    planned = cli("plan", str(project))
+    assert planned.returncode == 1 and f"bindings do not type-check:\n  - {MISMATCH}\n" in planned.stderr
+    with pytest.raises(PylonError, match=re.escape(MISMATCH)):
+        build_bundle(load_project(project))
+    names_only = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}
+    folder = build_bundle(load_config(names_only, project_root=project, project_name="demo", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    verified = cli("verify", str(folder))
+    assert verified.returncode == 1 and f"  - {MISMATCH}\n" in verified.stderr
+
+
+UNDECODABLE = '(component (import "a:b/c@1.0.0" (instance (core type (module)) (export "f" (func (result u32))))))'
+
+
+def test_a_binding_the_decoder_cannot_decide_is_named_not_compiled(tmp_path: Path) -> None:
+    project = mismatched(tmp_path / "demo", UNDECODABLE)
+    cache = tmp_path / "cache"
+    planned = cli("plan", str(project), env={"HATCH_PYLON_CACHE_DIR": str(cache)})
+    assert planned.returncode == 0, planned.stderr
+    assert (
+        "binding python -> p (a:b/c@1.0.0) is not type-checked: the types of python cannot be decoded from "
+        "the binary; hatch-pylon verify checks it with wasmtime" in planned.stderr
+    )
+    assert not cache.exists()  # nothing was compiled
