@@ -24,7 +24,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from ._errors import ConfigError
-from ._plan import CAPABILITY_LEVELS, DEFAULT_CAPABILITIES, DETERMINISM, LINKAGES, MAX_U64, Capability, Policy
+from ._plan import (
+    CAPABILITY_LEVELS,
+    DEFAULT_CAPABILITIES,
+    DETERMINISM,
+    LINKAGES,
+    MAX_U64,
+    Capability,
+    Policy,
+    Secret,
+    backend_uri_problem,
+    source_problem,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -92,6 +103,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("components", "tables", [], "pinned components, which win over found ones"),
     Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
     Option("components[].path", "path", REQUIRED, "its file"),
+    Option(
+        "components[].source",
+        "url",
+        None,
+        "where composectl may fetch it: `file://`, `http(s)://`, `ipfs://` or `oci://` (the plan's `source`)",
+    ),
     Option("component-dirs", "paths", [], "folders searched (not recursively) for `*.wasm` providers"),
     Option(
         "manifest",
@@ -137,6 +154,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max-imports", "count", DEFAULT_MAX_IMPORTS, "imports (and, separately, exports) per component"),
     Option("policy", "table", {}, "composectl's policy, written into the plan"),
     Option("policy.determinism", "choice", "relaxed", '`strict` only with `linkage = "static"`', choices=DETERMINISM),
+    Option("policy.tenant", "name", None, "composectl's tenant id for the plan"),
     Option(
         "policy.capabilities",
         "tables",
@@ -150,6 +168,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`"),
     Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`"),
     Option("policy.limits.io-ops", "u64", None, "written as `io_ops`"),
+    Option("secrets", "tables", [], "secrets composectl resolves for the plan at run time: where, never a value"),
+    Option("secrets[].secret-id", "name", REQUIRED, "the secret's id (`secret_id`), unique"),
+    Option("secrets[].backend-uri", "url", REQUIRED, "its backend, `<scheme>://…` (`backend_uri`; no password)"),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -161,6 +182,7 @@ _KINDS = {
     "strings": ("list of strings", "a list of non-empty strings"),
     "folder": ("string", "a non-empty relative folder"),
     "name": ("string", "a non-empty string"),
+    "url": ("URL", "a non-empty string"),
     "id": ("id", ""),
     "choice": ("", ""),
     "bool": ("boolean", "true or false"),
@@ -189,6 +211,7 @@ def _type_problem(option: Option, value: Any) -> str | None:
         "paths": lambda: isinstance(value, list) and all(isinstance(item, str) and item for item in value),
         "folder": lambda: isinstance(value, str) and value.strip("/") != "",
         "name": lambda: isinstance(value, str) and value != "",
+        "url": lambda: isinstance(value, str) and value != "",
         "bool": lambda: isinstance(value, bool),
         "count": lambda: isinstance(value, int) and not isinstance(value, bool) and value > 0,
         "u64": lambda: isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_U64,
@@ -197,11 +220,22 @@ def _type_problem(option: Option, value: Any) -> str | None:
     }
     checks["strings"] = checks["paths"]
     if checks[kind]():
-        return None
+        return _unicode_problem(value)
     expected = _KINDS[kind][1]
     if kind == "tables":
         expected = f"an array of {{ {', '.join(_children(option.name + '[]'))} }} tables"
     return f"must be {expected}, got {_describe(value)}"
+
+
+def _unicode_problem(value: Any) -> str | None:
+    """A string that cannot be written as UTF-8 (a lone surrogate), anywhere in ``value``."""
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{text!r} holds a lone surrogate, which is not Unicode"
+    return None
 
 
 # -- the README table ----------------------------------------------------------------------------
@@ -251,6 +285,7 @@ class ComponentSource(NamedTuple):
     id: str
     path: Path
     origin: str  # the TOML key (or manifest entry) or environment variable that chose this path
+    fetch_url: str | None = None  # ``components[].source``: written into the plan as the component's source
 
 
 class SearchDir(NamedTuple):
@@ -275,6 +310,7 @@ class PylonConfig(NamedTuple):
     compose: bool = False
     strip: bool = False
     manifest: Path | None = None
+    secrets: tuple[Secret, ...] = ()
 
     def is_ignored(self, import_name: str) -> bool:
         return any(import_name.startswith(prefix) for prefix in self.ignore_imports)
@@ -345,6 +381,7 @@ class _Parser:
         if strip is True and compose is not True:
             self.problem(self.key("strip"), "needs compose = true (it strips the composed component)")
         policy = self.policy(top["policy"], linkage)
+        secrets = self.secrets(top["secrets"])
 
         if self.problems:
             raise ConfigError(self.problems)
@@ -365,18 +402,22 @@ class _Parser:
             compose=compose,
             strip=strip,
             manifest=manifest,
+            secrets=secrets,
         )
 
     # -- the schema's part: known keys and types ------------------------------------------------
 
-    def values(self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def values(
+        self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset(), hint: str = ""
+    ) -> dict[str, Any]:
         """Each option under ``prefix`` -> its value, its default (absent) or ``_INVALID`` (a problem recorded).
 
         Unknown keys are problems with a suggestion; a missing ``REQUIRED`` key comes back as ``REQUIRED``.
         """
         options = _children(prefix)
         for name in sorted(set(raw) - set(options) - reserved, key=str):
-            self.problems.append(f"{key}.{name} is not a known option{_suggestion(str(name), [*options, *reserved])}")
+            suggestion = _suggestion(str(name), [*options, *reserved]) or hint
+            self.problems.append(f"{key}.{name} is not a known option{suggestion}")
         result: dict[str, Any] = {}
         for leaf, option in options.items():
             if leaf not in raw:
@@ -390,12 +431,12 @@ class _Parser:
                 result[leaf] = raw[leaf]
         return result
 
-    def entry(self, prefix: str, raw: Any, key: str) -> dict[str, Any] | None:
+    def entry(self, prefix: str, raw: Any, key: str, hint: str = "") -> dict[str, Any] | None:
         """One entry of an array of tables; None when it is not a table. Missing required keys are problems."""
         if not isinstance(raw, Mapping):
             self.problem(key, f"must be a table, got {_describe(raw)}")
             return None
-        values = self.values(prefix, raw, key)
+        values = self.values(prefix, raw, key, hint=hint)
         for leaf, value in values.items():
             if value is REQUIRED:
                 self.problem(f"{key}.{leaf}", "is required")
@@ -490,7 +531,15 @@ class _Parser:
             return None
         seen[component_id] = f"{key}.id"
         resolved = None if path is _INVALID else self.path(path, f"{key}.path", base)
-        return self.overridden(component_id, resolved, f"{key}.path")
+        fetch_url = values.get("source")
+        if isinstance(fetch_url, str):
+            problem = source_problem(fetch_url)
+            if problem:
+                self.problem(f"{key}.source", problem)
+        source = self.overridden(component_id, resolved, f"{key}.path")
+        if source is None or not isinstance(fetch_url, str):
+            return source
+        return source._replace(fetch_url=fetch_url)
 
     def manifest(self, value: Any, seen: dict[str, str]) -> tuple[Path | None, tuple[ComponentSource, ...]]:
         """python-wasm's ``.pylon.toml``: its ``[[capabilities]]`` become pinned components."""
@@ -518,6 +567,8 @@ class _Parser:
                 continue
             values: dict[str, Any] = {}
             for leaf, option in _children("components[]").items():  # other keys are the manifest's own business
+                if leaf not in raw and option.default is not REQUIRED:
+                    continue
                 values[leaf] = raw.get(leaf, REQUIRED)
                 if values[leaf] is REQUIRED:
                     self.problem(f"{entry_key}.{leaf}", "is required")
@@ -598,7 +649,8 @@ class _Parser:
         capabilities = Policy().capabilities
         if "capabilities" in raw:
             capabilities = self.capabilities(values["capabilities"], f"{key}.capabilities")
-        return Policy(determinism=str(determinism), capabilities=capabilities, limits=self.limits(values["limits"]))
+        tenant = values["tenant"] if isinstance(values["tenant"], str) else None
+        return Policy(str(determinism), capabilities, self.limits(values["limits"]), tenant)
 
     def capabilities(self, entries: Any, key: str) -> tuple[Capability, ...]:
         if entries is _INVALID:
@@ -628,6 +680,32 @@ class _Parser:
             for name, amount in sorted(limits.items())
             if amount is not None and amount is not _INVALID
         )
+
+    def secrets(self, entries: Any) -> tuple[Secret, ...]:
+        if entries is _INVALID:
+            return ()
+        result = []
+        seen: dict[str, str] = {}
+        for index, raw in enumerate(entries):
+            item_key = self.key("secrets", index)
+            hint = " (a plan names where a secret lives, never its value)"
+            values = self.entry("secrets[]", raw, item_key, hint=hint)
+            if values is None:
+                continue
+            secret_id, backend = values["secret-id"], values["backend-uri"]
+            if isinstance(backend, str) and backend is not REQUIRED:
+                problem = backend_uri_problem(backend)
+                if problem:
+                    self.problem(f"{item_key}.backend-uri", problem)
+            if isinstance(secret_id, str) and secret_id is not REQUIRED:
+                if secret_id in seen:
+                    self.problem(
+                        f"{item_key}.secret-id", f"duplicate secret {secret_id!r} (already at {seen[secret_id]})"
+                    )
+                seen[secret_id] = item_key
+                if isinstance(backend, str) and backend is not REQUIRED:
+                    result.append(Secret(secret_id, backend))
+        return tuple(result)
 
 
 def _suggestion(name: str, candidates: list[str]) -> str:

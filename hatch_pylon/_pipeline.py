@@ -114,8 +114,12 @@ def plan_project(
     resolution = resolve(catalog, config)
     if config.validate == "types":
         _check_types(resolution, warn)
-    components = (PlanComponent(c.id, c.file.digest) for c in resolution.components)
-    return resolution, Plan.create(config.root.id, components, resolution.bindings, config.policy, config.linkage)
+    urls = {c.id: c.fetch_url for c in config.components}
+    components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
+    plan = Plan.create(
+        config.root.id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
+    )
+    return resolution, plan
 
 
 def build_bundle(
