@@ -268,7 +268,7 @@ def test_destination_messages() -> None:
 
 
 def test_schema_drives_the_parser() -> None:
-    from hatch_pylon._config import OPTIONS, REQUIRED
+    from hatch_pylon._schema import OPTIONS, REQUIRED
 
     names = [option.name for option in OPTIONS]
     assert len(names) == len(set(names))
