@@ -10,16 +10,7 @@ TYPE_CHECKING = False  # typing itself costs a few ms at start-up
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-DESCRIPTION = """\
-Ship a WebAssembly component graph inside a Python package.
-
-  inspect   show a component's imports and exports (and their types)
-  plan      resolve a project as the build would and print its plan
-  verify    prove a wheel, sdist, installed distribution or bundle folder
-  run       run a bundle with wasmtime (needs hatch-pylon[run])
-  trust     add a bundle's blobs and trust entries to a composectl store
-  compose   write one statically composed component for a bundle
-"""
+DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
     "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
     "(dist:NAME always means the distribution, ./NAME always the folder)"
@@ -29,6 +20,9 @@ TARGET_HELP = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
+        parser.print_help()
+        return 0
     _terminate_cleanly()
     try:
         return int(args.handler(args))
@@ -44,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, PylonError):
             raise
-        print(f"hatch-pylon: error: {error}", file=sys.stderr)
+        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {error}", file=sys.stderr)
         return 1
 
 
@@ -53,10 +47,10 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="hatch-pylon", description=DESCRIPTION, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, formatter_class=_Formatter)
+    def command(name: str, help: str, usage: str | None = None) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, usage=usage, formatter_class=_Formatter)
 
     inspect = command("inspect", help="show a component's imports and exports")
     inspect.add_argument("file", help="a .wasm file")
@@ -87,8 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=_verify)
 
-    run = command("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
-    run.add_argument("target", nargs="?", help=TARGET_HELP)
+    # The target is required; it is declared optional only so that a missing one is reported alone, not
+    # together with ARGS (which argparse counts as required when it is the remainder).
+    run = command(
+        "run",
+        help="run a bundle or a project with wasmtime (needs hatch-pylon[run])",
+        usage="%(prog)s [options] TARGET [ARGS ...]",
+    )
+    run.add_argument("target", nargs="?", metavar="TARGET", help=f"required: {TARGET_HELP}")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
 
@@ -102,6 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("-o", "--output", required=True, help="the .wasm file to write")
     compose.add_argument("--strip", action="store_true", help="drop custom sections, as python-wasm does")
     compose.set_defaults(handler=_compose)
+
+    cache = command("cache", help="show or clear the compile cache ($HATCH_PYLON_CACHE_DIR)")
+    cache.add_argument("action", choices=("info", "clear"), help="info: where, size, entries; clear: remove them")
+    cache.set_defaults(handler=_cache)
     return parser
 
 
@@ -144,6 +148,21 @@ def _silence_stdout() -> None:
 
 def _say(message: str) -> None:
     print(f"hatch-pylon: {message}", file=sys.stderr)
+
+
+_STYLES = {"error": "1;31", "ok": "32", "warning": "33"}
+
+
+def _paint(text: str, style: str, stream: object) -> str:
+    """``text`` in colour when ``stream`` is a terminal, as pip and uv decide: NO_COLOR (any value)
+    turns colour off, FORCE_COLOR turns it on even when not a terminal, TERM=dumb off."""
+    if os.environ.get("NO_COLOR"):
+        return text
+    if not os.environ.get("FORCE_COLOR"):
+        isatty = getattr(stream, "isatty", None)
+        if not (isatty is not None and isatty()) or os.environ.get("TERM") == "dumb":
+            return text
+    return f"\033[{_STYLES[style]}m{text}\033[0m"
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -200,9 +219,9 @@ def _verify(args: argparse.Namespace) -> int:
         )
     report = verified.report
     if report.problems:
+        failed = _paint("failed verification", "error", sys.stderr)
         print(
-            f"{args.target}: failed verification ({plural(len(report.problems), 'problem')}):\n"
-            f"{bullets(report.problems)}",
+            f"{args.target}: {failed} ({plural(len(report.problems), 'problem')}):\n{bullets(report.problems)}",
             file=sys.stderr,
         )
         return 1
@@ -211,7 +230,7 @@ def _verify(args: argparse.Namespace) -> int:
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
     print(
-        f"{args.target}: OK ({plural(report.checked_components, 'component')}, "
+        f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
     )
     return 0
@@ -250,6 +269,7 @@ def _compose(args: argparse.Namespace) -> int:
 
     from ._compiler import optional_compiler
     from ._compose import ComposeError, compose_plan, require_wasm_tools
+    from ._errors import human_size, plural
     from ._fs import atomic_write
     from ._sources import open_target
     from ._verify import verify_bundle
@@ -266,8 +286,29 @@ def _compose(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ComposeError(f"cannot write {args.output} ({exc.strerror or exc})") from None
     _say(
-        f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
-        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}"
+        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(args.output)
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from ._cache import CACHE_VARIABLE, clear, default_cache_dir, sections
+    from ._errors import human_size, plural
+
+    root = default_cache_dir()
+    if args.action == "clear":
+        removed, freed = clear(root)
+        print(f"{root}: removed {plural(removed, 'entry', 'entries')} ({human_size(freed)})")
+        return 0
+    found = sections(root)
+    total = sum(section.size for section in found)
+    count = sum(len(section.entries) for section in found)
+    where = f"${CACHE_VARIABLE}" if os.environ.get(CACHE_VARIABLE) else f"set ${CACHE_VARIABLE} to move it"
+    print(f"cache: {root} ({where})")
+    print(f"size:  {human_size(total)} in {plural(count, 'entry', 'entries')}")
+    for section in found:
+        what = "composed graphs" if section.name == "composed" else f"compiled components ({section.name})"
+        print(f"  {what}: {plural(len(section.entries), 'entry', 'entries')}, {human_size(section.size)}")
     return 0

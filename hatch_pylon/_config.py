@@ -68,7 +68,7 @@ class PylonConfig(NamedTuple):
     store: Path
     ignore_imports: tuple[str, ...]
     policy: Policy = Policy()
-    validate: str = "names"
+    validate: str = "types"
     table: str = HATCH_TABLE
     max_component_size: int = DEFAULT_MAX_COMPONENT_SIZE
     max_imports: int = DEFAULT_MAX_IMPORTS

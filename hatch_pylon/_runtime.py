@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
+from ._cache import COMPOSED_DIR
 from ._compiler import CompileError, Compiler
 from ._errors import PylonError, plural
 from ._fs import atomic_write, open_inside, os_reason, private_folder
@@ -157,7 +158,7 @@ class Runtime:
         from ._compose import ComposeError, compose_plan
 
         plan_digest = hashlib.sha256(self.plan.to_json()).hexdigest()
-        cached = self.compiler.cache_dir.parent / "composed" / f"{plan_digest}.wasm"
+        cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
         if cached.is_file() and not cached.is_symlink():
             try:
                 return cached.read_bytes()

@@ -94,8 +94,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "validate",
         "choice",
-        "names",
-        "`names`: every import bound to an export of that name and kind; `types`: also type-check every binding",
+        "types",
+        "`types`: every binding also type-checked, with types decoded from the binaries (a binding the decoder "
+        "cannot decide is named in a warning); `names`: only that every import is bound to an export of its "
+        "name and kind",
         choices=VALIDATION_LEVELS,
     ),
     Option(

@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Union, cast
+from typing import TypeVar, Union, cast
 
 from ._errors import ComponentFormatError
 from ._wasm import (
@@ -36,6 +36,9 @@ from ._wasm import (
     Cursor,
     top_level_sections,
 )
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Undecidable(Exception):
@@ -61,7 +64,7 @@ class Signature:
 
 @dataclass(frozen=True)
 class InstanceSignatures:
-    """An instance's function exports (its type and resource exports are left to the linker)."""
+    """An instance's function exports; handles in them name the instance's own resource exports."""
 
     functions: Mapping[str, Signature]
 
@@ -117,7 +120,13 @@ class _Marker:
         return f"<{self.what}>"
 
 
-_RESOURCE = _Marker("resource")
+class _Resource:
+    """One resource type. Each definition or ``(sub resource)`` bound is a new one: resources are
+    compared by identity, as wasm-compose and wasmtime do, never by shape."""
+
+    __slots__ = ()
+
+
 _OPAQUE = _Marker("opaque")  # known not to be a function (a core item, a value); never compared
 _COMPONENT_TYPE = _Marker("component")  # an imported component's type: not modelled further
 _MODULE = _Marker("module")
@@ -205,7 +214,33 @@ def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, I
         raise Undecidable(error.reason) from None
     renderer = _Renderer()
     items = decoder.exports if exports else decoder.imports
-    return {name: renderer.item(item) for name, item in items.items()}
+    top = resource_names(items.items(), _resource_of)
+    return {name: renderer.item(item, top) for name, item in items.items()}
+
+
+def _resource_of(item: object) -> _Resource | None:
+    target = item.target if isinstance(item, _TypeExport) else None
+    return target if isinstance(target, _Resource) else None
+
+
+def resource_names(items: Iterable[tuple[str, T]], resource_of: Callable[[T], R | None]) -> list[tuple[R, str]]:
+    """Each resource an instance exports, with the name it is exported under (the first, sorted, if several).
+
+    A handle renders as ``own<name>``: two handles agree only when they name
+    the same resource of their instance, which is how wasm-compose and
+    wasmtime tell resources apart (by identity, never by shape). A handle to
+    a resource its instance does not export renders as ``own<resource>``.
+    """
+    found: list[tuple[R, str]] = []
+    for name, item in sorted(items, key=lambda pair: pair[0]):
+        resource = resource_of(item)
+        if resource is not None and not any(known == resource for known, _ in found):
+            found.append((resource, name))
+    return found
+
+
+def resource_name(names: list[tuple[R, str]], resource: R) -> str:
+    return next((name for known, name in names if known == resource), "resource")
 
 
 def _sections(
@@ -385,13 +420,16 @@ class _Renderer:
 
     def __init__(self) -> None:
         self.budget = _RENDER_BUDGET
+        self.names: list[tuple[_Resource, str]] = []
 
-    def item(self, item: object) -> Item:
+    def item(self, item: object, top: list[tuple[_Resource, str]]) -> Item:
         if item is _UNKNOWN or (isinstance(item, _Instance) and _UNKNOWN in item.exports.values()):
             raise Undecidable("an item whose type could not be worked out from the binary")
         if isinstance(item, _Func):
+            self.names = top
             return self.signature(item)
         if isinstance(item, _Instance):
+            self.names = resource_names(item.exports.items(), _resource_of)
             return InstanceSignatures({n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)})
         if isinstance(item, _TypeExport):
             return OtherItem("type")
@@ -428,6 +466,8 @@ class _Renderer:
         if kind == "result":
             ok, err = text(parts[0]), text(parts[1])
             return "result" if ok is None and err is None else f"result<{ok or '_'}, {err or '_'}>"
+        if kind in ("own", "borrow"):
+            return f"{kind}<{resource_name(self.names, parts[0])}>"
         if kind in ("stream", "future"):
             return f"{kind}<{text(parts[0])}>" if parts[0] is not None else kind
         return f"{kind}<{text(parts[0])}>"  # list, option
@@ -475,7 +515,7 @@ def _typedef(cursor: Cursor, scopes: list[list[object]]) -> object:
             raise Undecidable("resource representation is not i32")
         if _flag(cursor):
             cursor.u32()
-        return _RESOURCE
+        return _Resource()
     return _defvaltype(tag, cursor, scopes)
 
 
@@ -506,9 +546,10 @@ def _defvaltype(tag: int, cursor: Cursor, scopes: list[list[object]]) -> _Node:
     if tag == 0x6A:
         return ("result", optional(), optional())
     if tag in (0x69, 0x68):
-        if _lookup(scopes[-1], cursor.u32()) is not _RESOURCE:
+        resource = _lookup(scopes[-1], cursor.u32())
+        if not isinstance(resource, _Resource):
             raise Undecidable("handle to something that is not a resource")
-        return "own<resource>" if tag == 0x69 else "borrow<resource>"
+        return ("own" if tag == 0x69 else "borrow", resource)
     if tag in (0x66, 0x65):
         return ("stream" if tag == 0x66 else "future", optional())
     raise Undecidable(f"type constructor 0x{tag:02x}")
@@ -584,7 +625,7 @@ def _externdesc(cursor: Cursor, scopes: list[list[object]], local: list[object] 
         return _OPAQUE
     if tag == 0x03:
         bound = cursor.byte()
-        target = _lookup(scopes[-1], cursor.u32()) if bound == 0x00 else _RESOURCE
+        target = _lookup(scopes[-1], cursor.u32()) if bound == 0x00 else _Resource()
         if bound not in (0x00, 0x01):
             raise Undecidable(f"unknown type bound 0x{bound:02x}")
         if local is not None:

@@ -65,7 +65,7 @@ def test_every_type_constructor_renders_as_wasmtime_does() -> None:
         "func(s: variant { circle(f32), dot, poly(list<record { x: s32, y: f64 }>) }, "
         "o: flags { fill, stroke }) -> option<tuple<u8, char>>"
     )
-    assert str(shapes["load"]) == "func(h: own<resource>) -> result<list<u8>, string>"
+    assert str(shapes["load"]) == "func(h: own<b>) -> result<list<u8>, string>"  # b: the name `shapes` gives it
     assert decoded["top-level-func"] == Signature((("x", "string"),), "list<tuple<string, u32>>")
 
 
