@@ -14,6 +14,7 @@ import wasmtime
 from helpers import hook_pyproject, write_component
 from test_build import run_build, tiny_project
 
+from hatch_pylon._cli import main
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._config import load_config
 from hatch_pylon._errors import PylonError
@@ -192,3 +193,42 @@ def test_a_binding_the_decoder_cannot_decide_is_named_not_compiled(tmp_path: Pat
         "the binary; hatch-pylon verify checks it with wasmtime" in planned.stderr
     )
     assert not cache.exists()  # nothing was compiled
+
+
+RESOURCE_ROOT = """(component
+  (import "a:b/c@1.0.0" (instance
+    (export "r" (type $r (sub resource)))
+    (export "make" (func (result (own $r))))))
+)"""
+RESOURCE_CAP = """(component
+  (type $r (resource (rep i32)))
+  (core func $new (canon resource.new $r))
+  (core module $m
+    (import "" "new" (func $new (param i32) (result i32)))
+    (func (export "make") (result i32) i32.const 7 call $new))
+  (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+  (func $make (result (own $r)) (canon lift (core func $i "make")))
+  (instance $inst (export "r" (type $r)) (export "make" (func $make)))
+  (export "a:b/c@1.0.0" (instance $inst))
+)"""
+
+
+def test_run_without_wasm_tools_says_what_is_needed_once_before_compiling(tmp_path: Path, capsys, monkeypatch) -> None:
+    (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_ROOT))
+    (tmp_path / "caps").mkdir()
+    (tmp_path / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_CAP))
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(cache))
+    from hatch_pylon import _compose
+
+    monkeypatch.setattr(_compose, "find_wasm_tools", lambda: None)  # as where wasm-tools is not installed
+    assert main(["run", str(folder)]) == 1
+    err = capsys.readouterr().err
+    needed = "3.11 or later" if sys.version_info < (3, 11) else "pip install 'hatch-pylon[run]'"
+    assert err.count("needs wasm-tools") == 1 and needed in err, err
+    assert "python imports 'a:b/c@1.0.0' passes resources" in err
+    assert not cache.exists()  # nothing was compiled first
