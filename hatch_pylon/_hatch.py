@@ -33,14 +33,12 @@ class PylonBuildHook(BuildHookInterface):
     def dependencies(self) -> list[str]:
         """Build requirements beyond hatchling, asked for only when this project's configuration needs them.
 
-        ``validate = "types"`` may need wasmtime (``hatch-pylon[run]``) and ``compose = true`` needs
-        wasm-tools (``hatch-pylon[compose]``); the default build needs neither.
+        ``compose = true`` needs wasm-tools (``hatch-pylon[compose]``); the default build, type checks
+        included (decoded from the binaries, never compiled), needs nothing more.
         """
         from . import __version__
 
         extras = []
-        if self.config.get("validate") == "types":
-            extras.append("run")
         if self.config.get("compose") is True:
             extras.append("compose")
         return [f"hatch-pylon[{','.join(extras)}]=={__version__}"] if extras else []

@@ -112,8 +112,14 @@ def plan_project(
     for component_id, loser, winner in catalog.shadowed:
         warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
     resolution = resolve(catalog, config)
-    components = (PlanComponent(c.id, c.file.digest) for c in resolution.components)
-    return resolution, Plan.create(config.root.id, components, resolution.bindings, config.policy, config.linkage)
+    if config.validate == "types":
+        _check_types(resolution, warn)
+    urls = {c.id: c.fetch_url for c in config.components}
+    components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
+    plan = Plan.create(
+        config.root.id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
+    )
+    return resolution, plan
 
 
 def build_bundle(
@@ -133,8 +139,6 @@ def build_bundle(
         for path in ingest.swept:
             warn(f"removed {path}, left behind by a build that did not finish")
         resolution, plan = plan_project(config, ingest, progress, warn)
-        if config.validate == "types":
-            _check_types(resolution)
         blobs: dict[str, Path] = {}
         for component in resolution.components:
             staged = ingest.commit(component.path)
@@ -164,19 +168,26 @@ def build_bundle(
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path)
 
 
-def _check_types(resolution: Resolution) -> None:
-    from ._compiler import optional_compiler
+def _check_types(resolution: Resolution, warn: Report) -> None:
+    """Type-check every binding from the types decoded from the binaries; nothing is compiled.
+
+    A component the decoder does not model is not compiled either (a build must not need wasmtime):
+    each binding it takes part in is named in a warning, and ``verify`` checks it with wasmtime.
+    """
     from ._typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    report = type_problems(files, list(resolution.bindings), optional_compiler)
+    report = type_problems(files, list(resolution.bindings), None)
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
-    if report.skipped:
-        raise ResolveError(
-            f"cannot type-check {', '.join(report.skipped)} without wasmtime; install "
-            'hatch-pylon[run] or set validate = "names"'
-        )
+    undecided = set(report.skipped)
+    for b in resolution.bindings:
+        if b.consumer_id in undecided or b.provider_id in undecided:
+            who = sorted({b.consumer_id, b.provider_id} & undecided)
+            warn(
+                f"binding {b.consumer_id} -> {b.provider_id} ({b.import_name}) is not type-checked: the types of "
+                f"{' and '.join(who)} cannot be decoded from the binary; hatch-pylon verify checks it with wasmtime"
+            )
 
 
 def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _: None) -> Bundle | None:

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._config import HATCH_TABLE, PylonConfig, load_config
+from ._config import PylonConfig, load_config
 from ._errors import PylonError
+from ._schema import HATCH_TABLE, SETUPTOOLS_TABLE
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +28,6 @@ else:  # pragma: no cover
 
 PYPROJECT = "pyproject.toml"
 HATCH_TOML = "hatch.toml"
-SETUPTOOLS_TABLE = "tool.pylon"
 DISTRIBUTION = "hatch-pylon"
 
 

@@ -93,10 +93,16 @@ class Runtime:
             self.composed = self._compile(data, meta.composed_digest, meta.composed)
             self.linked = "composed (bundled)"
             return
-        if self._bindings_use_resources():
-            from ._compose import find_wasm_tools
+        heavy = self._resource_bindings()
+        if heavy is None or heavy:
+            from ._compose import find_wasm_tools, install_hint
 
             tool = find_wasm_tools()
+            if tool is None and heavy:  # said before anything is compiled
+                raise RunError(
+                    f"{heavy[0]} passes resources, so the graph runs composed, which needs wasm-tools: "
+                    f"{install_hint('run')}"
+                )
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
                 self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{self._plan.root} (composed)")
@@ -129,21 +135,21 @@ class Runtime:
         except CompileError as error:
             raise RunError(f"{label}: {error}") from None
 
-    def _bindings_use_resources(self) -> bool:
-        """Whether a bound interface uses resources, decoded from the consumers' binaries (no compile).
-
-        What the decoder cannot read counts as "yes": composition is correct for every graph.
-        """
+    def _resource_bindings(self) -> list[str] | None:
+        """The bindings whose interface passes resources (``root imports 'a:b/c'``), decoded from the
+        consumers' binaries (no compile); None when the decoder cannot tell, which counts as "yes":
+        composition is correct for every graph."""
         from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
 
         imports: dict[str, dict[str, object]] = {}
+        found: list[str] = []
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
                 path = self.folder / STORE_DIR / blob_relpath(self.plan.digest_of(binding.consumer_id))
                 try:
                     imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
                 except (Undecidable, OSError):
-                    return True
+                    return None
             item = imports[binding.consumer_id].get(binding.import_name)
             signatures = (
                 list(item.functions.values())
@@ -153,8 +159,8 @@ class Runtime:
                 else []
             )
             if any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures):
-                return True
-        return False
+                found.append(f"{binding.consumer_id} imports {binding.import_name!r}")
+        return found
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
@@ -258,10 +264,12 @@ class Runtime:
                 items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
                 heavy = sorted(name for name, item in items.items() if uses_resources(item))
                 if heavy:
+                    from ._compose import install_hint
+
                     raise RunError(
                         f"{component_id} imports {binding.import_name!r}, which uses resources ({', '.join(heavy)}); "
                         "hatch-pylon's runtime links value types only; a graph with resources runs composed, "
-                        "which needs wasm-tools (pip install 'hatch-pylon[compose]')"
+                        f"which needs wasm-tools: {install_hint('run')}"
                     )
                 with root.add_instance(binding.import_name) as interface:
                     for name, item in sorted(items.items()):

@@ -24,8 +24,7 @@ from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, ST
 from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
 from ._placement import check_placement
 from ._project import read_pyproject
-
-TABLE = "tool.pylon"
+from ._schema import SETUPTOOLS_TABLE
 
 
 def finalize(dist: Any) -> None:
@@ -72,8 +71,8 @@ class _State:
         if self.bundle is None:
             try:
                 name = self.project_name()
-                self.config = load_config(self.raw, project_root=self.root, project_name=name, table=TABLE)
-                check_placement(self.root, self.config.destination, self.config.store, key=TABLE)
+                self.config = load_config(self.raw, project_root=self.root, project_name=name, table=SETUPTOOLS_TABLE)
+                check_placement(self.root, self.config.destination, self.config.store, key=SETUPTOOLS_TABLE)
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
                 self.bundle = shipped_bundle(self.root, self.staging, _say) or build_bundle(

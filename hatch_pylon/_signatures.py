@@ -23,7 +23,19 @@ from dataclasses import dataclass
 from typing import TypeVar, Union, cast
 
 from ._errors import ComponentFormatError
-from ._wasm import COMPONENT_VERSION, MAGIC, MAX_SECTIONS, Cursor
+from ._wasm import (
+    COMPONENT_VERSION,
+    MAGIC,
+    SECTION_ALIAS,
+    SECTION_CANON,
+    SECTION_COMPONENT,
+    SECTION_EXPORT,
+    SECTION_IMPORT,
+    SECTION_INSTANCE,
+    SECTION_TYPE,
+    Cursor,
+    top_level_sections,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -139,16 +151,8 @@ _PRIMITIVES = {
     0x73: "string",
     0x64: "error-context",
 }
-_SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE = 7, 6, 10, 11, 5
-_SECTION_COMPONENT, _SECTION_CANON = 4, 8
-_SHAPING_SECTIONS = (
-    _SECTION_TYPE,
-    _SECTION_ALIAS,
-    _SECTION_IMPORT,
-    _SECTION_EXPORT,
-    _SECTION_INSTANCE,
-    _SECTION_COMPONENT,
-    _SECTION_CANON,
+_SHAPING_SECTIONS = frozenset(
+    {SECTION_TYPE, SECTION_ALIAS, SECTION_IMPORT, SECTION_EXPORT, SECTION_INSTANCE, SECTION_COMPONENT, SECTION_CANON}
 )
 _SORT_CORE, _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x00, 0x01, 0x03, 0x04, 0x05
 # extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
@@ -242,26 +246,14 @@ def resource_name(names: list[tuple[R, str]], resource: R) -> str:
 def _sections(
     data: bytes | memoryview | mmap.mmap, path: str, *, up_to_last_import: bool, base: int = 0
 ) -> list[tuple[int, Cursor]]:
-    """The sections that shape types, optionally only up to the last import (nothing later changes an import)."""
-    outer = Cursor(data, base, path)
-    outer.pos = 8
-    found: list[tuple[int, int, int]] = []
-    count = 0
-    while not outer.at_end():
-        count += 1
-        if count > MAX_SECTIONS:
-            raise Undecidable(f"more than {MAX_SECTIONS} top-level sections")
-        section_id = outer.byte()
-        size = outer.u32()
-        if size > len(data) - outer.pos:
-            raise Undecidable(f"section {section_id} runs past the end of the file")
-        if section_id in _SHAPING_SECTIONS:
-            found.append((section_id, outer.pos, size))
-        outer.pos += size
-    while up_to_last_import and found and found[-1][0] != _SECTION_IMPORT:
+    """The sections that shape types, optionally only up to the last import (nothing later changes an import).
+
+    Sections, nested components above all, are decoded in place, never copied.
+    """
+    found = [(i, cursor) for i, cursor in top_level_sections(data, path, base) if i in _SHAPING_SECTIONS]
+    while up_to_last_import and found and found[-1][0] != SECTION_IMPORT:
         found.pop()
-    view = memoryview(data)  # sections, nested components above all, are decoded in place, never copied
-    return [(section_id, Cursor(view[start : start + size], base + start, path)) for section_id, start, size in found]
+    return found
 
 
 class _Decoder:
@@ -285,19 +277,19 @@ class _Decoder:
             raise Undecidable("components nested too deeply")
 
     def section(self, section_id: int, cursor: Cursor) -> None:
-        if section_id == _SECTION_COMPONENT:
+        if section_id == SECTION_COMPONENT:
             self.components.append(_Component(_nested(self, cursor).exports))
             return
         for _ in range(cursor.u32()):
-            if section_id == _SECTION_TYPE:
+            if section_id == SECTION_TYPE:
                 self.types.append(_typedef(cursor, self.scopes))
-            elif section_id == _SECTION_ALIAS:
+            elif section_id == SECTION_ALIAS:
                 self._alias(cursor)
-            elif section_id == _SECTION_IMPORT:
+            elif section_id == SECTION_IMPORT:
                 self._import(cursor)
-            elif section_id == _SECTION_EXPORT:
+            elif section_id == SECTION_EXPORT:
                 self._export(cursor)
-            elif section_id == _SECTION_CANON:
+            elif section_id == SECTION_CANON:
                 self._canon(cursor)
             else:
                 self._instance(cursor)

@@ -35,16 +35,21 @@ from typing import TYPE_CHECKING
 
 from ._errors import ComponentFormatError, PylonError, VerificationError
 from ._fs import TempFile, TooLarge, open_inside, os_reason
-from ._layout import BLOBS_DIR, META_FILE, PLAN_FILE, STORE_DIR, blob_relpath
+from ._layout import (
+    BLOBS_DIR,
+    DEFAULT_IGNORE_IMPORTS,
+    DEFAULT_MAX_COMPONENT_SIZE,
+    META_FILE,
+    PLAN_FILE,
+    STORE_DIR,
+    blob_relpath,
+)
 from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
     from ._sources import BundleFolder
-
-DEFAULT_IGNORE = ("wasi:",)
-DEFAULT_LIMIT = 2 << 30
 
 
 @dataclass
@@ -66,7 +71,7 @@ class Report:
 class BundleMeta:
     """hatch-pylon's record of how the build judged the bundle (``pylon.json``), outside the composectl plan."""
 
-    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE
+    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE_IMPORTS
     composed: str | None = None  # file name of the composed component, next to plan.json
     composed_digest: str | None = None
     composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
@@ -106,7 +111,7 @@ def verify_bundle(
     compile_all: bool = False,
     compiler: Compiler | Callable[[], Compiler | None] | None = None,
     ignore_imports: tuple[str, ...] | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
 ) -> Verified:
     """Check ``bundle``: what ``_sources.open_target`` yields (its unpacking problems, RECORD mismatches,

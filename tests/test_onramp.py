@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import wasmtime
-from helpers import write_component
+from helpers import hook_pyproject, write_component
 from test_build import run_build, tiny_project
 
+from hatch_pylon._cli import main
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._config import load_config
+from hatch_pylon._errors import PylonError
 from hatch_pylon._pipeline import build_bundle
+from hatch_pylon._project import load_project
 
 COMMANDS = ("inspect", "plan", "verify", "run", "trust", "compose", "cache")
 
@@ -142,3 +146,89 @@ def test_the_build_warns_about_a_wheel_only_table_and_raw_components_in_the_sdis
         old.unlink()
     result = run_build(project, "--sdist")
     assert result.returncode == 0 and "raw components" not in result.stdout + result.stderr
+
+
+def mismatched(root: Path, consumer_wat: str | None = None) -> Path:
+    """A project whose cap exports ``f(x: u32) -> u32`` where the root imports ``f() -> u32``."""
+    if consumer_wat is None:
+        write_component(root / "root.wasm", imports=["a:b/c@1.0.0"])
+    else:
+        root.mkdir(parents=True)
+        (root / "root.wasm").write_bytes(wasmtime.wat2wasm(consumer_wat))
+    write_component(root / "caps" / "p.wasm", exports=["a:b/c@1.0.0"], sig='(param "x" u32) (result u32)')
+    (root / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    return root
+
+
+MISMATCH = (
+    "python -> p (a:b/c@1.0.0): function 'f' differs: consumer imports func() -> u32, "
+    "provider exports func(x: u32) -> u32"
+)
+
+
+def test_plan_and_the_default_build_refuse_a_type_mismatch_as_verify_does(tmp_path: Path) -> None:
+    project = mismatched(tmp_path / "demo")
+    planned = cli("plan", str(project))
+    assert planned.returncode == 1 and f"bindings do not type-check:\n  - {MISMATCH}\n" in planned.stderr
+    with pytest.raises(PylonError, match=re.escape(MISMATCH)):
+        build_bundle(load_project(project))
+    names_only = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}
+    folder = build_bundle(load_config(names_only, project_root=project, project_name="demo", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    verified = cli("verify", str(folder))
+    assert verified.returncode == 1 and f"  - {MISMATCH}\n" in verified.stderr
+
+
+UNDECODABLE = '(component (import "a:b/c@1.0.0" (instance (core type (module)) (export "f" (func (result u32))))))'
+
+
+def test_a_binding_the_decoder_cannot_decide_is_named_not_compiled(tmp_path: Path) -> None:
+    project = mismatched(tmp_path / "demo", UNDECODABLE)
+    cache = tmp_path / "cache"
+    planned = cli("plan", str(project), env={"HATCH_PYLON_CACHE_DIR": str(cache)})
+    assert planned.returncode == 0, planned.stderr
+    assert (
+        "binding python -> p (a:b/c@1.0.0) is not type-checked: the types of python cannot be decoded from "
+        "the binary; hatch-pylon verify checks it with wasmtime" in planned.stderr
+    )
+    assert not cache.exists()  # nothing was compiled
+
+
+RESOURCE_ROOT = """(component
+  (import "a:b/c@1.0.0" (instance
+    (export "r" (type $r (sub resource)))
+    (export "make" (func (result (own $r))))))
+)"""
+RESOURCE_CAP = """(component
+  (type $r (resource (rep i32)))
+  (core func $new (canon resource.new $r))
+  (core module $m
+    (import "" "new" (func $new (param i32) (result i32)))
+    (func (export "make") (result i32) i32.const 7 call $new))
+  (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+  (func $make (result (own $r)) (canon lift (core func $i "make")))
+  (instance $inst (export "r" (type $r)) (export "make" (func $make)))
+  (export "a:b/c@1.0.0" (instance $inst))
+)"""
+
+
+def test_run_without_wasm_tools_says_what_is_needed_once_before_compiling(tmp_path: Path, capsys, monkeypatch) -> None:
+    (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_ROOT))
+    (tmp_path / "caps").mkdir()
+    (tmp_path / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_CAP))
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(cache))
+    from hatch_pylon import _compose
+
+    monkeypatch.setattr(_compose, "find_wasm_tools", lambda: None)  # as where wasm-tools is not installed
+    assert main(["run", str(folder)]) == 1
+    err = capsys.readouterr().err
+    needed = "3.11 or later" if sys.version_info < (3, 11) else "pip install 'hatch-pylon[run]'"
+    assert err.count("needs wasm-tools") == 1 and needed in err, err
+    assert "python imports 'a:b/c@1.0.0' passes resources" in err
+    assert not cache.exists()  # nothing was compiled first
