@@ -212,13 +212,13 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
         if not verified.report.composed_proven:
-            from ._compose import INSTALL_HINT
+            from ._compose import install_hint
 
             raise VerificationError(
                 label,
                 [
                     f"composed component {verified.meta.composed}: cannot be proven without wasm-tools, so it "
-                    f"is not shipped ({INSTALL_HINT})"
+                    f"is not shipped ({install_hint()})"
                 ],
             )
         composed = staging / verified.meta.composed

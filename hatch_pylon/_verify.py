@@ -338,12 +338,12 @@ def _prove_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str,
     plan composes to is refused. Without wasm-tools it cannot be proven: that
     is said, and ``run`` links the plan instead of running it.
     """
-    from ._compose import INSTALL_HINT, ComposeError, compose_bundle, find_wasm_tools
+    from ._compose import ComposeError, compose_bundle, find_wasm_tools, install_hint
 
     name = meta.composed
     tool = find_wasm_tools()
     if tool is None:
-        report.skipped.append(f"composed component {name}: cannot be proven without wasm-tools ({INSTALL_HINT})")
+        report.skipped.append(f"composed component {name}: cannot be proven without wasm-tools ({install_hint()})")
         return
     try:
         composed = compose_bundle(root, plan, ignore_imports=ignore, strip=meta.composed_strip, tool=tool)
