@@ -556,7 +556,7 @@ def bundle_from(tmp_path: Path, root_wat: str, caps: dict[str, str]) -> Path:
     (project / "root.wasm").write_bytes(wasmtime.wat2wasm(root_wat))
     for name, wat in caps.items():
         (project / "caps" / f"{name}.wasm").write_bytes(wasmtime.wat2wasm(wat))
-    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}  # only verify judges types
     config = load_config(raw, project_root=project, project_name="d", environ={})
     return build_bundle(config).write_to(tmp_path / "bundle")
 
