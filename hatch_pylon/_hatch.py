@@ -21,7 +21,7 @@ from ._fs import make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
 from ._placement import check_placement
-from ._project import hatch_table_name, one_target_problems
+from ._project import hatch_table_name, one_target_problems, sdist_carries_bundle
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
@@ -79,7 +79,8 @@ class PylonBuildHook(BuildHookInterface):
         return load_config(self.config, project_root=self.root, project_name=self.metadata.name, table=table)
 
     def _bundle(self, config: PylonConfig, staging: Path) -> Bundle:
-        shipped = shipped_bundle(Path(self.root), staging, self._info)
+        required = sdist_carries_bundle(self.root)
+        shipped = shipped_bundle(Path(self.root), staging, self._info, required=required)
         if shipped is not None:
             return shipped
         try:

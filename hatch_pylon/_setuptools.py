@@ -75,7 +75,7 @@ class _State:
                 check_placement(self.root, self.config.destination, self.config.store, key=SETUPTOOLS_TABLE)
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
-                self.bundle = shipped_bundle(self.root, self.staging, _say) or build_bundle(
+                self.bundle = shipped_bundle(self.root, self.staging, _say, required=True) or build_bundle(
                     self.config, warn=_say, progress=throttled_progress(_say), staging=self.staging
                 )
             except PylonError as error:

@@ -138,7 +138,7 @@ def _member_problems(names: list[str]) -> list[str]:
         ):
             problems.append(f"unsafe member name {quoted(name)}")
             continue
-        for path in (posix, *(p for p in posix.parents if str(p) != ".")):
+        for path in (*reversed([p for p in posix.parents if str(p) != "."]), posix):  # the shortest clash first
             spelled = str(path)
             key = unicodedata.normalize("NFC", spelled).casefold()
             first = spellings.setdefault(key, spelled)
