@@ -239,7 +239,8 @@ def _verify(args: argparse.Namespace) -> int:
         _say(f"not checked: {skipped}")
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
-        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
+        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
+        f"plan digest {report.plan_digest}"
     )
     return 0
 
@@ -262,12 +263,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _trust(args: argparse.Namespace) -> int:
     from ._sources import open_target
-    from ._trust import trust_bundle
+    from ._trust import NOT_LOADED, trust_bundle
 
     with open_target(args.target, note=_say) as bundle:
-        written = trust_bundle(bundle, args.store)
-    for path in written:
-        print(path)
+        trusted = trust_bundle(bundle, args.store)
+    for line in trusted.lines():
+        print(line)
+    sys.stdout.flush()
+    _say(NOT_LOADED)
     return 0
 
 

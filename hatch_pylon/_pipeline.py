@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -150,7 +151,7 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports)
+    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest())
     composed_path = None
     if config.compose:
         from ._compose import compose_plan
@@ -164,7 +165,7 @@ def build_bundle(
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)
-        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest)
+        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest, meta.plan_digest)
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path)
 
 
@@ -222,7 +223,7 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
         verified.plan.to_json(),
         dict(verified.blobs),
         dict(verified.sizes),
-        meta_json=verified.meta.to_json(),
+        meta_json=replace(verified.meta, plan_digest=verified.plan.plan_digest()).to_json(),
         composed=composed,
     )
 
