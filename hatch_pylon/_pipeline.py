@@ -165,7 +165,7 @@ def build_bundle(
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)
-        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest, meta.plan_digest)
+        meta = replace(meta, composed=composed_path.name, composed_digest=composed.digest, composed_strip=config.strip)
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path)
 
 
@@ -212,6 +212,16 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
+        if not verified.report.composed_proven:
+            from ._compose import install_hint
+
+            raise VerificationError(
+                label,
+                [
+                    f"composed component {verified.meta.composed}: cannot be proven without wasm-tools, so it "
+                    f"is not shipped ({install_hint()})"
+                ],
+            )
         composed = staging / verified.meta.composed
         with open_inside(prebuilt, verified.meta.composed) as source, TempFile(staging) as temp:
             digest, _ = sha256_of(source, copy_to=temp.file)

@@ -6,8 +6,9 @@ of them pass; each blob is then re-hashed as it is read for compiling.
 
 How the graph is linked, in order of preference:
 
-1. the bundle carries a verified composed component (``compose = true``): it
-   runs as is, with only WASI;
+1. the bundle carries a composed component (``compose = true``) the gate
+   proved (re-composed from the plan, byte for byte): it runs as is, with
+   only WASI; one it could not prove (no wasm-tools) is never run;
 2. a binding's interface uses resources and ``wasm-tools`` is installed: the
    graph is composed in memory (``_compose``, from copies of the blobs
    re-hashed on the way) and that runs with only WASI. The composed bytes are
@@ -37,7 +38,7 @@ from wasmtime.component import Component, ComponentInstanceType, FuncType, Insta
 from ._cache import COMPOSED_DIR
 from ._compiler import CompileError, Compiler
 from ._errors import PylonError, plural
-from ._fs import atomic_write, open_inside, os_reason, private_folder
+from ._fs import atomic_write, open_inside, os_reason
 from ._layout import STORE_DIR, blob_relpath
 from ._plan import Plan
 from ._reflect import uses_resources
@@ -85,7 +86,9 @@ class Runtime:
         assert verified.plan is not None
         self._plan = verified.plan
         meta = verified.meta
-        if meta.composed is not None and meta.composed_digest is not None:
+        if meta.composed is not None and not verified.report.composed_proven and self.compiler.say is not None:
+            self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
+        if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
             data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
             self.composed = self._compile(data, meta.composed_digest, meta.composed)
             self.linked = "composed (bundled)"
@@ -161,7 +164,7 @@ class Runtime:
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
-        from ._compose import ComposeError, compose_plan
+        from ._compose import ComposeError, compose_bundle
 
         plan_digest = self.plan.plan_digest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
@@ -173,18 +176,10 @@ class Runtime:
         if self.compiler.say is not None:
             caps = plural(len(self.plan.components) - 1, "cap")
             self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
-        with private_folder("hatch-pylon-run-") as work:
-            copies: dict[str, Path] = {}
-            for component in self.plan.components:
-                relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
-                copies[component.digest] = work / f"{component.digest}.wasm"
-                copies[component.digest].write_bytes(
-                    self._read_verified(relative, component.digest, f"component {component.id!r}: blob")
-                )
-            try:
-                composed = compose_plan(self.plan, copies, ignore_imports=ignore, tool=tool)
-            except ComposeError as error:
-                raise RunError(f"cannot compose {self.label} to run it: {error}") from None
+        try:
+            composed = compose_bundle(self.folder, self.plan, ignore_imports=ignore, tool=tool)
+        except ComposeError as error:
+            raise RunError(f"cannot compose {self.label} to run it: {error}") from None
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(cached, composed.data)
