@@ -13,9 +13,9 @@ configuration came from:
   would ship stale blobs, the index and temp files.
 
 The hatchling hook then adds the store to hatchling's exclude patterns
-(``exclude_store``), so
-no store internal (``.pylon-index.json``, ``.tmp-*``, stale blobs) reaches
-an sdist or a wheel, whatever the project's ignore files say.
+(``exclude_store``), so no store internal (``.pylon-index.json``, ``.tmp-*``,
+stale blobs) reaches an sdist or a wheel, whatever the project's ignore files
+say.
 """
 
 from __future__ import annotations
