@@ -60,6 +60,7 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
+    composed_proven: bool = False  # the bundled composed component is what the plan composes to
 
     @property
     def ok(self) -> bool:
@@ -73,11 +74,15 @@ class BundleMeta:
     ignore_imports: tuple[str, ...] = DEFAULT_IGNORE_IMPORTS
     composed: str | None = None  # file name of the composed component, next to plan.json
     composed_digest: str | None = None
+    composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
         if self.composed is not None:
-            document["composed"] = {"file": self.composed, "digest": self.composed_digest}
+            composed: dict[str, object] = {"file": self.composed, "digest": self.composed_digest}
+            if self.composed_strip:
+                composed["strip"] = True
+            document["composed"] = composed
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -146,6 +151,8 @@ def verify_bundle(
         ]
         report.typed = True
         report.compiled_all = compile_all and not typed.skipped
+    if meta.composed is not None and not report.problems:
+        _prove_composed(root, plan, meta, ignore, report)
     report.checked_components = len(digests)
     report.checked_bindings = len(plan.bindings)
     return Verified(report, plan, meta, blobs, sizes, label)
@@ -187,6 +194,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
                 isinstance(composed, dict)
                 and isinstance(composed.get("file"), str)
                 and isinstance(composed.get("digest"), str)
+                and isinstance(composed.get("strip", False), bool)
             )
         )
     ):
@@ -194,7 +202,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         return BundleMeta()
     if composed is None:
         return BundleMeta(tuple(ignore))
-    return BundleMeta(tuple(ignore), composed["file"], composed["digest"])
+    return BundleMeta(tuple(ignore), composed["file"], composed["digest"], composed.get("strip", False))
 
 
 def _check_blobs(
@@ -320,6 +328,35 @@ def _check_composed(
     for extern in scanned.info.imports:
         if not extern.name.startswith(ignore):
             report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
+
+
+def _prove_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str, ...], report: Report) -> None:
+    """The composed component must be exactly what wasm-tools composes from the plan's verified blobs.
+
+    Composition is reproducible (no paths or timestamps reach the output), so
+    a file with the right digest in ``pylon.json`` but other bytes than the
+    plan composes to is refused. Without wasm-tools it cannot be proven: that
+    is said, and ``run`` links the plan instead of running it.
+    """
+    from ._compose import ComposeError, compose_bundle, find_wasm_tools, install_hint
+
+    name = meta.composed
+    tool = find_wasm_tools()
+    if tool is None:
+        report.skipped.append(f"composed component {name}: cannot be proven without wasm-tools ({install_hint()})")
+        return
+    try:
+        composed = compose_bundle(root, plan, ignore_imports=ignore, strip=meta.composed_strip, tool=tool)
+    except ComposeError as error:
+        report.problems.append(f"composed component {name}: the plan does not compose ({error})")
+        return
+    if composed.digest != meta.composed_digest:
+        report.problems.append(
+            f"composed component {name} is not what the plan composes to "
+            f"(sha256 {meta.composed_digest}; wasm-tools composes sha256 {composed.digest})"
+        )
+        return
+    report.composed_proven = True
 
 
 def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], report: Report) -> None:
