@@ -174,7 +174,7 @@ def _plan(args: argparse.Namespace) -> int:
         f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
-    for line in summary_lines(plan, sizes):
+    for line in summary_lines(plan, sizes, resolution):
         print(line)
     sys.stdout.flush()
     return 0
@@ -210,6 +210,8 @@ def _verify(args: argparse.Namespace) -> int:
     checked += "; every component compiled" if report.compiled_all else ""
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
+    for note in report.notes:
+        _say(f"note: {note}")
     print(
         f"{args.target}: OK ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"

@@ -102,6 +102,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("ignore-imports", "strings", ["wasi:"], "import-name prefixes left to the host"),
     Option(
+        "registry",
+        "ids",
+        None,
+        "when a component imports `compose:dynlink/linker`: the ids of the endpoint providers bundled, unbound, "
+        "for it to resolve at run time",
+        shown_default="every `compose:dynlink/endpoint` provider found",
+    ),
+    Option(
         "destination",
         "folder",
         None,
@@ -157,6 +165,7 @@ _KINDS = {
     "path": ("path", "a non-empty string path"),
     "paths": ("list of paths", "a list of non-empty strings"),
     "strings": ("list of strings", "a list of non-empty strings"),
+    "ids": ("list of ids", "a list of component ids"),
     "folder": ("string", "a non-empty relative folder"),
     "name": ("string", "a non-empty string"),
     "id": ("id", ""),
@@ -194,6 +203,9 @@ def _type_problem(option: Option, value: Any) -> str | None:
         "tables": lambda: isinstance(value, list),
     }
     checks["strings"] = checks["paths"]
+    checks["ids"] = lambda: (
+        isinstance(value, list) and all(isinstance(item, str) and ID_PATTERN.fullmatch(item) for item in value)
+    )
     if checks[kind]():
         return None
     expected = _KINDS[kind][1]
@@ -220,7 +232,7 @@ def markdown_table() -> str:
 def _default_text(option: Option) -> str:
     if option.shown_default is not None:
         text = option.shown_default
-        return text if text.startswith("`") else f"`{text}`"
+        return text if "`" in text else f"`{text}`"
     if option.default is REQUIRED:
         return "required"
     if option.default is None:
@@ -273,6 +285,7 @@ class PylonConfig(NamedTuple):
     compose: bool = False
     strip: bool = False
     manifest: Path | None = None
+    registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
     def is_ignored(self, import_name: str) -> bool:
         return any(import_name.startswith(prefix) for prefix in self.ignore_imports)
@@ -363,6 +376,7 @@ class _Parser:
             compose=compose,
             strip=strip,
             manifest=manifest,
+            registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
 
     # -- the schema's part: known keys and types ------------------------------------------------

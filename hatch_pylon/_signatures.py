@@ -52,6 +52,7 @@ class InstanceSignatures:
     """An instance's function exports (its type and resource exports are left to the linker)."""
 
     functions: Mapping[str, Signature]
+    type_only: bool = False  # it exports types only, none a resource: nothing for a linker to define
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,10 @@ class _Renderer:
         if isinstance(item, _Func):
             return self.signature(item)
         if isinstance(item, _Instance):
-            return InstanceSignatures({n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)})
+            type_only = all(isinstance(e, _TypeExport) and e.target is not _RESOURCE for e in item.exports.values())
+            return InstanceSignatures(
+                {n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)}, type_only
+            )
         if isinstance(item, _TypeExport):
             return OtherItem("type")
         if isinstance(item, _Component) or item is _COMPONENT_TYPE:
