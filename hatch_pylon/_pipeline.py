@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ._components import Progress, discover
 from ._config import PylonConfig
-from ._errors import ResolveError, VerificationError, bullets
+from ._errors import ResolveError, VerificationError, bullets, human_size, plural
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._linkage import exec_refusal
@@ -79,10 +79,9 @@ class Bundle(NamedTuple):
 
     def headline(self, plan_path: str) -> str:
         total = sum(self.sizes.values())
-        noun = "component" if len(self.plan.components) == 1 else "components"
         return (
-            f"{len(self.plan.components)} {noun} ({_size(total)}), {len(self.plan.bindings)} bindings; "
-            f"plan -> {plan_path}"
+            f"{plural(len(self.plan.components), 'component')} ({human_size(total)}), "
+            f"{plural(len(self.plan.bindings), 'binding')}; plan -> {plan_path}"
         )
 
     def summary(self) -> list[str]:
@@ -91,7 +90,7 @@ class Bundle(NamedTuple):
         if self.composed is not None:
             size = os.path.getsize(self.composed)
             digest = json.loads(self.meta_json)["composed"]["digest"]
-            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {_size(size)}")
+            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {human_size(size)}")
         return lines
 
 
@@ -105,7 +104,7 @@ def summary_lines(plan: Plan, sizes: dict[str, int], resolution: Resolution | No
         if component.id in registry:
             these.append("unbound: resolved by id or digest at run time")
         role = f" ({'; '.join(these)})" if these else ""
-        size = _size(sizes[component.digest])
+        size = human_size(sizes[component.digest])
         lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}")
     for b in plan.bindings:
         lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
@@ -122,8 +121,13 @@ def plan_project(
     for component_id, loser, winner in catalog.shadowed:
         warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
     resolution = resolve(catalog, config)
-    components = (PlanComponent(c.id, c.file.digest) for c in resolution.components)
-    plan = Plan.create(config.root.id, components, resolution.bindings, config.policy, config.linkage)
+    if config.validate == "types":
+        _check_types(resolution, warn)
+    urls = {c.id: c.fetch_url for c in config.components}
+    components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
+    plan = Plan.create(
+        config.root.id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
+    )
     refusal = exec_refusal(
         plan.linkage,
         (e.name for e in catalog.root.file.info.imports),
@@ -152,8 +156,6 @@ def build_bundle(
         for path in ingest.swept:
             warn(f"removed {path}, left behind by a build that did not finish")
         resolution, plan = plan_project(config, ingest, progress, warn)
-        if config.validate == "types":
-            _check_types(resolution)
         blobs: dict[str, Path] = {}
         for component in resolution.components:
             staged = ingest.commit(component.path)
@@ -179,23 +181,30 @@ def build_bundle(
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)
-        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest)
+        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest, config.strip)
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path)
 
 
-def _check_types(resolution: Resolution) -> None:
-    from ._compiler import optional_compiler
+def _check_types(resolution: Resolution, warn: Report) -> None:
+    """Type-check every binding from the types decoded from the binaries; nothing is compiled.
+
+    A component the decoder does not model is not compiled either (a build must not need wasmtime):
+    each binding it takes part in is named in a warning, and ``verify`` checks it with wasmtime.
+    """
     from ._typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    report = type_problems(files, list(resolution.bindings), optional_compiler)
+    report = type_problems(files, list(resolution.bindings), None)
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
-    if report.skipped:
-        raise ResolveError(
-            f"cannot type-check {', '.join(report.skipped)} without wasmtime; install "
-            'hatch-pylon[run] or set validate = "names"'
-        )
+    undecided = set(report.skipped)
+    for b in resolution.bindings:
+        if b.consumer_id in undecided or b.provider_id in undecided:
+            who = sorted({b.consumer_id, b.provider_id} & undecided)
+            warn(
+                f"binding {b.consumer_id} -> {b.provider_id} ({b.import_name}) is not type-checked: the types of "
+                f"{' and '.join(who)} cannot be decoded from the binary; hatch-pylon verify checks it with wasmtime"
+            )
 
 
 def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _: None) -> Bundle | None:
@@ -209,15 +218,26 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / PLAN_FILE)):
         return None
     from ._compiler import optional_compiler
+    from ._sources import BundleFolder
     from ._verify import verify_bundle
 
     report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
-    verified = verify_bundle(prebuilt, copy_to=staging, compiler=optional_compiler)
-    verified.or_raise(label)
+    bundle = BundleFolder(prebuilt, label, "sdist")
+    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
+        if not verified.report.composed_proven:
+            from ._compose import install_hint
+
+            raise VerificationError(
+                label,
+                [
+                    f"composed component {verified.meta.composed}: cannot be proven without wasm-tools, so it "
+                    f"is not shipped ({install_hint()})"
+                ],
+            )
         composed = staging / verified.meta.composed
         with open_inside(prebuilt, verified.meta.composed) as source, TempFile(staging) as temp:
             digest, _ = sha256_of(source, copy_to=temp.file)
@@ -245,14 +265,6 @@ def throttled_progress(
         now = clock()
         if now >= next_at[0]:
             next_at[0] = now + every
-            say(f"reading components: {files} read, {_size(size)} hashed and staged ({now - start:.0f} s)")
+            say(f"reading components: {files} read, {human_size(size)} hashed and staged ({now - start:.0f} s)")
 
     return progress
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"

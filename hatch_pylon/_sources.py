@@ -26,10 +26,9 @@ from typing import IO
 
 from ._errors import PylonError, bullets
 from ._fs import TempFile, TooLarge, private_folder, sha256_of
-from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
+from ._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._plan import MAX_PLAN_BYTES
 
-DEFAULT_LIMIT = 2 << 30  # bytes per bundled file: the build's max-component-size default
 _MAX_RECORD = 64 << 20
 DIST_PREFIX = "dist:"
 
@@ -48,7 +47,7 @@ class ArchiveError(PylonError):
 
 @contextmanager
 def open_target(
-    target: str, *, limit: int = DEFAULT_LIMIT, note: Callable[[str], None] | None = None
+    target: str, *, limit: int = DEFAULT_MAX_COMPONENT_SIZE, note: Callable[[str], None] | None = None
 ) -> Iterator[BundleFolder]:
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
 

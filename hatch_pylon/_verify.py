@@ -1,8 +1,11 @@
 """The verification gate: the one check every consumer of a bundle goes through.
 
-``verify``, ``run``, ``trust`` and a wheel built from an sdist all call
-``verify_bundle``; what it refuses, they all refuse, with the same messages.
-It checks, reporting every problem it finds:
+``verify``, ``run``, ``trust``, ``compose`` and a wheel built from an sdist
+all call ``verify_bundle`` once, with what ``_sources.open_target`` yields (or
+a folder); what it refuses, they all refuse, with the same messages. It
+checks, reporting every problem it finds:
+
+- what unpacking the archive found (a wheel's bundle files against its ``RECORD``);
 
 - the plan, through the one parser (``_plan.parse_plan``), re-written to canonical bytes;
 - every blob: opened without following any link, streamed through SHA-256
@@ -32,16 +35,22 @@ from typing import TYPE_CHECKING
 
 from ._errors import ComponentFormatError, PylonError, VerificationError
 from ._fs import TempFile, TooLarge, open_inside, os_reason
-from ._layout import BLOBS_DIR, META_FILE, PLAN_FILE, STORE_DIR, blob_relpath
+from ._layout import (
+    BLOBS_DIR,
+    DEFAULT_IGNORE_IMPORTS,
+    DEFAULT_MAX_COMPONENT_SIZE,
+    META_FILE,
+    PLAN_FILE,
+    STORE_DIR,
+    blob_relpath,
+)
 from ._linkage import exec_refusal, host_provides
 from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
-
-DEFAULT_IGNORE = ("wasi:",)
-DEFAULT_LIMIT = 2 << 30
+    from ._sources import BundleFolder
 
 
 @dataclass
@@ -53,6 +62,7 @@ class Report:
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
     notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
+    composed_proven: bool = False  # the bundled composed component is what the plan composes to
 
     @property
     def ok(self) -> bool:
@@ -63,14 +73,18 @@ class Report:
 class BundleMeta:
     """hatch-pylon's record of how the build judged the bundle (``pylon.json``), outside the composectl plan."""
 
-    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE
+    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE_IMPORTS
     composed: str | None = None  # file name of the composed component, next to plan.json
     composed_digest: str | None = None
+    composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
         if self.composed is not None:
-            document["composed"] = {"file": self.composed, "digest": self.composed_digest}
+            composed: dict[str, object] = {"file": self.composed, "digest": self.composed_digest}
+            if self.composed_strip:
+                composed["strip"] = True
+            document["composed"] = composed
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -84,37 +98,43 @@ class Verified:
     blobs: dict[str, Path] = field(default_factory=dict)  # digest -> a file holding exactly those bytes
     sizes: dict[str, int] = field(default_factory=dict)
 
-    def or_raise(self, label: str) -> Verified:
+    label: str = ""  # what the user named, for messages
+
+    def or_raise(self) -> Verified:
         if self.report.problems:
-            raise VerificationError(label, self.report.problems)
+            raise VerificationError(self.label, self.report.problems)
         return self
 
 
 def verify_bundle(
-    folder: str | os.PathLike[str],
+    bundle: BundleFolder | str | os.PathLike[str],
     *,
     types: bool = True,
     compile_all: bool = False,
     compiler: Compiler | Callable[[], Compiler | None] | None = None,
     ignore_imports: tuple[str, ...] | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
 ) -> Verified:
-    """Check the bundle in ``folder``; with ``copy_to``, verified blobs are copied into a store there as hashed.
+    """Check ``bundle``: what ``_sources.open_target`` yields (its unpacking problems, RECORD mismatches,
+    are reported first) or a bundle folder. With ``copy_to``, verified blobs are copied into a store there
+    as they are hashed.
 
     ``compiler`` is a Compiler, None (decode only; what cannot be decoded is
     skipped) or a callable making one when the first compile is needed.
     """
-    root = Path(folder)
-    report = Report()
+    if isinstance(bundle, (str, os.PathLike)):
+        root, label, report = Path(bundle), os.fspath(bundle), Report()
+    else:
+        root, label, report = bundle.folder, bundle.label, Report(list(bundle.problems))
     try:
         plan = _read_plan(root)
     except PlanFormatError as error:
         report.problems += [f"{PLAN_FILE}: {problem}" for problem in error.problems]
-        return Verified(report)
+        return Verified(report, label=label)
     except PylonError as error:
         report.problems.append(str(error))
-        return Verified(report)
+        return Verified(report, label=label)
     meta = _read_meta(root, report)
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
@@ -141,9 +161,11 @@ def verify_bundle(
         ]
         report.typed = True
         report.compiled_all = compile_all and not typed.skipped
+    if meta.composed is not None and not report.problems:
+        _prove_composed(root, plan, meta, ignore, report)
     report.checked_components = len(digests)
     report.checked_bindings = len(plan.bindings)
-    return Verified(report, plan, meta, blobs, sizes)
+    return Verified(report, plan, meta, blobs, sizes, label)
 
 
 def _read_small(root: Path, name: str) -> bytes:
@@ -182,6 +204,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
                 isinstance(composed, dict)
                 and isinstance(composed.get("file"), str)
                 and isinstance(composed.get("digest"), str)
+                and isinstance(composed.get("strip", False), bool)
             )
         )
     ):
@@ -189,7 +212,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         return BundleMeta()
     if composed is None:
         return BundleMeta(tuple(ignore))
-    return BundleMeta(tuple(ignore), composed["file"], composed["digest"])
+    return BundleMeta(tuple(ignore), composed["file"], composed["digest"], composed.get("strip", False))
 
 
 def _check_blobs(
@@ -315,6 +338,35 @@ def _check_composed(
     for extern in scanned.info.imports:
         if not extern.name.startswith(ignore) and not host_provides(extern.name, plan.linkage):
             report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
+
+
+def _prove_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str, ...], report: Report) -> None:
+    """The composed component must be exactly what wasm-tools composes from the plan's verified blobs.
+
+    Composition is reproducible (no paths or timestamps reach the output), so
+    a file with the right digest in ``pylon.json`` but other bytes than the
+    plan composes to is refused. Without wasm-tools it cannot be proven: that
+    is said, and ``run`` links the plan instead of running it.
+    """
+    from ._compose import ComposeError, compose_bundle, find_wasm_tools, install_hint
+
+    name = meta.composed
+    tool = find_wasm_tools()
+    if tool is None:
+        report.skipped.append(f"composed component {name}: cannot be proven without wasm-tools ({install_hint()})")
+        return
+    try:
+        composed = compose_bundle(root, plan, ignore_imports=ignore, strip=meta.composed_strip, tool=tool)
+    except ComposeError as error:
+        report.problems.append(f"composed component {name}: the plan does not compose ({error})")
+        return
+    if composed.digest != meta.composed_digest:
+        report.problems.append(
+            f"composed component {name} is not what the plan composes to "
+            f"(sha256 {meta.composed_digest}; wasm-tools composes sha256 {composed.digest})"
+        )
+        return
+    report.composed_proven = True
 
 
 def _check_names(
