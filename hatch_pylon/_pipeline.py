@@ -12,12 +12,13 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ._components import Progress, discover
 from ._config import PylonConfig
-from ._errors import ResolveError, VerificationError, bullets, human_size, plural
+from ._errors import PylonError, ResolveError, VerificationError, bullets, human_size, plural
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._linkage import exec_refusal
@@ -167,7 +168,7 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports)
+    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest())
     composed_path = None
     if config.compose:
         from ._compose import compose_plan
@@ -181,7 +182,7 @@ def build_bundle(
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)
-        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest, config.strip)
+        meta = replace(meta, composed=composed_path.name, composed_digest=composed.digest, composed_strip=config.strip)
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path)
 
 
@@ -249,8 +250,44 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
         verified.plan.to_json(),
         dict(verified.blobs),
         dict(verified.sizes),
-        meta_json=verified.meta.to_json(),
+        meta_json=replace(verified.meta, plan_digest=verified.plan.plan_digest()).to_json(),
         composed=composed,
+    )
+
+
+def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Report) -> Bundle:
+    """The one build entry of every adapter (hatchling hook, setuptools): the bundle a build packages.
+
+    The placement is checked first, its messages naming the table the configuration came from; then
+    an unpacked sdist's shipped bundle is taken through the gate, else the configured components
+    are built. A build of an unpacked sdist that ships no bundle says why it has none.
+    """
+    from ._placement import check_placement
+
+    check_placement(config.project_root, config.destination, config.store, key=config.table)
+    shipped = shipped_bundle(config.project_root, staging, say)
+    if shipped is not None:
+        return shipped
+    try:
+        return build_bundle(config, warn=warn, progress=throttled_progress(say), staging=staging)
+    except PylonError as error:
+        if not (config.project_root / "PKG-INFO").is_file():
+            raise
+        raise PylonError(f"{error}\n{_no_shipped_bundle_hint(config.table)}") from None
+
+
+def _no_shipped_bundle_hint(table: str) -> str:
+    from ._schema import SETUPTOOLS_TABLE
+
+    if table == SETUPTOOLS_TABLE:
+        return (
+            f"This is an unpacked sdist without a {SDIST_BUNDLE_DIR}/ bundle: hatch-pylon did not run when the "
+            "sdist was made. List hatch-pylon in build-system.requires and build the sdist again."
+        )
+    return (
+        f"This is an unpacked sdist without a {SDIST_BUNDLE_DIR}/ bundle: the hook did not run for the sdist "
+        "target. Configure it in [tool.hatch.build.hooks.pylon] (for every target), not only under "
+        "[tool.hatch.build.targets.wheel.hooks.pylon], and build the sdist again."
     )
 
 

@@ -12,7 +12,7 @@ How the graph is linked, in order of preference:
 2. a binding's interface uses resources and ``wasm-tools`` is installed: the
    graph is composed in memory (``_compose``, from copies of the blobs
    re-hashed on the way) and that runs with only WASI. The composed bytes are
-   cached next to the compile cache, keyed by the plan's digest. Composition
+   cached next to the compile cache, keyed by composectl's plan digest. Composition
    is chosen over proxying resource handles through Python, which measured
    10-20x slower per call (docs/design.md), and wasmtime(-py) 50 traps
    ("deferred host scope has no call context") on a ``borrow`` nested in a
@@ -230,7 +230,7 @@ class Runtime:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
         from ._compose import ComposeError, compose_bundle
 
-        plan_digest = hashlib.sha256(self.plan.to_json()).hexdigest()
+        plan_digest = self.plan.plan_digest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
         if cached.is_file() and not cached.is_symlink():
             try:

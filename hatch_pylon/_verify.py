@@ -63,6 +63,7 @@ class Report:
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
     notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
     composed_proven: bool = False  # the bundled composed component is what the plan composes to
+    plan_digest: str = ""  # composectl's plan digest of the plan read, once it parses
 
     @property
     def ok(self) -> bool:
@@ -77,9 +78,12 @@ class BundleMeta:
     composed: str | None = None  # file name of the composed component, next to plan.json
     composed_digest: str | None = None
     composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
+    plan_digest: str | None = None  # composectl's plan digest of the plan built (None in older bundles)
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
+        if self.plan_digest is not None:
+            document["plan-digest"] = self.plan_digest
         if self.composed is not None:
             composed: dict[str, object] = {"file": self.composed, "digest": self.composed_digest}
             if self.composed_strip:
@@ -135,7 +139,13 @@ def verify_bundle(
     except PylonError as error:
         report.problems.append(str(error))
         return Verified(report, label=label)
+    report.plan_digest = plan.plan_digest()
     meta = _read_meta(root, report)
+    if meta.plan_digest is not None and meta.plan_digest != report.plan_digest:
+        report.problems.append(
+            f"{META_FILE} records plan digest {meta.plan_digest}, but {PLAN_FILE}'s is {report.plan_digest}: "
+            "the plan changed after the build"
+        )
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
     blobs, sizes, infos = _check_blobs(root, plan, Limits(max_size=limit), report, copy_to)
@@ -195,8 +205,13 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         return BundleMeta()
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
+    plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
     if (
         not isinstance(ignore, list)
+        or not (
+            plan_digest is None
+            or (isinstance(plan_digest, str) and len(plan_digest) == 64 and set(plan_digest) <= set("0123456789abcdef"))
+        )
         or not all(isinstance(p, str) and p for p in ignore)
         or (
             composed is not None
@@ -211,8 +226,9 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         report.problems.append(f"{META_FILE}: not a hatch-pylon bundle record")
         return BundleMeta()
     if composed is None:
-        return BundleMeta(tuple(ignore))
-    return BundleMeta(tuple(ignore), composed["file"], composed["digest"], composed.get("strip", False))
+        return BundleMeta(tuple(ignore), plan_digest=plan_digest)
+    strip = composed.get("strip", False)
+    return BundleMeta(tuple(ignore), composed["file"], composed["digest"], strip, plan_digest=plan_digest)
 
 
 def _check_blobs(
