@@ -1,8 +1,8 @@
 """An endpoint provider for the runtime-linking tests: ``echo``, ``upper``, ``len``, ``count`` (calls so far in this
 instance: each resolution starts again at 1), ``fail`` (an error with context) and ``trap`` (an uncaught exception)."""
 
-from wit_world import exports
 from componentize_py_types import Err
+from wit_world import exports
 from wit_world.imports import types
 
 CALLS = [0]
