@@ -225,7 +225,7 @@ def _plan(args: argparse.Namespace) -> int:
         f"destination: {config.destination}/"
     )
     print(f"plan digest: {plan.plan_digest()}")
-    for line in summary_lines(plan, sizes):
+    for line in summary_lines(plan, sizes, resolution):
         print(line)
     sys.stdout.flush()
     return 0
@@ -260,6 +260,8 @@ def _verify(args: argparse.Namespace) -> int:
     checked += "; every component compiled" if report.compiled_all else ""
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
+    for note in report.notes:
+        _say(f"note: {note}")
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "

@@ -78,6 +78,7 @@ class PylonConfig(NamedTuple):
     strip: bool = False
     manifest: Path | None = None
     secrets: tuple[Secret, ...] = ()
+    registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
     def is_ignored(self, import_name: str) -> bool:
         return any(import_name.startswith(prefix) for prefix in self.ignore_imports)
@@ -170,6 +171,7 @@ class _Parser:
             strip=strip,
             manifest=manifest,
             secrets=secrets,
+            registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
 
     # -- the schema's part: known keys and types ------------------------------------------------

@@ -21,6 +21,7 @@ from ._config import PylonConfig
 from ._errors import PylonError, ResolveError, VerificationError, bullets, human_size, plural, printable
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
+from ._linkage import exec_refusal
 from ._plan import Plan, PlanComponent
 from ._resolve import Resolution, resolve
 
@@ -86,7 +87,7 @@ class Bundle(NamedTuple):
 
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
-        lines = summary_lines(self.plan, self.sizes)
+        lines = summary_lines(self.plan, self.sizes, self.resolution)
         if self.composed is not None:
             size = os.path.getsize(self.composed)
             digest = json.loads(self.meta_json)["composed"]["digest"]
@@ -94,14 +95,22 @@ class Bundle(NamedTuple):
         return lines
 
 
-def summary_lines(plan: Plan, sizes: dict[str, int]) -> list[str]:
+def summary_lines(plan: Plan, sizes: dict[str, int], resolution: Resolution | None = None) -> list[str]:
+    """Components (with their roles), bindings and, from a resolution, the imports the host serves."""
+    roles = resolution.roles() if resolution is not None else {}
+    registry = set(resolution.registry) if resolution is not None else set()
     lines = []
     for component in plan.components:
-        role = " (root)" if component.id == plan.root else ""
+        these = [*(["root"] if component.id == plan.root else []), *roles.get(component.id, ())]
+        if component.id in registry:
+            these.append("unbound: resolved by id or digest at run time")
+        role = f" ({'; '.join(these)})" if these else ""
         size = human_size(sizes[component.digest])
         lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}")
     for b in plan.bindings:
         lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
+    for consumer, name in resolution.host_imports if resolution is not None else ():
+        lines.append(f"host      {consumer}: {name} (served by the runtime host)")
     return lines
 
 
@@ -120,6 +129,14 @@ def plan_project(
     plan = Plan.create(
         config.root.id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
     )
+    refusal = exec_refusal(
+        plan.linkage,
+        (e.name for e in catalog.root.file.info.imports),
+        [b.import_name for b in plan.bindings],
+        (c.name for c in plan.policy.capabilities),
+    )
+    if refusal is not None:
+        warn(refusal)
     return resolution, plan
 
 

@@ -44,6 +44,7 @@ from ._layout import (
     STORE_DIR,
     blob_relpath,
 )
+from ._linkage import exec_refusal, host_provides
 from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
@@ -60,6 +61,7 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
+    notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
     composed_proven: bool = False  # the bundled composed component is what the plan composes to
     plan_digest: str = ""  # composectl's plan digest of the plan read, once it parses
 
@@ -148,7 +150,15 @@ def verify_bundle(
     digests = {c.id: c.digest for c in plan.components}
     blobs, sizes, infos = _check_blobs(root, plan, Limits(max_size=limit), report, copy_to)
     _check_strays(root, set(digests.values()), report)
-    _check_names(infos, list(plan.bindings), ignore, report)
+    _check_names(infos, list(plan.bindings), ignore, plan.linkage, report)
+    if plan.root in infos:
+        refusal = exec_refusal(
+            plan.linkage,
+            (e.name for e in infos[plan.root].imports),
+            [b.import_name for b in plan.bindings],
+            (c.name for c in plan.policy.capabilities),
+        )
+        report.notes += [refusal] if refusal is not None else []
     _check_composed(root, plan, meta, ignore, Limits(max_size=limit), report)
     if types and len(infos) == len(digests):
         from ._typecheck import type_problems
@@ -342,7 +352,7 @@ def _check_composed(
         report.problems.append(f"composed component {name} is a core WebAssembly module, not a component")
         return
     for extern in scanned.info.imports:
-        if not extern.name.startswith(ignore):
+        if not extern.name.startswith(ignore) and not host_provides(extern.name, plan.linkage):
             report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
 
 
@@ -375,11 +385,16 @@ def _prove_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str,
     report.composed_proven = True
 
 
-def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], report: Report) -> None:
+def _check_names(
+    infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], linkage: str, report: Report
+) -> None:
+    """Every import bound or left to the host (an ignored prefix, or an interface the runtime host serves)."""
     bound = {(b.consumer_id, b.import_name) for b in bindings}
     for component_id, info in sorted(infos.items()):
         for extern in info.imports:
-            if not extern.name.startswith(ignore) and (component_id, extern.name) not in bound:
+            if extern.name.startswith(ignore) or host_provides(extern.name, linkage):
+                continue
+            if (component_id, extern.name) not in bound:
                 report.problems.append(f"component {component_id!r}: import {extern.name!r} is not bound")
     names = {cid: ({e.name for e in info.imports}, {e.name for e in info.exports}) for cid, info in infos.items()}
     for b in bindings:

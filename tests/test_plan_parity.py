@@ -199,3 +199,13 @@ def test_a_plan_changed_after_the_build_no_longer_matches_its_recorded_digest(pa
         f"pylon.json records plan digest {recorded}, but plan.json's is "
         f"{verify_bundle(folder).report.plan_digest}: the plan changed after the build"
     ]
+
+
+def test_the_samples_plan_digest_before_the_build_is_the_wheels(
+    sample_project: Path, sample_wheel: Path, capsys
+) -> None:
+    planned = out_of(capsys, ["plan", str(sample_project), "--digest"]).strip()
+    match = OK_LINE.search(out_of(capsys, ["verify", str(sample_wheel)]))
+    assert match and match[1] == planned
+    with zipfile.ZipFile(sample_wheel) as archive:
+        assert json.loads(archive.read("sample_pkg/_pylon/pylon.json"))["plan-digest"] == planned
