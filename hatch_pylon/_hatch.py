@@ -21,7 +21,7 @@ from ._fs import make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ._pipeline import Bundle, adapter_bundle
 from ._placement import exclude_store
-from ._project import hatch_table_name, one_target_problems
+from ._project import hatch_table_name, one_target_problems, sdist_carries_bundle
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
@@ -55,6 +55,7 @@ class PylonBuildHook(BuildHookInterface):
                 self._staging,
                 say=self._info,
                 warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
+                required=sdist_carries_bundle(self.root),
             )
             exclude_store(self.build_config, self.root, config.store)
             plan_file = bundle.write_records(self._staging)  # plan.json and pylon.json
