@@ -106,9 +106,12 @@ def summary_lines(plan: Plan, sizes: dict[str, int], resolution: Resolution | No
             these.append("unbound: resolved by id or digest at run time")
         role = f" ({'; '.join(these)})" if these else ""
         size = human_size(sizes[component.digest])
-        lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}")
+        source = f"  source {component.source}" if component.source is not None else ""
+        lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}{source}")
     for b in plan.bindings:
         lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
+    for secret in plan.secrets:
+        lines.append(f"secret    {secret.secret_id}  from {secret.backend_uri}")
     for consumer, name in resolution.host_imports if resolution is not None else ():
         lines.append(f"host      {consumer}: {name} (served by the runtime host)")
     return lines

@@ -62,7 +62,10 @@ def test_plan_writes_every_configured_field_and_its_digest(parity_project: Path,
     ]
     digest = out_of(capsys, ["plan", str(parity_project), "--digest"])
     assert re.fullmatch(r"[0-9a-f]{64}\n", digest)
-    assert f"plan digest: {digest}" in out_of(capsys, ["plan", str(parity_project)])
+    summary = out_of(capsys, ["plan", str(parity_project)])
+    assert f"plan digest: {digest.strip()}   tenant: acme\n" in summary
+    assert re.search(r"component arrow .* source oci://ghcr.io/acme/arrow:1.2\n", summary), summary
+    assert "secret    api-key  from dev://\nsecret    db-password  from vault://secrets/db\n" in summary
     cbor = subprocess.run(
         [sys.executable, "-c", "import sys, json; from hatch_pylon._plan import parse_plan; "
          "sys.stdout.buffer.write(parse_plan(sys.stdin.buffer.read(), 'p').to_cbor())"],
