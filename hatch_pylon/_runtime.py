@@ -37,10 +37,9 @@ from wasmtime.component import Component, ComponentInstanceType, FuncType, Insta
 from ._compiler import CompileError, Compiler
 from ._errors import PylonError, plural
 from ._fs import atomic_write, open_inside, os_reason, private_folder
-from ._layout import STORE_DIR, blob_relpath
 from ._plan import Plan
 from ._reflect import uses_resources
-from ._verify import verify_bundle
+from ._verify import Report, Verified, verify_bundle
 
 if TYPE_CHECKING:
     from wasmtime.component import Func
@@ -61,6 +60,7 @@ class Runtime:
         self.composed: Component | None = None  # set when the graph runs as one composed component
         self.linked = ""  # how: "composed (bundled)", "composed (in memory)" or "runtime"
         self._plan: Plan | None = None
+        self._verified: Verified = Verified(Report())
 
     @property
     def plan(self) -> Plan:
@@ -77,6 +77,7 @@ class Runtime:
         verified = verify_bundle(self.folder, compiler=self.compiler).or_raise(self.label)
         assert verified.plan is not None
         self._plan = verified.plan
+        self._verified = verified
         meta = verified.meta
         if meta.composed is not None and meta.composed_digest is not None:
             data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
@@ -93,15 +94,19 @@ class Runtime:
                 self.linked = "composed (in memory)"
                 return
         for component in self._plan.components:
-            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
-            data = self._read_verified(relative, component.digest, f"component {component.id!r}: blob")
+            data = self._read_blob(component.id, component.digest)
             self.components[component.id] = self._compile(data, component.digest, component.id)
         self.linked = "runtime"
 
-    def _read_verified(self, relative: str, digest: str, what: str) -> bytes:
+    def _read_blob(self, component_id: str, digest: str) -> bytes:
+        """A plan blob's bytes, re-hashed, from where the gate found it (this bundle or a referenced distribution)."""
+        base, relative = self._verified.sources[digest]
+        return self._read_verified(relative, digest, f"component {component_id!r}: blob", base)
+
+    def _read_verified(self, relative: str, digest: str, what: str, base: Path | None = None) -> bytes:
         """The file's bytes, re-hashed: the bytes compiled must be the bytes the gate checked."""
         try:
-            with open_inside(self.folder, relative) as file:
+            with open_inside(self.folder if base is None else base, relative) as file:
                 data = file.read()
         except OSError as exc:
             raise RunError(f"{what} {relative}: cannot be read ({os_reason(exc)})") from None
@@ -129,7 +134,7 @@ class Runtime:
         imports: dict[str, dict[str, object]] = {}
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
-                path = self.folder / STORE_DIR / blob_relpath(self.plan.digest_of(binding.consumer_id))
+                path = self._verified.blobs[self.plan.digest_of(binding.consumer_id)]
                 try:
                     imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
                 except (Undecidable, OSError):
@@ -163,11 +168,8 @@ class Runtime:
         with private_folder("hatch-pylon-run-") as work:
             copies: dict[str, Path] = {}
             for component in self.plan.components:
-                relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
                 copies[component.digest] = work / f"{component.digest}.wasm"
-                copies[component.digest].write_bytes(
-                    self._read_verified(relative, component.digest, f"component {component.id!r}: blob")
-                )
+                copies[component.digest].write_bytes(self._read_blob(component.id, component.digest))
             try:
                 composed = compose_plan(self.plan, copies, ignore_imports=ignore, tool=tool)
             except ComposeError as error:
