@@ -10,16 +10,7 @@ TYPE_CHECKING = False  # typing itself costs a few ms at start-up
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-DESCRIPTION = """\
-Ship a WebAssembly component graph inside a Python package.
-
-  inspect   show a component's imports and exports (and their types)
-  plan      resolve a project as the build would and print its plan
-  verify    prove a wheel, sdist, installed distribution or bundle folder
-  run       run a bundle with wasmtime (needs hatch-pylon[run])
-  trust     add a bundle's blobs and trust entries to a composectl store
-  compose   write one statically composed component for a bundle
-"""
+DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
     "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
     "(dist:NAME always means the distribution, ./NAME always the folder)"
@@ -29,6 +20,9 @@ TARGET_HELP = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
+        parser.print_help()
+        return 0
     _terminate_cleanly()
     try:
         return int(args.handler(args))
@@ -44,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, PylonError):
             raise
-        print(f"hatch-pylon: error: {error}", file=sys.stderr)
+        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {error}", file=sys.stderr)
         return 1
 
 
@@ -53,10 +47,10 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="hatch-pylon", description=DESCRIPTION, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, formatter_class=_Formatter)
+    def command(name: str, help: str, usage: str | None = None) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, usage=usage, formatter_class=_Formatter)
 
     inspect = command("inspect", help="show a component's imports and exports")
     inspect.add_argument("file", help="a .wasm file")
@@ -70,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = command("plan", help="resolve a project as the build would and print its plan")
     plan.add_argument("project", nargs="?", default=".", help="folder holding pyproject.toml (default: .)")
-    plan.add_argument("--json", action="store_true", help="print exactly the plan.json bytes the build will bundle")
+    shown = plan.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print exactly the plan.json bytes the build will bundle")
+    shown.add_argument(
+        "--digest", action="store_true", help="print only composectl's plan digest (SHA-256 of the plan's CBOR)"
+    )
     plan.set_defaults(handler=_plan)
 
     verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
@@ -87,8 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=_verify)
 
-    run = command("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
-    run.add_argument("target", nargs="?", help=TARGET_HELP)
+    # The target is required; it is declared optional only so that a missing one is reported alone, not
+    # together with ARGS (which argparse counts as required when it is the remainder).
+    run = command(
+        "run",
+        help="run a bundle or a project with wasmtime (needs hatch-pylon[run])",
+        usage="%(prog)s [options] TARGET [ARGS ...]",
+    )
+    run.add_argument("target", nargs="?", metavar="TARGET", help=f"required: {TARGET_HELP}")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
 
@@ -102,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("-o", "--output", required=True, help="the .wasm file to write")
     compose.add_argument("--strip", action="store_true", help="drop custom sections, as python-wasm does")
     compose.set_defaults(handler=_compose)
+
+    cache = command("cache", help="show or clear the compile cache ($HATCH_PYLON_CACHE_DIR)")
+    cache.add_argument("action", choices=("info", "clear"), help="info: where, size, entries; clear: remove them")
+    cache.set_defaults(handler=_cache)
     return parser
 
 
@@ -146,6 +154,21 @@ def _say(message: str) -> None:
     print(f"hatch-pylon: {message}", file=sys.stderr)
 
 
+_STYLES = {"error": "1;31", "ok": "32", "warning": "33"}
+
+
+def _paint(text: str, style: str, stream: object) -> str:
+    """``text`` in colour when ``stream`` is a terminal, as pip and uv decide: NO_COLOR (any value)
+    turns colour off, FORCE_COLOR turns it on even when not a terminal, TERM=dumb off."""
+    if os.environ.get("NO_COLOR"):
+        return text
+    if not os.environ.get("FORCE_COLOR"):
+        isatty = getattr(stream, "isatty", None)
+        if not (isatty is not None and isatty()) or os.environ.get("TERM") == "dumb":
+            return text
+    return f"\033[{_STYLES[style]}m{text}\033[0m"
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from ._inspect import show
 
@@ -169,11 +192,15 @@ def _plan(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(plan.to_json())
         sys.stdout.flush()
         return 0
+    if args.digest:
+        print(plan.plan_digest())
+        return 0
     sizes = {c.file.digest: c.file.size for c in resolution.components}
     print(
         f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
+    print(f"plan digest: {plan.plan_digest()}")
     for line in summary_lines(plan, sizes):
         print(line)
     sys.stdout.flush()
@@ -191,18 +218,21 @@ def _verify(args: argparse.Namespace) -> int:
     # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
     with open_target(args.target, note=_say) as bundle:
+        if bundle.provided is not None:
+            return _verify_provided(args.target, bundle)
         verified = verify_bundle(
-            bundle.folder,
+            bundle,
             types=not args.names_only,
             compile_all=args.compile_all,
             compiler=compiler,
             ignore_imports=ignore,
+            references_required=bundle.kind == "distribution",  # an archive alone says what it could not check
         )
     report = verified.report
-    problems = [*bundle.problems, *report.problems]
-    if problems:
+    if report.problems:
+        failed = _paint("failed verification", "error", sys.stderr)
         print(
-            f"{args.target}: failed verification ({plural(len(problems), 'problem')}):\n{bullets(problems)}",
+            f"{args.target}: {failed} ({plural(len(report.problems), 'problem')}):\n{bullets(report.problems)}",
             file=sys.stderr,
         )
         return 1
@@ -211,8 +241,28 @@ def _verify(args: argparse.Namespace) -> int:
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
     print(
-        f"{args.target}: OK ({plural(report.checked_components, 'component')}, "
+        f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
+    )
+    return 0
+
+
+def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
+    """A component distribution: its descriptor and every blob it lists."""
+    from ._errors import bullets, plural
+    from ._verify import verify_provided
+
+    assert bundle.provided is not None
+    checked = verify_provided(bundle.folder, bundle.provided, bundle.store)
+    problems = [*bundle.problems, *checked.report.problems]
+    if problems:
+        failed = _paint("failed verification", "error", sys.stderr)
+        print(f"{target}: {failed} ({plural(len(problems), 'problem')}):\n{bullets(problems)}", file=sys.stderr)
+        return 1
+    ids = ", ".join(c.id for c in checked.components)
+    print(
+        f"{target}: {_paint('OK', 'ok', sys.stdout)} (provides {plural(len(checked.components), 'component')}: "
+        f"{ids}; blobs re-hashed, imports and exports as the descriptor lists them)"
     )
     return 0
 
@@ -227,18 +277,10 @@ def _run(args: argparse.Namespace) -> int:
     from ._sources import open_target
 
     with open_target(args.target, note=_say) as bundle:
-        _refuse_bad_archive(bundle)
-        status, value = Runtime(bundle.folder, Compiler(say=_say), label=args.target).run(args.args)
+        status, value = Runtime(bundle, Compiler(say=_say)).run(args.args)
     if value is not None:
         print(value)
     return status
-
-
-def _refuse_bad_archive(bundle) -> None:  # type: ignore[no-untyped-def]
-    if bundle.problems:
-        from ._errors import VerificationError
-
-        raise VerificationError(bundle.label, list(bundle.problems))
 
 
 def _trust(args: argparse.Namespace) -> int:
@@ -246,15 +288,58 @@ def _trust(args: argparse.Namespace) -> int:
     from ._trust import trust_bundle
 
     with open_target(args.target, note=_say) as bundle:
-        _refuse_bad_archive(bundle)
-        written = trust_bundle(bundle.folder, args.store, label=args.target)
+        written = trust_bundle(bundle, args.store)
     for path in written:
         print(path)
     return 0
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from ._compose import compose_target
+    """Verify any TARGET, compose its graph, write the output atomically."""
+    from pathlib import Path
 
-    compose_target(args.target, args.output, strip=args.strip, say=_say)
+    from ._compiler import optional_compiler
+    from ._compose import ComposeError, compose_plan, require_wasm_tools
+    from ._errors import human_size, plural
+    from ._fs import atomic_write
+    from ._sources import open_target
+    from ._verify import verify_bundle
+
+    tool = require_wasm_tools("hatch-pylon compose")
+    with open_target(args.target, note=_say) as bundle:
+        verified = verify_bundle(bundle, compiler=optional_compiler).or_raise()
+        assert verified.plan is not None
+        composed = compose_plan(
+            verified.plan, verified.blobs, ignore_imports=verified.meta.ignore_imports, strip=args.strip, tool=tool
+        )
+    try:
+        atomic_write(Path(args.output).absolute(), composed.data)
+    except OSError as exc:
+        raise ComposeError(f"cannot write {args.output} ({exc.strerror or exc})") from None
+    _say(
+        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
+    )
+    print(args.output)
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from ._cache import CACHE_VARIABLE, clear, default_cache_dir, sections
+    from ._errors import human_size, plural
+
+    root = default_cache_dir()
+    if args.action == "clear":
+        removed, freed = clear(root)
+        print(f"{root}: removed {plural(removed, 'entry', 'entries')} ({human_size(freed)})")
+        return 0
+    found = sections(root)
+    total = sum(section.size for section in found)
+    count = sum(len(section.entries) for section in found)
+    where = f"${CACHE_VARIABLE}" if os.environ.get(CACHE_VARIABLE) else f"set ${CACHE_VARIABLE} to move it"
+    print(f"cache: {root} ({where})")
+    print(f"size:  {human_size(total)} in {plural(count, 'entry', 'entries')}")
+    for section in found:
+        what = "composed graphs" if section.name == "composed" else f"compiled components ({section.name})"
+        print(f"  {what}: {plural(len(section.entries), 'entry', 'entries')}, {human_size(section.size)}")
     return 0

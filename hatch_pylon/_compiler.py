@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._cache import COMPILED_PREFIX, default_cache_dir
 from ._errors import PylonError
 from ._fs import atomic_write
 
@@ -42,13 +43,6 @@ def _reason(error: Exception) -> str:
     if not lines:
         return "no reason given"
     return lines[0] if len(lines) == 1 else f"{lines[0]} ({lines[-1]})"
-
-
-def default_cache_dir() -> Path:
-    if "HATCH_PYLON_CACHE_DIR" in os.environ:
-        return Path(os.environ["HATCH_PYLON_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hatch-pylon"
 
 
 def require_wasmtime(purpose: str) -> None:
@@ -90,7 +84,7 @@ class Compiler:
 
         self.engine = engine or wasmtime.Engine()
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.cache_dir = root / f"wasmtime-{_wasmtime_version()}"
+        self.cache_dir = root / f"{COMPILED_PREFIX}{_wasmtime_version()}"
         self.compiled = 0
         self.say = say
 

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ._config import ID_PATTERN, PylonConfig
+from ._config import PylonConfig
 from ._distributions import ComponentDistribution, ComponentsError, ProvidedComponent, component_path, installed
 from ._errors import ComponentFormatError, PylonError
 from ._fs import LARGE_FILE
+from ._schema import ID_PATTERN
 from ._wasm import Limits, ScannedFile, scan
 
 if TYPE_CHECKING:

@@ -24,18 +24,17 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import PylonError, bullets
-from ._fs import atomic_write, private_folder
+from ._fs import private_folder
 from ._plan import Plan
+from ._wasm import inspect
 
 INSTALL_HINT = "pip install 'hatch-pylon[compose]'"
 ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
-
-Say = Callable[[str], None]
 
 
 class ComposeError(PylonError):
@@ -154,14 +153,8 @@ def compose_plan(
     return Composed(data, hashlib.sha256(data).hexdigest(), seconds)
 
 
-def foreign_imports(path: str | os.PathLike[str], ignore_imports: tuple[str, ...]) -> list[str]:
-    """Imports of the component at ``path`` that no ignored prefix covers."""
-    return _foreign_imports(Path(path), ignore_imports)
-
-
 def _foreign_imports(path: Path, ignore_imports: tuple[str, ...]) -> list[str]:
-    from ._wasm import inspect
-
+    """Imports of the component at ``path`` that no ignored prefix covers."""
     info = inspect(path)
     return sorted({e.name for e in info.imports if not e.name.startswith(tuple(ignore_imports))})
 
@@ -174,35 +167,3 @@ def _run(command: list[str], what: str) -> None:
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
         raise ComposeError(f"{what} failed:\n{detail}")
-
-
-def compose_target(
-    target: str, output: str | os.PathLike[str], *, strip: bool = False, say: Say = lambda _: None
-) -> Composed:
-    """``hatch-pylon compose``: verify any TARGET, compose its graph, write ``output`` atomically."""
-    from ._compiler import optional_compiler
-    from ._sources import open_target
-    from ._verify import verify_bundle
-
-    tool = require_wasm_tools("hatch-pylon compose")
-    with open_target(target, note=say) as bundle:
-        if bundle.problems:
-            from ._errors import VerificationError
-
-            raise VerificationError(bundle.label, list(bundle.problems))
-        verified = verify_bundle(bundle.folder, compiler=optional_compiler).or_raise(bundle.label)
-        assert verified.plan is not None
-        composed = compose_plan(
-            verified.plan, verified.blobs, ignore_imports=verified.meta.ignore_imports, strip=strip, tool=tool
-        )
-    target_path = Path(output)
-    try:
-        atomic_write(target_path.absolute(), composed.data)
-    except OSError as exc:
-        raise ComposeError(f"cannot write {output} ({exc.strerror or exc})") from None
-    say(
-        f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
-        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}"
-    )
-    print(os.fspath(output))
-    return composed

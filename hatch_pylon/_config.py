@@ -1,13 +1,9 @@
-"""The pylon configuration: one declarative schema, the parser it drives, and the README table it generates.
+"""The pylon configuration's parser, driven by the schema (``_schema.OPTIONS``).
 
-``OPTIONS`` lists every key (name, type, default, doc), sub-keys of ``policy`` and of the
-``components`` and ``policy.capabilities`` entries included. The parser takes unknown keys
-(with a "did you mean" from ``difflib``) and type errors from it, then applies the rules a
-table cannot say: path expansion, environment overrides, ids and their precedence, and which
-keys go together. Every problem is collected and raised at once as one ``ConfigError``.
-
-``markdown_table()`` renders ``OPTIONS`` for README.md; ``python -m hatch_pylon._config
---markdown`` prints it, and ``tests/test_docs.py`` fails when the README's copy is stale.
+The parser takes unknown keys (with a "did you mean" from ``difflib``) and type errors from
+the schema, then applies the rules a table cannot say: path expansion, environment overrides,
+ids and their precedence, and which keys go together. Every problem is collected and raised
+at once as one ``ConfigError``.
 
 Pure apart from one file: when ``manifest`` is set, python-wasm's ``.pylon.toml`` is read
 for its ``[[capabilities]]``. Component files themselves are ``_components``' job.
@@ -24,19 +20,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from ._errors import ConfigError
-from ._plan import CAPABILITY_LEVELS, DEFAULT_CAPABILITIES, DETERMINISM, LINKAGES, MAX_U64, Capability, Policy
+from ._layout import DEFAULT_MAX_COMPONENT_SIZE
+from ._plan import Capability, Policy
+from ._schema import DEFAULT_MAX_IMPORTS, HATCH_TABLE, ID_PATTERN, REQUIRED, children, describe, type_name, type_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-HATCH_TABLE = "tool.hatch.build.hooks.pylon"
-ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 LIMIT_KEYS = {"cpu-ms": "cpu_ms", "memory-bytes": "memory_bytes", "io-ops": "io_ops"}
-VALIDATION_LEVELS = ("names", "types")
-DEFAULT_MAX_COMPONENT_SIZE = 2 << 30
-DEFAULT_MAX_IMPORTS = 10_000
 MAX_MANIFEST_BYTES = 1 << 20
 
 # Keys hatchling itself reads from every hook table.
@@ -48,224 +41,6 @@ _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:\$\{[^}]*\}|[^}])*))?\}"
     r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"  # $VAR
 )
-
-
-# -- the schema ----------------------------------------------------------------------------------
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Any = _Required()
-
-
-class Option(NamedTuple):
-    """One configuration key.
-
-    ``name`` is its path inside the pylon table: ``policy.limits.cpu-ms`` for a key of a
-    sub-table, ``components[].id`` for a key of each entry of an array of tables. ``kind`` is
-    one of ``_KINDS``; ``default`` is ``REQUIRED``, ``None`` (unset) or the value used when the
-    key is absent; ``shown_default`` replaces it in the README where it is computed.
-    """
-
-    name: str
-    kind: str
-    default: Any
-    doc: str
-    choices: tuple[str, ...] = ()
-    shown_default: str | None = None
-
-    @property
-    def parent(self) -> str:
-        return self.name.rpartition(".")[0] if "." in self.name else ""
-
-    @property
-    def leaf(self) -> str:
-        return self.name.rpartition(".")[2]
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option(
-        "root",
-        "path",
-        REQUIRED,
-        "the root component's file; its id is `root-id`. Optional with `provides`, or when a "
-        "`component-distributions` entry provides `root-id`",
-    ),
-    Option("root-id", "id", "python", "the root's id in the plan"),
-    Option("components", "tables", [], "pinned components, which win over found ones"),
-    Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
-    Option("components[].path", "path", REQUIRED, "its file"),
-    Option("component-dirs", "paths", [], "folders searched (not recursively) for `*.wasm` providers"),
-    Option(
-        "manifest",
-        "path",
-        None,
-        "python-wasm's `.pylon.toml`: its `[[capabilities]]` `{ id, path }` entries "
-        "are pinned like `components`; other tables in it are ignored",
-    ),
-    Option(
-        "component-distributions",
-        "strings",
-        [],
-        "installed distributions whose components are candidates, ranked after `component-dirs`; "
-        "list them in `build-system.requires` too ([docs](docs/distributions.md))",
-    ),
-    Option(
-        "distributed",
-        "choice",
-        "reference",
-        "components chosen from `component-distributions`: `reference` (the plan names them by digest, the "
-        "blobs stay in that distribution, the wheel requires it `==` the version used) or `copy` them in",
-        choices=("reference", "copy"),
-    ),
-    Option(
-        "provides",
-        "strings",
-        [],
-        "ids of configured components this wheel provides: a component wheel (no plan) whose "
-        "`.dist-info/extra_metadata/pylon-components.json` lists them",
-    ),
-    Option("ignore-imports", "strings", ["wasi:"], "import-name prefixes left to the host"),
-    Option(
-        "destination",
-        "folder",
-        None,
-        "folder inside the package tree for `plan.json` and `.compose/`: relative, no `..`, not the wheel's top level",
-        shown_default='"<import name>/_pylon"',
-    ),
-    Option("store", "path", ".compose", "local blob store the build stages into (composectl layout)"),
-    Option(
-        "linkage",
-        "choice",
-        "runtime",
-        "`runtime`: the plan is linked when run; `static`: composectl's "
-        "static plan (imports merged into one sealed component)",
-        choices=LINKAGES,
-    ),
-    Option("compose", "bool", False, "also bundle the composed component `<destination>/<root-id>.composed.wasm`"),
-    Option("strip", "bool", False, "drop custom sections from the composed component (needs `compose`)"),
-    Option(
-        "validate",
-        "choice",
-        "names",
-        "`names`: every import bound to an export of that name and kind; `types`: also type-check every binding",
-        choices=VALIDATION_LEVELS,
-    ),
-    Option(
-        "max-component-size",
-        "count",
-        DEFAULT_MAX_COMPONENT_SIZE,
-        "bytes; a larger component file is refused before it is read",
-    ),
-    Option("max-imports", "count", DEFAULT_MAX_IMPORTS, "imports (and, separately, exports) per component"),
-    Option("policy", "table", {}, "composectl's policy, written into the plan"),
-    Option("policy.determinism", "choice", "relaxed", '`strict` only with `linkage = "static"`', choices=DETERMINISM),
-    Option(
-        "policy.capabilities",
-        "tables",
-        [{"name": n, "level": lvl} for n, lvl in DEFAULT_CAPABILITIES],
-        "capabilities the plan requests, unique by name",
-        shown_default="`dynlink:resolve`, `dynlink:invoke`, both required",
-    ),
-    Option("policy.capabilities[].name", "name", REQUIRED, "the capability's name"),
-    Option("policy.capabilities[].level", "choice", "required", "how much it is needed", choices=CAPABILITY_LEVELS),
-    Option("policy.limits", "table", {}, "resource limits; only the keys given are written"),
-    Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`"),
-    Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`"),
-    Option("policy.limits.io-ops", "u64", None, "written as `io_ops`"),
-)
-_BY_NAME = {option.name: option for option in OPTIONS}
-
-# Type column of the README, and the phrase a type error uses (``must be ...``); ``id`` and
-# ``choice`` name the bad value first instead.
-_KINDS = {
-    "path": ("path", "a non-empty string path"),
-    "paths": ("list of paths", "a list of non-empty strings"),
-    "strings": ("list of strings", "a list of non-empty strings"),
-    "folder": ("string", "a non-empty relative folder"),
-    "name": ("string", "a non-empty string"),
-    "id": ("id", ""),
-    "choice": ("", ""),
-    "bool": ("boolean", "true or false"),
-    "count": ("positive integer", "a positive integer"),
-    "u64": ("integer, 0 to 2**64 - 1", "a non-negative integer below 2**64"),
-    "table": ("table", "a table"),
-    "tables": ("array of tables", "an array of tables"),
-}
-
-
-def _children(prefix: str) -> dict[str, Option]:
-    return {option.leaf: option for option in OPTIONS if option.parent == prefix}
-
-
-def _type_problem(option: Option, value: Any) -> str | None:
-    """Why ``value`` does not fit ``option``'s type, or None."""
-    kind = option.kind
-    if kind == "id":
-        ok = isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-        return None if ok else f"{_describe(value)} is not a valid component id (use [a-z0-9][a-z0-9._-]*)"
-    if kind == "choice":
-        options = ", ".join(repr(choice) for choice in option.choices)
-        return None if value in option.choices else f"{_describe(value)} is not one of {options}"
-    checks = {
-        "path": lambda: isinstance(value, str) and value != "",
-        "paths": lambda: isinstance(value, list) and all(isinstance(item, str) and item for item in value),
-        "folder": lambda: isinstance(value, str) and value.strip("/") != "",
-        "name": lambda: isinstance(value, str) and value != "",
-        "bool": lambda: isinstance(value, bool),
-        "count": lambda: isinstance(value, int) and not isinstance(value, bool) and value > 0,
-        "u64": lambda: isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_U64,
-        "table": lambda: isinstance(value, Mapping),
-        "tables": lambda: isinstance(value, list),
-    }
-    checks["strings"] = checks["paths"]
-    if checks[kind]():
-        return None
-    expected = _KINDS[kind][1]
-    if kind == "tables":
-        expected = f"an array of {{ {', '.join(_children(option.name + '[]'))} }} tables"
-    return f"must be {expected}, got {_describe(value)}"
-
-
-# -- the README table ----------------------------------------------------------------------------
-
-
-def markdown_table() -> str:
-    """The configuration table README.md carries between its ``config-table`` markers."""
-    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for option in OPTIONS:
-        if option.kind == "choice":
-            type_text = " \\| ".join(f'`"{choice}"`' for choice in option.choices)
-        else:
-            type_text = _KINDS[option.kind][0]
-        lines.append(f"| `{option.name}` | {type_text} | {_default_text(option)} | {option.doc} |")
-    return "\n".join(lines) + "\n"
-
-
-def _default_text(option: Option) -> str:
-    if option.shown_default is not None:
-        text = option.shown_default
-        return text if text.startswith("`") else f"`{text}`"
-    if option.default is REQUIRED:
-        return "required"
-    if option.default is None:
-        return "unset"
-    if option.kind in ("table", "tables") or option.default == []:
-        return "`[]`" if option.kind != "table" else "`{}`"
-    return f"`{_toml(option.default)}`"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
-    return str(value)
 
 
 # -- the result ----------------------------------------------------------------------------------
@@ -293,7 +68,7 @@ class PylonConfig(NamedTuple):
     store: Path
     ignore_imports: tuple[str, ...]
     policy: Policy = Policy()
-    validate: str = "names"
+    validate: str = "types"
     table: str = HATCH_TABLE
     max_component_size: int = DEFAULT_MAX_COMPONENT_SIZE
     max_imports: int = DEFAULT_MAX_IMPORTS
@@ -359,7 +134,7 @@ class _Parser:
 
     def parse(self) -> PylonConfig:
         if not isinstance(self.raw, Mapping):
-            raise ConfigError([f"{self.table}: must be a table, got {_type_name(self.raw)}"])
+            raise ConfigError([f"{self.table}: must be a table, got {type_name(self.raw)}"])
         top = self.values("", self.raw, self.table, reserved=HATCH_RESERVED_KEYS)
 
         root_id = top["root-id"] if top["root-id"] is not _INVALID else str(self.raw.get("root-id"))
@@ -413,7 +188,7 @@ class _Parser:
 
         Unknown keys are problems with a suggestion; a missing ``REQUIRED`` key comes back as ``REQUIRED``.
         """
-        options = _children(prefix)
+        options = children(prefix)
         for name in sorted(set(raw) - set(options) - reserved, key=str):
             self.problems.append(f"{key}.{name} is not a known option{_suggestion(str(name), [*options, *reserved])}")
         result: dict[str, Any] = {}
@@ -421,7 +196,7 @@ class _Parser:
             if leaf not in raw:
                 result[leaf] = option.default
                 continue
-            message = _type_problem(option, raw[leaf])
+            message = type_problem(option, raw[leaf])
             if message is not None:
                 self.problem(f"{key}.{leaf}", message)
                 result[leaf] = _INVALID
@@ -432,7 +207,7 @@ class _Parser:
     def entry(self, prefix: str, raw: Any, key: str) -> dict[str, Any] | None:
         """One entry of an array of tables; None when it is not a table. Missing required keys are problems."""
         if not isinstance(raw, Mapping):
-            self.problem(key, f"must be a table, got {_describe(raw)}")
+            self.problem(key, f"must be a table, got {describe(raw)}")
             return None
         values = self.values(prefix, raw, key)
         for leaf, value in values.items():
@@ -476,7 +251,7 @@ class _Parser:
 
     def path_text(self, value: Any, key: str) -> str | None:
         if not isinstance(value, str) or not value:
-            self.problem(key, f"must be a non-empty string path, got {_describe(value)}")
+            self.problem(key, f"must be a non-empty string path, got {describe(value)}")
             return None
         expanded = self.expand(value, key)
         if expanded is None:
@@ -548,21 +323,21 @@ class _Parser:
         entries = document.get("capabilities", [])
         if not isinstance(entries, list):
             self.problem(
-                f"{shown}: capabilities", f"must be an array of {{ id, path }} tables, got {_describe(entries)}"
+                f"{shown}: capabilities", f"must be an array of {{ id, path }} tables, got {describe(entries)}"
             )
             return path, ()
         sources = []
         for index, raw in enumerate(entries):
             entry_key = f"{shown}: capabilities[{index}]"
             if not isinstance(raw, Mapping):
-                self.problem(entry_key, f"must be a table, got {_describe(raw)}")
+                self.problem(entry_key, f"must be a table, got {describe(raw)}")
                 continue
             values: dict[str, Any] = {}
-            for leaf, option in _children("components[]").items():  # other keys are the manifest's own business
+            for leaf, option in children("components[]").items():  # other keys are the manifest's own business
                 values[leaf] = raw.get(leaf, REQUIRED)
                 if values[leaf] is REQUIRED:
                     self.problem(f"{entry_key}.{leaf}", "is required")
-                elif (message := _type_problem(option, values[leaf])) is not None:
+                elif (message := type_problem(option, values[leaf])) is not None:
                     self.problem(f"{entry_key}.{leaf}", message)
                     values[leaf] = _INVALID
             source = self.pinned(values, entry_key, seen, path.parent)
@@ -706,34 +481,3 @@ def _suggestion(name: str, candidates: list[str]) -> str:
 
     close = difflib.get_close_matches(name, candidates, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _type_name(value: Any) -> str:
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a float",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    return f"{_type_name(value)} ({value!r})"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m hatch_pylon._config --markdown``: print the README's configuration table."""
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["--markdown"]:
-        print("usage: python -m hatch_pylon._config --markdown", file=sys.stderr)
-        return 2
-    sys.stdout.write(markdown_table())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,9 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 problem``, ``2 problems``: every count in a message is spelled this way."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 problem``, ``2 problems`` (``nouns`` for an irregular plural): every count is spelled this way."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
+def human_size(size: int) -> str:
+    """``512 B``, ``3.2 KiB``, ``17.5 MiB``, ``1.2 GiB``: every size in a message is spelled this way."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1 << 20:
+        return f"{size / 1024:.1f} KiB"
+    if size < 1 << 30:
+        return f"{size / (1 << 20):.1f} MiB"
+    return f"{size / (1 << 30):.1f} GiB"
 
 
 def bullets(items: Iterable[str], indent: str = "  ") -> str:

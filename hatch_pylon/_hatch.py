@@ -18,7 +18,7 @@ from hatchling.metadata.plugin.interface import MetadataHookInterface
 
 from ._config import PylonConfig, load_config
 from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
-from ._errors import PylonError
+from ._errors import PylonError, human_size, plural
 from ._fs import atomic_write, make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ._pipeline import (
@@ -31,7 +31,7 @@ from ._pipeline import (
     throttled_progress,
 )
 from ._placement import check_placement
-from ._project import hatch_table_name
+from ._project import hatch_table_name, one_target_problems
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
@@ -43,14 +43,12 @@ class PylonBuildHook(BuildHookInterface):
     def dependencies(self) -> list[str]:
         """Build requirements beyond hatchling, asked for only when this project's configuration needs them.
 
-        ``validate = "types"`` may need wasmtime (``hatch-pylon[run]``) and ``compose = true`` needs
-        wasm-tools (``hatch-pylon[compose]``); the default build needs neither.
+        ``compose = true`` needs wasm-tools (``hatch-pylon[compose]``); the default build, type checks
+        included (decoded from the binaries, never compiled), needs nothing more.
         """
         from . import __version__
 
         extras = []
-        if self.config.get("validate") == "types":
-            extras.append("run")
         if self.config.get("compose") is True:
             extras.append("compose")
         return [f"hatch-pylon[{','.join(extras)}]=={__version__}"] if extras else []
@@ -77,6 +75,7 @@ class PylonBuildHook(BuildHookInterface):
             self._cleanup()  # whatever went wrong, no staging folder outlives the build
             raise
 
+        self._warn_about_artifacts(bundle)
         folder = SDIST_BUNDLE_DIR if self.target_name == "sdist" else config.destination
         layout = bundle.layout(plan_file, folder)
         if version == "editable":
@@ -138,6 +137,43 @@ class PylonBuildHook(BuildHookInterface):
                 "under [tool.hatch.build.targets.wheel.hooks.pylon], and build the sdist again."
             ) from None
 
+    def _warn(self, message: str) -> None:
+        self.app.display_warning(f"hatch-pylon: warning: {message}")
+
+    def _warn_about_artifacts(self, bundle: Bundle) -> None:
+        """What the build can finish but should not: a hook table for one target only (an sdist without
+        the bundle), and an sdist carrying the raw component files next to the bundle (twice the size)."""
+        if (Path(self.root) / "PKG-INFO").is_file():
+            return  # an unpacked sdist: its layout is already decided
+        for problem in one_target_problems(self.root):
+            self._warn(problem)
+        if self.target_name == "sdist" and bundle.resolution is not None:
+            carried = self._carried_by_sdist([Path(c.path) for c in bundle.resolution.components])
+            if carried:
+                size = sum(os.path.getsize(Path(self.root) / name) for name in carried)
+                lines = ", ".join(f'"{pattern}"' for pattern in _exclude_patterns(carried))
+                self._warn(
+                    f"the sdist carries the raw components next to their bundle ({plural(len(carried), 'file')}, "
+                    f"{human_size(size)}: {', '.join(carried)}); a wheel built from it needs only the bundle. "
+                    f"Exclude them:\n[tool.hatch.build.targets.sdist]\nexclude = [{lines}]"
+                )
+
+    def _carried_by_sdist(self, paths: list[Path]) -> list[str]:
+        """The project-relative names of ``paths`` that hatchling's sdist file selection takes."""
+        root = Path(self.root).resolve()
+        carried = []
+        for path in paths:
+            try:
+                relative = path.resolve().relative_to(root)
+            except (ValueError, OSError):
+                continue  # outside the project: never in the sdist
+            folders = [(p.name, p.parent.as_posix() if p.parent.name else "") for p in relative.parents if p.name]
+            if any(self.build_config.directory_is_excluded(name, parent) for name, parent in folders):
+                continue
+            if self.build_config.include_path(relative.as_posix(), is_package=False):
+                carried.append(relative.as_posix())
+        return sorted(set(carried))
+
     def _info(self, message: str) -> None:
         self.app.display_info(f"hatch-pylon: {message}")
 
@@ -154,6 +190,20 @@ class PylonBuildHook(BuildHookInterface):
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
             self._staging = None
+
+
+def _exclude_patterns(names: list[str]) -> list[str]:
+    """hatchling exclude patterns for ``names``: ``/dir/*.wasm`` for a folder with several, else the file."""
+    folders: dict[str, list[str]] = {}
+    for name in names:
+        folders.setdefault(name.rpartition("/")[0], []).append(name)
+    patterns = []
+    for folder, files in sorted(folders.items()):
+        if len(files) > 1 and all(f.endswith(".wasm") for f in files):
+            patterns.append(f"/{folder}/*.wasm" if folder else "/*.wasm")
+        else:
+            patterns += [f"/{f}" for f in files]
+    return patterns
 
 
 class PylonMetadataHook(MetadataHookInterface):

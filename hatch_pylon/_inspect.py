@@ -7,12 +7,13 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ._layout import DEFAULT_IGNORE_IMPORTS
 from ._wasm import Extern, inspect
 
 if TYPE_CHECKING:
     from ._signatures import Signature
 
-HIDDEN_BY_DEFAULT = ("wasi:",)
+HIDDEN_BY_DEFAULT = DEFAULT_IGNORE_IMPORTS
 
 
 def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: bool = False) -> int:

@@ -25,7 +25,7 @@ from ._distributions import (
     dist_store,
     requirement_problems,
 )
-from ._errors import ResolveError, VerificationError, bullets, plural
+from ._errors import ResolveError, VerificationError, bullets, human_size, plural
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._plan import Plan, PlanComponent
@@ -92,10 +92,9 @@ class Bundle(NamedTuple):
 
     def headline(self, plan_path: str) -> str:
         total = sum(self.sizes.get(digest, 0) for digest in self.blobs)
-        noun = "component" if len(self.plan.components) == 1 else "components"
         return (
-            f"{len(self.plan.components)} {noun} ({_size(total)}), {len(self.plan.bindings)} bindings; "
-            f"plan -> {plan_path}"
+            f"{plural(len(self.plan.components), 'component')} ({human_size(total)}), "
+            f"{plural(len(self.plan.bindings), 'binding')}; plan -> {plan_path}"
         )
 
     def summary(self) -> list[str]:
@@ -104,7 +103,7 @@ class Bundle(NamedTuple):
         if self.composed is not None:
             size = os.path.getsize(self.composed)
             digest = json.loads(self.meta_json)["composed"]["digest"]
-            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {_size(size)}")
+            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {human_size(size)}")
         return lines
 
 
@@ -113,7 +112,7 @@ def summary_lines(plan: Plan, sizes: dict[str, int], references: tuple[Reference
     where = {digest: r.requirement for r in references for _, digest in r.components}
     for component in plan.components:
         role = " (root)" if component.id == plan.root else ""
-        size = _size(sizes[component.digest]) if component.digest in sizes else "size not known here"
+        size = human_size(sizes[component.digest]) if component.digest in sizes else "size not known here"
         shared = f"  referenced from {where[component.digest]}" if component.digest in where else ""
         lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}{shared}")
     for b in plan.bindings:
@@ -129,6 +128,8 @@ def plan_project(
     for component_id, loser, winner in catalog.shadowed:
         warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
     resolution = resolve(catalog, config)
+    if config.validate == "types":
+        _check_types(resolution, warn)
     components = (PlanComponent(c.id, c.file.digest) for c in resolution.components)
     return resolution, Plan.create(config.root_id, components, resolution.bindings, config.policy, config.linkage)
 
@@ -150,8 +151,6 @@ def build_bundle(
         for path in ingest.swept:
             warn(f"removed {path}, left behind by a build that did not finish")
         resolution, plan = plan_project(config, ingest, progress, warn)
-        if config.validate == "types":
-            _check_types(resolution)
         blobs: dict[str, Path] = {}
         references = _references(resolution, config)
         referenced = {digest for reference in references for _, digest in reference.components}
@@ -215,13 +214,14 @@ class Provided(NamedTuple):
 
     def summary(self) -> list[str]:
         return [
-            f"provides  {c.id}  sha256:{c.digest[:12]}  {_size(c.size)}  exports {', '.join(n for n, _ in c.exports)}"
+            f"provides  {c.id}  sha256:{c.digest[:12]}  {human_size(c.size)}  "
+            f"exports {', '.join(n for n, _ in c.exports)}"
             for c in self.components
         ]
 
     def headline(self, where: str) -> str:
         total = sum(c.size for c in self.components)
-        return f"provides {plural(len(self.components), 'component')} ({_size(total)}); descriptor -> {where}"
+        return f"provides {plural(len(self.components), 'component')} ({human_size(total)}); descriptor -> {where}"
 
 
 def build_provided(config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None) -> Provided:
@@ -308,19 +308,26 @@ def shipped_provided(project_root: Path, staging: Path, report: Report = lambda 
     return Provided(dict(checked.blobs), descriptor_json(store, described), described)
 
 
-def _check_types(resolution: Resolution) -> None:
-    from ._compiler import optional_compiler
+def _check_types(resolution: Resolution, warn: Report) -> None:
+    """Type-check every binding from the types decoded from the binaries; nothing is compiled.
+
+    A component the decoder does not model is not compiled either (a build must not need wasmtime):
+    each binding it takes part in is named in a warning, and ``verify`` checks it with wasmtime.
+    """
     from ._typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    report = type_problems(files, list(resolution.bindings), optional_compiler)
+    report = type_problems(files, list(resolution.bindings), None)
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
-    if report.skipped:
-        raise ResolveError(
-            f"cannot type-check {', '.join(report.skipped)} without wasmtime; install "
-            'hatch-pylon[run] or set validate = "names"'
-        )
+    undecided = set(report.skipped)
+    for b in resolution.bindings:
+        if b.consumer_id in undecided or b.provider_id in undecided:
+            who = sorted({b.consumer_id, b.provider_id} & undecided)
+            warn(
+                f"binding {b.consumer_id} -> {b.provider_id} ({b.import_name}) is not type-checked: the types of "
+                f"{' and '.join(who)} cannot be decoded from the binary; hatch-pylon verify checks it with wasmtime"
+            )
 
 
 def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _: None) -> Bundle | None:
@@ -334,12 +341,13 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / PLAN_FILE)):
         return None
     from ._compiler import optional_compiler
+    from ._sources import BundleFolder
     from ._verify import verify_bundle
 
     report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
-    verified = verify_bundle(prebuilt, copy_to=staging, compiler=optional_compiler, references_required=False)
-    verified.or_raise(label)
+    bundle = BundleFolder(prebuilt, label, "sdist")
+    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler, references_required=False).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
@@ -371,14 +379,6 @@ def throttled_progress(
         now = clock()
         if now >= next_at[0]:
             next_at[0] = now + every
-            say(f"reading components: {files} read, {_size(size)} hashed and staged ({now - start:.0f} s)")
+            say(f"reading components: {files} read, {human_size(size)} hashed and staged ({now - start:.0f} s)")
 
     return progress
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._config import HATCH_TABLE, PylonConfig, load_config
+from ._config import PylonConfig, load_config
 from ._errors import PylonError
+from ._schema import HATCH_TABLE, SETUPTOOLS_TABLE
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +28,6 @@ else:  # pragma: no cover
 
 PYPROJECT = "pyproject.toml"
 HATCH_TOML = "hatch.toml"
-SETUPTOOLS_TABLE = "tool.pylon"
 DISTRIBUTION = "hatch-pylon"
 
 
@@ -213,19 +213,37 @@ def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
                 f"builds run without it and ship no bundle; add it: "
                 f'requires = ["setuptools>=64", "{DISTRIBUTION}"]'
             )
-    if uses_hatch and "global" not in tables:
-        wheel, sdist = tables.get("wheel"), tables.get("sdist")
-        if wheel is not None and sdist is None:
-            problems.append(
-                f"{wheel.table} configures the hook for the wheel target only: the sdist gets no "
-                f"bundle, and wheels built from it (pip install, uv build, python -m build) fail; "
-                f"move the table to {global_name}"
-            )
-        if sdist is not None and wheel is None:
-            problems.append(
-                f"{sdist.table} configures the hook for the sdist target only: wheels built from "
-                f"the source tree get no bundle; move the table to {global_name}"
-            )
+    if uses_hatch:
+        problems += _one_target_problems(tables, global_name)
+    return problems
+
+
+def one_target_problems(project_dir: str | os.PathLike[str]) -> list[str]:
+    """``hook_problems``' sentences about a hatch table for one target only (what the build warns about)."""
+    tables = hook_tables(project_dir)
+    hatch = [table for key, table in tables.items() if key != "setuptools"]
+    if not hatch:
+        return []
+    in_hatch_toml = not hatch[0].table.startswith("tool.")
+    return _one_target_problems(tables, f"[build.hooks.pylon] in {HATCH_TOML}" if in_hatch_toml else f"[{HATCH_TABLE}]")
+
+
+def _one_target_problems(tables: Mapping[str, HookTable], global_name: str) -> list[str]:
+    if "global" in tables:
+        return []
+    problems = []
+    wheel, sdist = tables.get("wheel"), tables.get("sdist")
+    if wheel is not None and sdist is None:
+        problems.append(
+            f"{wheel.table} configures the hook for the wheel target only: the sdist gets no "
+            f"bundle, and wheels built from it (pip install, uv build, python -m build) fail; "
+            f"move the table to {global_name}"
+        )
+    if sdist is not None and wheel is None:
+        problems.append(
+            f"{sdist.table} configures the hook for the sdist target only: wheels built from "
+            f"the source tree get no bundle; move the table to {global_name}"
+        )
     return problems
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
+from ._cache import COMPOSED_DIR
 from ._compiler import CompileError, Compiler
 from ._errors import PylonError, plural
 from ._fs import atomic_write, open_inside, os_reason, private_folder
@@ -44,6 +45,8 @@ from ._verify import Report, Verified, verify_bundle
 if TYPE_CHECKING:
     from wasmtime.component import Func
 
+    from ._sources import BundleFolder
+
 
 class RunError(PylonError):
     """The plan could not be loaded, linked or run."""
@@ -52,9 +55,13 @@ class RunError(PylonError):
 class Runtime:
     """A verified plan, ready to instantiate in one wasmtime store."""
 
-    def __init__(self, folder: str | os.PathLike[str], compiler: Compiler | None = None, label: str = "") -> None:
-        self.folder = Path(folder)
-        self.label = label or os.fspath(folder)
+    def __init__(self, bundle: BundleFolder | str | os.PathLike[str], compiler: Compiler | None = None) -> None:
+        """``bundle``: what ``_sources.open_target`` yields, or a bundle folder."""
+        self.bundle = bundle
+        if isinstance(bundle, (str, os.PathLike)):
+            self.folder, self.label = Path(bundle), os.fspath(bundle)
+        else:
+            self.folder, self.label = bundle.folder, bundle.label
         self.compiler = compiler or Compiler()
         self.components: dict[str, Component] = {}
         self.composed: Component | None = None  # set when the graph runs as one composed component
@@ -74,7 +81,7 @@ class Runtime:
 
         Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here.
         """
-        verified = verify_bundle(self.folder, compiler=self.compiler).or_raise(self.label)
+        verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
         assert verified.plan is not None
         self._plan = verified.plan
         self._verified = verified
@@ -156,7 +163,7 @@ class Runtime:
         from ._compose import ComposeError, compose_plan
 
         plan_digest = hashlib.sha256(self.plan.to_json()).hexdigest()
-        cached = self.compiler.cache_dir.parent / "composed" / f"{plan_digest}.wasm"
+        cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
         if cached.is_file() and not cached.is_symlink():
             try:
                 return cached.read_bytes()

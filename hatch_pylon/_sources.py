@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ._errors import PylonError, bullets
 from ._fs import TempFile, TooLarge, private_folder, sha256_of
-from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
+from ._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._plan import MAX_PLAN_BYTES
 
-DEFAULT_LIMIT = 2 << 30  # bytes per bundled file: the build's max-component-size default
 _MAX_RECORD = 64 << 20
 DIST_PREFIX = "dist:"
 
@@ -40,6 +40,8 @@ class BundleFolder:
     label: str  # what the user named, for messages
     kind: str  # "folder", "wheel", "sdist" or "distribution"
     problems: tuple[str, ...] = field(default=())  # what unpacking found wrong (RECORD mismatches)
+    provided: str | None = None  # a component distribution: its descriptor, below ``folder`` (no plan)
+    store: str | None = None  # where its blobs are when not where the descriptor says (an sdist)
 
 
 class ArchiveError(PylonError):
@@ -48,7 +50,7 @@ class ArchiveError(PylonError):
 
 @contextmanager
 def open_target(
-    target: str, *, limit: int = DEFAULT_LIMIT, note: Callable[[str], None] | None = None
+    target: str, *, limit: int = DEFAULT_MAX_COMPONENT_SIZE, note: Callable[[str], None] | None = None
 ) -> Iterator[BundleFolder]:
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
 
@@ -58,7 +60,7 @@ def open_target(
     and ``note`` is told which was picked.
     """
     if target.startswith(DIST_PREFIX):
-        yield BundleFolder(_installed_bundle(target[len(DIST_PREFIX) :]), target, "distribution")
+        yield _installed_target(target[len(DIST_PREFIX) :], target)
         return
     path = Path(target)
     if path.is_dir():
@@ -69,22 +71,48 @@ def open_target(
                     f"{target}/ holds no bundle; using the installed distribution {target!r} "
                     f"(write ./{target} to mean the folder)"
                 )
-            yield BundleFolder(_installed_bundle(target), target, "distribution")
+            yield _installed_target(target, target)
             return
         if found is None:
             raise PylonError(f"{target}: no {PLAN_FILE} here (expected {PLAN_FILE} next to {STORE_DIR}/)")
         yield BundleFolder(found, target, "folder")
     elif path.is_file() and path.suffix == ".whl":
         with private_folder("hatch-pylon-unpack-") as temp:
-            folder, problems = _unpack_wheel(path, temp, limit)
-            yield BundleFolder(folder, target, "wheel", tuple(problems))
+            folder, problems, provided = _unpack_wheel(path, temp, limit)
+            yield BundleFolder(folder, target, "wheel", tuple(problems), provided)
     elif path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
         with private_folder("hatch-pylon-unpack-") as temp:
-            yield BundleFolder(_unpack_sdist(path, temp, limit), target, "sdist")
+            folder = _unpack_sdist(path, temp, limit)
+            if (folder / PLAN_FILE).is_file():
+                yield BundleFolder(folder, target, "sdist")
+            else:  # a component wheel's sdist: the descriptor next to the store
+                yield BundleFolder(folder, target, "sdist", provided=DESCRIPTOR, store=STORE_DIR)
     elif path.exists() or os.path.islink(target):
         raise PylonError(f"{target}: not a wheel (.whl), an sdist (.tar.gz) or a folder")
     else:
-        yield BundleFolder(_installed_bundle(target), target, "distribution")
+        yield _installed_target(target, target)
+
+
+def _installed_target(name: str, label: str) -> BundleFolder:
+    """An installed app's bundle, or an installed component distribution (its descriptor, no plan)."""
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        distribution = None
+    provided = _provided([str(f) for f in distribution.files or []]) if distribution is not None else None
+    if distribution is None or provided is None:
+        return BundleFolder(_installed_bundle(name), label, "distribution")
+    return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", provided=provided)
+
+
+def _provided(names: list[str]) -> str | None:
+    """A component wheel's descriptor (``*.dist-info/extra_metadata/pylon-components.json``), if it has no plan."""
+    if any(name == PLAN_FILE or name.endswith(f"/{PLAN_FILE}") for name in names):
+        return None
+    found = sorted(n for n in names if n.endswith(f".dist-info/{DESCRIPTOR_PATH}") and n.count("/") == 2)
+    return found[0] if found else None
 
 
 def _folder_bundle(path: Path) -> Path | None:
@@ -107,6 +135,8 @@ def _is_installed(name: str) -> bool:
 def _bundle_prefix(names: list[str], source: str) -> str:
     """The archive folder whose plan.json sits next to a .compose store."""
     prefixes = sorted(name[: -len(PLAN_FILE)] for name in names if name.endswith(f"/{PLAN_FILE}") or name == PLAN_FILE)
+    if not prefixes:  # a component wheel's sdist carries its descriptor where an app's carries the plan
+        prefixes = sorted(n[: -len(DESCRIPTOR)] for n in names if n.endswith(f"/{SDIST_BUNDLE_DIR}/{DESCRIPTOR}"))
     stores = {name.split(f"{STORE_DIR}/", 1)[0] for name in names if f"{STORE_DIR}/" in name}
     with_store = [p for p in prefixes if p in stores] or prefixes
     if not with_store:
@@ -147,7 +177,9 @@ def _is_bundle_member(name: str, prefix: str) -> bool:
     if not name.startswith(prefix) or name.endswith("/"):
         return False
     rest = name[len(prefix) :]
-    return rest in (PLAN_FILE, META_FILE) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(COMPOSED_SUFFIX)
+    return (
+        rest in (PLAN_FILE, META_FILE, DESCRIPTOR) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(COMPOSED_SUFFIX)
+    )
 
 
 def _extract(stream: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
@@ -159,7 +191,7 @@ def _extract(stream: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
     return digest, size
 
 
-def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str]]:
+def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str], str | None]:
     try:
         with zipfile.ZipFile(wheel) as archive:
             infos = archive.infolist()
@@ -167,16 +199,21 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str]]
             problems = _member_problems(names)
             if problems:
                 raise ArchiveError(f"{wheel}: not a safe wheel:\n{bullets(problems)}")
-            prefix = _bundle_prefix(names, str(wheel))
+            provided = _provided(names)
+            prefix = "" if provided is not None else _bundle_prefix(names, str(wheel))
             hashes: dict[str, tuple[str, int]] = {}
             for info in infos:
-                if not _is_bundle_member(info.filename, prefix):
+                if provided is not None:
+                    if info.filename != provided and f"/{STORE_DIR}/" not in info.filename:
+                        continue
+                elif not _is_bundle_member(info.filename, prefix):
                     continue
                 if stat.S_ISLNK(info.external_attr >> 16):
                     raise ArchiveError(
                         f"{wheel}: member {info.filename!r} is a symbolic link; a bundle holds files only"
                     )
-                cap = MAX_PLAN_BYTES if info.filename.endswith(("/" + PLAN_FILE, "/" + META_FILE)) else limit
+                small = ("/" + PLAN_FILE, "/" + META_FILE, "/" + DESCRIPTOR)
+                cap = MAX_PLAN_BYTES if info.filename.endswith(small) else limit
                 with archive.open(info) as member:
                     hashes[info.filename] = _extract(member, temp / info.filename, cap)
             record = _record(archive, names, wheel)
@@ -184,7 +221,7 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str]]
         raise ArchiveError(f"{wheel}: a bundle member {error}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise ArchiveError(f"{wheel}: not a valid wheel ({exc})") from None
-    return temp / prefix, _record_problems(record, hashes)
+    return temp / prefix, _record_problems(record, hashes), provided
 
 
 def _record(archive: zipfile.ZipFile, names: list[str], wheel: Path) -> dict[str, tuple[str, str]] | None:
@@ -236,7 +273,8 @@ def _unpack_sdist(sdist: Path, temp: Path, limit: int) -> Path:
                 stream = archive.extractfile(member)
                 if stream is None:
                     raise ArchiveError(f"{sdist}: member {member.name!r} cannot be read")
-                cap = MAX_PLAN_BYTES if member.name.endswith(("/" + PLAN_FILE, "/" + META_FILE)) else limit
+                small = ("/" + PLAN_FILE, "/" + META_FILE, "/" + DESCRIPTOR)
+                cap = MAX_PLAN_BYTES if member.name.endswith(small) else limit
                 with stream:
                     _extract(stream, temp / member.name, cap)
     except TooLarge as error:

@@ -13,20 +13,25 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import StoreError
 from ._fs import atomic_write
 from ._store import BlobStore, write_problem
 from ._verify import verify_bundle
 
+if TYPE_CHECKING:
+    from ._sources import BundleFolder
+
 TRUST_METADATA = {"signer": "hatch-pylon", "backend": "dev"}
 
 
-def trust_bundle(folder: str | os.PathLike[str], store: str | os.PathLike[str], label: str = "") -> list[Path]:
-    """Verify the bundle, stage every plan blob into ``store`` and trust it; returns the trust files written."""
+def trust_bundle(bundle: BundleFolder | str | os.PathLike[str], store: str | os.PathLike[str]) -> list[Path]:
+    """Verify ``bundle`` (what ``open_target`` yields, or a folder), stage every plan blob into ``store`` and
+    trust it; returns the trust files written."""
     from ._compiler import optional_compiler
 
-    verified = verify_bundle(folder, compiler=optional_compiler).or_raise(label or os.fspath(folder))
+    verified = verify_bundle(bundle, compiler=optional_compiler).or_raise()
     blob_store = BlobStore(store)
     entry_body = (json.dumps(TRUST_METADATA, indent=2) + "\n").encode("utf-8")
     written = []

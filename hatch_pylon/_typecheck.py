@@ -98,7 +98,9 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
     """Every function the consumer imports through ``binding`` must exist in the provider with the same types.
 
     ``imports`` are the consumer's, ``exports`` the provider's; functions are
-    compared by shape, and types or resources are left to the linker.
+    compared by shape, and a handle names the resource its instance exports
+    it as, so ``borrow<a>`` never matches ``borrow<b>`` (resources are told
+    apart by identity, as wasm-compose and wasmtime do).
     """
     label = f"{binding.consumer_id} -> {binding.provider_id} ({binding.import_name})"
     wanted = imports.get(binding.import_name)

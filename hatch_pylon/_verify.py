@@ -1,8 +1,11 @@
 """The verification gate: the one check every consumer of a bundle goes through.
 
-``verify``, ``run``, ``trust`` and a wheel built from an sdist all call
-``verify_bundle``; what it refuses, they all refuse, with the same messages.
-It checks, reporting every problem it finds:
+``verify``, ``run``, ``trust``, ``compose`` and a wheel built from an sdist
+all call ``verify_bundle`` once, with what ``_sources.open_target`` yields (or
+a folder); what it refuses, they all refuse, with the same messages. It
+checks, reporting every problem it finds:
+
+- what unpacking the archive found (a wheel's bundle files against its ``RECORD``);
 
 - the plan, through the one parser (``_plan.parse_plan``), re-written to canonical bytes;
 - every blob: opened without following any link, streamed through SHA-256
@@ -33,15 +36,21 @@ from typing import TYPE_CHECKING, BinaryIO
 from ._distributions import ProvidedComponent, Reference, locate_references, parse_references, references_json
 from ._errors import ComponentFormatError, PylonError, VerificationError
 from ._fs import TempFile, TooLarge, inside, open_inside, os_reason
-from ._layout import BLOBS_DIR, META_FILE, PLAN_FILE, STORE_DIR, blob_relpath
+from ._layout import (
+    BLOBS_DIR,
+    DEFAULT_IGNORE_IMPORTS,
+    DEFAULT_MAX_COMPONENT_SIZE,
+    META_FILE,
+    PLAN_FILE,
+    STORE_DIR,
+    blob_relpath,
+)
 from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
-
-DEFAULT_IGNORE = ("wasi:",)
-DEFAULT_LIMIT = 2 << 30
+    from ._sources import BundleFolder
 
 
 @dataclass
@@ -62,7 +71,7 @@ class Report:
 class BundleMeta:
     """hatch-pylon's record of how the build judged the bundle (``pylon.json``), outside the composectl plan."""
 
-    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE
+    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE_IMPORTS
     composed: str | None = None  # file name of the composed component, next to plan.json
     composed_digest: str | None = None
     references: tuple[Reference, ...] = ()  # components whose blobs stay in other distributions
@@ -85,6 +94,7 @@ class Verified:
     meta: BundleMeta = BundleMeta()
     blobs: dict[str, Path] = field(default_factory=dict)  # digest -> a file holding exactly those bytes
     sizes: dict[str, int] = field(default_factory=dict)
+    label: str = ""  # what the user named, for messages
     sources: dict[str, tuple[Path, str]] = field(default_factory=dict)  # digest -> (folder, relative path) to open
     referenced: frozenset[str] = frozenset()  # digests whose blobs stay in another distribution
 
@@ -93,24 +103,26 @@ class Verified:
         base, relative = self.sources[digest]
         return open_inside(base, relative)
 
-    def or_raise(self, label: str) -> Verified:
+    def or_raise(self) -> Verified:
         if self.report.problems:
-            raise VerificationError(label, self.report.problems)
+            raise VerificationError(self.label, self.report.problems)
         return self
 
 
 def verify_bundle(
-    folder: str | os.PathLike[str],
+    bundle: BundleFolder | str | os.PathLike[str],
     *,
     types: bool = True,
     compile_all: bool = False,
     compiler: Compiler | Callable[[], Compiler | None] | None = None,
     ignore_imports: tuple[str, ...] | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
     references_required: bool = True,
 ) -> Verified:
-    """Check the bundle in ``folder``; with ``copy_to``, verified blobs are copied into a store there as hashed.
+    """Check ``bundle``: what ``_sources.open_target`` yields (its unpacking problems, RECORD mismatches,
+    are reported first) or a bundle folder. With ``copy_to``, verified blobs are copied into a store there
+    as they are hashed.
 
     ``compiler`` is a Compiler, None (decode only; what cannot be decoded is
     skipped) or a callable making one when the first compile is needed.
@@ -120,16 +132,24 @@ def verify_bundle(
     checked alone) a reference to a distribution not installed here is
     reported as not checked instead of as a problem.
     """
-    root = Path(folder)
-    report = Report()
+    if isinstance(bundle, (str, os.PathLike)):
+        root, label, report = Path(bundle), os.fspath(bundle), Report()
+    else:
+        root, label, report = bundle.folder, bundle.label, Report(list(bundle.problems))
+        if bundle.provided is not None:
+            report.problems.append(
+                f"{label} is a component distribution: it provides components and has no plan of its own "
+                f"(hatch-pylon verify {label} checks it; run an app that references it)"
+            )
+            return Verified(report, label=label)
     try:
         plan = _read_plan(root)
     except PlanFormatError as error:
         report.problems += [f"{PLAN_FILE}: {problem}" for problem in error.problems]
-        return Verified(report)
+        return Verified(report, label=label)
     except PylonError as error:
         report.problems.append(str(error))
-        return Verified(report)
+        return Verified(report, label=label)
     meta = _read_meta(root, report)
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
@@ -158,7 +178,7 @@ def verify_bundle(
         report.skipped.append("types of the bindings (a referenced component could not be checked)")
     report.checked_components = len(infos)
     report.checked_bindings = len(plan.bindings)
-    return Verified(report, plan, meta, blobs, sizes, sources, frozenset(referenced))
+    return Verified(report, plan, meta, blobs, sizes, label, sources, frozenset(referenced))
 
 
 def _check_references(plan: Plan, meta: BundleMeta, report: Report) -> set[str]:
@@ -408,7 +428,7 @@ def verify_provided(
     descriptor: str,
     store: str | None = None,
     *,
-    limit: int = DEFAULT_LIMIT,
+    limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
 ) -> ProvidedCheck:
     """Check a component distribution: its descriptor (``descriptor``, below ``base``) and every blob it lists.

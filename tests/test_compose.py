@@ -207,17 +207,14 @@ def test_config_has_one_instance_per_component_and_exact_exports(sample_project:
         compose_plan(verified.plan, verified.blobs, ignore_imports=("pylon:",))
 
 
-def test_missing_wasm_tools_says_how_to_install(sample_project: Path, tmp_path: Path, monkeypatch) -> None:
+def test_missing_wasm_tools_says_how_to_install(sample_project: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     bundle = build_folder(sample_project)
     import hatch_pylon._compose as compose_module
+    from hatch_pylon._cli import main
 
     monkeypatch.setattr(compose_module, "find_wasm_tools", lambda: None)
-    with pytest.raises(
-        PylonError,
-        match=r"needs wasm-tools, which is not installed: pip install "
-        r"'hatch-pylon\[compose\]'",
-    ):
-        compose_module.compose_target(str(bundle), tmp_path / "x.wasm")
+    assert main(["compose", str(bundle), "-o", str(tmp_path / "x.wasm")]) == 1
+    assert "needs wasm-tools, which is not installed: pip install 'hatch-pylon[compose]'" in capsys.readouterr().err
     assert not (tmp_path / "x.wasm").exists()
 
 

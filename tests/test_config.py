@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hatch_pylon._config import HATCH_TABLE, env_var_for, load_config
+from hatch_pylon._config import env_var_for, load_config
 from hatch_pylon._errors import ConfigError
+from hatch_pylon._schema import HATCH_TABLE
 
 
 def load(raw: dict, environ: dict | None = None, root: Path = Path("/proj")):
@@ -32,7 +33,7 @@ def test_defaults() -> None:
         ("dynlink:resolve", "required"),
         ("dynlink:invoke", "required"),
     ]
-    assert config.validate == "names"
+    assert config.validate == "types"
 
 
 def test_variable_expansion_forms() -> None:
@@ -268,7 +269,7 @@ def test_destination_messages() -> None:
 
 
 def test_schema_drives_the_parser() -> None:
-    from hatch_pylon._config import OPTIONS, REQUIRED
+    from hatch_pylon._schema import OPTIONS, REQUIRED
 
     names = [option.name for option in OPTIONS]
     assert len(names) == len(set(names))

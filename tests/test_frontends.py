@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -123,3 +124,27 @@ def test_setuptools_projects_without_pylon_are_untouched(tmp_path: Path, plugin_
     assert "hatch-pylon" not in result.stdout + result.stderr
     with zipfile.ZipFile(next((project / "dist").glob("*.whl"))) as archive:
         assert not [n for n in archive.namelist() if "pylon" in n]
+
+
+def test_setuptools_name_from_setup_cfg_and_no_stale_composed_file(tmp_path: Path) -> None:
+    """A project named only in setup.cfg builds; a compose = false build after a compose = true one
+    ships no composed component (build/lib outlives a build)."""
+    from corpus import base_project
+
+    project = tmp_path / "cfg-named"
+    base_project(project, "")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[tool.pylon]\nroot = "root.wasm"\ncomponent-dirs = ["caps"]\ndestination = "demo/_pylon"\ncompose = true\n'
+    )
+    (project / "setup.cfg").write_text("[metadata]\nname = cfg-named\nversion = 1.0\n[options]\npackages = demo\n")
+    composed = "demo/_pylon/python.composed.wasm"
+    for compose in ("true", "false"):
+        pyproject = project / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text().replace("compose = true", f"compose = {compose}"))
+        shutil.rmtree(project / "dist", ignore_errors=True)
+        run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "."], project, {**os.environ})
+        wheel = next((project / "dist").glob("cfg_named-1.0-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            assert (composed in archive.namelist()) == (compose == "true"), archive.namelist()
+        assert main(["verify", str(wheel)]) == 0

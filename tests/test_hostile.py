@@ -532,3 +532,55 @@ def test_a_verify_stopped_by_a_signal_removes_its_unpacked_copy(
     assert verify.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name], err
     assert "Traceback" not in err
     assert_temp_empty(tmp_path)
+
+
+# == third round ===================================================================================
+
+
+def bundle_from(tmp_path: Path, root_wat: str, caps: dict[str, str]) -> Path:
+    """A bundle folder built by the pipeline (names checked only) from WAT components."""
+    import wasmtime
+
+    from hatch_pylon._config import load_config
+    from hatch_pylon._pipeline import build_bundle
+
+    project = tmp_path / "project"
+    (project / "caps").mkdir(parents=True)
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(root_wat))
+    for name, wat in caps.items():
+        (project / "caps" / f"{name}.wasm").write_bytes(wasmtime.wat2wasm(wat))
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    config = load_config(raw, project_root=project, project_name="d", environ={})
+    return build_bundle(config).write_to(tmp_path / "bundle")
+
+
+RESOURCE_CONSUMER = """(component
+  (import "x:y/r" (instance
+    (export "a" (type $a (sub resource)))
+    (export "b" (type $b (sub resource)))
+    (export "take" (func (param "h" (borrow $a)))))))"""
+
+RESOURCE_PROVIDER = """(component
+  (type $a (resource (rep i32)))
+  (type $b (resource (rep i32)))
+  (core module $m (func (export "take") (param i32)))
+  (core instance $ci (instantiate $m))
+  (func $take (param "h" (borrow $HANDLE)) (canon lift (core func $ci "take")))
+  (instance $api (export "a" (type $a)) (export "b" (type $b)) (export "take" (func $take)))
+  (export "x:y/r" (instance $api)))"""
+
+
+@pytest.mark.parametrize("handle", ["a", "b"])
+def test_resources_are_compared_by_identity_as_compose_does(tmp_path: Path, handle: str) -> None:
+    provider = RESOURCE_PROVIDER.replace("$HANDLE", f"${handle}")
+    folder = bundle_from(tmp_path, RESOURCE_CONSUMER, {"p": provider})
+    answers = {}
+    for command in (["verify", str(folder)], ["verify", "--compile-all", str(folder)]):
+        answers[" ".join(command[:-1])] = run(tmp_path, "-m", "hatch_pylon", *command)
+    composed = run(tmp_path, "-m", "hatch_pylon", "compose", str(folder), "-o", str(tmp_path / "c.wasm"))
+    if handle == "a":
+        assert composed[0] == 0 and all(code == 0 for code, _ in answers.values()), (composed, answers)
+        return
+    assert composed[0] != 0, composed
+    message = "consumer imports func(h: borrow<a>), provider exports func(h: borrow<b>)"
+    assert all(code == 1 and message in output for code, output in answers.values()), answers

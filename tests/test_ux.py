@@ -47,7 +47,7 @@ def test_help_is_written_for_users() -> None:
         assert f"  {command} " in result.stdout
     assert "``" not in result.stdout
     run_help = cli("run", "--help").stdout
-    assert "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an" in run_help and "(optional)" in run_help
+    assert "required: a wheel (.whl), an sdist (.tar.gz)" in run_help and "(optional)" in run_help
 
 
 def test_run_without_a_target_names_only_the_target() -> None:

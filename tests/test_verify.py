@@ -190,9 +190,10 @@ def test_binding_to_a_provider_with_another_signature(tmp_path: Path, compile_ca
 
 
 @pytest.mark.slow
-def test_validate_types_fails_the_build(tmp_path: Path) -> None:
+def test_a_type_mismatch_fails_the_default_build(tmp_path: Path) -> None:
     project = tmp_path / "demo"
-    raw = mismatched_project(project, validate="types")
+    raw = mismatched_project(project)
+    del raw["validate"]  # types are checked by default
     (project / "demo").mkdir()
     (project / "demo" / "__init__.py").write_text("")
     (project / "pyproject.toml").write_text(
@@ -229,7 +230,7 @@ def test_run_and_trust_refuse_what_verify_refuses_by_type(tmp_path: Path, capsys
         tmp_path / "root.wasm", imports=["a:b/c@1.0.0"], import_sigs={"a:b/c@1.0.0": '(param "x" s64) (result s64)'}
     )
     write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"], sig='(param "x" u32) (result u32)')
-    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}  # a bundle only verify refuses
     folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
         tmp_path / "bundle"
     )
@@ -253,3 +254,33 @@ def test_run_and_trust_refuse_a_blob_that_is_not_webassembly(tmp_path: Path, cap
     (folder / ".compose/blobs" / digest[:2] / digest[2:]).write_bytes(junk)
     edit_plan(folder, lambda p: p["components"].insert(0, {"id": "junk", "digest": list(bytes.fromhex(digest))}))
     _same_refusal_everywhere(folder, tmp_path, capsys, "component 'junk': blob .compose/blobs/")
+
+
+def test_every_consumer_refuses_a_wheel_whose_record_does_not_match(tmp_path: Path, capsys) -> None:
+    """RECORD mismatches found while unpacking reach the user through the gate, in every command."""
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "destination": "pkg/_pylon"}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="pkg", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        record = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            member = f"pkg/_pylon/{path.relative_to(folder).as_posix()}"
+            archive.write(path, member)
+            record.append(f"{member},sha256=wrong,{path.stat().st_size}")
+        archive.writestr("pkg-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    expected = "RECORD's hash or size for pkg/_pylon/plan.json does not match the file"
+    commands = [
+        ["verify", str(wheel)],
+        ["trust", str(wheel), "--store", str(tmp_path / "store")],
+        ["run", str(wheel)],
+        ["compose", str(wheel), "-o", str(tmp_path / "out.wasm")],
+    ]
+    for command in commands:
+        assert main(command) == 1, command
+        err = capsys.readouterr().err
+        assert expected in err and "failed verification" in err, (command, err)
+    assert not (tmp_path / "store").exists() and not (tmp_path / "out.wasm").exists()
