@@ -83,8 +83,6 @@ def scan_candidates(
     """Every candidate in precedence order (the root first, ``with_root``), the places searched, the shadowed."""
     problems: list[str] = []
     jobs, searched, shadowed = _plan_jobs(config, problems, with_root)
-    if problems:  # a missing root or distribution: say so before reading anything
-        raise PylonError("cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems))
     totals = [0, 0]
     candidates: list[Candidate] = []
     copy_distributed = ingest if config.distributed == "copy" else None

@@ -381,15 +381,16 @@ def locate_references(references: Iterable[Reference], *, required: bool) -> Loc
     for reference in references:
         ids = ", ".join(cid for cid, _ in reference.components)
         install = f"pip install '{reference.requirement}'"
+        if not is_installed(reference.distribution):
+            if required:
+                located.problems.append(_referenced(reference, ids, f"it is not installed; {install}"))
+            else:
+                located.unchecked.append(f"{ids} from {reference.requirement} (not installed here; {install} to check)")
+            continue
         try:
             distribution = installed(reference.distribution)
         except ComponentsError as error:
-            if required or "is not installed" not in str(error):
-                located.problems.append(_referenced(reference, ids, f"{error}; {install}"))
-            else:
-                located.unchecked.append(
-                    f"{ids} from {reference.requirement} (not installed here; install it to check the reference)"
-                )
+            located.problems.append(_referenced(reference, ids, f"{error}; {install} --force-reinstall"))
             continue
         if distribution.version != reference.version:
             message = f"{reference.distribution} {distribution.version} is installed, not {reference.version}"
@@ -411,8 +412,19 @@ def locate_references(references: Iterable[Reference], *, required: bool) -> Loc
                     )
                 )
                 continue
-            located.blobs[digest] = (distribution.base, provided.relative, distribution.label)
+            advice = f"reinstall it: pip install --force-reinstall '{reference.requirement}'"
+            located.blobs[digest] = (distribution.base, provided.relative, f"{distribution.label} ({advice})")
     return located
+
+
+def is_installed(name: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.distribution(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _referenced(reference: Reference, ids: str, detail: str) -> str:

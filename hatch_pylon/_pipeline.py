@@ -92,8 +92,10 @@ class Bundle(NamedTuple):
 
     def headline(self, plan_path: str) -> str:
         total = sum(self.sizes.get(digest, 0) for digest in self.blobs)
+        shared = sum(len(r.components) for r in self.references)
+        here = f"{human_size(total)}; {shared} referenced, not copied" if shared else human_size(total)
         return (
-            f"{plural(len(self.plan.components), 'component')} ({human_size(total)}), "
+            f"{plural(len(self.plan.components), 'component')} ({here}), "
             f"{plural(len(self.plan.bindings), 'binding')}; plan -> {plan_path}"
         )
 

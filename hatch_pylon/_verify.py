@@ -61,6 +61,7 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
+    unchecked_references: int = 0  # referenced components a bundle checked alone could not check
 
     @property
     def ok(self) -> bool:
@@ -157,6 +158,7 @@ def verify_bundle(
     located = locate_references(meta.references, required=references_required)
     report.problems += located.problems
     report.skipped += [f"referenced component {item}" for item in located.unchecked]
+    report.unchecked_references = len(located.unchecked)
     blobs, sizes, infos, sources = _check_blobs(
         root, plan, Limits(max_size=limit), report, copy_to, located.blobs, referenced
     )
@@ -489,7 +491,8 @@ def verify_provided(
         except FileNotFoundError:
             report.problems.append(f"{where} is missing")
         except ComponentFormatError as error:
-            report.problems.append(f"{where}: {error.detail}")
+            modified = _hashed_or_not(root, component.relative, component.digest or "", limits)
+            report.problems.append(f"{where}: {modified}{error.detail}")
         except (OSError, TooLarge) as error:
             reason = os_reason(error) if isinstance(error, OSError) else str(error)
             report.problems.append(f"{where} cannot be used: {reason}")
