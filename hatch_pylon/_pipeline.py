@@ -77,6 +77,7 @@ class Bundle(NamedTuple):
         from ._store import BlobStore
 
         store = BlobStore(folder / STORE_DIR)
+        folder.mkdir(parents=True, exist_ok=True)  # a bundle whose components are all referenced has no store
         for digest, source in sorted(self.blobs.items()):
             store.stage_file(source, digest)
         (folder / PLAN_FILE).write_bytes(self.plan_json)
