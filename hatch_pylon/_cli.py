@@ -9,6 +9,10 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a few ms at start-up
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
+    from ._sources import BundleFolder
 
 DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
@@ -169,6 +173,26 @@ def _paint(text: str, style: str, stream: object) -> str:
     return f"\033[{_STYLES[style]}m{text}\033[0m"
 
 
+def _open(target: str) -> AbstractContextManager[BundleFolder]:
+    """TARGET as a bundle folder; a project folder is resolved and staged from its sources first."""
+    from ._sources import open_target
+
+    return open_target(target, note=_say, project=_project_bundle)
+
+
+def _project_bundle(folder: Path, staging: Path) -> Path:
+    """What a build of the project would bundle, made from its sources into ``staging`` (no wheel); its
+    components are staged into the project's store, as a build stages them."""
+    from ._pipeline import build_bundle, throttled_progress
+    from ._project import load_project
+
+    config = load_project(folder)
+    bundle = build_bundle(config, warn=_say, progress=throttled_progress(_say), staging=staging)
+    target = staging / "bundle"
+    target.mkdir()
+    return bundle.write_to(target)
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from ._inspect import show
 
@@ -209,7 +233,6 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from ._errors import bullets, plural
-    from ._sources import open_target
     from ._verify import verify_bundle
 
     ignore = None if args.ignore_imports is None else tuple(p for p in args.ignore_imports.split(",") if p)
@@ -217,7 +240,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
-    with open_target(args.target, note=_say) as bundle:
+    with _open(args.target) as bundle:
         if bundle.provided is not None:
             return _verify_provided(args.target, bundle)
         verified = verify_bundle(
@@ -276,20 +299,25 @@ def _run(args: argparse.Namespace) -> int:
 
     require_wasmtime("hatch-pylon run")
     from ._runtime import Runtime
-    from ._sources import open_target
 
-    with open_target(args.target, note=_say) as bundle:
-        status, value = Runtime(bundle, Compiler(say=_say)).run(args.args)
+    with _open(args.target) as bundle:
+        runtime = Runtime(bundle, Compiler(say=_say))
+        if bundle.kind == "distribution":
+            from ._project import editable_changes
+
+            warning = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
+            if warning is not None:
+                _say(f"warning: {warning}")
+        status, value = runtime.run(args.args)
     if value is not None:
         print(value)
     return status
 
 
 def _trust(args: argparse.Namespace) -> int:
-    from ._sources import open_target
     from ._trust import trust_bundle
 
-    with open_target(args.target, note=_say) as bundle:
+    with _open(args.target) as bundle:
         written = trust_bundle(bundle, args.store)
     for path in written:
         print(path)
@@ -304,11 +332,10 @@ def _compose(args: argparse.Namespace) -> int:
     from ._compose import ComposeError, compose_plan, require_wasm_tools
     from ._errors import human_size, plural
     from ._fs import atomic_write
-    from ._sources import open_target
     from ._verify import verify_bundle
 
     tool = require_wasm_tools("hatch-pylon compose")
-    with open_target(args.target, note=_say) as bundle:
+    with _open(args.target) as bundle:
         verified = verify_bundle(bundle, compiler=optional_compiler).or_raise()
         assert verified.plan is not None
         composed = compose_plan(

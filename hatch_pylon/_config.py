@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from ._errors import ConfigError
 from ._layout import DEFAULT_MAX_COMPONENT_SIZE
-from ._plan import Capability, Policy
+from ._plan import Capability, Policy, Secret, backend_uri_problem, source_problem
 from ._schema import DEFAULT_MAX_IMPORTS, HATCH_TABLE, ID_PATTERN, REQUIRED, children, describe, type_name, type_problem
 
 if sys.version_info >= (3, 11):
@@ -52,6 +52,7 @@ class ComponentSource(NamedTuple):
     id: str
     path: Path
     origin: str  # the TOML key (or manifest entry) or environment variable that chose this path
+    fetch_url: str | None = None  # ``components[].source``: written into the plan as the component's source
 
 
 class SearchDir(NamedTuple):
@@ -76,6 +77,7 @@ class PylonConfig(NamedTuple):
     compose: bool = False
     strip: bool = False
     manifest: Path | None = None
+    secrets: tuple[Secret, ...] = ()
     root_id: str = "python"
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
@@ -155,6 +157,7 @@ class _Parser:
         if strip is True and compose is not True:
             self.problem(self.key("strip"), "needs compose = true (it strips the composed component)")
         policy = self.policy(top["policy"], linkage)
+        secrets = self.secrets(top["secrets"])
 
         if self.problems:
             raise ConfigError(self.problems)
@@ -175,6 +178,7 @@ class _Parser:
             compose=compose,
             strip=strip,
             manifest=manifest,
+            secrets=secrets,
             root_id=root_id,
             component_distributions=distributions,
             distributed=top["distributed"],
@@ -183,14 +187,17 @@ class _Parser:
 
     # -- the schema's part: known keys and types ------------------------------------------------
 
-    def values(self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def values(
+        self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset(), hint: str = ""
+    ) -> dict[str, Any]:
         """Each option under ``prefix`` -> its value, its default (absent) or ``_INVALID`` (a problem recorded).
 
         Unknown keys are problems with a suggestion; a missing ``REQUIRED`` key comes back as ``REQUIRED``.
         """
         options = children(prefix)
         for name in sorted(set(raw) - set(options) - reserved, key=str):
-            self.problems.append(f"{key}.{name} is not a known option{_suggestion(str(name), [*options, *reserved])}")
+            suggestion = _suggestion(str(name), [*options, *reserved]) or hint
+            self.problems.append(f"{key}.{name} is not a known option{suggestion}")
         result: dict[str, Any] = {}
         for leaf, option in options.items():
             if leaf not in raw:
@@ -204,12 +211,12 @@ class _Parser:
                 result[leaf] = raw[leaf]
         return result
 
-    def entry(self, prefix: str, raw: Any, key: str) -> dict[str, Any] | None:
+    def entry(self, prefix: str, raw: Any, key: str, hint: str = "") -> dict[str, Any] | None:
         """One entry of an array of tables; None when it is not a table. Missing required keys are problems."""
         if not isinstance(raw, Mapping):
             self.problem(key, f"must be a table, got {describe(raw)}")
             return None
-        values = self.values(prefix, raw, key)
+        values = self.values(prefix, raw, key, hint=hint)
         for leaf, value in values.items():
             if value is REQUIRED:
                 self.problem(f"{key}.{leaf}", "is required")
@@ -306,7 +313,15 @@ class _Parser:
             return None
         seen[component_id] = f"{key}.id"
         resolved = None if path is _INVALID else self.path(path, f"{key}.path", base)
-        return self.overridden(component_id, resolved, f"{key}.path")
+        fetch_url = values.get("source")
+        if isinstance(fetch_url, str):
+            problem = source_problem(fetch_url)
+            if problem:
+                self.problem(f"{key}.source", problem)
+        source = self.overridden(component_id, resolved, f"{key}.path")
+        if source is None or not isinstance(fetch_url, str):
+            return source
+        return source._replace(fetch_url=fetch_url)
 
     def manifest(self, value: Any, seen: dict[str, str]) -> tuple[Path | None, tuple[ComponentSource, ...]]:
         """python-wasm's ``.pylon.toml``: its ``[[capabilities]]`` become pinned components."""
@@ -334,6 +349,8 @@ class _Parser:
                 continue
             values: dict[str, Any] = {}
             for leaf, option in children("components[]").items():  # other keys are the manifest's own business
+                if leaf not in raw and option.default is not REQUIRED:
+                    continue
                 values[leaf] = raw.get(leaf, REQUIRED)
                 if values[leaf] is REQUIRED:
                     self.problem(f"{entry_key}.{leaf}", "is required")
@@ -444,7 +461,8 @@ class _Parser:
         capabilities = Policy().capabilities
         if "capabilities" in raw:
             capabilities = self.capabilities(values["capabilities"], f"{key}.capabilities")
-        return Policy(determinism=str(determinism), capabilities=capabilities, limits=self.limits(values["limits"]))
+        tenant = values["tenant"] if isinstance(values["tenant"], str) else None
+        return Policy(str(determinism), capabilities, self.limits(values["limits"]), tenant)
 
     def capabilities(self, entries: Any, key: str) -> tuple[Capability, ...]:
         if entries is _INVALID:
@@ -474,6 +492,32 @@ class _Parser:
             for name, amount in sorted(limits.items())
             if amount is not None and amount is not _INVALID
         )
+
+    def secrets(self, entries: Any) -> tuple[Secret, ...]:
+        if entries is _INVALID:
+            return ()
+        result = []
+        seen: dict[str, str] = {}
+        for index, raw in enumerate(entries):
+            item_key = self.key("secrets", index)
+            hint = " (a plan names where a secret lives, never its value)"
+            values = self.entry("secrets[]", raw, item_key, hint=hint)
+            if values is None:
+                continue
+            secret_id, backend = values["secret-id"], values["backend-uri"]
+            if isinstance(backend, str):
+                problem = backend_uri_problem(backend)
+                if problem:
+                    self.problem(f"{item_key}.backend-uri", problem)
+            if isinstance(secret_id, str):
+                if secret_id in seen:
+                    self.problem(
+                        f"{item_key}.secret-id", f"duplicate secret {secret_id!r} (already at {seen[secret_id]})"
+                    )
+                seen[secret_id] = item_key
+                if isinstance(backend, str):
+                    result.append(Secret(secret_id, backend))
+        return tuple(result)
 
 
 def _suggestion(name: str, candidates: list[str]) -> str:

@@ -133,8 +133,12 @@ def plan_project(
     resolution = resolve(catalog, config)
     if config.validate == "types":
         _check_types(resolution, warn)
-    components = (PlanComponent(c.id, c.file.digest) for c in resolution.components)
-    return resolution, Plan.create(config.root_id, components, resolution.bindings, config.policy, config.linkage)
+    urls = {c.id: c.fetch_url for c in config.components}
+    components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
+    plan = Plan.create(
+        config.root_id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
+    )
+    return resolution, plan
 
 
 def build_bundle(
@@ -184,7 +188,7 @@ def build_bundle(
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)
-        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest, references)
+        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest, config.strip, references)
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path, references)
 
 
@@ -354,6 +358,16 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
+        if not verified.report.composed_proven:
+            from ._compose import install_hint
+
+            raise VerificationError(
+                label,
+                [
+                    f"composed component {verified.meta.composed}: cannot be proven without wasm-tools, so it "
+                    f"is not shipped ({install_hint()})"
+                ],
+            )
         composed = staging / verified.meta.composed
         with open_inside(prebuilt, verified.meta.composed) as source, TempFile(staging) as temp:
             digest, _ = sha256_of(source, copy_to=temp.file)

@@ -15,10 +15,13 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._config import PylonConfig, load_config
 from ._errors import PylonError
+
+if TYPE_CHECKING:
+    from ._plan import Plan
 from ._schema import HATCH_TABLE, SETUPTOOLS_TABLE
 
 if sys.version_info >= (3, 11):
@@ -289,3 +292,54 @@ def _dig(data: Any, *keys: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def editable_project(distribution: str) -> Path | None:
+    """The project folder an editable install of ``distribution`` came from (its ``direct_url.json``), or None."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+    from urllib.request import url2pathname
+
+    try:
+        text = metadata.distribution(distribution).read_text("direct_url.json")
+        record = json.loads(text) if text else None
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return None
+    if not isinstance(record, dict) or not (record.get("dir_info") or {}).get("editable"):
+        return None
+    url = urlparse(str(record.get("url", "")))
+    if url.scheme != "file":
+        return None
+    folder = Path(url2pathname(unquote(url.path)))
+    return folder if (folder / PYPROJECT).is_file() else None
+
+
+def editable_changes(distribution: str, installed: Plan) -> str | None:
+    """When ``distribution`` is an editable install whose project now resolves to another plan than the
+    installed bundle's, a warning saying what changed and what to do; else None.
+
+    The project is resolved as its build would (read and hashed, nothing written); a project that
+    cannot be resolved now says so, since the installed bundle is then surely not what it builds.
+    """
+    folder = editable_project(distribution)
+    if folder is None:
+        return None
+    from ._pipeline import plan_project
+
+    advice = f"reinstall it (pip install -e {folder}), or run the project itself: hatch-pylon run {folder}"
+    try:
+        _, current = plan_project(load_project(folder))
+    except PylonError as error:
+        first = str(error).splitlines()[0]
+        return f"{distribution} is an editable install of {folder}, which no longer builds ({first}); {advice}"
+    if current.to_json() == installed.to_json():
+        return None
+    before = {c.id: c.digest for c in installed.components}
+    after = {c.id: c.digest for c in current.components}
+    changed = sorted(i for i in before.keys() | after.keys() if before.get(i) != after.get(i))
+    what = f"components changed ({', '.join(changed)})" if changed else "plan changed"
+    return (
+        f"{distribution} is an editable install of {folder}, whose {what} since it was installed; this runs the "
+        f"installed bundle: {advice}"
+    )

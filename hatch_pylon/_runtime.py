@@ -6,8 +6,9 @@ of them pass; each blob is then re-hashed as it is read for compiling.
 
 How the graph is linked, in order of preference:
 
-1. the bundle carries a verified composed component (``compose = true``): it
-   runs as is, with only WASI;
+1. the bundle carries a composed component (``compose = true``) the gate
+   proved (re-composed from the plan, byte for byte): it runs as is, with
+   only WASI; one it could not prove (no wasm-tools) is never run;
 2. a binding's interface uses resources and ``wasm-tools`` is installed: the
    graph is composed in memory (``_compose``, from copies of the blobs
    re-hashed on the way) and that runs with only WASI. The composed bytes are
@@ -37,7 +38,7 @@ from wasmtime.component import Component, ComponentInstanceType, FuncType, Insta
 from ._cache import COMPOSED_DIR
 from ._compiler import CompileError, Compiler
 from ._errors import PylonError, plural
-from ._fs import atomic_write, open_inside, os_reason, private_folder
+from ._fs import atomic_write, open_inside, os_reason
 from ._plan import Plan
 from ._reflect import uses_resources
 from ._verify import Report, Verified, verify_bundle
@@ -86,15 +87,23 @@ class Runtime:
         self._plan = verified.plan
         self._verified = verified
         meta = verified.meta
-        if meta.composed is not None and meta.composed_digest is not None:
+        if meta.composed is not None and not verified.report.composed_proven and self.compiler.say is not None:
+            self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
+        if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
             data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
             self.composed = self._compile(data, meta.composed_digest, meta.composed)
             self.linked = "composed (bundled)"
             return
-        if self._bindings_use_resources():
-            from ._compose import find_wasm_tools
+        heavy = self._resource_bindings()
+        if heavy is None or heavy:
+            from ._compose import find_wasm_tools, install_hint
 
             tool = find_wasm_tools()
+            if tool is None and heavy:  # said before anything is compiled
+                raise RunError(
+                    f"{heavy[0]} passes resources, so the graph runs composed, which needs wasm-tools: "
+                    f"{install_hint('run')}"
+                )
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
                 self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{self._plan.root} (composed)")
@@ -131,21 +140,21 @@ class Runtime:
         except CompileError as error:
             raise RunError(f"{label}: {error}") from None
 
-    def _bindings_use_resources(self) -> bool:
-        """Whether a bound interface uses resources, decoded from the consumers' binaries (no compile).
-
-        What the decoder cannot read counts as "yes": composition is correct for every graph.
-        """
+    def _resource_bindings(self) -> list[str] | None:
+        """The bindings whose interface passes resources (``root imports 'a:b/c'``), decoded from the
+        consumers' binaries (no compile); None when the decoder cannot tell, which counts as "yes":
+        composition is correct for every graph."""
         from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
 
         imports: dict[str, dict[str, object]] = {}
+        found: list[str] = []
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
                 path = self._verified.blobs[self.plan.digest_of(binding.consumer_id)]
                 try:
                     imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
                 except (Undecidable, OSError):
-                    return True
+                    return None
             item = imports[binding.consumer_id].get(binding.import_name)
             signatures = (
                 list(item.functions.values())
@@ -155,12 +164,12 @@ class Runtime:
                 else []
             )
             if any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures):
-                return True
-        return False
+                found.append(f"{binding.consumer_id} imports {binding.import_name!r}")
+        return found
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
-        from ._compose import ComposeError, compose_plan
+        from ._compose import ComposeError, compose_bundle
 
         plan_digest = hashlib.sha256(self.plan.to_json()).hexdigest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
@@ -172,15 +181,12 @@ class Runtime:
         if self.compiler.say is not None:
             caps = plural(len(self.plan.components) - 1, "cap")
             self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
-        with private_folder("hatch-pylon-run-") as work:
-            copies: dict[str, Path] = {}
-            for component in self.plan.components:
-                copies[component.digest] = work / f"{component.digest}.wasm"
-                copies[component.digest].write_bytes(self._read_blob(component.id, component.digest))
-            try:
-                composed = compose_plan(self.plan, copies, ignore_imports=ignore, tool=tool)
-            except ComposeError as error:
-                raise RunError(f"cannot compose {self.label} to run it: {error}") from None
+        try:
+            composed = compose_bundle(
+                self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
+            )
+        except ComposeError as error:
+            raise RunError(f"cannot compose {self.label} to run it: {error}") from None
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(cached, composed.data)
@@ -265,10 +271,12 @@ class Runtime:
                 items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
                 heavy = sorted(name for name, item in items.items() if uses_resources(item))
                 if heavy:
+                    from ._compose import install_hint
+
                     raise RunError(
                         f"{component_id} imports {binding.import_name!r}, which uses resources ({', '.join(heavy)}); "
                         "hatch-pylon's runtime links value types only; a graph with resources runs composed, "
-                        "which needs wasm-tools (pip install 'hatch-pylon[compose]')"
+                        f"which needs wasm-tools: {install_hint('run')}"
                     )
                 with root.add_instance(binding.import_name) as interface:
                     for name, item in sorted(items.items()):

@@ -1,7 +1,7 @@
 """The pylon configuration's schema: every key (``OPTIONS``), its kinds, and the README table it renders.
 
 ``OPTIONS`` lists every key (name, type, default, doc), sub-keys of ``policy`` and of the
-``components`` and ``policy.capabilities`` entries included; ``type_problem`` says why a value
+``components``, ``policy.capabilities`` and ``secrets`` entries included; ``type_problem`` says why a value
 does not fit its key. The parser (``_config``) takes unknown keys and type errors from here.
 
 ``markdown_table()`` renders ``OPTIONS`` for README.md; ``python -m hatch_pylon._schema
@@ -70,6 +70,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("components", "tables", [], "pinned components, which win over found ones"),
     Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
     Option("components[].path", "path", REQUIRED, "its file"),
+    Option(
+        "components[].source",
+        "url",
+        None,
+        "where composectl may fetch it: `file://`, `http(s)://`, `ipfs://` or `oci://` (the plan's `source`)",
+    ),
     Option("component-dirs", "paths", [], "folders searched (not recursively) for `*.wasm` providers"),
     Option(
         "manifest",
@@ -137,6 +143,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max-imports", "count", DEFAULT_MAX_IMPORTS, "imports (and, separately, exports) per component"),
     Option("policy", "table", {}, "composectl's policy, written into the plan"),
     Option("policy.determinism", "choice", "relaxed", '`strict` only with `linkage = "static"`', choices=DETERMINISM),
+    Option("policy.tenant", "name", None, "composectl's tenant id for the plan"),
     Option(
         "policy.capabilities",
         "tables",
@@ -150,6 +157,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`"),
     Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`"),
     Option("policy.limits.io-ops", "u64", None, "written as `io_ops`"),
+    Option("secrets", "tables", [], "secrets composectl resolves for the plan at run time: where, never a value"),
+    Option("secrets[].secret-id", "name", REQUIRED, "the secret's id (`secret_id`), unique"),
+    Option("secrets[].backend-uri", "url", REQUIRED, "its backend, `<scheme>://…` (`backend_uri`; no password)"),
 )
 
 # Type column of the README, and the phrase a type error uses (``must be ...``); ``id`` and
@@ -160,6 +170,7 @@ KINDS = {
     "strings": ("list of strings", "a list of non-empty strings"),
     "folder": ("string", "a non-empty relative folder"),
     "name": ("string", "a non-empty string"),
+    "url": ("URL", "a non-empty string"),
     "id": ("id", ""),
     "choice": ("", ""),
     "bool": ("boolean", "true or false"),
@@ -188,6 +199,7 @@ def type_problem(option: Option, value: Any) -> str | None:
         "paths": lambda: isinstance(value, list) and all(isinstance(item, str) and item for item in value),
         "folder": lambda: isinstance(value, str) and value.strip("/") != "",
         "name": lambda: isinstance(value, str) and value != "",
+        "url": lambda: isinstance(value, str) and value != "",
         "bool": lambda: isinstance(value, bool),
         "count": lambda: isinstance(value, int) and not isinstance(value, bool) and value > 0,
         "u64": lambda: isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_U64,
@@ -196,11 +208,22 @@ def type_problem(option: Option, value: Any) -> str | None:
     }
     checks["strings"] = checks["paths"]
     if checks[kind]():
-        return None
+        return _unicode_problem(value)
     expected = KINDS[kind][1]
     if kind == "tables":
         expected = f"an array of {{ {', '.join(children(option.name + '[]'))} }} tables"
     return f"must be {expected}, got {describe(value)}"
+
+
+def _unicode_problem(value: Any) -> str | None:
+    """A string that cannot be written as UTF-8 (a lone surrogate), anywhere in ``value``."""
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{text!r} holds a lone surrogate, which is not Unicode"
+    return None
 
 
 # -- the README table ----------------------------------------------------------------------------

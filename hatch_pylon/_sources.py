@@ -38,7 +38,7 @@ DIST_PREFIX = "dist:"
 class BundleFolder:
     folder: Path
     label: str  # what the user named, for messages
-    kind: str  # "folder", "wheel", "sdist" or "distribution"
+    kind: str  # "folder", "wheel", "sdist", "distribution" or "project" (built from its sources)
     problems: tuple[str, ...] = field(default=())  # what unpacking found wrong (RECORD mismatches)
     provided: str | None = None  # a component distribution: its descriptor, below ``folder`` (no plan)
     store: str | None = None  # where its blobs are when not where the descriptor says (an sdist)
@@ -48,16 +48,26 @@ class ArchiveError(PylonError):
     """An archive that cannot be a trustworthy bundle."""
 
 
+ProjectBuilder = Callable[[Path, Path], Path]  # (project folder, private staging folder) -> bundle folder
+
+
 @contextmanager
 def open_target(
-    target: str, *, limit: int = DEFAULT_MAX_COMPONENT_SIZE, note: Callable[[str], None] | None = None
+    target: str,
+    *,
+    limit: int = DEFAULT_MAX_COMPONENT_SIZE,
+    note: Callable[[str], None] | None = None,
+    project: ProjectBuilder | None = None,
 ) -> Iterator[BundleFolder]:
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
 
     ``dist:NAME`` always means an installed distribution; a path with a
     separator (``./NAME``) always means a path. A bare name that is a folder
     holding no bundle falls back to the installed distribution of that name,
-    and ``note`` is told which was picked.
+    and ``note`` is told which was picked. A folder holding no bundle but a
+    ``pyproject.toml`` is a project: ``project`` (the layer that can build)
+    resolves it from its sources into a private folder, which lives as long
+    as the context; the bundle it makes goes through the same gate.
     """
     if target.startswith(DIST_PREFIX):
         yield _installed_target(target[len(DIST_PREFIX) :], target)
@@ -73,8 +83,14 @@ def open_target(
                 )
             yield _installed_target(target, target)
             return
+        if found is None and project is not None and (path / "pyproject.toml").is_file():
+            with private_folder("hatch-pylon-project-") as temp:
+                yield BundleFolder(project(path, temp), target, "project")
+            return
         if found is None:
-            raise PylonError(f"{target}: no {PLAN_FILE} here (expected {PLAN_FILE} next to {STORE_DIR}/)")
+            raise PylonError(
+                f"{target}: no {PLAN_FILE} here (expected {PLAN_FILE} next to {STORE_DIR}/) and no pyproject.toml"
+            )
         yield BundleFolder(found, target, "folder")
     elif path.is_file() and path.suffix == ".whl":
         with private_folder("hatch-pylon-unpack-") as temp:

@@ -61,6 +61,7 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
+    composed_proven: bool = False  # the bundled composed component is what the plan composes to
     unchecked_references: int = 0  # referenced components a bundle checked alone could not check
 
     @property
@@ -75,12 +76,16 @@ class BundleMeta:
     ignore_imports: tuple[str, ...] = DEFAULT_IGNORE_IMPORTS
     composed: str | None = None  # file name of the composed component, next to plan.json
     composed_digest: str | None = None
+    composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
     references: tuple[Reference, ...] = ()  # components whose blobs stay in other distributions
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
         if self.composed is not None:
-            document["composed"] = {"file": self.composed, "digest": self.composed_digest}
+            composed: dict[str, object] = {"file": self.composed, "digest": self.composed_digest}
+            if self.composed_strip:
+                composed["strip"] = True
+            document["composed"] = composed
         if self.references:
             document["references"] = references_json(self.references)
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -178,6 +183,8 @@ def verify_bundle(
         report.compiled_all = compile_all and not typed.skipped
     elif types and located.unchecked:
         report.skipped.append("types of the bindings (a referenced component could not be checked)")
+    if meta.composed is not None and not report.problems and not located.unchecked:
+        _prove_composed(root, plan, meta, ignore, report, sources)
     report.checked_components = len(infos)
     report.checked_bindings = len(plan.bindings)
     return Verified(report, plan, meta, blobs, sizes, label, sources, frozenset(referenced))
@@ -245,6 +252,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
                 isinstance(composed, dict)
                 and isinstance(composed.get("file"), str)
                 and isinstance(composed.get("digest"), str)
+                and isinstance(composed.get("strip", False), bool)
             )
         )
     ):
@@ -252,7 +260,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         return BundleMeta()
     if composed is None:
         return BundleMeta(tuple(ignore), references=references)
-    return BundleMeta(tuple(ignore), composed["file"], composed["digest"], references)
+    return BundleMeta(tuple(ignore), composed["file"], composed["digest"], composed.get("strip", False), references)
 
 
 def _check_blobs(
@@ -393,6 +401,44 @@ def _check_composed(
     for extern in scanned.info.imports:
         if not extern.name.startswith(ignore):
             report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
+
+
+def _prove_composed(
+    root: Path,
+    plan: Plan,
+    meta: BundleMeta,
+    ignore: tuple[str, ...],
+    report: Report,
+    sources: dict[str, tuple[Path, str]],
+) -> None:
+    """The composed component must be exactly what wasm-tools composes from the plan's verified blobs.
+
+    Composition is reproducible (no paths or timestamps reach the output), so
+    a file with the right digest in ``pylon.json`` but other bytes than the
+    plan composes to is refused. Without wasm-tools it cannot be proven: that
+    is said, and ``run`` links the plan instead of running it.
+    """
+    from ._compose import ComposeError, compose_bundle, find_wasm_tools, install_hint
+
+    name = meta.composed
+    tool = find_wasm_tools()
+    if tool is None:
+        report.skipped.append(f"composed component {name}: cannot be proven without wasm-tools ({install_hint()})")
+        return
+    try:
+        composed = compose_bundle(
+            root, plan, ignore_imports=ignore, strip=meta.composed_strip, tool=tool, sources=sources
+        )
+    except ComposeError as error:
+        report.problems.append(f"composed component {name}: the plan does not compose ({error})")
+        return
+    if composed.digest != meta.composed_digest:
+        report.problems.append(
+            f"composed component {name} is not what the plan composes to "
+            f"(sha256 {meta.composed_digest}; wasm-tools composes sha256 {composed.digest})"
+        )
+        return
+    report.composed_proven = True
 
 
 def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], report: Report) -> None:

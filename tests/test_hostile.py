@@ -31,9 +31,16 @@ def env_for(tmp: Path) -> dict[str, str]:
     return {**env, "TMPDIR": str(temp), "XDG_CACHE_HOME": str(tmp / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def run(tmp: Path, *args: str, cwd: Path | None = None, timeout: float = TIMEOUT) -> tuple[int, str]:
+def run(
+    tmp: Path,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = TIMEOUT,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    env = {**env_for(tmp), **(extra_env or {})}
     result = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, env=env_for(tmp), cwd=cwd or tmp, timeout=timeout
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd or tmp, timeout=timeout
     )
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
@@ -584,3 +591,78 @@ def test_resources_are_compared_by_identity_as_compose_does(tmp_path: Path, hand
     assert composed[0] != 0, composed
     message = "consumer imports func(h: borrow<a>), provider exports func(h: borrow<b>)"
     assert all(code == 1 and message in output for code, output in answers.values()), answers
+
+
+def record_wheel(source: Path, target: Path, changes: dict[str, bytes | None]) -> Path:
+    """``source`` with members replaced, added (bytes) or removed (None), and a RECORD that agrees."""
+    import base64
+
+    with zipfile.ZipFile(source) as old:
+        members = {info.filename: old.read(info) for info in old.infolist()}
+    for member, data in changes.items():
+        if data is None:
+            members.pop(member, None)
+        else:
+            members[member] = data
+    record = next(n for n in members if n.endswith(".dist-info/RECORD"))
+    lines = []
+    for member, data in members.items():
+        if member == record:
+            continue
+        encoded = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{member},sha256={encoded},{len(data)}\n")
+    members[record] = ("".join(lines) + f"{record},,\n").encode()
+    with zipfile.ZipFile(target, "w") as new:
+        for member, data in members.items():
+            new.writestr(member, data)
+    return target
+
+
+IMPOSTOR = """(component
+  (core module $m (func (export "run") (result i32) i32.const 1337))
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run"))))"""
+
+
+def plant_composed(meta: bytes, root_id: str) -> tuple[bytes, bytes]:
+    """(pylon.json naming an unrelated component as the composed file, that component)."""
+    import wasmtime
+
+    impostor = wasmtime.wat2wasm(IMPOSTOR)
+    record = json.loads(meta)
+    record["composed"] = {"file": f"{root_id}.composed.wasm", "digest": hashlib.sha256(impostor).hexdigest()}
+    return json.dumps(record).encode(), impostor
+
+
+def test_an_unrelated_composed_file_is_never_run(tmp_path: Path, sample_wheel: Path) -> None:
+    bundle = "sample_pkg/_pylon"
+    with zipfile.ZipFile(sample_wheel) as archive:
+        meta, impostor = plant_composed(archive.read(f"{bundle}/pylon.json"), "python")
+    wheel = record_wheel(
+        sample_wheel,
+        tmp_path / sample_wheel.name,
+        {f"{bundle}/pylon.json": meta, f"{bundle}/python.composed.wasm": impostor},
+    )
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "python.composed.wasm is not what the plan composes to" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "run", str(wheel))
+    assert code == 1 and "1337" not in output and "is not what the plan composes to" in output, output
+    # without wasm-tools the file cannot be proven: verify says so, and run links the plan instead
+    without = {"HATCH_PYLON_WASM_TOOLS": ""}
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel), extra_env=without)
+    assert code == 0 and "python.composed.wasm: cannot be proven without wasm-tools" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "run", str(wheel), extra_env=without)
+    assert code == 0 and "1337" not in output and "sum-range(10) = 55" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_an_sdist_with_an_unrelated_composed_file_builds_no_wheel(tmp_path: Path, base_sdist: Path) -> None:
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    bundle = bundle_of(unpacked)
+    meta, impostor = plant_composed((bundle / "pylon.json").read_bytes(), "python")
+    (bundle / "pylon.json").write_bytes(meta)
+    (bundle / "python.composed.wasm").write_bytes(impostor)
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code != 0 and "python.composed.wasm is not what the plan composes to" in output, output
+    assert not (tmp_path / "wheels").exists() or not list((tmp_path / "wheels").glob("*.whl"))
+    assert_temp_empty(tmp_path)

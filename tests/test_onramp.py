@@ -14,6 +14,7 @@ import wasmtime
 from helpers import hook_pyproject, write_component
 from test_build import run_build, tiny_project
 
+from hatch_pylon._cli import main
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._config import load_config
 from hatch_pylon._errors import PylonError
@@ -192,3 +193,134 @@ def test_a_binding_the_decoder_cannot_decide_is_named_not_compiled(tmp_path: Pat
         "the binary; hatch-pylon verify checks it with wasmtime" in planned.stderr
     )
     assert not cache.exists()  # nothing was compiled
+
+
+RESOURCE_ROOT = """(component
+  (import "a:b/c@1.0.0" (instance
+    (export "r" (type $r (sub resource)))
+    (export "make" (func (result (own $r))))))
+)"""
+RESOURCE_CAP = """(component
+  (type $r (resource (rep i32)))
+  (core func $new (canon resource.new $r))
+  (core module $m
+    (import "" "new" (func $new (param i32) (result i32)))
+    (func (export "make") (result i32) i32.const 7 call $new))
+  (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+  (func $make (result (own $r)) (canon lift (core func $i "make")))
+  (instance $inst (export "r" (type $r)) (export "make" (func $make)))
+  (export "a:b/c@1.0.0" (instance $inst))
+)"""
+
+
+def test_run_without_wasm_tools_says_what_is_needed_once_before_compiling(tmp_path: Path, capsys, monkeypatch) -> None:
+    (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_ROOT))
+    (tmp_path / "caps").mkdir()
+    (tmp_path / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_CAP))
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
+        tmp_path / "bundle"
+    )
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(cache))
+    from hatch_pylon import _compose
+
+    monkeypatch.setattr(_compose, "find_wasm_tools", lambda: None)  # as where wasm-tools is not installed
+    assert main(["run", str(folder)]) == 1
+    err = capsys.readouterr().err
+    needed = "3.11 or later" if sys.version_info < (3, 11) else "pip install 'hatch-pylon[run]'"
+    assert err.count("needs wasm-tools") == 1 and needed in err, err
+    assert "python imports 'a:b/c@1.0.0' passes resources" in err
+    assert not cache.exists()  # nothing was compiled first
+
+
+CALLING_ROOT = """(component
+  (import "a:b/c@1.0.0" (instance $c (export "f" (func (result u32)))))
+  (alias export $c "f" (func $f))
+  (core func $cf (canon lower (func $f)))
+  (core module $m (import "" "f" (func $f (result i32))) (func (export "run") (result i32) call $f))
+  (core instance $i (instantiate $m (with "" (instance (export "f" (func $cf))))))
+  (func $run (result u32) (canon lift (core func $i "run")))
+  (export "run" (func $run)))"""
+
+
+def constant_cap(path: Path, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        wasmtime.wat2wasm(f"""(component
+          (core module $m (func (export "f") (result i32) i32.const {value}))
+          (core instance $i (instantiate $m))
+          (func $f (result u32) (canon lift (core func $i "f")))
+          (instance $api (export "f" (func $f)))
+          (export "a:b/c@1.0.0" (instance $api)))""")
+    )
+
+
+def test_run_and_verify_a_project_from_its_sources_without_a_wheel(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(CALLING_ROOT))
+    constant_cap(project / "caps" / "p.wasm", 7)
+    (project / "pyproject.toml").write_text(hook_pyproject("app", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    env = {"HATCH_PYLON_CACHE_DIR": str(tmp_path / "cache")}
+    verified = cli("verify", ".", env=env, cwd=project)
+    assert verified.returncode == 0 and verified.stdout.startswith(".: OK (2 components, 1 binding;"), verified.stderr
+    ran = cli("run", ".", env=env, cwd=project)
+    assert (ran.returncode, ran.stdout) == (0, "7\n"), ran.stderr
+    constant_cap(project / "caps" / "p.wasm", 9)  # the inner loop: edit, rebuild the component, run
+    ran = cli("run", str(project), env=env)
+    assert (ran.returncode, ran.stdout) == (0, "9\n"), ran.stderr
+    assert sorted(p.name for p in project.iterdir()) == [".compose", "caps", "pyproject.toml", "root.wasm"]
+    (project / "caps" / "p.wasm").unlink()  # what the build refuses, run refuses with its message
+    broken = cli("run", ".", env=env, cwd=project)
+    assert broken.returncode == 1 and "1 unresolved import" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_a_store_blob_staged_by_another_build_is_reused_not_called_corrupt(tmp_path: Path) -> None:
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    constant_cap(tmp_path / "caps" / "p.wasm", 7)
+    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    config = load_config(raw, project_root=tmp_path, project_name="d", environ={})
+    build_bundle(config)
+    (tmp_path / ".compose" / ".pylon-index.json").unlink()  # as when another tool's build staged the blobs
+    said: list[str] = []
+    build_bundle(config, warn=said.append)
+    assert said == []
+
+
+@pytest.mark.slow
+def test_an_editable_install_warns_when_the_projects_components_changed(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "__init__.py").write_text("")
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(CALLING_ROOT))
+    constant_cap(project / "caps" / "p.wasm", 7)
+    (project / "pyproject.toml").write_text(hook_pyproject("app", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    prefix = tmp_path / "prefix"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*pip, "--prefix", str(prefix), "-e", str(project)],
+        check=True,
+        capture_output=True,
+    )
+    site = next(prefix.glob("lib*/python*/site-packages"), None) or next(prefix.glob("Lib/site-packages"))
+    probe = f"import site, sys; site.addsitedir({str(site)!r}); from hatch_pylon._cli import main; sys.exit(main())"
+
+    def run_installed() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe, "run", "dist:app"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HATCH_PYLON_CACHE_DIR": str(tmp_path / "cache")},
+        )
+
+    fresh = run_installed()
+    assert (fresh.returncode, fresh.stdout, fresh.stderr) == (0, "7\n", "")
+    constant_cap(project / "caps" / "p.wasm", 9)
+    stale = run_installed()
+    assert stale.returncode == 0 and stale.stdout == "7\n"  # the installed bundle, as installed
+    assert (
+        f"warning: app is an editable install of {project}, whose components changed (p) since it was installed"
+        in stale.stderr
+    )
+    assert f"hatch-pylon run {project}" in stale.stderr
