@@ -225,7 +225,7 @@ def _plan(args: argparse.Namespace) -> int:
         f"destination: {config.destination}/"
     )
     print(f"plan digest: {plan.plan_digest()}")
-    for line in summary_lines(plan, sizes):
+    for line in summary_lines(plan, sizes, resolution):
         print(line)
     sys.stdout.flush()
     return 0
@@ -265,9 +265,12 @@ def _verify(args: argparse.Namespace) -> int:
         checked += f"; {plural(report.unchecked_references, 'referenced distribution')} not checked (above)"
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
+    for note in report.notes:
+        _say(f"note: {note}")
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
-        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
+        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
+        f"plan digest {report.plan_digest}"
     )
     return 0
 
@@ -315,12 +318,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _trust(args: argparse.Namespace) -> int:
-    from ._trust import trust_bundle
+    from ._trust import NOT_LOADED, trust_bundle
 
     with _open(args.target) as bundle:
-        written = trust_bundle(bundle, args.store)
-    for path in written:
-        print(path)
+        trusted = trust_bundle(bundle, args.store)
+    for line in trusted.lines():
+        print(line)
+    sys.stdout.flush()
+    _say(NOT_LOADED)
     return 0
 
 

@@ -82,6 +82,7 @@ class PylonConfig(NamedTuple):
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
     provides: tuple[str, ...] = ()
+    registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
     def is_ignored(self, import_name: str) -> bool:
         return any(import_name.startswith(prefix) for prefix in self.ignore_imports)
@@ -183,6 +184,7 @@ class _Parser:
             component_distributions=distributions,
             distributed=top["distributed"],
             provides=provides,
+            registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
 
     # -- the schema's part: known keys and types ------------------------------------------------

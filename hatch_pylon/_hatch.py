@@ -21,16 +21,8 @@ from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ._errors import PylonError, human_size, plural
 from ._fs import atomic_write, make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
-from ._pipeline import (
-    Bundle,
-    build_bundle,
-    build_provided,
-    check_requirements,
-    shipped_bundle,
-    shipped_provided,
-    throttled_progress,
-)
-from ._placement import check_placement
+from ._pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements
+from ._placement import exclude_store
 from ._project import hatch_table_name, one_target_problems
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
@@ -60,11 +52,17 @@ class PylonBuildHook(BuildHookInterface):
         try:
             self._staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
             config = self._load_config()
-            check_placement(self.root, config.destination, config.store, build_config=self.build_config)
             if config.provides:
+                exclude_store(self.build_config, self.root, config.store)
                 self._provide(config, self._staging, version, build_data)
                 return
-            bundle = self._bundle(config, self._staging)
+            bundle = adapter_bundle(
+                config,
+                self._staging,
+                say=self._info,
+                warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
+            )
+            exclude_store(self.build_config, self.root, config.store)
             check_requirements(bundle.requirements, self.metadata.core.dependencies, config.table)
             plan_file = bundle.write_records(self._staging)  # plan.json and pylon.json
         except PylonError as error:
@@ -90,10 +88,8 @@ class PylonBuildHook(BuildHookInterface):
 
     def _provide(self, config: PylonConfig, staging: Path, version: str, build_data: dict[str, Any]) -> None:
         """A component wheel: blobs in the store below ``destination``, the descriptor in ``.dist-info``."""
-        provided = shipped_provided(Path(self.root), staging, self._info) or build_provided(
-            config,
-            warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
-            progress=throttled_progress(self._info),
+        provided = adapter_provided(
+            config, staging, say=self._info, warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}")
         )
         descriptor = staging / DESCRIPTOR
         atomic_write(descriptor, provided.descriptor)
@@ -116,26 +112,6 @@ class PylonBuildHook(BuildHookInterface):
     def _load_config(self) -> PylonConfig:
         table = hatch_table_name(self.root, self.target_name)
         return load_config(self.config, project_root=self.root, project_name=self.metadata.name, table=table)
-
-    def _bundle(self, config: PylonConfig, staging: Path) -> Bundle:
-        shipped = shipped_bundle(Path(self.root), staging, self._info)
-        if shipped is not None:
-            return shipped
-        try:
-            return build_bundle(
-                config,
-                warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
-                progress=throttled_progress(self._info),
-                staging=staging,
-            )
-        except PylonError as error:
-            if not (Path(self.root) / "PKG-INFO").is_file():
-                raise
-            raise PylonError(
-                f"{error}\nThis is an unpacked sdist without a {SDIST_BUNDLE_DIR}/ bundle: the hook did not run for "
-                "the sdist target. Configure it in [tool.hatch.build.hooks.pylon] (for every target), not only "
-                "under [tool.hatch.build.targets.wheel.hooks.pylon], and build the sdist again."
-            ) from None
 
     def _warn(self, message: str) -> None:
         self.app.display_warning(f"hatch-pylon: warning: {message}")

@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -25,9 +26,10 @@ from ._distributions import (
     dist_store,
     requirement_problems,
 )
-from ._errors import ResolveError, VerificationError, bullets, human_size, plural
+from ._errors import PylonError, ResolveError, VerificationError, bullets, human_size, plural
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
+from ._linkage import exec_refusal
 from ._plan import Plan, PlanComponent
 from ._resolve import Resolution, resolve
 
@@ -102,7 +104,7 @@ class Bundle(NamedTuple):
 
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
-        lines = summary_lines(self.plan, self.sizes, self.references)
+        lines = summary_lines(self.plan, self.sizes, self.resolution, self.references)
         if self.composed is not None:
             size = os.path.getsize(self.composed)
             digest = json.loads(self.meta_json)["composed"]["digest"]
@@ -110,16 +112,27 @@ class Bundle(NamedTuple):
         return lines
 
 
-def summary_lines(plan: Plan, sizes: dict[str, int], references: tuple[Reference, ...] = ()) -> list[str]:
+def summary_lines(
+    plan: Plan, sizes: dict[str, int], resolution: Resolution | None = None, references: tuple[Reference, ...] = ()
+) -> list[str]:
+    """Components (with their roles and where a referenced one stays), bindings and, from a resolution, the
+    imports the host serves."""
+    roles = resolution.roles() if resolution is not None else {}
+    registry = set(resolution.registry) if resolution is not None else set()
     lines = []
     where = {digest: r.requirement for r in references for _, digest in r.components}
     for component in plan.components:
-        role = " (root)" if component.id == plan.root else ""
+        these = [*(["root"] if component.id == plan.root else []), *roles.get(component.id, ())]
+        if component.id in registry:
+            these.append("unbound: resolved by id or digest at run time")
+        role = f" ({'; '.join(these)})" if these else ""
         size = human_size(sizes[component.digest]) if component.digest in sizes else "size not known here"
         shared = f"  referenced from {where[component.digest]}" if component.digest in where else ""
         lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}{shared}")
     for b in plan.bindings:
         lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
+    for consumer, name in resolution.host_imports if resolution is not None else ():
+        lines.append(f"host      {consumer}: {name} (served by the runtime host)")
     return lines
 
 
@@ -138,6 +151,14 @@ def plan_project(
     plan = Plan.create(
         config.root_id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
     )
+    refusal = exec_refusal(
+        plan.linkage,
+        (e.name for e in catalog.root.file.info.imports),
+        [b.import_name for b in plan.bindings],
+        (c.name for c in plan.policy.capabilities),
+    )
+    if refusal is not None:
+        warn(refusal)
     return resolution, plan
 
 
@@ -173,7 +194,7 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports, references=references)
+    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest(), references=references)
     composed_path = None
     if config.compose:
         from ._compose import compose_plan
@@ -188,7 +209,7 @@ def build_bundle(
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)
-        meta = BundleMeta(config.ignore_imports, composed_path.name, composed.digest, config.strip, references)
+        meta = replace(meta, composed=composed_path.name, composed_digest=composed.digest, composed_strip=config.strip)
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path, references)
 
 
@@ -379,9 +400,55 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
         verified.plan.to_json(),
         {digest: path for digest, path in verified.blobs.items() if digest not in verified.referenced},
         dict(verified.sizes),
-        meta_json=verified.meta.to_json(),
+        meta_json=replace(verified.meta, plan_digest=verified.plan.plan_digest()).to_json(),
         composed=composed,
         references=verified.meta.references,
+    )
+
+
+def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Report) -> Bundle:
+    """The one build entry of every adapter (hatchling hook, setuptools): the bundle a build packages.
+
+    The placement is checked first, its messages naming the table the configuration came from; then
+    an unpacked sdist's shipped bundle is taken through the gate, else the configured components
+    are built. A build of an unpacked sdist that ships no bundle says why it has none.
+    """
+    from ._placement import check_placement
+
+    check_placement(config.project_root, config.destination, config.store, key=config.table)
+    shipped = shipped_bundle(config.project_root, staging, say)
+    if shipped is not None:
+        return shipped
+    try:
+        return build_bundle(config, warn=warn, progress=throttled_progress(say), staging=staging)
+    except PylonError as error:
+        if not (config.project_root / "PKG-INFO").is_file():
+            raise
+        raise PylonError(f"{error}\n{_no_shipped_bundle_hint(config.table)}") from None
+
+
+def adapter_provided(config: PylonConfig, staging: Path, *, say: Report, warn: Report) -> Provided:
+    """A component wheel's contents, for every adapter: the placement checked, then an unpacked sdist's shipped
+    components through the gate, else the ``provides`` components built."""
+    from ._placement import check_placement
+
+    check_placement(config.project_root, config.destination, config.store, key=config.table)
+    shipped = shipped_provided(config.project_root, staging, say)
+    return shipped or build_provided(config, warn=warn, progress=throttled_progress(say))
+
+
+def _no_shipped_bundle_hint(table: str) -> str:
+    from ._schema import SETUPTOOLS_TABLE
+
+    if table == SETUPTOOLS_TABLE:
+        return (
+            f"This is an unpacked sdist without a {SDIST_BUNDLE_DIR}/ bundle: hatch-pylon did not run when the "
+            "sdist was made. List hatch-pylon in build-system.requires and build the sdist again."
+        )
+    return (
+        f"This is an unpacked sdist without a {SDIST_BUNDLE_DIR}/ bundle: the hook did not run for the sdist "
+        "target. Configure it in [tool.hatch.build.hooks.pylon] (for every target), not only under "
+        "[tool.hatch.build.targets.wheel.hooks.pylon], and build the sdist again."
     )
 
 

@@ -108,6 +108,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
     Option(
+        "registry",
+        "ids",
+        None,
+        "when a component imports `compose:dynlink/linker`: the ids of the endpoint providers bundled, unbound, "
+        "for it to resolve at run time",
+        shown_default="every `compose:dynlink/endpoint` provider found",
+    ),
+    Option(
         "destination",
         "folder",
         None,
@@ -168,6 +176,7 @@ KINDS = {
     "path": ("path", "a non-empty string path"),
     "paths": ("list of paths", "a list of non-empty strings"),
     "strings": ("list of strings", "a list of non-empty strings"),
+    "ids": ("list of ids", "a list of component ids"),
     "folder": ("string", "a non-empty relative folder"),
     "name": ("string", "a non-empty string"),
     "url": ("URL", "a non-empty string"),
@@ -207,6 +216,9 @@ def type_problem(option: Option, value: Any) -> str | None:
         "tables": lambda: isinstance(value, list),
     }
     checks["strings"] = checks["paths"]
+    checks["ids"] = lambda: (
+        isinstance(value, list) and all(isinstance(item, str) and ID_PATTERN.fullmatch(item) for item in value)
+    )
     if checks[kind]():
         return _unicode_problem(value)
     expected = KINDS[kind][1]
@@ -244,7 +256,7 @@ def markdown_table() -> str:
 def _default_text(option: Option) -> str:
     if option.shown_default is not None:
         text = option.shown_default
-        return text if text.startswith("`") else f"`{text}`"
+        return text if "`" in text else f"`{text}`"
     if option.default is REQUIRED:
         return "required"
     if option.default is None:

@@ -21,8 +21,7 @@ from ._config import PylonConfig, load_config
 from ._errors import PylonError
 from ._fs import make_private_folder
 from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
-from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
-from ._placement import check_placement
+from ._pipeline import Bundle, adapter_bundle
 from ._project import read_pyproject
 from ._schema import SETUPTOOLS_TABLE
 
@@ -72,12 +71,9 @@ class _State:
             try:
                 name = self.project_name()
                 self.config = load_config(self.raw, project_root=self.root, project_name=name, table=SETUPTOOLS_TABLE)
-                check_placement(self.root, self.config.destination, self.config.store, key=SETUPTOOLS_TABLE)
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
-                self.bundle = shipped_bundle(self.root, self.staging, _say) or build_bundle(
-                    self.config, warn=_say, progress=throttled_progress(_say), staging=self.staging
-                )
+                self.bundle = adapter_bundle(self.config, self.staging, say=_say, warn=_say)
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():

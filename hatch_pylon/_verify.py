@@ -45,6 +45,7 @@ from ._layout import (
     STORE_DIR,
     blob_relpath,
 )
+from ._linkage import exec_refusal, host_provides
 from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
@@ -61,8 +62,10 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
+    notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
     composed_proven: bool = False  # the bundled composed component is what the plan composes to
     unchecked_references: int = 0  # referenced components a bundle checked alone could not check
+    plan_digest: str = ""  # composectl's plan digest of the plan read, once it parses
 
     @property
     def ok(self) -> bool:
@@ -78,9 +81,12 @@ class BundleMeta:
     composed_digest: str | None = None
     composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
     references: tuple[Reference, ...] = ()  # components whose blobs stay in other distributions
+    plan_digest: str | None = None  # composectl's plan digest of the plan built (None in older bundles)
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
+        if self.plan_digest is not None:
+            document["plan-digest"] = self.plan_digest
         if self.composed is not None:
             composed: dict[str, object] = {"file": self.composed, "digest": self.composed_digest}
             if self.composed_strip:
@@ -156,7 +162,13 @@ def verify_bundle(
     except PylonError as error:
         report.problems.append(str(error))
         return Verified(report, label=label)
+    report.plan_digest = plan.plan_digest()
     meta = _read_meta(root, report)
+    if meta.plan_digest is not None and meta.plan_digest != report.plan_digest:
+        report.problems.append(
+            f"{META_FILE} records plan digest {meta.plan_digest}, but {PLAN_FILE}'s is {report.plan_digest}: "
+            "the plan changed after the build"
+        )
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
     referenced = _check_references(plan, meta, report)
@@ -168,7 +180,15 @@ def verify_bundle(
         root, plan, Limits(max_size=limit), report, copy_to, located.blobs, referenced
     )
     _check_strays(root, set(digests.values()) - referenced, report)
-    _check_names(infos, list(plan.bindings), ignore, report)
+    _check_names(infos, list(plan.bindings), ignore, plan.linkage, report)
+    if plan.root in infos:
+        refusal = exec_refusal(
+            plan.linkage,
+            (e.name for e in infos[plan.root].imports),
+            [b.import_name for b in plan.bindings],
+            (c.name for c in plan.policy.capabilities),
+        )
+        report.notes += [refusal] if refusal is not None else []
     _check_composed(root, plan, meta, ignore, Limits(max_size=limit), report)
     if types and len(infos) == len(digests):
         from ._typecheck import type_problems
@@ -241,10 +261,15 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         return BundleMeta()
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
+    plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
     references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
     if (
         references is None
         or not isinstance(ignore, list)
+        or not (
+            plan_digest is None
+            or (isinstance(plan_digest, str) and len(plan_digest) == 64 and set(plan_digest) <= set("0123456789abcdef"))
+        )
         or not all(isinstance(p, str) and p for p in ignore)
         or (
             composed is not None
@@ -259,8 +284,11 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         report.problems.append(f"{META_FILE}: not a hatch-pylon bundle record")
         return BundleMeta()
     if composed is None:
-        return BundleMeta(tuple(ignore), references=references)
-    return BundleMeta(tuple(ignore), composed["file"], composed["digest"], composed.get("strip", False), references)
+        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references)
+    strip = composed.get("strip", False)
+    return BundleMeta(
+        tuple(ignore), composed["file"], composed["digest"], strip, plan_digest=plan_digest, references=references
+    )
 
 
 def _check_blobs(
@@ -399,7 +427,7 @@ def _check_composed(
         report.problems.append(f"composed component {name} is a core WebAssembly module, not a component")
         return
     for extern in scanned.info.imports:
-        if not extern.name.startswith(ignore):
+        if not extern.name.startswith(ignore) and not host_provides(extern.name, plan.linkage):
             report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
 
 
@@ -441,11 +469,16 @@ def _prove_composed(
     report.composed_proven = True
 
 
-def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], report: Report) -> None:
+def _check_names(
+    infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], linkage: str, report: Report
+) -> None:
+    """Every import bound or left to the host (an ignored prefix, or an interface the runtime host serves)."""
     bound = {(b.consumer_id, b.import_name) for b in bindings}
     for component_id, info in sorted(infos.items()):
         for extern in info.imports:
-            if not extern.name.startswith(ignore) and (component_id, extern.name) not in bound:
+            if extern.name.startswith(ignore) or host_provides(extern.name, linkage):
+                continue
+            if (component_id, extern.name) not in bound:
                 report.problems.append(f"component {component_id!r}: import {extern.name!r} is not bound")
     names = {cid: ({e.name for e in info.imports}, {e.name for e in info.exports}) for cid, info in infos.items()}
     for b in bindings:
