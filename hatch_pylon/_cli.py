@@ -224,7 +224,8 @@ def _plan(args: argparse.Namespace) -> int:
         f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
-    print(f"plan digest: {plan.plan_digest()}")
+    tenant = f"   tenant: {plan.policy.tenant}" if plan.policy.tenant is not None else ""
+    print(f"plan digest: {plan.plan_digest()}{tenant}")
     for line in summary_lines(plan, sizes, resolution):
         print(line)
     sys.stdout.flush()

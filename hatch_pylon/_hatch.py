@@ -23,7 +23,7 @@ from ._fs import atomic_write, make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ._pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements
 from ._placement import exclude_store
-from ._project import hatch_table_name, one_target_problems
+from ._project import hatch_table_name, one_target_problems, sdist_carries_bundle
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
@@ -61,6 +61,7 @@ class PylonBuildHook(BuildHookInterface):
                 self._staging,
                 say=self._info,
                 warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
+                required=sdist_carries_bundle(self.root),
             )
             exclude_store(self.build_config, self.root, config.store)
             check_requirements(bundle.requirements, self.metadata.core.dependencies, config.table)

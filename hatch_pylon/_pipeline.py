@@ -26,7 +26,7 @@ from ._distributions import (
     dist_store,
     requirement_problems,
 )
-from ._errors import PylonError, ResolveError, VerificationError, bullets, human_size, plural
+from ._errors import PylonError, ResolveError, VerificationError, bullets, human_size, plural, printable
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._linkage import exec_refusal
@@ -127,10 +127,13 @@ def summary_lines(
             these.append("unbound: resolved by id or digest at run time")
         role = f" ({'; '.join(these)})" if these else ""
         size = human_size(sizes[component.digest]) if component.digest in sizes else "size not known here"
+        source = f"  source {component.source}" if component.source is not None else ""
         shared = f"  referenced from {where[component.digest]}" if component.digest in where else ""
-        lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}{shared}")
+        lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}{source}{shared}")
     for b in plan.bindings:
         lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
+    for secret in plan.secrets:
+        lines.append(f"secret    {secret.secret_id}  from {secret.backend_uri}")
     for consumer, name in resolution.host_imports if resolution is not None else ():
         lines.append(f"host      {consumer}: {name} (served by the runtime host)")
     return lines
@@ -358,15 +361,38 @@ def _check_types(resolution: Resolution, warn: Report) -> None:
             )
 
 
-def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _: None) -> Bundle | None:
+def shipped_bundle(
+    project_root: Path, staging: Path, report: Report = lambda _: None, *, required: bool = False
+) -> Bundle | None:
     """The bundle an unpacked sdist carries, through the verification gate; None when this is no sdist.
 
     Blobs are copied into ``staging`` as they are re-hashed, and the plan is
     re-written from the parsed model, so the wheel holds exactly what was
-    verified and nothing else from the sdist.
+    verified and nothing else from the sdist. The bundle is
+    ``<sdist>/.pylon-bundle/`` and nowhere else: a ``.pylon-bundle`` anywhere
+    else in the sdist is refused, as ``verify`` refuses it. ``required``: the
+    hook built this sdist (its configuration covers the sdist target), so a
+    missing bundle is an error, never a reason to build from the raw components.
     """
+    if not (project_root / "PKG-INFO").is_file():
+        return None
     prebuilt = project_root / SDIST_BUNDLE_DIR
-    if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / PLAN_FILE)):
+    elsewhere = _other_sdist_bundles(project_root)
+    if elsewhere or os.path.islink(prebuilt):
+        where = elsewhere or [f"{SDIST_BUNDLE_DIR} (a symbolic link)"]
+        raise VerificationError(
+            f"this sdist ({project_root})",
+            [f"it carries its bundle in {SDIST_BUNDLE_DIR}/ at its top only, not in {printable(w)}" for w in where],
+        )
+    if not os.path.lexists(prebuilt / PLAN_FILE):
+        if required:
+            raise VerificationError(
+                f"this sdist ({project_root})",
+                [
+                    f"it was built with hatch-pylon but carries no {SDIST_BUNDLE_DIR}/{PLAN_FILE}; a wheel is "
+                    "never built from an sdist's raw components"
+                ],
+            )
         return None
     from ._compiler import optional_compiler
     from ._sources import BundleFolder
@@ -406,17 +432,30 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     )
 
 
-def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Report) -> Bundle:
+def _other_sdist_bundles(project_root: Path) -> list[str]:
+    """Every ``.pylon-bundle`` in an unpacked sdist but the one at its top (links are listed, never followed)."""
+    found = []
+    for folder, folders, files in os.walk(project_root):
+        relative = Path(folder).relative_to(project_root)
+        if relative == Path("."):
+            folders[:] = [f for f in folders if f != SDIST_BUNDLE_DIR]
+            files = [f for f in files if f != SDIST_BUNDLE_DIR]
+        found += [(relative / name).as_posix() for name in (*folders, *files) if name == SDIST_BUNDLE_DIR]
+    return sorted(found)
+
+
+def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Report, required: bool = False) -> Bundle:
     """The one build entry of every adapter (hatchling hook, setuptools): the bundle a build packages.
 
     The placement is checked first, its messages naming the table the configuration came from; then
     an unpacked sdist's shipped bundle is taken through the gate, else the configured components
-    are built. A build of an unpacked sdist that ships no bundle says why it has none.
+    are built. A build of an unpacked sdist that ships no bundle says why it has none; with
+    ``required`` (the hook ran for the sdist target too) it is refused instead.
     """
     from ._placement import check_placement
 
     check_placement(config.project_root, config.destination, config.store, key=config.table)
-    shipped = shipped_bundle(config.project_root, staging, say)
+    shipped = shipped_bundle(config.project_root, staging, say, required=required)
     if shipped is not None:
         return shipped
     try:
