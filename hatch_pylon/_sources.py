@@ -65,9 +65,9 @@ def open_target(
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
 
     ``dist:NAME`` always means an installed distribution; a path with a
-    separator (``./NAME``) always means a path. A bare name that is a folder
-    holding no bundle falls back to the installed distribution of that name,
-    and ``note`` is told which was picked. A folder holding no bundle but a
+    separator (``./NAME``) always means a path. A bare name that is both a
+    path here and an installed distribution is refused, naming both forms:
+    guessing would run one where the user meant the other. A folder holding no bundle but a
     ``pyproject.toml`` is a project: ``project`` (the layer that can build)
     resolves it from its sources into a private folder, which lives as long
     as the context; the bundle it makes goes through the same gate.
@@ -76,16 +76,16 @@ def open_target(
         yield _installed_target(target[len(DIST_PREFIX) :], target)
         return
     path = Path(target)
+    bare = not any(sep in target for sep in ("/", os.sep, os.altsep or "/"))
+    if bare and os.path.lexists(target) and _is_installed(target):
+        shown = printable(target)
+        raise PylonError(
+            f"{shown} is both a {'folder' if path.is_dir() else 'file'} here and an installed distribution; "
+            f"write ./{shown} for the {'folder' if path.is_dir() else 'file'} or {DIST_PREFIX}{shown} for the "
+            "distribution"
+        )
     if path.is_dir():
         found = _folder_bundle(path)
-        if found is None and os.sep not in target and "/" not in target and _is_installed(target):
-            if note is not None:
-                note(
-                    f"{target}/ holds no bundle; using the installed distribution {target!r} "
-                    f"(write ./{target} to mean the folder)"
-                )
-            yield _installed_target(target, target)
-            return
         if found is None and project is not None and (path / "pyproject.toml").is_file():
             with private_folder("hatch-pylon-project-") as temp:
                 yield BundleFolder(project(path, temp), target, "project")
@@ -149,7 +149,7 @@ def _is_installed(name: str) -> bool:
 
     try:
         metadata.distribution(name)
-    except metadata.PackageNotFoundError:
+    except (metadata.PackageNotFoundError, ValueError):
         return False
     return True
 
@@ -496,6 +496,48 @@ def _installed_bundle(name: str) -> Path:
         distribution = metadata.distribution(name)
     except (metadata.PackageNotFoundError, ValueError):
         raise PylonError(f"{name}: no such file, folder or installed distribution") from None
-    files = [str(f) for f in distribution.files or []]
-    prefix = _bundle_prefix(files, f"distribution {name!r}")
-    return Path(str(distribution.locate_file(f"{prefix}{PLAN_FILE}"))).parent
+    files = [PurePosixPath(f).as_posix() for f in distribution.files or []]
+    label = f"distribution {quoted(name)}"
+    prefix = _bundle_prefix(files, label)
+    return _inside_site_packages(Path(str(distribution.locate_file(""))), prefix, files, label)
+
+
+def _inside_site_packages(base: Path, prefix: str, files: list[str], label: str) -> Path:
+    """The bundle folder ``prefix`` names below ``base``, once every bundle file ``RECORD`` lists is
+    known to be a regular file inside ``base``, reached through real folders only (no symbolic link on
+    the way, so nothing is read from outside the distribution's site-packages)."""
+    problems = []
+    parts = PurePosixPath(prefix).parts
+    if PurePosixPath(prefix).is_absolute() or ".." in parts or any(":" in p or "\\" in p for p in parts):
+        raise ArchiveError(f"{label}: RECORD places its bundle at {quoted(prefix)}, outside its site-packages")
+    folder = base
+    for part in parts:
+        folder = folder / part
+        try:
+            mode = os.lstat(folder).st_mode
+        except OSError as exc:
+            raise ArchiveError(f"{label}: {printable(str(folder))} cannot be read ({os_reason(exc)})") from None
+        if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a folder"
+            raise ArchiveError(
+                f"{label}: {printable(str(folder))} is {kind}; a bundle is read through real folders only"
+            )
+    for name in files:
+        if not _is_bundle_member(name, prefix):
+            continue
+        relative = PurePosixPath(name[len(prefix) :])
+        if ".." in relative.parts:
+            problems.append(f"RECORD names {quoted(name)}, outside the bundle")
+            continue
+        try:
+            mode = os.lstat(folder / relative).st_mode
+        except FileNotFoundError:
+            continue  # the gate names what is missing
+        except OSError as exc:
+            problems.append(f"{quoted(name)} cannot be read ({os_reason(exc)})")
+            continue
+        if not stat.S_ISREG(mode):
+            problems.append(f"{quoted(name)} is {'a symbolic link' if stat.S_ISLNK(mode) else 'not a regular file'}")
+    if problems:
+        raise ArchiveError(f"{label}: not a safe installed bundle:\n{bullets(problems)}")
+    return folder

@@ -784,3 +784,56 @@ def test_an_oversized_record_field_is_one_message(tmp_path: Path, base_wheel: Pa
     code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
     assert code == 1 and "RECORD cannot be read (field larger than field limit" in output, output
     assert_temp_empty(tmp_path)
+
+
+def installed(tmp_path: Path, wheel: Path) -> tuple[Path, dict[str, str]]:
+    """``wheel`` unpacked as an installer lays it out, into a site folder on PYTHONPATH."""
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    return site, {"PYTHONPATH": str(site)}
+
+
+def test_a_bare_name_that_is_a_folder_and_a_distribution_is_refused(tmp_path: Path, base_wheel: Path) -> None:
+    _, env = installed(tmp_path, base_wheel)
+    (tmp_path / "demo").mkdir()
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "demo", extra_env=env)
+    assert code == 1 and "demo is both a folder here and an installed distribution" in output, output
+    assert "write ./demo for the folder or dist:demo for the distribution" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "dist:demo", extra_env=env)
+    assert code == 0 and "OK" in output, output
+
+
+def _record_points_elsewhere(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    record = site / "demo-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text().replace("demo/_pylon/", "../elsewhere/"))
+
+
+def _linked_bundle_folder(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    os.symlink(site.parent / "elsewhere", site / "demo" / "_pylon")
+
+
+def _linked_plan(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon" / "plan.json", site.parent / "plan.json")
+    os.symlink(site.parent / "plan.json", site / "demo" / "_pylon" / "plan.json")
+
+
+@pytest.mark.parametrize(
+    ("plant", "fragment"),
+    [
+        (_record_points_elsewhere, "RECORD places its bundle at '../elsewhere/', outside its site-packages"),
+        (_linked_bundle_folder, "_pylon is a symbolic link; a bundle is read through real folders only"),
+        (_linked_plan, "'demo/_pylon/plan.json' is a symbolic link"),
+    ],
+    ids=["record-outside", "linked-folder", "linked-plan"],
+)
+def test_an_installed_bundle_is_read_inside_site_packages_only(
+    tmp_path: Path, base_wheel: Path, plant, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    site, env = installed(tmp_path, base_wheel)
+    plant(site)
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, "dist:demo", extra_env=env)
+        assert code == 1 and fragment in output, output
