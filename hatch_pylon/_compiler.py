@@ -37,7 +37,7 @@ class WasmtimeMissing(PylonError):
     """wasmtime is not installed."""
 
 
-def _reason(error: Exception) -> str:
+def wasmtime_reason(error: Exception) -> str:
     """wasmtime's message on one line: the headline, then its root cause ("failed to parse ... (cause)")."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip() and line.strip() != "Caused by:"]
     if not lines:
@@ -106,7 +106,7 @@ class Compiler:
         try:
             component = Component(self.engine, data)
         except wasmtime.WasmtimeError as error:
-            raise CompileError(f"wasmtime cannot compile it: {_reason(error)}") from None
+            raise CompileError(f"wasmtime cannot compile it: {wasmtime_reason(error)}") from None
         self.compiled += 1
         self._store(cached, component)
         if self.say is not None and len(data) >= _SLOW_COMPILE:
