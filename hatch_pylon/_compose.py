@@ -188,19 +188,26 @@ def compose_bundle(
     ignore_imports: tuple[str, ...],
     strip: bool = False,
     tool: str | None = None,
+    sources: dict[str, tuple[Path, str]] | None = None,
 ) -> Composed:
     """Compose the plan of the bundle in ``folder`` from private copies of its blobs, each re-hashed
-    against its digest as it is copied: wasm-tools only ever reads bytes the plan names."""
+    against its digest as it is copied: wasm-tools only ever reads bytes the plan names.
+
+    ``sources`` (the gate's ``Verified.sources``) says where each blob is when not in ``folder``'s store:
+    a blob referenced in another distribution.
+    """
     from ._fs import TempFile, TooLarge, open_inside, os_reason, sha256_of
     from ._layout import STORE_DIR, blob_relpath
 
     with private_folder("hatch-pylon-compose-in-") as work:
         copies: dict[str, Path] = {}
         for component in plan.components:
-            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
+            base, relative = (sources or {}).get(
+                component.digest, (folder, f"{STORE_DIR}/{blob_relpath(component.digest)}")
+            )
             copy = work / f"{component.digest}.wasm"
             try:
-                with open_inside(folder, relative) as source, TempFile(work) as temp:
+                with open_inside(base, relative) as source, TempFile(work) as temp:
                     digest, _ = sha256_of(source, copy_to=temp.file)
                     if digest != component.digest:
                         raise ComposeError(f"component {component.id!r}: blob {relative} changed after it was verified")

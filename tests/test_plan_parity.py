@@ -62,7 +62,10 @@ def test_plan_writes_every_configured_field_and_its_digest(parity_project: Path,
     ]
     digest = out_of(capsys, ["plan", str(parity_project), "--digest"])
     assert re.fullmatch(r"[0-9a-f]{64}\n", digest)
-    assert f"plan digest: {digest}" in out_of(capsys, ["plan", str(parity_project)])
+    summary = out_of(capsys, ["plan", str(parity_project)])
+    assert f"plan digest: {digest.strip()}   tenant: acme\n" in summary
+    assert re.search(r"component arrow .* source oci://ghcr.io/acme/arrow:1.2\n", summary), summary
+    assert "secret    api-key  from dev://\nsecret    db-password  from vault://secrets/db\n" in summary
     cbor = subprocess.run(
         [sys.executable, "-c", "import sys, json; from hatch_pylon._plan import parse_plan; "
          "sys.stdout.buffer.write(parse_plan(sys.stdin.buffer.read(), 'p').to_cbor())"],
@@ -199,3 +202,13 @@ def test_a_plan_changed_after_the_build_no_longer_matches_its_recorded_digest(pa
         f"pylon.json records plan digest {recorded}, but plan.json's is "
         f"{verify_bundle(folder).report.plan_digest}: the plan changed after the build"
     ]
+
+
+def test_the_samples_plan_digest_before_the_build_is_the_wheels(
+    sample_project: Path, sample_wheel: Path, capsys
+) -> None:
+    planned = out_of(capsys, ["plan", str(sample_project), "--digest"]).strip()
+    match = OK_LINE.search(out_of(capsys, ["verify", str(sample_wheel)]))
+    assert match and match[1] == planned
+    with zipfile.ZipFile(sample_wheel) as archive:
+        assert json.loads(archive.read("sample_pkg/_pylon/pylon.json"))["plan-digest"] == planned
