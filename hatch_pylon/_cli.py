@@ -204,7 +204,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from ._errors import PylonError
+    from ._errors import PylonError, printable
     from ._project import hook_problems, load_project
 
     config = load_project(args.project)
@@ -225,7 +225,7 @@ def _plan(args: argparse.Namespace) -> int:
         return 0
     sizes = {c.file.digest: c.file.size for c in resolution.components}
     print(
-        f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
+        f"root: {printable(plan.root)}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
     tenant = f"   tenant: {plan.policy.tenant}" if plan.policy.tenant is not None else ""
