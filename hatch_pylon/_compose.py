@@ -28,16 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import PylonError, bullets
+from ._errors import ComposeError, bullets
 from ._fs import private_folder
 from ._plan import Plan
 from ._wasm import inspect
 
 ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
-
-
-class ComposeError(PylonError):
-    """The graph could not be composed into one component."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +179,8 @@ def compose_bundle(
 ) -> Composed:
     """Compose the plan of the bundle in ``folder`` from private copies of its blobs, each re-hashed
     against its digest as it is copied: wasm-tools only ever reads bytes the plan names."""
-    from ._fs import TempFile, TooLarge, open_inside, os_reason, sha256_of
+    from ._errors import TooLarge
+    from ._fs import TempFile, open_inside, os_reason, sha256_of
     from ._layout import STORE_DIR, blob_relpath
 
     with private_folder("hatch-pylon-compose-in-") as work:

@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ._components import Progress, discover
 from ._config import PylonConfig
-from ._errors import PylonError, ResolveError, VerificationError, bullets, human_size, plural
+from ._errors import (
+    PylonError,
+    ResolveError,
+    Say,
+    VerificationError,
+    bullets,
+    human_size,
+    plural,
+    say_nothing,
+    warning,
+)
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._plan import Plan, PlanComponent
@@ -25,8 +35,6 @@ from ._resolve import Resolution, resolve
 
 if TYPE_CHECKING:
     from ._ingest import Ingest
-
-Report = Callable[[str], None]
 
 
 class Bundle(NamedTuple):
@@ -105,15 +113,15 @@ def summary_lines(plan: Plan, sizes: dict[str, int]) -> list[str]:
 
 
 def plan_project(
-    config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None, warn: Report = lambda _: None
+    config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None, say: Say = say_nothing
 ) -> tuple[Resolution, Plan]:
     """Read and resolve the components; without ``ingest`` no files are written."""
     catalog = discover(config, ingest, progress)
     for component_id, loser, winner in catalog.shadowed:
-        warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
+        say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))
     resolution = resolve(catalog, config)
     if config.validate == "types":
-        _check_types(resolution, warn)
+        _check_types(resolution, say)
     urls = {c.id: c.fetch_url for c in config.components}
     components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
     plan = Plan.create(
@@ -123,7 +131,7 @@ def plan_project(
 
 
 def build_bundle(
-    config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None, staging: Path | None = None
+    config: PylonConfig, say: Say = say_nothing, progress: Progress | None = None, staging: Path | None = None
 ) -> Bundle:
     """Resolve, then stage every chosen component into the configured blob store.
 
@@ -137,15 +145,17 @@ def build_bundle(
 
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
-            warn(f"removed {path}, left behind by a build that did not finish")
-        resolution, plan = plan_project(config, ingest, progress, warn)
+            say(warning(f"removed {path}, left behind by a build that did not finish"))
+        resolution, plan = plan_project(config, ingest, progress, say)
         blobs: dict[str, Path] = {}
         for component in resolution.components:
             staged = ingest.commit(component.path)
             if staged.status == "repaired":
-                warn(
-                    f"blob {staged.path} was corrupt (its bytes differ from {component.display}, which hashes "
-                    "to its name); replaced it"
+                say(
+                    warning(
+                        f"blob {staged.path} was corrupt (its bytes differ from {component.display}, which hashes "
+                        "to its name); replaced it"
+                    )
                 )
             blobs[component.file.digest] = staged.path
         ingest.save_index()
@@ -168,7 +178,7 @@ def build_bundle(
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path)
 
 
-def _check_types(resolution: Resolution, warn: Report) -> None:
+def _check_types(resolution: Resolution, say: Say) -> None:
     """Type-check every binding from the types decoded from the binaries; nothing is compiled.
 
     A component the decoder does not model is not compiled either (a build must not need wasmtime):
@@ -184,13 +194,15 @@ def _check_types(resolution: Resolution, warn: Report) -> None:
     for b in resolution.bindings:
         if b.consumer_id in undecided or b.provider_id in undecided:
             who = sorted({b.consumer_id, b.provider_id} & undecided)
-            warn(
-                f"binding {b.consumer_id} -> {b.provider_id} ({b.import_name}) is not type-checked: the types of "
-                f"{' and '.join(who)} cannot be decoded from the binary; hatch-pylon verify checks it with wasmtime"
+            say(
+                warning(
+                    f"binding {b.consumer_id} -> {b.provider_id} ({b.import_name}) is not type-checked: the types of "
+                    f"{' and '.join(who)} cannot be decoded from the binary; hatch-pylon verify checks it with wasmtime"
+                )
             )
 
 
-def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _: None) -> Bundle | None:
+def shipped_bundle(project_root: Path, staging: Path, say: Say = say_nothing) -> Bundle | None:
     """The bundle an unpacked sdist carries, through the verification gate; None when this is no sdist.
 
     Blobs are copied into ``staging`` as they are re-hashed, and the plan is
@@ -204,7 +216,7 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     from ._sources import BundleFolder
     from ._verify import verify_bundle
 
-    report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
+    say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     bundle = BundleFolder(prebuilt, label, "sdist")
     verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler).or_raise()
@@ -237,7 +249,7 @@ def shipped_bundle(project_root: Path, staging: Path, report: Report = lambda _:
     )
 
 
-def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Report) -> Bundle:
+def adapter_bundle(config: PylonConfig, staging: Path, say: Say) -> Bundle:
     """The one build entry of every adapter (hatchling hook, setuptools): the bundle a build packages.
 
     The placement is checked first, its messages naming the table the configuration came from; then
@@ -251,7 +263,7 @@ def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Rep
     if shipped is not None:
         return shipped
     try:
-        return build_bundle(config, warn=warn, progress=throttled_progress(say), staging=staging)
+        return build_bundle(config, say=say, progress=throttled_progress(say), staging=staging)
     except PylonError as error:
         if not (config.project_root / "PKG-INFO").is_file():
             raise
@@ -274,7 +286,7 @@ def _no_shipped_bundle_hint(table: str) -> str:
 
 
 def throttled_progress(
-    say: Report, *, after: float = 2.0, every: float = 10.0, clock: Callable[[], float] = time.monotonic
+    say: Say, *, after: float = 2.0, every: float = 10.0, clock: Callable[[], float] = time.monotonic
 ) -> Progress:
     """A progress callback that stays silent for quick builds and speaks at most every ``every`` seconds."""
     start = clock()

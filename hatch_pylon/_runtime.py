@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
-from ._cache import COMPOSED_DIR
-from ._compiler import CompileError, Compiler
-from ._errors import PylonError, plural
-from ._fs import atomic_write, open_inside, os_reason
+from ._cache import COMPOSED_DIR, keep
+from ._compiler import Compiler
+from ._errors import CompileError, ComposeError, RunError, plural
+from ._fs import open_inside, os_reason
 from ._layout import STORE_DIR, blob_relpath
 from ._plan import Plan
 from ._reflect import uses_resources
@@ -48,10 +47,6 @@ if TYPE_CHECKING:
     from wasmtime.component import Func
 
     from ._sources import BundleFolder
-
-
-class RunError(PylonError):
-    """The plan could not be loaded, linked or run."""
 
 
 class Runtime:
@@ -86,7 +81,7 @@ class Runtime:
         assert verified.plan is not None
         self._plan = verified.plan
         meta = verified.meta
-        if meta.composed is not None and not verified.report.composed_proven and self.compiler.say is not None:
+        if meta.composed is not None and not verified.report.composed_proven:
             self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
         if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
             data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
@@ -164,7 +159,7 @@ class Runtime:
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
-        from ._compose import ComposeError, compose_bundle
+        from ._compose import compose_bundle
 
         plan_digest = hashlib.sha256(self.plan.to_json()).hexdigest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
@@ -173,21 +168,13 @@ class Runtime:
                 return cached.read_bytes()
             except OSError:
                 pass
-        if self.compiler.say is not None:
-            caps = plural(len(self.plan.components) - 1, "cap")
-            self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
+        caps = plural(len(self.plan.components) - 1, "cap")
+        self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
         try:
             composed = compose_bundle(self.folder, self.plan, ignore_imports=ignore, tool=tool)
         except ComposeError as error:
             raise RunError(f"cannot compose {self.label} to run it: {error}") from None
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(cached, composed.data)
-        except OSError as exc:  # a read-only or full cache only costs speed
-            print(
-                f"hatch-pylon: not caching the composed component in {cached.parent} ({os_reason(exc)})",
-                file=sys.stderr,
-            )
+        keep(cached, composed.data, "composed component", self.compiler.say)
         return composed.data
 
     def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:

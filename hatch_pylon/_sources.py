@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from ._errors import PylonError, bullets
-from ._fs import TempFile, TooLarge, private_folder, sha256_of
+from ._errors import ArchiveError, PylonError, Say, TooLarge, bullets, say_nothing
+from ._fs import TempFile, private_folder, sha256_of
 from ._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._plan import MAX_PLAN_BYTES
 
@@ -41,10 +41,6 @@ class BundleFolder:
     problems: tuple[str, ...] = field(default=())  # what unpacking found wrong (RECORD mismatches)
 
 
-class ArchiveError(PylonError):
-    """An archive that cannot be a trustworthy bundle."""
-
-
 ProjectBuilder = Callable[[Path, Path], Path]  # (project folder, private staging folder) -> bundle folder
 
 
@@ -53,7 +49,7 @@ def open_target(
     target: str,
     *,
     limit: int = DEFAULT_MAX_COMPONENT_SIZE,
-    note: Callable[[str], None] | None = None,
+    say: Say = say_nothing,
     project: ProjectBuilder | None = None,
 ) -> Iterator[BundleFolder]:
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
@@ -61,7 +57,7 @@ def open_target(
     ``dist:NAME`` always means an installed distribution; a path with a
     separator (``./NAME``) always means a path. A bare name that is a folder
     holding no bundle falls back to the installed distribution of that name,
-    and ``note`` is told which was picked. A folder holding no bundle but a
+    and ``say`` is told which was picked. A folder holding no bundle but a
     ``pyproject.toml`` is a project: ``project`` (the layer that can build)
     resolves it from its sources into a private folder, which lives as long
     as the context; the bundle it makes goes through the same gate.
@@ -73,11 +69,10 @@ def open_target(
     if path.is_dir():
         found = _folder_bundle(path)
         if found is None and os.sep not in target and "/" not in target and _is_installed(target):
-            if note is not None:
-                note(
-                    f"{target}/ holds no bundle; using the installed distribution {target!r} "
-                    f"(write ./{target} to mean the folder)"
-                )
+            say(
+                f"{target}/ holds no bundle; using the installed distribution {target!r} "
+                f"(write ./{target} to mean the folder)"
+            )
             yield BundleFolder(_installed_bundle(target), target, "distribution")
             return
         if found is None and project is not None and (path / "pyproject.toml").is_file():

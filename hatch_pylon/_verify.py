@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._errors import ComponentFormatError, PylonError, VerificationError
-from ._fs import TempFile, TooLarge, open_inside, os_reason
+from ._errors import ComponentFormatError, ComposeError, PlanFormatError, PylonError, TooLarge, VerificationError
+from ._fs import TempFile, open_inside, os_reason
 from ._layout import (
     BLOBS_DIR,
     DEFAULT_IGNORE_IMPORTS,
@@ -44,7 +44,7 @@ from ._layout import (
     STORE_DIR,
     blob_relpath,
 )
-from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
+from ._plan import MAX_PLAN_BYTES, Binding, Plan, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
@@ -338,7 +338,7 @@ def _prove_composed(root: Path, plan: Plan, meta: BundleMeta, ignore: tuple[str,
     plan composes to is refused. Without wasm-tools it cannot be proven: that
     is said, and ``run`` links the plan instead of running it.
     """
-    from ._compose import ComposeError, compose_bundle, find_wasm_tools, install_hint
+    from ._compose import compose_bundle, find_wasm_tools, install_hint
 
     name = meta.composed
     tool = find_wasm_tools()

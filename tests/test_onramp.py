@@ -284,7 +284,7 @@ def test_a_store_blob_staged_by_another_build_is_reused_not_called_corrupt(tmp_p
     build_bundle(config)
     (tmp_path / ".compose" / ".pylon-index.json").unlink()  # as when another tool's build staged the blobs
     said: list[str] = []
-    build_bundle(config, warn=said.append)
+    build_bundle(config, say=said.append)
     assert said == []
 
 
