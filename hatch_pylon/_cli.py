@@ -177,7 +177,7 @@ def _open(target: str) -> AbstractContextManager[BundleFolder]:
     """TARGET as a bundle folder; a project folder is resolved and staged from its sources first."""
     from ._sources import open_target
 
-    return open_target(target, say=_say, project=_project_bundle)
+    return open_target(target, project=_project_bundle)
 
 
 def _project_bundle(folder: Path, staging: Path) -> Path:
@@ -224,8 +224,9 @@ def _plan(args: argparse.Namespace) -> int:
         f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
-    print(f"plan digest: {plan.plan_digest()}")
-    for line in summary_lines(plan, sizes):
+    tenant = f"   tenant: {plan.policy.tenant}" if plan.policy.tenant is not None else ""
+    print(f"plan digest: {plan.plan_digest()}{tenant}")
+    for line in summary_lines(plan, sizes, resolution):
         print(line)
     sys.stdout.flush()
     return 0
@@ -241,12 +242,15 @@ def _verify(args: argparse.Namespace) -> int:
     # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
     with _open(args.target) as bundle:
+        if bundle.provided is not None:
+            return _verify_provided(args.target, bundle)
         verified = verify_bundle(
             bundle,
             types=not args.names_only,
             compile_all=args.compile_all,
             compiler=compiler,
             ignore_imports=ignore,
+            references_required=bundle.kind == "distribution",  # an archive alone says what it could not check
         )
     report = verified.report
     if report.problems:
@@ -258,11 +262,36 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     checked = "names and types checked" if report.typed else "names checked"
     checked += "; every component compiled" if report.compiled_all else ""
+    if report.unchecked_references:
+        checked += f"; {plural(report.unchecked_references, 'referenced distribution')} not checked (above)"
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
+    for note in report.notes:
+        _say(f"note: {note}")
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
-        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
+        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
+        f"plan digest {report.plan_digest}"
+    )
+    return 0
+
+
+def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
+    """A component distribution: its descriptor and every blob it lists."""
+    from ._errors import bullets, plural
+    from ._verify import verify_provided
+
+    assert bundle.provided is not None
+    checked = verify_provided(bundle.folder, bundle.provided, bundle.store)
+    problems = [*bundle.problems, *checked.report.problems]
+    if problems:
+        failed = _paint("failed verification", "error", sys.stderr)
+        print(f"{target}: {failed} ({plural(len(problems), 'problem')}):\n{bullets(problems)}", file=sys.stderr)
+        return 1
+    ids = ", ".join(c.id for c in checked.components)
+    print(
+        f"{target}: {_paint('OK', 'ok', sys.stdout)} (provides {plural(len(checked.components), 'component')}: "
+        f"{ids}; blobs re-hashed, imports and exports as the descriptor lists them)"
     )
     return 0
 
@@ -291,12 +320,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _trust(args: argparse.Namespace) -> int:
-    from ._trust import trust_bundle
+    from ._trust import NOT_LOADED, trust_bundle
 
     with _open(args.target) as bundle:
-        written = trust_bundle(bundle, args.store)
-    for path in written:
-        print(path)
+        trusted = trust_bundle(bundle, args.store)
+    for line in trusted.lines():
+        print(line)
+    sys.stdout.flush()
+    _say(NOT_LOADED)
     return 0
 
 

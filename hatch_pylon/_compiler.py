@@ -26,7 +26,7 @@ INSTALL_HINT = "pip install 'hatch-pylon[run]'"
 _SLOW_COMPILE = 1 << 20  # bytes; a compile of a component this big takes long enough to deserve a line
 
 
-def _reason(error: Exception) -> str:
+def wasmtime_reason(error: Exception) -> str:
     """wasmtime's message on one line: the headline, then its root cause ("failed to parse ... (cause)")."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip() and line.strip() != "Caused by:"]
     if not lines:
@@ -95,7 +95,7 @@ class Compiler:
         try:
             component = Component(self.engine, data)
         except wasmtime.WasmtimeError as error:
-            raise CompileError(f"wasmtime cannot compile it: {_reason(error)}") from None
+            raise CompileError(f"wasmtime cannot compile it: {wasmtime_reason(error)}") from None
         self.compiled += 1
         keep(cached, component.serialize(), "compiled component", self.say)
         if len(data) >= _SLOW_COMPILE:

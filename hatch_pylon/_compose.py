@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ._errors import ComposeError, bullets
 from ._fs import private_folder
+from ._linkage import bound_closure
 from ._plan import Plan
 from ._wasm import inspect
 
@@ -102,11 +103,18 @@ def instance_names(plan: Plan) -> dict[str, str]:
 
 
 def compose_config(plan: Plan, blobs: Mapping[str, Path]) -> dict[str, object]:
-    """The wasm-compose configuration for ``plan``; ``blobs`` maps digests to files holding them."""
+    """The wasm-compose configuration for ``plan``; ``blobs`` maps digests to files holding them.
+
+    Only the root and what its bindings reach are instantiated: a registry member (an endpoint provider no
+    binding names) is resolved by a linker guest at run time, in a store of its own.
+    """
     names = instance_names(plan)
     dependencies: dict[str, object] = {}
     instantiations: dict[str, dict[str, object]] = {}
+    reached = bound_closure(plan.root, plan.bindings)
     for component in sorted(plan.components, key=lambda c: c.id):
+        if component.id not in reached:
+            continue
         name = names[component.id]
         arguments = {
             b.import_name: {"instance": names[b.provider_id], "export": b.export_name}
@@ -159,7 +167,7 @@ def compose_plan(
             _run([tool, "strip", "--all", os.fspath(output), "-o", os.fspath(stripped)], "wasm-tools strip")
             output = stripped
         seconds = time.monotonic() - started
-        leftover = _foreign_imports(output, ignore_imports)
+        leftover = _foreign_imports(output, ignore_imports, plan.linkage)
         data = output.read_bytes()
     if leftover:
         raise ComposeError(
@@ -176,9 +184,14 @@ def compose_bundle(
     ignore_imports: tuple[str, ...],
     strip: bool = False,
     tool: str | None = None,
+    sources: dict[str, tuple[Path, str]] | None = None,
 ) -> Composed:
     """Compose the plan of the bundle in ``folder`` from private copies of its blobs, each re-hashed
-    against its digest as it is copied: wasm-tools only ever reads bytes the plan names."""
+    against its digest as it is copied: wasm-tools only ever reads bytes the plan names.
+
+    ``sources`` (the gate's ``Verified.sources``) says where each blob is when not in ``folder``'s store:
+    a blob referenced in another distribution.
+    """
     from ._errors import TooLarge
     from ._fs import TempFile, open_inside, os_reason, sha256_of
     from ._layout import STORE_DIR, blob_relpath
@@ -186,10 +199,12 @@ def compose_bundle(
     with private_folder("hatch-pylon-compose-in-") as work:
         copies: dict[str, Path] = {}
         for component in plan.components:
-            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
+            base, relative = (sources or {}).get(
+                component.digest, (folder, f"{STORE_DIR}/{blob_relpath(component.digest)}")
+            )
             copy = work / f"{component.digest}.wasm"
             try:
-                with open_inside(folder, relative) as source, TempFile(work) as temp:
+                with open_inside(base, relative) as source, TempFile(work) as temp:
                     digest, _ = sha256_of(source, copy_to=temp.file)
                     if digest != component.digest:
                         raise ComposeError(f"component {component.id!r}: blob {relative} changed after it was verified")
@@ -201,10 +216,18 @@ def compose_bundle(
         return compose_plan(plan, copies, ignore_imports=ignore_imports, strip=strip, tool=tool)
 
 
-def _foreign_imports(path: Path, ignore_imports: tuple[str, ...]) -> list[str]:
-    """Imports of the component at ``path`` that no ignored prefix covers."""
+def _foreign_imports(path: Path, ignore_imports: tuple[str, ...], linkage: str) -> list[str]:
+    """Imports of the component at ``path`` that no ignored prefix covers and the runtime host does not serve."""
+    from ._linkage import host_provides
+
     info = inspect(path)
-    return sorted({e.name for e in info.imports if not e.name.startswith(tuple(ignore_imports))})
+    return sorted(
+        {
+            e.name
+            for e in info.imports
+            if not e.name.startswith(tuple(ignore_imports)) and not host_provides(e.name, linkage)
+        }
+    )
 
 
 def _run(command: list[str], what: str) -> None:

@@ -43,9 +43,34 @@ def human_size(size: int) -> str:
     return f"{size / (1 << 30):.1f} GiB"
 
 
+MAX_LISTED = 20  # items a list in a message shows; the rest are counted
+
+
 def bullets(items: Iterable[str], indent: str = "  ") -> str:
-    """One ``- item`` line each: the one way a list of problems is shown."""
-    return "\n".join(f"{indent}- {item}" for item in items)
+    """One ``- item`` line each, at most ``MAX_LISTED``, then ``- ... and N more``: the one way a list of
+    problems is shown."""
+    shown: list[str] = []
+    more = 0
+    for item in items:
+        if len(shown) < MAX_LISTED:
+            shown.append(f"{indent}- {item}")
+        else:
+            more += 1
+    if more:
+        shown.append(f"{indent}- ... and {more} more")
+    return "\n".join(shown)
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (control characters, terminal escapes,
+    bidirectional overrides) spelled as its Python escape: the one way a message prints an id, a name or a
+    path that came from a file, so nothing in one can drive the terminal or hide what follows."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def quoted(text: str) -> str:
+    """``'text'``, escaped as ``printable`` does (Python's ``repr``, which escapes the same characters)."""
+    return repr(text)
 
 
 def problems_message(subject: str, problems: list[str], noun: str = "problem") -> str:
@@ -119,6 +144,10 @@ class WasmtimeMissing(PylonError):
 
 class RunError(PylonError):
     """The plan could not be loaded, linked or run."""
+
+
+class ComponentsError(PylonError):
+    """A component distribution that cannot be used: not installed, or its descriptor missing or damaged."""
 
 
 class VerificationError(PylonError):

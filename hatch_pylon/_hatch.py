@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+from hatchling.metadata.plugin.interface import MetadataHookInterface
 
 from ._config import PylonConfig, load_config
+from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ._errors import PylonError, human_size, is_warning, plural, warning
-from ._fs import make_private_folder
+from ._fs import atomic_write, make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
-from ._pipeline import Bundle, adapter_bundle
+from ._pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements
 from ._placement import exclude_store
-from ._project import hatch_table_name, one_target_problems
+from ._project import hatch_table_name, one_target_problems, sdist_carries_bundle
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
 
@@ -50,8 +52,13 @@ class PylonBuildHook(BuildHookInterface):
         try:
             self._staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
             config = self._load_config()
-            bundle = adapter_bundle(config, self._staging, self._say)
+            if config.provides:
+                exclude_store(self.build_config, self.root, config.store)
+                self._provide(config, self._staging, version, build_data)
+                return
+            bundle = adapter_bundle(config, self._staging, self._say, required=sdist_carries_bundle(self.root))
             exclude_store(self.build_config, self.root, config.store)
+            check_requirements(bundle.requirements, self.metadata.core.dependencies, config.table)
             plan_file = bundle.write_records(self._staging)  # plan.json and pylon.json
         except PylonError as error:
             self._cleanup()
@@ -73,6 +80,27 @@ class PylonBuildHook(BuildHookInterface):
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         self._cleanup()
+
+    def _provide(self, config: PylonConfig, staging: Path, version: str, build_data: dict[str, Any]) -> None:
+        """A component wheel: blobs in the store below ``destination``, the descriptor in ``.dist-info``."""
+        provided = adapter_provided(config, staging, self._say)
+        descriptor = staging / DESCRIPTOR
+        atomic_write(descriptor, provided.descriptor)
+        if self.target_name == "sdist":
+            layout = provided.layout(SDIST_BUNDLE_DIR)
+            layout[os.fspath(descriptor)] = f"{SDIST_BUNDLE_DIR}/{DESCRIPTOR}"
+            where = f"{SDIST_BUNDLE_DIR}/{DESCRIPTOR}"
+        else:
+            layout = provided.layout(config.destination)
+            build_data["extra_metadata"][os.fspath(descriptor)] = DESCRIPTOR  # .dist-info/extra_metadata/
+            where = f".dist-info/{DESCRIPTOR_PATH}"
+        if version == "editable":
+            build_data["force_include_editable"] = {**self.build_config.get_force_include(), **layout}
+        else:
+            build_data["force_include"].update(layout)
+        for line in provided.summary():
+            self._say(line)
+        self._say(provided.headline(where))
 
     def _load_config(self) -> PylonConfig:
         table = hatch_table_name(self.root, self.target_name)
@@ -148,3 +176,43 @@ def _exclude_patterns(names: list[str]) -> list[str]:
         else:
             patterns += [f"/{f}" for f in files]
     return patterns
+
+
+class PylonMetadataHook(MetadataHookInterface):
+    """``[tool.hatch.metadata.hooks.pylon]``: adds the Requires-Dist the plan's references need.
+
+    With ``dependencies`` in ``project.dynamic``, the project's own requirements go in this table's
+    ``dependencies``; the hook appends ``name==version`` for every component distribution the plan references,
+    resolved as the build hook resolves (in an unpacked sdist: from the bundle's ``pylon.json``). The sdist's
+    PKG-INFO and the wheel's METADATA therefore carry the same requirements.
+    """
+
+    PLUGIN_NAME = "pylon"
+
+    def update(self, metadata: dict[str, Any]) -> None:
+        table = "tool.hatch.metadata.hooks.pylon"
+        own = self.config.get("dependencies", [])
+        unknown = sorted(set(self.config) - {"dependencies"})
+        if unknown or not (isinstance(own, list) and all(isinstance(item, str) for item in own)):
+            problem = f"{table}.{unknown[0]} is not a known option" if unknown else f"{table}.dependencies"
+            raise SystemExit(f"error: hatch-pylon: {problem}: the table takes only dependencies, a list of strings")
+        try:
+            needed = self._requirements()
+        except PylonError as error:
+            raise SystemExit(f"error: hatch-pylon: {error}") from None
+        merged: list[str] = []
+        for requirement in [*metadata.get("dependencies", []), *own, *needed]:
+            if requirement not in merged:
+                merged.append(requirement)
+        metadata["dependencies"] = merged
+
+    def _requirements(self) -> list[str]:
+        root = Path(self.root)
+        if (root / "PKG-INFO").is_file() and (root / SDIST_BUNDLE_DIR / PLAN_FILE).is_file():
+            from ._verify import bundle_meta
+
+            return sorted({reference.requirement for reference in bundle_meta(root / SDIST_BUNDLE_DIR).references})
+        from ._pipeline import project_requirements
+        from ._project import load_project
+
+        return project_requirements(load_project(root))

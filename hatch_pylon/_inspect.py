@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ._layout import DEFAULT_IGNORE_IMPORTS
+from ._linkage import roles as dynlink_roles
 from ._wasm import Extern, inspect
 
 if TYPE_CHECKING:
@@ -26,15 +27,19 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
     if types and info.kind == "component":
         typed_imports = _functions(path, exports=False)
         typed_exports = _functions(path, exports=True)
+    roles = dynlink_roles((e.name for e in info.imports), (e.name for e in info.exports))
     if as_json:
         document = {
             "kind": info.kind,
+            "dynlink-roles": list(roles),
             "imports": [_json_extern(e, typed_imports.get(e.name)) for e in imports],
             "exports": [_json_extern(e, typed_exports.get(e.name)) for e in exports],
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return 0
     print(f"{path}: {info.kind}")
+    if roles:
+        print(f"dynlink role: {', '.join(roles)}")
     for title, externs, typed in (("imports", imports, typed_imports), ("exports", exports, typed_exports)):
         shown = (
             f"{len(externs)}"

@@ -121,12 +121,15 @@ class Plan(NamedTuple):
     def digest_of(self, component_id: str) -> str:
         return next(c.digest for c in self.components if c.id == component_id)
 
-    def _parts(self) -> dict[str, Any]:
-        """Each ``PlanV1`` field as composectl's serde writes it, in field order; skipped fields left out."""
+    def _parts(self, raw_digests: bool = False) -> dict[str, Any]:
+        """Each ``PlanV1`` field as composectl's serde writes it, in field order; skipped fields left out.
+
+        Digests are lists of integers, or with ``raw_digests`` the ``bytes`` ``cbor`` writes as such a list.
+        """
         document: dict[str, Any] = {
             "version": PLAN_VERSION,
             "root": self.root,
-            "components": [_component(c) for c in self.components],
+            "components": [_component(c, raw_digests) for c in self.components],
             "bindings": [_binding(b) for b in self.bindings],
             "secrets": [{"secret_id": s.secret_id, "backend_uri": s.backend_uri} for s in self.secrets],
             "policy": _policy(self.policy),
@@ -151,15 +154,16 @@ class Plan(NamedTuple):
 
     def to_cbor(self) -> bytes:
         """The bytes composectl's ``plan::serialize`` (ciborium) gives for this plan."""
-        return cbor(self._parts())
+        return cbor(self._parts(raw_digests=True))
 
     def plan_digest(self) -> str:
         """composectl's ``compute_plan_digest``, as lower-case hex: SHA-256 of ``to_cbor()``."""
         return hashlib.sha256(self.to_cbor()).hexdigest()
 
 
-def _component(component: PlanComponent) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": component.id, "digest": list(bytes.fromhex(component.digest))}
+def _component(component: PlanComponent, raw_digest: bool = False) -> dict[str, Any]:
+    digest = bytes.fromhex(component.digest)
+    item: dict[str, Any] = {"id": component.id, "digest": digest if raw_digest else list(digest)}
     if component.source is not None:
         item["source"] = component.source
     return item
@@ -192,8 +196,9 @@ def cbor(value: Any) -> bytes:
     """Definite-length CBOR of text-keyed maps, arrays, text and unsigned integers, shortest forms.
 
     This is what ciborium writes for serde structs, ``Vec``s, ``String``s and
-    unsigned integers: the only kinds ``PlanV1`` holds (``Vec<u8>`` is an
-    array of integers, not a byte string).
+    unsigned integers: the only kinds ``PlanV1`` holds. serde writes a
+    ``Vec<u8>`` (a digest) as an array of integers, not a byte string, and so
+    does this for ``bytes``.
     """
     out = bytearray()
     _encode(value, out)
@@ -219,17 +224,19 @@ def _encode(value: Any, out: bytearray) -> None:
         data = value.encode("utf-8")
         out += _head(3, len(data))
         out += data
+    elif isinstance(value, bytes):
+        out += _head(4, len(value))
+        out += b"".join(map(_SMALL_INTS.__getitem__, value))
     elif isinstance(value, list):
         out += _head(4, len(value))
-        if all(type(item) is int and 0 <= item < 256 for item in value):
-            out += b"".join(_SMALL_INTS[item] for item in value)
-        else:
-            for item in value:
-                _encode(item, out)
+        for item in value:
+            _encode(item, out)
     elif isinstance(value, dict):
         out += _head(5, len(value))
         for key, item in value.items():
-            _encode(str(key), out)
+            if not isinstance(key, str):
+                raise TypeError(f"a plan's map keys are text, not {key!r}")
+            _encode(key, out)
             _encode(item, out)
     else:
         raise TypeError(f"a plan holds no {type(value).__name__}")

@@ -221,6 +221,15 @@ def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
     return problems
 
 
+def sdist_carries_bundle(project_dir: str | os.PathLike[str]) -> bool:
+    """Whether the hook runs for this project's sdist (so every sdist of it carries ``.pylon-bundle/``)."""
+    try:
+        tables = hook_tables(project_dir)
+    except PylonError:
+        return False
+    return bool({"global", "sdist", "setuptools"} & set(tables))
+
+
 def one_target_problems(project_dir: str | os.PathLike[str]) -> list[str]:
     """``hook_problems``' sentences about a hatch table for one target only (what the build warns about)."""
     tables = hook_tables(project_dir)

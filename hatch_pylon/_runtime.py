@@ -12,7 +12,7 @@ How the graph is linked, in order of preference:
 2. a binding's interface uses resources and ``wasm-tools`` is installed: the
    graph is composed in memory (``_compose``, from copies of the blobs
    re-hashed on the way) and that runs with only WASI. The composed bytes are
-   cached next to the compile cache, keyed by the plan's digest. Composition
+   cached next to the compile cache, keyed by composectl's plan digest. Composition
    is chosen over proxying resource handles through Python, which measured
    10-20x slower per call (docs/design.md), and wasmtime(-py) 50 traps
    ("deferred host scope has no call context") on a ``borrow`` nested in a
@@ -21,6 +21,12 @@ How the graph is linked, in order of preference:
    consumer's linker as Python functions forwarding to the provider
    instance's export; this keeps the per-component compile cache warm and
    needs no extra tool. Resources without wasm-tools are refused by name.
+
+Runtime linking as composectl runs it (``_dynlink``): a ``compose:dynlink/linker``
+import is served by the host, whose guest resolves registry components at run
+time, each in a store of its own; a bound ``compose:dynlink/endpoint`` import
+forwards to its provider in a store of its own. Neither is instantiated with
+the rest of the graph.
 """
 
 from __future__ import annotations
@@ -38,14 +44,15 @@ from ._cache import COMPOSED_DIR, keep
 from ._compiler import Compiler
 from ._errors import CompileError, ComposeError, RunError, plural
 from ._fs import open_inside, os_reason
-from ._layout import STORE_DIR, blob_relpath
+from ._linkage import bound_closure, is_endpoint, is_linker
 from ._plan import Plan
 from ._reflect import uses_resources
-from ._verify import verify_bundle
+from ._verify import Report, Verified, verify_bundle
 
 if TYPE_CHECKING:
     from wasmtime.component import Func
 
+    from ._dynlink import LinkerHost
     from ._sources import BundleFolder
 
 
@@ -63,7 +70,9 @@ class Runtime:
         self.components: dict[str, Component] = {}
         self.composed: Component | None = None  # set when the graph runs as one composed component
         self.linked = ""  # how: "composed (bundled)", "composed (in memory)" or "runtime"
+        self.dynlink: LinkerHost | None = None  # the compose:dynlink linker host, when a component imports it
         self._plan: Plan | None = None
+        self._verified: Verified = Verified(Report())
 
     @property
     def plan(self) -> Plan:
@@ -80,6 +89,7 @@ class Runtime:
         verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
         assert verified.plan is not None
         self._plan = verified.plan
+        self._verified = verified
         meta = verified.meta
         if meta.composed is not None and not verified.report.composed_proven:
             self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
@@ -103,16 +113,74 @@ class Runtime:
                 self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{self._plan.root} (composed)")
                 self.linked = "composed (in memory)"
                 return
-        for component in self._plan.components:
-            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
-            data = self._read_verified(relative, component.digest, f"component {component.id!r}: blob")
-            self.components[component.id] = self._compile(data, component.digest, component.id)
+        for component_id in sorted(self._instantiated()):
+            digest = self._plan.digest_of(component_id)
+            data = self._read_blob(component_id, digest)
+            self.components[component_id] = self._compile(data, digest, component_id)
         self.linked = "runtime"
 
-    def _read_verified(self, relative: str, digest: str, what: str) -> bytes:
+    def _instantiated(self) -> set[str]:
+        """What runs in the root's store: the root and what its bindings reach, except endpoint providers (and
+        registry members), which run in stores of their own."""
+        own_store = {b.provider_id for b in self.plan.bindings if is_endpoint(b.import_name)}
+        return bound_closure(self.plan.root, self.plan.bindings, stop_at=own_store)
+
+    def _load_provider(self, component_id: str, digest: str) -> Component:
+        """A provider resolved at run time: its blob re-hashed, then compiled (or taken from the cache)."""
+        from ._dynlink import HostError
+
+        if component_id in self.components:
+            return self.components[component_id]
+        try:
+            data = self._read_blob(component_id, digest)
+        except RunError as error:
+            raise HostError("blob-digest-mismatch", str(error)) from None
+        try:
+            component = self.compiler.component(data, digest, component_id)
+        except CompileError as error:
+            raise HostError("emit-link-error", f"failed to load provider component: {error}") from None
+        self.components[component_id] = component
+        return component
+
+    def _new_store(self) -> wasmtime.Store:
+        """A store on the compiler's engine (every store of a run is made here)."""
+        return wasmtime.Store(self.compiler.engine)
+
+    def _host_imports(self, component_id: str, component: Component, linker: Linker) -> None:
+        """Define what the runtime host serves: the compose:dynlink linker; type-only sys:compose interfaces need
+        nothing. Anything else the host would have to serve is refused by name."""
+        from ._dynlink import LinkerHost, unserved_host_imports
+        from ._linkage import host_provides
+
+        engine = self.compiler.engine
+        bound = {b.import_name for b in self.plan.bindings if b.consumer_id == component_id}
+        # The gate has checked that every unbound import is ignored or the host's; under static linkage an
+        # ignored linker import is served as well, with the plan's determinism.
+        served = sorted(n for n in component.type.imports(engine) if n not in bound and host_provides(n, "runtime"))
+        unserved = unserved_host_imports(engine, component, served)
+        if unserved:
+            raise RunError(
+                f"{component_id} imports {', '.join(unserved)}, which hatch-pylon's runtime host does not implement "
+                "(it serves compose:dynlink/linker@0.1.x and type-only sys:compose interfaces)"
+            )
+        linkers = [name for name in served if is_linker(name)]
+        if not linkers:
+            return
+        if self.dynlink is None:
+            self.dynlink = LinkerHost(engine, self.plan, self._load_provider, self._new_store)
+        with linker.root() as root:
+            for name in linkers:
+                self.dynlink.define(root, name)
+
+    def _read_blob(self, component_id: str, digest: str) -> bytes:
+        """A plan blob's bytes, re-hashed, from where the gate found it (this bundle or a referenced distribution)."""
+        base, relative = self._verified.sources[digest]
+        return self._read_verified(relative, digest, f"component {component_id!r}: blob", base)
+
+    def _read_verified(self, relative: str, digest: str, what: str, base: Path | None = None) -> bytes:
         """The file's bytes, re-hashed: the bytes compiled must be the bytes the gate checked."""
         try:
-            with open_inside(self.folder, relative) as file:
+            with open_inside(self.folder if base is None else base, relative) as file:
                 data = file.read()
         except OSError as exc:
             raise RunError(f"{what} {relative}: cannot be read ({os_reason(exc)})") from None
@@ -140,7 +208,7 @@ class Runtime:
         found: list[str] = []
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
-                path = self.folder / STORE_DIR / blob_relpath(self.plan.digest_of(binding.consumer_id))
+                path = self._verified.blobs[self.plan.digest_of(binding.consumer_id)]
                 try:
                     imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
                 except (Undecidable, OSError):
@@ -161,7 +229,7 @@ class Runtime:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
         from ._compose import compose_bundle
 
-        plan_digest = hashlib.sha256(self.plan.to_json()).hexdigest()
+        plan_digest = self.plan.plan_digest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
         if cached.is_file() and not cached.is_symlink():
             try:
@@ -171,7 +239,9 @@ class Runtime:
         caps = plural(len(self.plan.components) - 1, "cap")
         self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
         try:
-            composed = compose_bundle(self.folder, self.plan, ignore_imports=ignore, tool=tool)
+            composed = compose_bundle(
+                self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
+            )
         except ComposeError as error:
             raise RunError(f"cannot compose {self.label} to run it: {error}") from None
         keep(cached, composed.data, "composed component", self.compiler.say)
@@ -181,16 +251,17 @@ class Runtime:
         if not self.components and self.composed is None:
             self.load()
         engine = self.compiler.engine
-        store = wasmtime.Store(engine)
+        store = self._new_store()
         wasi = wasmtime.WasiConfig()
         wasi.argv = [self.plan.root, *args]
         wasi.inherit_stdin()
         wasi.inherit_stdout()
         wasi.inherit_stderr()
         store.set_wasi(wasi)
-        if self.composed is not None:  # one component: only WASI is left to link
+        if self.composed is not None:  # one component: only WASI and the runtime host's interfaces are left to link
             linker = Linker(engine)
             linker.add_wasip2()
+            self._host_imports(self.plan.root, self.composed, linker)
             try:
                 return store, linker.instantiate(store, self.composed)
             except wasmtime.WasmtimeError as error:
@@ -217,9 +288,11 @@ class Runtime:
 
     def _dependency_order(self) -> list[str]:
         """Providers before their consumers; ties broken by id so runs are repeatable."""
-        needs: dict[str, set[str]] = {c.id: set() for c in self.plan.components}
+        instantiated = self._instantiated()
+        needs: dict[str, set[str]] = {component_id: set() for component_id in instantiated}
         for binding in self.plan.bindings:
-            needs[binding.consumer_id].add(binding.provider_id)
+            if binding.consumer_id in instantiated and binding.provider_id in instantiated:
+                needs[binding.consumer_id].add(binding.provider_id)
         order: list[str] = []
         while needs:
             ready = sorted(i for i, deps in needs.items() if deps <= set(order))
@@ -236,9 +309,13 @@ class Runtime:
         imports = component.type.imports(engine)
         linker = Linker(engine)
         linker.add_wasip2()
+        self._host_imports(component_id, component, linker)
         with linker.root() as root:
             for binding in (b for b in self.plan.bindings if b.consumer_id == component_id):
                 wanted = imports[binding.import_name].ty
+                if is_endpoint(binding.import_name):
+                    self._forward_endpoint(root, binding)
+                    continue
                 provider = done[binding.provider_id]
                 if isinstance(wanted, FuncType):
                     root.add_func(binding.import_name, self._forward(store, provider, binding.export_name))
@@ -266,6 +343,23 @@ class Runtime:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
             raise RunError(f"cannot instantiate {component_id}: {error}") from None
+
+    def _forward_endpoint(self, root: Any, binding: Any) -> None:
+        """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
+        from ._dynlink import HostError, Provider, forward_endpoint
+
+        digest = self.plan.digest_of(binding.provider_id)
+        if any(b.consumer_id == binding.provider_id for b in self.plan.bindings):
+            raise RunError(
+                f"endpoint provider {binding.provider_id!r} has imports bound to other components; composectl runs "
+                "it with WASI alone, so compose them into it first"
+            )
+        try:
+            component = self._load_provider(binding.provider_id, digest)
+            provider = Provider(self.compiler.engine, component, repr(binding.provider_id), self._new_store)
+        except HostError as error:
+            raise RunError(f"{binding.consumer_id}: {binding.import_name} -> {binding.provider_id}: {error}") from None
+        forward_endpoint(root, binding.import_name, provider)
 
     @staticmethod
     def _forward(store: wasmtime.Store, provider: Instance, export: str, name: str | None = None) -> Callable[..., Any]:

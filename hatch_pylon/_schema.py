@@ -59,7 +59,13 @@ class Option(NamedTuple):
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("root", "path", REQUIRED, "the root component's file; its id is `root-id`"),
+    Option(
+        "root",
+        "path",
+        REQUIRED,
+        "the root component's file; its id is `root-id`. Optional with `provides`, or when a "
+        "`component-distributions` entry provides `root-id`",
+    ),
     Option("root-id", "id", "python", "the root's id in the plan"),
     Option("components", "tables", [], "pinned components, which win over found ones"),
     Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
@@ -78,7 +84,37 @@ OPTIONS: tuple[Option, ...] = (
         "python-wasm's `.pylon.toml`: its `[[capabilities]]` `{ id, path }` entries "
         "are pinned like `components`; other tables in it are ignored",
     ),
+    Option(
+        "component-distributions",
+        "strings",
+        [],
+        "installed distributions whose components are candidates, ranked after `component-dirs`; "
+        "list them in `build-system.requires` too ([docs](docs/distributions.md))",
+    ),
+    Option(
+        "distributed",
+        "choice",
+        "reference",
+        "components chosen from `component-distributions`: `reference` (the plan names them by digest, the "
+        "blobs stay in that distribution, the wheel requires it `==` the version used) or `copy` them in",
+        choices=("reference", "copy"),
+    ),
+    Option(
+        "provides",
+        "strings",
+        [],
+        "ids of configured components this wheel provides: a component wheel (no plan) whose "
+        "`.dist-info/extra_metadata/pylon-components.json` lists them",
+    ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
+    Option(
+        "registry",
+        "ids",
+        None,
+        "when a component imports `compose:dynlink/linker`: the ids of the endpoint providers bundled, unbound, "
+        "for it to resolve at run time",
+        shown_default="every `compose:dynlink/endpoint` provider found",
+    ),
     Option(
         "destination",
         "folder",
@@ -140,6 +176,7 @@ KINDS = {
     "path": ("path", "a non-empty string path"),
     "paths": ("list of paths", "a list of non-empty strings"),
     "strings": ("list of strings", "a list of non-empty strings"),
+    "ids": ("list of ids", "a list of component ids"),
     "folder": ("string", "a non-empty relative folder"),
     "name": ("string", "a non-empty string"),
     "url": ("URL", "a non-empty string"),
@@ -179,6 +216,9 @@ def type_problem(option: Option, value: Any) -> str | None:
         "tables": lambda: isinstance(value, list),
     }
     checks["strings"] = checks["paths"]
+    checks["ids"] = lambda: (
+        isinstance(value, list) and all(isinstance(item, str) and ID_PATTERN.fullmatch(item) for item in value)
+    )
     if checks[kind]():
         return _unicode_problem(value)
     expected = KINDS[kind][1]
@@ -216,7 +256,7 @@ def markdown_table() -> str:
 def _default_text(option: Option) -> str:
     if option.shown_default is not None:
         text = option.shown_default
-        return text if text.startswith("`") else f"`{text}`"
+        return text if "`" in text else f"`{text}`"
     if option.default is REQUIRED:
         return "required"
     if option.default is None:

@@ -19,7 +19,7 @@ import contextlib
 import mmap
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar, Union, cast
 
 from ._errors import ComponentFormatError
@@ -67,6 +67,7 @@ class InstanceSignatures:
     """An instance's function exports; handles in them name the instance's own resource exports."""
 
     functions: Mapping[str, Signature]
+    type_only: bool = field(default=False, compare=False)  # types only, no resource: a linker defines nothing
 
 
 @dataclass(frozen=True)
@@ -430,7 +431,10 @@ class _Renderer:
             return self.signature(item)
         if isinstance(item, _Instance):
             self.names = resource_names(item.exports.items(), _resource_of)
-            return InstanceSignatures({n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)})
+            type_only = all(isinstance(e, _TypeExport) and _resource_of(e) is None for e in item.exports.values())
+            return InstanceSignatures(
+                {n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)}, type_only
+            )
         if isinstance(item, _TypeExport):
             return OtherItem("type")
         if isinstance(item, _Component) or item is _COMPONENT_TYPE:

@@ -21,6 +21,7 @@ def test_inspect_text_and_json(tmp_path: Path, capsys) -> None:
     assert main(["inspect", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "kind": "component",
+        "dynlink-roles": [],
         "imports": [{"name": "a:b/c@1.0.0", "kind": "instance"}],
         "exports": [{"name": "x:y/z@2.0.0", "kind": "instance"}],
     }

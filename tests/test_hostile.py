@@ -556,7 +556,7 @@ def bundle_from(tmp_path: Path, root_wat: str, caps: dict[str, str]) -> Path:
     (project / "root.wasm").write_bytes(wasmtime.wat2wasm(root_wat))
     for name, wat in caps.items():
         (project / "caps" / f"{name}.wasm").write_bytes(wasmtime.wat2wasm(wat))
-    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}  # only verify judges types
     config = load_config(raw, project_root=project, project_name="d", environ={})
     return build_bundle(config).write_to(tmp_path / "bundle")
 
@@ -666,3 +666,174 @@ def test_an_sdist_with_an_unrelated_composed_file_builds_no_wheel(tmp_path: Path
     assert code != 0 and "python.composed.wasm is not what the plan composes to" in output, output
     assert not (tmp_path / "wheels").exists() or not list((tmp_path / "wheels").glob("*.whl"))
     assert_temp_empty(tmp_path)
+
+
+def _moved_bundle(unpacked: Path) -> None:
+    shutil.move(bundle_of(unpacked), unpacked / "docs" / ".pylon-bundle")
+
+
+def _second_bundle(unpacked: Path) -> None:
+    shutil.copytree(bundle_of(unpacked), unpacked / "docs" / ".pylon-bundle")
+
+
+@pytest.mark.parametrize("plant", [_moved_bundle, _second_bundle], ids=["moved", "second"])
+def test_an_sdist_bundle_outside_its_root_folder_is_refused_by_verify_and_the_build(
+    tmp_path: Path, base_sdist: Path, plant
+) -> None:  # type: ignore[no-untyped-def]
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    (unpacked / "docs").mkdir()
+    plant(unpacked)
+    sdist = pack(unpacked, tmp_path / "demo-1.0.tar.gz")
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(sdist))
+    assert code == 1 and "not in:\n  - 'demo-1.0/docs/.pylon-bundle'" in output, output
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code != 0 and "not in docs/.pylon-bundle" in output, output
+    assert not (tmp_path / "wheels").exists() or not list((tmp_path / "wheels").glob("*.whl"))
+    assert_temp_empty(tmp_path)
+
+
+def test_an_sdist_the_hook_built_never_falls_back_to_raw_components(tmp_path: Path, base_sdist: Path) -> None:
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    shutil.rmtree(bundle_of(unpacked))
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code != 0 and "carries no .pylon-bundle/plan.json" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_strays_are_refused_before_anything_is_extracted(tmp_path: Path, base_wheel: Path) -> None:
+    """5,000 strays, one of them 256 MiB of zeros (256 KiB compressed): refused from the index, listed in 21 lines."""
+    bomb = ("demo/_pylon/.compose/blobs/00/" + "0" * 62, bytes(256 << 20))
+    strays = [(f"demo/_pylon/.compose/blobs/ff/{n:062}", b"") for n in range(4_999)]
+    wheel = tmp_path / base_wheel.name
+    with zipfile.ZipFile(base_wheel) as old, zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info.filename, old.read(info))
+        for name, data in [bomb, *strays]:
+            new.writestr(name, data)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "5000 members in the bundle that the plan does not name" in output, output
+    assert "  - ... and 4980 more" in output and len(output.splitlines()) < 30, output
+    assert_temp_empty(tmp_path)
+
+
+def test_an_archive_with_too_many_members_is_refused_from_its_index(tmp_path: Path, base_wheel: Path) -> None:
+    from hatch_pylon._sources import MAX_MEMBERS
+
+    wheel = rewrite_wheel(
+        base_wheel, tmp_path / base_wheel.name, [(f"demo/x{n}", b"") for n in range(MAX_MEMBERS)], False
+    )
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and f"more than {MAX_MEMBERS} members" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_total_extracted_bytes_are_capped(tmp_path: Path, base_wheel: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from hatch_pylon import _sources
+    from hatch_pylon._cli import main
+
+    monkeypatch.setattr(_sources, "MAX_EXTRACTED", 100)  # the real cap is 4 GiB; the two blobs here hold more than 100
+    assert main(["verify", str(base_wheel)]) == 1
+    assert "over the limit of 100 bytes for one archive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ("demo/_pylon/PLAN.json", "members 'demo/_pylon/plan.json' and 'demo/_pylon/PLAN.json' are one path"),
+        ("demo/_pylon/.COMPOSE/blobs/00/" + "0" * 62, "'demo/_pylon/.compose' and 'demo/_pylon/.COMPOSE' are one path"),
+        ("demo/_pylon/pla\u0301n.json", "are one path"),  # NFC: á spelled as a + combining acute, beside...
+        ("demo/_pylon/plan.json.", "unsafe member name 'demo/_pylon/plan.json.'"),
+        ("demo/_pylon/plan.json ", "unsafe member name 'demo/_pylon/plan.json '"),
+    ],
+)
+def test_names_that_land_on_bundle_paths_elsewhere_are_refused(
+    tmp_path: Path, base_wheel: Path, extra: str, fragment: str
+) -> None:
+    changes: dict[str, bytes | None] = {extra: b"{}"}
+    if "\u0301" in extra:  # ... the same name precomposed
+        changes["demo/_pylon/pl\u00e1n.json"] = b"{}"
+    wheel = record_wheel(base_wheel, tmp_path / base_wheel.name, changes)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and fragment in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_a_300_byte_folder_name_is_no_traceback(tmp_path: Path, base_wheel: Path) -> None:
+    long = "d" * 300
+    with zipfile.ZipFile(base_wheel) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    changes: dict[str, bytes | None] = {}
+    for name, data in members.items():
+        if name.startswith("demo/_pylon/"):
+            changes[name] = None
+            changes[name.replace("demo/_pylon/", f"demo/{long}/")] = data
+    wheel = record_wheel(base_wheel, tmp_path / base_wheel.name, changes)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 0 and "OK" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_an_oversized_record_field_is_one_message(tmp_path: Path, base_wheel: Path) -> None:
+    with zipfile.ZipFile(base_wheel) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["demo-1.0.dist-info/RECORD"] += b'"' + b"x" * 200_000 + b'",,\n'  # csv's field limit is 131,072
+    wheel = tmp_path / base_wheel.name
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "RECORD cannot be read (field larger than field limit" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def installed(tmp_path: Path, wheel: Path) -> tuple[Path, dict[str, str]]:
+    """``wheel`` unpacked as an installer lays it out, into a site folder on PYTHONPATH."""
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    return site, {"PYTHONPATH": str(site)}
+
+
+def test_a_bare_name_that_is_a_folder_and_a_distribution_is_refused(tmp_path: Path, base_wheel: Path) -> None:
+    _, env = installed(tmp_path, base_wheel)
+    (tmp_path / "demo").mkdir()
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "demo", extra_env=env)
+    assert code == 1 and "demo is both a folder here and an installed distribution" in output, output
+    assert "write ./demo for the folder or dist:demo for the distribution" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "dist:demo", extra_env=env)
+    assert code == 0 and "OK" in output, output
+
+
+def _record_points_elsewhere(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    record = site / "demo-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text().replace("demo/_pylon/", "../elsewhere/"))
+
+
+def _linked_bundle_folder(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    os.symlink(site.parent / "elsewhere", site / "demo" / "_pylon")
+
+
+def _linked_plan(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon" / "plan.json", site.parent / "plan.json")
+    os.symlink(site.parent / "plan.json", site / "demo" / "_pylon" / "plan.json")
+
+
+@pytest.mark.parametrize(
+    ("plant", "fragment"),
+    [
+        (_record_points_elsewhere, "RECORD places its bundle at '../elsewhere/', outside its site-packages"),
+        (_linked_bundle_folder, "_pylon is a symbolic link; a bundle is read through real folders only"),
+        (_linked_plan, "'demo/_pylon/plan.json' is a symbolic link"),
+    ],
+    ids=["record-outside", "linked-folder", "linked-plan"],
+)
+def test_an_installed_bundle_is_read_inside_site_packages_only(
+    tmp_path: Path, base_wheel: Path, plant, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    site, env = installed(tmp_path, base_wheel)
+    plant(site)
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, "dist:demo", extra_env=env)
+        assert code == 1 and fragment in output, output

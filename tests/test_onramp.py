@@ -285,7 +285,7 @@ def test_a_store_blob_staged_by_another_build_is_reused_not_called_corrupt(tmp_p
     (tmp_path / ".compose" / ".pylon-index.json").unlink()  # as when another tool's build staged the blobs
     said: list[str] = []
     build_bundle(config, say=said.append)
-    assert said == []
+    assert [m for m in said if "composectl's exec refuses" not in m] == []  # no blob was called corrupt
 
 
 @pytest.mark.slow
