@@ -111,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("--strip", action="store_true", help="drop custom sections, as python-wasm does")
     compose.set_defaults(handler=_compose)
 
+    new = command("new", help="write a new project: a CPython root, a cap with a resource, the hook configured")
+    new.add_argument("name", metavar="NAME", help="the project's folder; its last part is the project's name")
+    new.set_defaults(handler=_new)
+
     cache = command("cache", help="show or clear the compile cache ($HATCH_PYLON_CACHE_DIR)")
     cache.add_argument("action", choices=("info", "clear"), help="info: where, size, entries; clear: remove them")
     cache.set_defaults(handler=_cache)
@@ -200,7 +204,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from ._errors import PylonError
+    from ._errors import PylonError, printable
     from ._project import hook_problems, load_project
 
     config = load_project(args.project)
@@ -221,7 +225,7 @@ def _plan(args: argparse.Namespace) -> int:
         return 0
     sizes = {c.file.digest: c.file.size for c in resolution.components}
     print(
-        f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
+        f"root: {printable(plan.root)}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
     tenant = f"   tenant: {plan.policy.tenant}" if plan.policy.tenant is not None else ""
@@ -357,6 +361,21 @@ def _compose(args: argparse.Namespace) -> int:
         f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(args.output)
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from ._new import new_project
+
+    folder, written = new_project(args.name)
+    print(f"wrote {folder}/: {', '.join(written)}")
+    print(
+        f"next (componentize-py, hatch and hatch-pylon[run] installed):\n"
+        f"  cd {folder}\n"
+        "  python build_components.py   # the root and the cap, with componentize-py (~20 s each)\n"
+        "  hatch-pylon run .            # run it from the sources, no wheel\n"
+        "  hatch build                  # the wheel and the sdist, each with the bundle"
+    )
     return 0
 
 

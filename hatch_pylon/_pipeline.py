@@ -117,7 +117,7 @@ class Bundle(NamedTuple):
         if self.composed is not None:
             size = os.path.getsize(self.composed)
             digest = json.loads(self.meta_json)["composed"]["digest"]
-            lines.append(f"composed  {self.composed.name}  sha256:{digest[:12]}  {human_size(size)}")
+            lines.append(f"composed  {printable(self.composed.name)}  sha256:{digest[:12]}  {human_size(size)}")
         return lines
 
 
@@ -138,13 +138,15 @@ def summary_lines(
         size = human_size(sizes[component.digest]) if component.digest in sizes else "size not known here"
         source = f"  source {component.source}" if component.source is not None else ""
         shared = f"  referenced from {where[component.digest]}" if component.digest in where else ""
-        lines.append(f"component {component.id}{role}  sha256:{component.digest[:12]}  {size}{source}{shared}")
+        lines.append(
+            f"component {printable(component.id)}{role}  sha256:{component.digest[:12]}  {size}{source}{shared}"
+        )
     for b in plan.bindings:
-        lines.append(f"binding   {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}")
+        lines.append(f"binding   {b.described()}")
     for secret in plan.secrets:
-        lines.append(f"secret    {secret.secret_id}  from {secret.backend_uri}")
+        lines.append(f"secret    {printable(secret.secret_id)}  from {printable(secret.backend_uri)}")
     for consumer, name in resolution.host_imports if resolution is not None else ():
-        lines.append(f"host      {consumer}: {name} (served by the runtime host)")
+        lines.append(f"host      {printable(consumer)}: {printable(name)} (served by the runtime host)")
     return lines
 
 
@@ -366,10 +368,12 @@ def _check_types(resolution: Resolution, say: Say) -> None:
     for b in resolution.bindings:
         if b.consumer_id in undecided or b.provider_id in undecided:
             who = sorted({b.consumer_id, b.provider_id} & undecided)
+            consumer, provider, name = printable(b.consumer_id), printable(b.provider_id), printable(b.import_name)
             say(
                 warning(
-                    f"binding {b.consumer_id} -> {b.provider_id} ({b.import_name}) is not type-checked: the types of "
-                    f"{' and '.join(who)} cannot be decoded from the binary; hatch-pylon verify checks it with wasmtime"
+                    f"binding {consumer} -> {provider} ({name}) is not type-checked: the types of "
+                    f"{printable(' and '.join(who))} cannot be decoded from the binary; hatch-pylon verify checks it "
+                    "with wasmtime"
                 )
             )
 

@@ -42,7 +42,7 @@ from wasmtime.component import Component, ComponentInstanceType, FuncType, Insta
 
 from ._cache import COMPOSED_DIR, keep
 from ._compiler import Compiler
-from ._errors import CompileError, ComposeError, RunError, plural
+from ._errors import CompileError, ComposeError, RunError, plural, printable
 from ._fs import open_inside, os_reason
 from ._linkage import bound_closure, is_endpoint, is_linker
 from ._plan import Plan
@@ -110,7 +110,8 @@ class Runtime:
                 )
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
-                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{self._plan.root} (composed)")
+                label = f"{printable(self._plan.root)} (composed)"
+                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), label)
                 self.linked = "composed (in memory)"
                 return
         for component_id in sorted(self._instantiated()):
@@ -160,7 +161,8 @@ class Runtime:
         unserved = unserved_host_imports(engine, component, served)
         if unserved:
             raise RunError(
-                f"{component_id} imports {', '.join(unserved)}, which hatch-pylon's runtime host does not implement "
+                f"{printable(component_id)} imports {printable(', '.join(unserved))}, which hatch-pylon's runtime host "
+                "does not implement "
                 "(it serves compose:dynlink/linker@0.1.x and type-only sys:compose interfaces)"
             )
         linkers = [name for name in served if is_linker(name)]
@@ -237,7 +239,8 @@ class Runtime:
             except OSError:
                 pass
         caps = plural(len(self.plan.components) - 1, "cap")
-        self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
+        root = printable(self.plan.root)
+        self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
         try:
             composed = compose_bundle(
                 self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
@@ -265,7 +268,7 @@ class Runtime:
             try:
                 return store, linker.instantiate(store, self.composed)
             except wasmtime.WasmtimeError as error:
-                raise RunError(f"cannot instantiate the composed {self.plan.root}: {error}") from None
+                raise RunError(f"cannot instantiate the composed {printable(self.plan.root)}: {error}") from None
         instances: dict[str, Instance] = {}
         for component_id in self._dependency_order():
             instances[component_id] = self._instantiate_one(store, component_id, instances)
@@ -281,7 +284,7 @@ class Runtime:
         except wasmtime.ExitTrap as trap:
             return trap.code, None
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"{self.plan.root} trapped: {error}") from None
+            raise RunError(f"{printable(self.plan.root)} trapped: {error}") from None
         if isinstance(value, Variant) and value.tag == "err":
             return 1, None
         return 0, (None if isinstance(value, Variant) else value)
@@ -342,7 +345,7 @@ class Runtime:
         try:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"cannot instantiate {component_id}: {error}") from None
+            raise RunError(f"cannot instantiate {printable(component_id)}: {error}") from None
 
     def _forward_endpoint(self, root: Any, binding: Any) -> None:
         """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
@@ -358,7 +361,7 @@ class Runtime:
             component = self._load_provider(binding.provider_id, digest)
             provider = Provider(self.compiler.engine, component, repr(binding.provider_id), self._new_store)
         except HostError as error:
-            raise RunError(f"{binding.consumer_id}: {binding.import_name} -> {binding.provider_id}: {error}") from None
+            raise RunError(f"{binding.described()}: {error}") from None
         forward_endpoint(root, binding.import_name, provider)
 
     @staticmethod
