@@ -181,7 +181,7 @@ def _open(target: str) -> AbstractContextManager[BundleFolder]:
     """TARGET as a bundle folder; a project folder is resolved and staged from its sources first."""
     from ._sources import open_target
 
-    return open_target(target, note=_say, project=_project_bundle)
+    return open_target(target, project=_project_bundle)
 
 
 def _project_bundle(folder: Path, staging: Path) -> Path:
@@ -191,7 +191,7 @@ def _project_bundle(folder: Path, staging: Path) -> Path:
     from ._project import load_project
 
     config = load_project(folder)
-    bundle = build_bundle(config, warn=_say, progress=throttled_progress(_say), staging=staging)
+    bundle = build_bundle(config, say=_say, progress=throttled_progress(_say), staging=staging)
     target = staging / "bundle"
     target.mkdir()
     return bundle.write_to(target)
@@ -215,7 +215,7 @@ def _plan(args: argparse.Namespace) -> int:
         from ._errors import problems_message
 
         raise PylonError(problems_message(f"{args.project}: the build", problems))
-    resolution, plan = plan_project(config, warn=_say)
+    resolution, plan = plan_project(config, say=_say)
     if args.json:
         sys.stdout.buffer.write(plan.to_json())
         sys.stdout.flush()
@@ -311,11 +311,12 @@ def _run(args: argparse.Namespace) -> int:
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say))
         if bundle.kind == "distribution":
+            from ._errors import warning
             from ._project import editable_changes
 
-            warning = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
-            if warning is not None:
-                _say(f"warning: {warning}")
+            changed = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
+            if changed is not None:
+                _say(warning(changed))
         status, value = runtime.run(args.args)
     if value is not None:
         print(value)
@@ -339,8 +340,8 @@ def _compose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ._compiler import optional_compiler
-    from ._compose import ComposeError, compose_plan, require_wasm_tools
-    from ._errors import human_size, plural
+    from ._compose import compose_plan, require_wasm_tools
+    from ._errors import ComposeError, human_size, plural
     from ._fs import atomic_write
     from ._verify import verify_bundle
 
