@@ -79,7 +79,7 @@ class _State:
                 )
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
-                self.bundle = adapter_bundle(self.config, self.staging, say=_say, warn=_say, required=True)
+                self.bundle = adapter_bundle(self.config, self.staging, _say, required=True)
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():
