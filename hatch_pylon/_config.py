@@ -44,9 +44,12 @@ class _TooDeep(Exception):
     pass
 
 
-def _expand_variables(text: str, environ: Mapping[str, str], missing: list[str], depth: int = 0) -> str:
+def _expand_variables(
+    text: str, environ: Mapping[str, str], missing: list[str], depth: int = 0, used: list[str] | None = None
+) -> str:
     """``$VAR``, ``${VAR}`` and ``${VAR:-default}`` as a shell expands them, defaults nested to any depth up to
-    ``MAX_DEFAULT_DEPTH`` (``_TooDeep`` beyond); unset variables without a default are added to ``missing``.
+    ``MAX_DEFAULT_DEPTH`` (``_TooDeep`` beyond); unset variables without a default are added to ``missing``,
+    and the variables whose values were used outside any default to ``used``.
     Anything else, an unterminated ``${`` included, is kept as written."""
     if depth > MAX_DEFAULT_DEPTH:
         raise _TooDeep
@@ -73,11 +76,13 @@ def _expand_variables(text: str, environ: Mapping[str, str], missing: list[str],
                 continue
             current = environ.get(name)
             if colon and not current:  # as a shell does: unset or empty takes the default, itself expanded
-                out.append(_expand_variables(default, environ, missing, depth + 1))
+                out.append(_expand_variables(default, environ, missing, depth + 1, used))
             elif current is None:
                 missing.append(name)
             else:
                 out.append(current)
+                if used is not None and depth == 0 and name not in used:
+                    used.append(name)
             i = end
             continue
         match = _NAME.match(text, i + 1)
@@ -90,6 +95,8 @@ def _expand_variables(text: str, environ: Mapping[str, str], missing: list[str],
             missing.append(match.group())
         else:
             out.append(current)
+            if used is not None and depth == 0 and current and match.group() not in used:
+                used.append(match.group())
         i = match.end()
     return "".join(out)
 
@@ -315,11 +322,12 @@ class _Parser:
         """``key``, naming the environment variables whose values made the path: ``root (from $PYTHON_WASM)``."""
         if not isinstance(value, str):
             return key
-        used = []
-        for match in _VARIABLE.finditer(value):
-            name = match["braced"] or match["bare"]
-            if self.environ.get(name) and name not in used:
-                used.append(name)
+        used: list[str] = []
+        try:
+            _expand_variables(value, self.environ, [], used=used)
+        except _TooDeep:
+            return key
+        used = [name for name in used if self.environ.get(name)]
         return f"{key} (from {', '.join('$' + name for name in used)})" if used else key
 
     def expand_home(self, text: str) -> str:
