@@ -1,7 +1,8 @@
 """Component distributions resolved by real installers: a root wheel, a cap wheel and two apps in a find-links folder.
 
-The component wheels are built once per session from small WAT components; the apps with isolated front-ends
-(``python -m build``, ``uv build``), which must find the root and the cap through ``build-system.requires``.
+The component wheels are built once per session from small WAT components; the apps with an isolated front-end
+(``uv build``: sdist, then the wheel from it), which must find the root and the cap through
+``build-system.requires``.
 Then ``pip install app-one app-two`` and ``uv pip install`` into clean virtualenvs pull in the rest; both apps
 run, the root's blob is on disk once, and an uninstalled or downgraded cap is named.
 """
@@ -75,10 +76,10 @@ def app_project(folder: Path, name: str, dependencies: str) -> Path:
     return folder
 
 
-def build_here(project: Path, out: Path) -> list[Path]:
-    """A wheel and an sdist with this interpreter's hatchling and this checkout (no isolation)."""
-    run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, project], project, dict(os.environ))
-    return sorted(out.iterdir())
+def build_here(project: Path, out: Path, *only: str) -> None:
+    """An sdist and a wheel from it (or ``only`` ``--wheel``) with this interpreter's hatchling and this checkout."""
+    command = [sys.executable, "-m", "build", "--no-isolation", *only, "--outdir", out, project]
+    run(command, project, dict(os.environ))
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +95,8 @@ def find_links(tmp_path_factory: pytest.TempPathFactory, plugin_wheelhouse: Path
     cap_hook = 'components = [{ id = "pylon-math", path = "pylon-math.wasm" }]\nprovides = ["pylon-math"]\n'
     for version in ("1.2.0", "1.1.0"):  # 1.1.0 holds the same blob: only its version differs
         out = base / f"cap-{version}"
-        build_here(component_project(base / f"cap-src-{version}", "pylon-cap-math", version, cap_hook, cap_files), out)
+        project = component_project(base / f"cap-src-{version}", "pylon-cap-math", version, cap_hook, cap_files)
+        build_here(project, out, *(() if version == "1.2.0" else ("--wheel",)))
         for artifact in out.iterdir():
             shutil.copy(artifact, folder)
     # The root distribution, built from two folders: the same bytes.
@@ -110,7 +112,7 @@ def find_links(tmp_path_factory: pytest.TempPathFactory, plugin_wheelhouse: Path
     env = find_links_env(folder, base)
     # Isolated front-ends: the hook, the root and the cap come from build-system.requires via find-links.
     one = app_project(base / "app-one", "app-one", 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]')
-    run([sys.executable, "-m", "build", "--outdir", folder, "."], one, env)
+    run([BIN / "uv", "build", "--out-dir", folder, "."], one, env)
     two_deps = 'dependencies = ["pylon-root==1.0.0", "pylon-cap-math==1.2.0"]'
     for where in ("two", "two-again"):  # built from two folders with uv: the same bytes
         two = app_project(base / where / "app-two", "app-two", two_deps)
@@ -126,8 +128,8 @@ def venv_with(installer: str, folder: Path, base: Path, *requirements: str) -> t
     venv = base / f"venv-{installer}"
     shutil.rmtree(venv, ignore_errors=True)
     plugin = f"{next(folder.glob('hatch_pylon-*.whl'))}[run]"
-    if installer == "pip":
-        run([sys.executable, "-m", "venv", venv], base, env)
+    if installer == "pip":  # a clean virtualenv with only pip in it (uv seeds it faster than ensurepip)
+        run([BIN / "uv", "venv", "--quiet", "--seed", venv], base, env)
         pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet"]
         run([*pip, "--find-links", folder, plugin, *requirements], base, env)
     else:
