@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,10 +40,10 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
-from ._cache import COMPOSED_DIR
-from ._compiler import CompileError, Compiler
-from ._errors import PylonError, plural
-from ._fs import atomic_write, open_inside, os_reason
+from ._cache import COMPOSED_DIR, keep
+from ._compiler import Compiler
+from ._errors import CompileError, ComposeError, RunError, plural, printable
+from ._fs import open_inside, os_reason
 from ._linkage import bound_closure, is_endpoint, is_linker
 from ._plan import Plan
 from ._reflect import uses_resources
@@ -55,10 +54,6 @@ if TYPE_CHECKING:
 
     from ._dynlink import LinkerHost
     from ._sources import BundleFolder
-
-
-class RunError(PylonError):
-    """The plan could not be loaded, linked or run."""
 
 
 class Runtime:
@@ -96,7 +91,7 @@ class Runtime:
         self._plan = verified.plan
         self._verified = verified
         meta = verified.meta
-        if meta.composed is not None and not verified.report.composed_proven and self.compiler.say is not None:
+        if meta.composed is not None and not verified.report.composed_proven:
             self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
         if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
             data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
@@ -115,7 +110,8 @@ class Runtime:
                 )
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
-                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{self._plan.root} (composed)")
+                label = f"{printable(self._plan.root)} (composed)"
+                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), label)
                 self.linked = "composed (in memory)"
                 return
         for component_id in sorted(self._instantiated()):
@@ -165,7 +161,8 @@ class Runtime:
         unserved = unserved_host_imports(engine, component, served)
         if unserved:
             raise RunError(
-                f"{component_id} imports {', '.join(unserved)}, which hatch-pylon's runtime host does not implement "
+                f"{printable(component_id)} imports {printable(', '.join(unserved))}, which hatch-pylon's runtime host "
+                "does not implement "
                 "(it serves compose:dynlink/linker@0.1.x and type-only sys:compose interfaces)"
             )
         linkers = [name for name in served if is_linker(name)]
@@ -232,7 +229,7 @@ class Runtime:
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
-        from ._compose import ComposeError, compose_bundle
+        from ._compose import compose_bundle
 
         plan_digest = self.plan.plan_digest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
@@ -241,23 +238,16 @@ class Runtime:
                 return cached.read_bytes()
             except OSError:
                 pass
-        if self.compiler.say is not None:
-            caps = plural(len(self.plan.components) - 1, "cap")
-            self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
+        caps = plural(len(self.plan.components) - 1, "cap")
+        root = printable(self.plan.root)
+        self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
         try:
             composed = compose_bundle(
                 self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
             )
         except ComposeError as error:
             raise RunError(f"cannot compose {self.label} to run it: {error}") from None
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(cached, composed.data)
-        except OSError as exc:  # a read-only or full cache only costs speed
-            print(
-                f"hatch-pylon: not caching the composed component in {cached.parent} ({os_reason(exc)})",
-                file=sys.stderr,
-            )
+        keep(cached, composed.data, "composed component", self.compiler.say)
         return composed.data
 
     def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:
@@ -278,7 +268,7 @@ class Runtime:
             try:
                 return store, linker.instantiate(store, self.composed)
             except wasmtime.WasmtimeError as error:
-                raise RunError(f"cannot instantiate the composed {self.plan.root}: {error}") from None
+                raise RunError(f"cannot instantiate the composed {printable(self.plan.root)}: {error}") from None
         instances: dict[str, Instance] = {}
         for component_id in self._dependency_order():
             instances[component_id] = self._instantiate_one(store, component_id, instances)
@@ -294,7 +284,7 @@ class Runtime:
         except wasmtime.ExitTrap as trap:
             return trap.code, None
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"{self.plan.root} trapped: {error}") from None
+            raise RunError(f"{printable(self.plan.root)} trapped: {error}") from None
         if isinstance(value, Variant) and value.tag == "err":
             return 1, None
         return 0, (None if isinstance(value, Variant) else value)
@@ -355,7 +345,7 @@ class Runtime:
         try:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"cannot instantiate {component_id}: {error}") from None
+            raise RunError(f"cannot instantiate {printable(component_id)}: {error}") from None
 
     def _forward_endpoint(self, root: Any, binding: Any) -> None:
         """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
@@ -371,7 +361,7 @@ class Runtime:
             component = self._load_provider(binding.provider_id, digest)
             provider = Provider(self.compiler.engine, component, repr(binding.provider_id), self._new_store)
         except HostError as error:
-            raise RunError(f"{binding.consumer_id}: {binding.import_name} -> {binding.provider_id}: {error}") from None
+            raise RunError(f"{binding.described()}: {error}") from None
         forward_endpoint(root, binding.import_name, provider)
 
     @staticmethod

@@ -837,3 +837,35 @@ def test_an_installed_bundle_is_read_inside_site_packages_only(
     for command in ("verify", "run"):
         code, output = run(tmp_path, "-m", "hatch_pylon", command, "dist:demo", extra_env=env)
         assert code == 1 and fragment in output, output
+
+
+def reseal(bundle: Path) -> None:
+    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+    from hatch_pylon._plan import parse_plan
+
+    meta = json.loads((bundle / "pylon.json").read_text())
+    meta["plan-digest"] = parse_plan((bundle / "plan.json").read_bytes(), "plan.json").plan_digest()
+    (bundle / "pylon.json").write_text(json.dumps(meta))
+
+
+def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path) -> None:
+    """A component id carrying terminal escapes reaches the build log (and verify's problems) escaped."""
+    hostile = "p\x1b]0;owned\x07\x1b[2J"
+    unpacked = unpack(base_sdist, tmp_path / "src")
+
+    def rename(plan: dict) -> None:  # type: ignore[type-arg]
+        for component in plan["components"]:
+            if component["id"] == "p":
+                component["id"] = hostile
+        for binding in plan["bindings"]:
+            if binding["provider_id"] == "p":
+                binding["provider_id"] = hostile
+
+    _json_edit(rename)(bundle_of(unpacked))
+    reseal(bundle_of(unpacked))
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert "\x1b" not in output and "\x07" not in output, output
+    assert code == 0 and "p\\x1b]0;owned\\x07\\x1b[2J" in output, output
+    first_blob(bundle_of(unpacked)).write_bytes(b"\0asm\x0d\x00\x01\x00")  # now verify has a problem to name
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(pack(unpacked, tmp_path / "demo-1.0.tar.gz")))
+    assert code == 1 and "\x1b" not in output and "\\x1b" in output, output
