@@ -22,7 +22,7 @@ from ._errors import PylonError
 from ._fs import make_private_folder
 from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._pipeline import Bundle, adapter_bundle, has_shipped_bundle
-from ._project import read_pyproject
+from ._project import read_pyproject, sdist_carries_bundle
 from ._schema import SETUPTOOLS_TABLE
 
 
@@ -79,7 +79,7 @@ class _State:
                 )
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
-                self.bundle = adapter_bundle(self.config, self.staging, _say, required=True)
+                self.bundle = adapter_bundle(self.config, self.staging, _say, required=sdist_carries_bundle(self.root))
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():
