@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from corpus import BASE_HOOK, base_project
 
+from hatch_pylon._plan import parse_plan
+
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 300
@@ -479,11 +481,14 @@ def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> P
         plan = json.loads(old.read(plan_name))
         plan["components"].insert(0, {"id": "big", "digest": list(bytes.fromhex(digest))})
         plan_bytes = json.dumps(plan, indent=2).encode()
+        meta = json.loads(old.read(f"{prefix}pylon.json"))  # the bundle record follows its plan
+        meta["plan-digest"] = parse_plan(plan_bytes, "plan.json").plan_digest()
+        rewritten = {plan_name: plan_bytes, f"{prefix}pylon.json": json.dumps(meta).encode()}
         record = ""
         for info in old.infolist():
             if info.filename == record_name:
                 continue
-            data = plan_bytes if info.filename == plan_name else old.read(info)
+            data = rewritten.get(info.filename) or old.read(info)
             new.writestr(info.filename, data, zipfile.ZIP_DEFLATED)
             record += _record_line(info.filename, hashlib.sha256(data).hexdigest(), len(data))
         blob_name = f"{prefix}.compose/blobs/{digest[:2]}/{digest[2:]}"
