@@ -28,17 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import PylonError, bullets
+from ._errors import ComposeError, bullets
 from ._fs import private_folder
 from ._linkage import bound_closure
 from ._plan import Plan
 from ._wasm import inspect
 
 ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
-
-
-class ComposeError(PylonError):
-    """The graph could not be composed into one component."""
 
 
 @dataclass(frozen=True)
@@ -188,19 +184,27 @@ def compose_bundle(
     ignore_imports: tuple[str, ...],
     strip: bool = False,
     tool: str | None = None,
+    sources: dict[str, tuple[Path, str]] | None = None,
 ) -> Composed:
     """Compose the plan of the bundle in ``folder`` from private copies of its blobs, each re-hashed
-    against its digest as it is copied: wasm-tools only ever reads bytes the plan names."""
-    from ._fs import TempFile, TooLarge, open_inside, os_reason, sha256_of
+    against its digest as it is copied: wasm-tools only ever reads bytes the plan names.
+
+    ``sources`` (the gate's ``Verified.sources``) says where each blob is when not in ``folder``'s store:
+    a blob referenced in another distribution.
+    """
+    from ._errors import TooLarge
+    from ._fs import TempFile, open_inside, os_reason, sha256_of
     from ._layout import STORE_DIR, blob_relpath
 
     with private_folder("hatch-pylon-compose-in-") as work:
         copies: dict[str, Path] = {}
         for component in plan.components:
-            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
+            base, relative = (sources or {}).get(
+                component.digest, (folder, f"{STORE_DIR}/{blob_relpath(component.digest)}")
+            )
             copy = work / f"{component.digest}.wasm"
             try:
-                with open_inside(folder, relative) as source, TempFile(work) as temp:
+                with open_inside(base, relative) as source, TempFile(work) as temp:
                     digest, _ = sha256_of(source, copy_to=temp.file)
                     if digest != component.digest:
                         raise ComposeError(f"component {component.id!r}: blob {relative} changed after it was verified")

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from ._errors import ConfigError
 from ._layout import DEFAULT_MAX_COMPONENT_SIZE
 from ._plan import Capability, Policy, Secret, backend_uri_problem, source_problem
-from ._schema import DEFAULT_MAX_IMPORTS, HATCH_TABLE, REQUIRED, children, describe, type_name, type_problem
+from ._schema import DEFAULT_MAX_IMPORTS, HATCH_TABLE, ID_PATTERN, REQUIRED, children, describe, type_name, type_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,7 +62,7 @@ class SearchDir(NamedTuple):
 
 class PylonConfig(NamedTuple):
     project_root: Path
-    root: ComponentSource
+    root: ComponentSource | None  # None: the root comes from a component distribution, or there is none (provides)
     components: tuple[ComponentSource, ...]  # `components` entries, then the manifest's capabilities
     component_dirs: tuple[SearchDir, ...]
     destination: str
@@ -78,6 +78,10 @@ class PylonConfig(NamedTuple):
     strip: bool = False
     manifest: Path | None = None
     secrets: tuple[Secret, ...] = ()
+    root_id: str = "python"
+    component_distributions: tuple[str, ...] = ()
+    distributed: str = "reference"
+    provides: tuple[str, ...] = ()
     registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
     def is_ignored(self, import_name: str) -> bool:
@@ -137,7 +141,10 @@ class _Parser:
         top = self.values("", self.raw, self.table, reserved=HATCH_RESERVED_KEYS)
 
         root_id = top["root-id"] if top["root-id"] is not _INVALID else str(self.raw.get("root-id"))
-        root = self.root_source(root_id, top["root"])
+        distributions = self.distribution_names(top["component-distributions"])
+        provides = tuple(top["provides"]) if top["provides"] is not _INVALID else ()
+        provides = self.provided(provides)
+        root = self.root_source(root_id, top["root"], optional=bool(provides or distributions))
         seen: dict[str, str] = {root_id: self.key("root-id")}
         components = self.components(top["components"], seen)
         manifest, listed = self.manifest(top["manifest"], seen)
@@ -146,6 +153,8 @@ class _Parser:
         store = self.path(top["store"], self.key("store")) if top["store"] is not _INVALID else None
         linkage = top["linkage"]
         compose, strip = top["compose"], top["strip"]
+        if provides and compose is True:
+            self.problem(self.key("compose"), "a component wheel (provides) has no plan to compose")
         if strip is True and compose is not True:
             self.problem(self.key("strip"), "needs compose = true (it strips the composed component)")
         policy = self.policy(top["policy"], linkage)
@@ -155,7 +164,7 @@ class _Parser:
             raise ConfigError(self.problems)
         return PylonConfig(
             project_root=self.root,
-            root=root,  # type: ignore[arg-type]
+            root=root,
             components=components + listed,
             component_dirs=dirs,
             destination=destination,
@@ -171,6 +180,10 @@ class _Parser:
             strip=strip,
             manifest=manifest,
             secrets=secrets,
+            root_id=root_id,
+            component_distributions=distributions,
+            distributed=top["distributed"],
+            provides=provides,
             registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
 
@@ -234,6 +247,17 @@ class _Parser:
             return None
         return self.expand_home(expanded)
 
+    def origin(self, key: str, value: Any) -> str:
+        """``key``, naming the environment variables whose values made the path: ``root (from $PYTHON_WASM)``."""
+        if not isinstance(value, str):
+            return key
+        used = []
+        for match in _VARIABLE.finditer(value):
+            name = match["braced"] or match["bare"]
+            if self.environ.get(name) and name not in used:
+                used.append(name)
+        return f"{key} (from {', '.join('$' + name for name in used)})" if used else key
+
     def expand_home(self, text: str) -> str:
         if text == "~" or text.startswith("~/"):
             home = self.environ.get("HOME")
@@ -268,14 +292,16 @@ class _Parser:
             return None
         return ComponentSource(component_id, path, origin)
 
-    def root_source(self, root_id: str, value: Any) -> ComponentSource | None:
+    def root_source(self, root_id: str, value: Any, optional: bool = False) -> ComponentSource | None:
         if value is REQUIRED:
             if env_var_for(root_id) in self.environ:
                 return self.overridden(root_id, None, self.key("root"))
+            if optional:
+                return None
             self.problem(self.key("root"), "is required: the path of the root component (e.g. 'wasm/python.wasm')")
             return None
         path = None if value is _INVALID else self.path(value, self.key("root"))
-        return self.overridden(root_id, path, self.key("root"))
+        return self.overridden(root_id, path, self.origin(self.key("root"), value))
 
     def components(self, entries: Any, seen: dict[str, str]) -> tuple[ComponentSource, ...]:
         if entries is _INVALID:
@@ -305,7 +331,7 @@ class _Parser:
             problem = source_problem(fetch_url)
             if problem:
                 self.problem(f"{key}.source", problem)
-        source = self.overridden(component_id, resolved, f"{key}.path")
+        source = self.overridden(component_id, resolved, self.origin(f"{key}.path", path))
         if source is None or not isinstance(fetch_url, str):
             return source
         return source._replace(fetch_url=fetch_url)
@@ -368,6 +394,36 @@ class _Parser:
         except tomllib.TOMLDecodeError as error:
             self.problem(key, f"{shown}: is not valid TOML ({error})")
         return None
+
+    def distribution_names(self, entries: Any) -> tuple[str, ...]:
+        """``component-distributions``: distribution names (PEP 508 names, no versions: pin those in requires)."""
+        if entries is _INVALID:
+            return ()
+        names: list[str] = []
+        for index, name in enumerate(entries):
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+                self.problem(
+                    self.key("component-distributions", index),
+                    f"{name!r} is not a distribution name (give the name only; pin versions in build-system.requires)",
+                )
+            elif name in names:
+                self.problem(self.key("component-distributions", index), f"{name!r} is listed twice")
+            else:
+                names.append(name)
+        return tuple(names)
+
+    def provided(self, ids: tuple[str, ...]) -> tuple[str, ...]:
+        """``provides``: valid, unique ids; whether each is configured is known once the component dirs are listed."""
+        result: list[str] = []
+        for index, component_id in enumerate(ids):
+            key = self.key("provides", index)
+            if not ID_PATTERN.fullmatch(component_id):
+                self.problem(key, f"{component_id!r} is not a valid component id (use [a-z0-9][a-z0-9._-]*)")
+            elif component_id in result:
+                self.problem(key, f"{component_id!r} is listed twice")
+            else:
+                result.append(component_id)
+        return tuple(result)
 
     def search_dirs(self, entries: Any) -> tuple[SearchDir, ...]:
         dirs: list[SearchDir] = []

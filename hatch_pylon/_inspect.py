@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ._errors import printable
 from ._layout import DEFAULT_IGNORE_IMPORTS
 from ._linkage import roles as dynlink_roles
 from ._wasm import Extern, inspect
@@ -48,7 +49,7 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
         )
         print(f"{title} ({shown}):")
         for extern in externs:
-            print(f"  {extern.kind:<9} {extern.name}")
+            print(f"  {extern.kind:<9} {printable(extern.name)}")
             for name, signature in sorted(typed.get(extern.name, {}).items()):
                 print(f"              {name}: {signature}" if name else f"              {signature}")
     if hidden and len(imports) != len(info.imports) and not prefix:

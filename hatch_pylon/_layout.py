@@ -29,3 +29,8 @@ def blob_relpath(digest: str) -> str:
 
 def composed_name(root_id: str) -> str:
     return f"{root_id}{COMPOSED_SUFFIX}"
+
+
+def is_digest(text: str) -> bool:
+    """Lower-case hex SHA-256, as blob names and plan digests spell it."""
+    return len(text) == 64 and set(text) <= frozenset("0123456789abcdef")

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from ._errors import PylonError, bullets
+from ._errors import PlanFormatError, printable
 
 PLAN_VERSION = "1"
 LINKAGES = ("runtime", "static")
@@ -52,6 +52,11 @@ class Binding(NamedTuple):
     provider_id: str
     export_name: str
     named: bool = True  # whether the plan names the consumer (``consumer_id`` is written, and hashed)
+
+    def described(self) -> str:
+        """``consumer: import -> provider: export``, escaped for a message (names come from files)."""
+        consumer, wanted = printable(self.consumer_id), printable(self.import_name)
+        return f"{consumer}: {wanted} -> {printable(self.provider_id)}: {printable(self.export_name)}"
 
 
 class Capability(NamedTuple):
@@ -270,14 +275,6 @@ def backend_uri_problem(uri: str) -> str | None:
     if "@" in authority and ":" in authority.rpartition("@")[0]:
         return "carries a password; a plan names where a secret lives, never a secret value"
     return None
-
-
-class PlanFormatError(PylonError):
-    """A plan.json that composectl, or hatch-pylon, would not accept."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"{source}: invalid plan:\n{bullets(problems)}")
 
 
 def parse_plan(data: bytes, source: str) -> Plan:
@@ -624,7 +621,8 @@ def find_cycle(bindings: Iterable[Binding]) -> str | None:
             if target in on_path:
                 cycle = [*path, binding]
                 first = next(i for i, b in enumerate(cycle) if b.consumer_id == target)
-                return " -> ".join(f"{b.consumer_id} [{b.import_name}]" for b in cycle[first:]) + f" -> {target}"
+                steps = (f"{printable(b.consumer_id)} [{printable(b.import_name)}]" for b in cycle[first:])
+                return " -> ".join(steps) + f" -> {printable(target)}"
             if target in done:
                 continue
             path.append(binding)

@@ -2,8 +2,9 @@
 
 Starting at the root, each import is matched against the candidates'
 exports: pinned components (the root and ``components`` entries) before
-dir-found ones; within a tier an exact name before a semver-compatible one,
-the highest compatible version winning. Anything unbound, ambiguous or
+dir-found ones, those before component distributions'; within a tier an
+exact name before a semver-compatible one, the highest compatible version
+winning. Anything unbound, ambiguous or
 cyclic is collected and reported in one ``ResolveError``.
 """
 
@@ -104,7 +105,8 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
             f"{len(unresolved)} unresolved import{'s' if len(unresolved) != 1 else ''}:\n"
             + "\n".join(unresolved)
             + f"\n  pinned components: {pinned}\n  component dirs searched:\n{searched}"
-            + "\n  Add a component that exports it (component-dirs, [[components]] or $PYLON_COMPONENT_DIRS),"
+            + "\n  Add a component that exports it (component-dirs, [[components]], component-distributions or"
+            + " $PYLON_COMPONENT_DIRS),"
             + f" or leave it to the host with {config.table}.ignore-imports."
         )
     problems.extend(ambiguous)
@@ -218,8 +220,8 @@ def _best_offers(consumer: Candidate, wanted: Extern, offers: _OfferIndex) -> li
         for offer in offers.for_import(parse_name(wanted.name))
         if offer.provider.id != consumer.id and offer.export.kind == wanted.kind
     ]
-    for tier in (True, False):
-        in_tier = [offer for offer in usable if offer.provider.pinned is tier]
+    for tier in (0, 1, 2):  # pinned, component dirs, component distributions
+        in_tier = [offer for offer in usable if offer.provider.tier == tier]
         exact = [offer for offer in in_tier if offer.export.name == wanted.name]
         if exact:
             return exact

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,25 +40,20 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
-from ._cache import COMPOSED_DIR
-from ._compiler import CompileError, Compiler
-from ._errors import PylonError, plural
-from ._fs import atomic_write, open_inside, os_reason
-from ._layout import STORE_DIR, blob_relpath
+from ._cache import COMPOSED_DIR, keep
+from ._compiler import Compiler
+from ._errors import CompileError, ComposeError, RunError, plural, printable
+from ._fs import open_inside, os_reason
 from ._linkage import bound_closure, is_endpoint, is_linker
 from ._plan import Plan
 from ._reflect import uses_resources
-from ._verify import verify_bundle
+from ._verify import Report, Verified, verify_bundle
 
 if TYPE_CHECKING:
     from wasmtime.component import Func
 
     from ._dynlink import LinkerHost
     from ._sources import BundleFolder
-
-
-class RunError(PylonError):
-    """The plan could not be loaded, linked or run."""
 
 
 class Runtime:
@@ -78,6 +72,7 @@ class Runtime:
         self.linked = ""  # how: "composed (bundled)", "composed (in memory)" or "runtime"
         self.dynlink: LinkerHost | None = None  # the compose:dynlink linker host, when a component imports it
         self._plan: Plan | None = None
+        self._verified: Verified = Verified(Report())
 
     @property
     def plan(self) -> Plan:
@@ -94,8 +89,9 @@ class Runtime:
         verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
         assert verified.plan is not None
         self._plan = verified.plan
+        self._verified = verified
         meta = verified.meta
-        if meta.composed is not None and not verified.report.composed_proven and self.compiler.say is not None:
+        if meta.composed is not None and not verified.report.composed_proven:
             self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
         if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
             data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
@@ -114,13 +110,13 @@ class Runtime:
                 )
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
-                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{self._plan.root} (composed)")
+                label = f"{printable(self._plan.root)} (composed)"
+                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), label)
                 self.linked = "composed (in memory)"
                 return
         for component_id in sorted(self._instantiated()):
             digest = self._plan.digest_of(component_id)
-            relative = f"{STORE_DIR}/{blob_relpath(digest)}"
-            data = self._read_verified(relative, digest, f"component {component_id!r}: blob")
+            data = self._read_blob(component_id, digest)
             self.components[component_id] = self._compile(data, digest, component_id)
         self.linked = "runtime"
 
@@ -136,9 +132,8 @@ class Runtime:
 
         if component_id in self.components:
             return self.components[component_id]
-        relative = f"{STORE_DIR}/{blob_relpath(digest)}"
         try:
-            data = self._read_verified(relative, digest, f"component {component_id!r}: blob")
+            data = self._read_blob(component_id, digest)
         except RunError as error:
             raise HostError("blob-digest-mismatch", str(error)) from None
         try:
@@ -166,7 +161,8 @@ class Runtime:
         unserved = unserved_host_imports(engine, component, served)
         if unserved:
             raise RunError(
-                f"{component_id} imports {', '.join(unserved)}, which hatch-pylon's runtime host does not implement "
+                f"{printable(component_id)} imports {printable(', '.join(unserved))}, which hatch-pylon's runtime host "
+                "does not implement "
                 "(it serves compose:dynlink/linker@0.1.x and type-only sys:compose interfaces)"
             )
         linkers = [name for name in served if is_linker(name)]
@@ -178,10 +174,15 @@ class Runtime:
             for name in linkers:
                 self.dynlink.define(root, name)
 
-    def _read_verified(self, relative: str, digest: str, what: str) -> bytes:
+    def _read_blob(self, component_id: str, digest: str) -> bytes:
+        """A plan blob's bytes, re-hashed, from where the gate found it (this bundle or a referenced distribution)."""
+        base, relative = self._verified.sources[digest]
+        return self._read_verified(relative, digest, f"component {component_id!r}: blob", base)
+
+    def _read_verified(self, relative: str, digest: str, what: str, base: Path | None = None) -> bytes:
         """The file's bytes, re-hashed: the bytes compiled must be the bytes the gate checked."""
         try:
-            with open_inside(self.folder, relative) as file:
+            with open_inside(self.folder if base is None else base, relative) as file:
                 data = file.read()
         except OSError as exc:
             raise RunError(f"{what} {relative}: cannot be read ({os_reason(exc)})") from None
@@ -209,7 +210,7 @@ class Runtime:
         found: list[str] = []
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
-                path = self.folder / STORE_DIR / blob_relpath(self.plan.digest_of(binding.consumer_id))
+                path = self._verified.blobs[self.plan.digest_of(binding.consumer_id)]
                 try:
                     imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
                 except (Undecidable, OSError):
@@ -228,7 +229,7 @@ class Runtime:
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
-        from ._compose import ComposeError, compose_bundle
+        from ._compose import compose_bundle
 
         plan_digest = self.plan.plan_digest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
@@ -237,21 +238,16 @@ class Runtime:
                 return cached.read_bytes()
             except OSError:
                 pass
-        if self.compiler.say is not None:
-            caps = plural(len(self.plan.components) - 1, "cap")
-            self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
+        caps = plural(len(self.plan.components) - 1, "cap")
+        root = printable(self.plan.root)
+        self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
         try:
-            composed = compose_bundle(self.folder, self.plan, ignore_imports=ignore, tool=tool)
+            composed = compose_bundle(
+                self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
+            )
         except ComposeError as error:
             raise RunError(f"cannot compose {self.label} to run it: {error}") from None
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(cached, composed.data)
-        except OSError as exc:  # a read-only or full cache only costs speed
-            print(
-                f"hatch-pylon: not caching the composed component in {cached.parent} ({os_reason(exc)})",
-                file=sys.stderr,
-            )
+        keep(cached, composed.data, "composed component", self.compiler.say)
         return composed.data
 
     def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:
@@ -272,7 +268,7 @@ class Runtime:
             try:
                 return store, linker.instantiate(store, self.composed)
             except wasmtime.WasmtimeError as error:
-                raise RunError(f"cannot instantiate the composed {self.plan.root}: {error}") from None
+                raise RunError(f"cannot instantiate the composed {printable(self.plan.root)}: {error}") from None
         instances: dict[str, Instance] = {}
         for component_id in self._dependency_order():
             instances[component_id] = self._instantiate_one(store, component_id, instances)
@@ -288,7 +284,7 @@ class Runtime:
         except wasmtime.ExitTrap as trap:
             return trap.code, None
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"{self.plan.root} trapped: {error}") from None
+            raise RunError(f"{printable(self.plan.root)} trapped: {error}") from None
         if isinstance(value, Variant) and value.tag == "err":
             return 1, None
         return 0, (None if isinstance(value, Variant) else value)
@@ -349,7 +345,7 @@ class Runtime:
         try:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"cannot instantiate {component_id}: {error}") from None
+            raise RunError(f"cannot instantiate {printable(component_id)}: {error}") from None
 
     def _forward_endpoint(self, root: Any, binding: Any) -> None:
         """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
@@ -365,7 +361,7 @@ class Runtime:
             component = self._load_provider(binding.provider_id, digest)
             provider = Provider(self.compiler.engine, component, repr(binding.provider_id), self._new_store)
         except HostError as error:
-            raise RunError(f"{binding.consumer_id}: {binding.import_name} -> {binding.provider_id}: {error}") from None
+            raise RunError(f"{binding.described()}: {error}") from None
         forward_endpoint(root, binding.import_name, provider)
 
     @staticmethod

@@ -59,7 +59,13 @@ class Option(NamedTuple):
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("root", "path", REQUIRED, "the root component's file; its id is `root-id`"),
+    Option(
+        "root",
+        "path",
+        REQUIRED,
+        "the root component's file; its id is `root-id`. Optional with `provides`, or when a "
+        "`component-distributions` entry provides `root-id`",
+    ),
     Option("root-id", "id", "python", "the root's id in the plan"),
     Option("components", "tables", [], "pinned components, which win over found ones"),
     Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
@@ -77,6 +83,28 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "python-wasm's `.pylon.toml`: its `[[capabilities]]` `{ id, path }` entries "
         "are pinned like `components`; other tables in it are ignored",
+    ),
+    Option(
+        "component-distributions",
+        "strings",
+        [],
+        "installed distributions whose components are candidates, ranked after `component-dirs`; "
+        "list them in `build-system.requires` too ([docs](docs/distributions.md))",
+    ),
+    Option(
+        "distributed",
+        "choice",
+        "reference",
+        "components chosen from `component-distributions`: `reference` (the plan names them by digest, the "
+        "blobs stay in that distribution, the wheel requires it `==` the version used) or `copy` them in",
+        choices=("reference", "copy"),
+    ),
+    Option(
+        "provides",
+        "strings",
+        [],
+        "ids of configured components this wheel provides: a component wheel (no plan) whose "
+        "`.dist-info/extra_metadata/pylon-components.json` lists them",
     ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
     Option(

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
-from ._errors import PylonError, bullets, plural, printable, quoted
-from ._fs import TempFile, TooLarge, os_reason, private_folder, sha256_of
+from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
+from ._errors import ArchiveError, PylonError, TooLarge, bullets, plural, printable, quoted
+from ._fs import TempFile, os_reason, private_folder, sha256_of
 from ._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._plan import MAX_PLAN_BYTES
 
@@ -42,10 +43,8 @@ class BundleFolder:
     label: str  # what the user named, for messages
     kind: str  # "folder", "wheel", "sdist", "distribution" or "project" (built from its sources)
     problems: tuple[str, ...] = field(default=())  # what unpacking found wrong (RECORD mismatches)
-
-
-class ArchiveError(PylonError):
-    """An archive that cannot be a trustworthy bundle."""
+    provided: str | None = None  # a component distribution: its descriptor, below ``folder`` (no plan)
+    store: str | None = None  # where its blobs are when not where the descriptor says (an sdist)
 
 
 ProjectBuilder = Callable[[Path, Path], Path]  # (project folder, private staging folder) -> bundle folder
@@ -56,33 +55,32 @@ def open_target(
     target: str,
     *,
     limit: int = DEFAULT_MAX_COMPONENT_SIZE,
-    note: Callable[[str], None] | None = None,
     project: ProjectBuilder | None = None,
 ) -> Iterator[BundleFolder]:
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
 
     ``dist:NAME`` always means an installed distribution; a path with a
-    separator (``./NAME``) always means a path. A bare name that is a folder
-    holding no bundle falls back to the installed distribution of that name,
-    and ``note`` is told which was picked. A folder holding no bundle but a
+    separator (``./NAME``) always means a path. A bare name that is both a
+    path here and an installed distribution is refused, naming both forms:
+    guessing would run one where the user meant the other. A folder holding no bundle but a
     ``pyproject.toml`` is a project: ``project`` (the layer that can build)
     resolves it from its sources into a private folder, which lives as long
     as the context; the bundle it makes goes through the same gate.
     """
     if target.startswith(DIST_PREFIX):
-        yield BundleFolder(_installed_bundle(target[len(DIST_PREFIX) :]), target, "distribution")
+        yield _installed_target(target[len(DIST_PREFIX) :], target)
         return
     path = Path(target)
+    bare = not any(sep in target for sep in ("/", os.sep, os.altsep or "/"))
+    if bare and os.path.lexists(target) and _is_installed(target):
+        shown = printable(target)
+        raise PylonError(
+            f"{shown} is both a {'folder' if path.is_dir() else 'file'} here and an installed distribution; "
+            f"write ./{shown} for the {'folder' if path.is_dir() else 'file'} or {DIST_PREFIX}{shown} for the "
+            "distribution"
+        )
     if path.is_dir():
         found = _folder_bundle(path)
-        if found is None and os.sep not in target and "/" not in target and _is_installed(target):
-            if note is not None:
-                note(
-                    f"{target}/ holds no bundle; using the installed distribution {target!r} "
-                    f"(write ./{target} to mean the folder)"
-                )
-            yield BundleFolder(_installed_bundle(target), target, "distribution")
-            return
         if found is None and project is not None and (path / "pyproject.toml").is_file():
             with private_folder("hatch-pylon-project-") as temp:
                 yield BundleFolder(project(path, temp), target, "project")
@@ -94,15 +92,44 @@ def open_target(
         yield BundleFolder(found, target, "folder")
     elif path.is_file() and path.suffix == ".whl":
         with private_folder("hatch-pylon-unpack-") as temp:
-            folder, problems = _unpack_wheel(path, temp, limit)
-            yield BundleFolder(folder, target, "wheel", tuple(problems))
+            folder, problems, provided = _unpack_wheel(path, temp, limit)
+            if provided is None:
+                yield BundleFolder(folder, target, "wheel", tuple(problems))
+            else:  # a component wheel, unpacked as its sdist carries it: the descriptor next to the store
+                yield BundleFolder(folder, target, "wheel", tuple(problems), provided=DESCRIPTOR, store=STORE_DIR)
     elif path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
         with private_folder("hatch-pylon-unpack-") as temp:
-            yield BundleFolder(_unpack_sdist(path, temp, limit), target, "sdist")
+            folder = _unpack_sdist(path, temp, limit)
+            if (folder / PLAN_FILE).is_file():
+                yield BundleFolder(folder, target, "sdist")
+            else:  # a component wheel's sdist: the descriptor next to the store
+                yield BundleFolder(folder, target, "sdist", provided=DESCRIPTOR, store=STORE_DIR)
     elif path.exists() or os.path.islink(target):
         raise PylonError(f"{target}: not a wheel (.whl), an sdist (.tar.gz) or a folder")
     else:
-        yield BundleFolder(_installed_bundle(target), target, "distribution")
+        yield _installed_target(target, target)
+
+
+def _installed_target(name: str, label: str) -> BundleFolder:
+    """An installed app's bundle, or an installed component distribution (its descriptor, no plan)."""
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        distribution = None
+    provided = _provided([str(f) for f in distribution.files or []]) if distribution is not None else None
+    if distribution is None or provided is None:
+        return BundleFolder(_installed_bundle(name), label, "distribution")
+    return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", provided=provided)
+
+
+def _provided(names: list[str]) -> str | None:
+    """A component wheel's descriptor (``*.dist-info/extra_metadata/pylon-components.json``), if it has no plan."""
+    if any(name == PLAN_FILE or name.endswith(f"/{PLAN_FILE}") for name in names):
+        return None
+    found = sorted(n for n in names if n.endswith(f".dist-info/{DESCRIPTOR_PATH}") and n.count("/") == 2)
+    return found[0] if found else None
 
 
 def _folder_bundle(path: Path) -> Path | None:
@@ -117,7 +144,7 @@ def _is_installed(name: str) -> bool:
 
     try:
         metadata.distribution(name)
-    except metadata.PackageNotFoundError:
+    except (metadata.PackageNotFoundError, ValueError):
         return False
     return True
 
@@ -125,6 +152,8 @@ def _is_installed(name: str) -> bool:
 def _bundle_prefix(names: list[str], source: str) -> str:
     """The archive folder whose plan.json sits next to a .compose store."""
     prefixes = sorted(name[: -len(PLAN_FILE)] for name in names if name.endswith(f"/{PLAN_FILE}") or name == PLAN_FILE)
+    if not prefixes:  # a component wheel's sdist carries its descriptor where an app's carries the plan
+        prefixes = sorted(n[: -len(DESCRIPTOR)] for n in names if n.endswith(f"/{DESCRIPTOR}"))
     stores = {name.split(f"{STORE_DIR}/", 1)[0] for name in names if f"{STORE_DIR}/" in name}
     with_store = [p for p in prefixes if p in stores] or prefixes
     if not with_store:
@@ -178,7 +207,9 @@ def _is_bundle_member(name: str, prefix: str) -> bool:
     if not name.startswith(prefix) or name.endswith("/"):
         return False
     rest = name[len(prefix) :]
-    return rest in (PLAN_FILE, META_FILE) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(COMPOSED_SUFFIX)
+    return (
+        rest in (PLAN_FILE, META_FILE, DESCRIPTOR) or rest.startswith(f"{STORE_DIR}/") or rest.endswith(COMPOSED_SUFFIX)
+    )
 
 
 @dataclass(frozen=True)
@@ -255,13 +286,28 @@ def _expected_members(read: Callable[[str], bytes | None]) -> set[str] | None:
 
     data = read(PLAN_FILE)
     if data is None:
-        return None
+        return _described_members(read(DESCRIPTOR))
     try:
         plan = parse_plan(data, PLAN_FILE)
     except PlanFormatError:
         return None
     expected = {PLAN_FILE, META_FILE, composed_name(plan.root)}
     return expected | {f"{STORE_DIR}/{blob_relpath(c.digest)}" for c in plan.components}
+
+
+def _described_members(data: bytes | None) -> set[str] | None:
+    """A component distribution's bundle paths: its descriptor and the blobs it lists (None when it does not parse)."""
+    from ._distributions import parse_descriptor
+    from ._errors import ComponentsError
+    from ._layout import blob_relpath
+
+    if data is None:
+        return None
+    try:
+        _, components = parse_descriptor(data, DESCRIPTOR)
+    except ComponentsError:
+        return None
+    return {DESCRIPTOR} | {f"{STORE_DIR}/{blob_relpath(c.digest or '')}" for c in components}
 
 
 def _unpack(
@@ -302,7 +348,7 @@ def _unpack(
         except TooLarge as error:
             raise ArchiveError(f"{source}: bundle member {quoted(member.name)} {error}") from None
 
-    for small in (PLAN_FILE, META_FILE):
+    for small in (PLAN_FILE, META_FILE, DESCRIPTOR):
         if small in bundle:
             extract(small, MAX_PLAN_BYTES)
 
@@ -328,7 +374,7 @@ def _unpack(
             f"{source}: {plural(len(strays), 'member')} in the bundle that the plan does not name:\n"
             + bullets(quoted(s) for s in strays)
         )
-    rest = sorted(rel for rel in bundle if rel not in (PLAN_FILE, META_FILE))
+    rest = sorted(rel for rel in bundle if rel not in (PLAN_FILE, META_FILE, DESCRIPTOR))
     total = sum(bundle[rel].size for rel in rest)
     if total > MAX_EXTRACTED:
         raise ArchiveError(
@@ -347,10 +393,30 @@ def _extract(stream: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
     return digest, size
 
 
-def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str]]:
+_RENAMED: dict[str, str] = {}  # a component wheel's descriptor, as unpacked -> its name in the wheel
+
+
+def _descriptor_beside_store(members: list[_Member], descriptor: str, wheel: Path) -> list[_Member]:
+    """A component wheel's members with its descriptor renamed to sit next to its one ``.compose`` store, so it
+    unpacks as an sdist carries it: ``pylon-components.json`` beside ``.compose/``."""
+    from dataclasses import replace
+
+    stores = sorted({m.name.split(f"{STORE_DIR}/", 1)[0] for m in members if f"/{STORE_DIR}/" in f"/{m.name}"})
+    stores = [s for s in stores if not s.split("/", 1)[0].endswith(".dist-info")]
+    if len(stores) != 1:
+        raise ArchiveError(f"{wheel}: a component wheel holds one {STORE_DIR}/ store, not {len(stores)}")
+    renamed = f"{stores[0]}{DESCRIPTOR}"
+    _RENAMED[renamed] = descriptor
+    return [replace(m, name=renamed) if m.name == descriptor else m for m in members]
+
+
+def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str], str | None]:
     try:
         with zipfile.ZipFile(wheel) as archive:
             members = _zip_members(archive, wheel)
+            provided = _provided([m.name for m in members])
+            if provided is not None:  # a component wheel: its descriptor is unpacked next to its store
+                members = _descriptor_beside_store(members, provided, wheel)
 
             def prefix_of(names: list[str]) -> str:
                 return _bundle_prefix(names, str(wheel))
@@ -359,10 +425,12 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str]]
                 return archive.open(cast(zipfile.ZipInfo, member.handle))
 
             folder, hashes = _unpack(members, open_member, prefix_of, wheel, "wheel", temp, limit)
-            record = _record(archive, [m.name for m in members], wheel)
+            record = _record(archive, [m.name for m in _zip_members(archive, wheel)], wheel)
+            if provided is not None:
+                hashes = {_RENAMED.get(name, name): value for name, value in hashes.items()}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise ArchiveError(f"{wheel}: not a valid wheel ({exc})") from None
-    return folder, _record_problems(record, hashes)
+    return folder, _record_problems(record, hashes), provided
 
 
 def _record(archive: zipfile.ZipFile, names: list[str], wheel: Path) -> dict[str, tuple[str, str]] | None:
@@ -424,6 +492,48 @@ def _installed_bundle(name: str) -> Path:
         distribution = metadata.distribution(name)
     except (metadata.PackageNotFoundError, ValueError):
         raise PylonError(f"{name}: no such file, folder or installed distribution") from None
-    files = [str(f) for f in distribution.files or []]
-    prefix = _bundle_prefix(files, f"distribution {name!r}")
-    return Path(str(distribution.locate_file(f"{prefix}{PLAN_FILE}"))).parent
+    files = [PurePosixPath(f).as_posix() for f in distribution.files or []]
+    label = f"distribution {quoted(name)}"
+    prefix = _bundle_prefix(files, label)
+    return _inside_site_packages(Path(str(distribution.locate_file(""))), prefix, files, label)
+
+
+def _inside_site_packages(base: Path, prefix: str, files: list[str], label: str) -> Path:
+    """The bundle folder ``prefix`` names below ``base``, once every bundle file ``RECORD`` lists is
+    known to be a regular file inside ``base``, reached through real folders only (no symbolic link on
+    the way, so nothing is read from outside the distribution's site-packages)."""
+    problems = []
+    parts = PurePosixPath(prefix).parts
+    if PurePosixPath(prefix).is_absolute() or ".." in parts or any(":" in p or "\\" in p for p in parts):
+        raise ArchiveError(f"{label}: RECORD places its bundle at {quoted(prefix)}, outside its site-packages")
+    folder = base
+    for part in parts:
+        folder = folder / part
+        try:
+            mode = os.lstat(folder).st_mode
+        except OSError as exc:
+            raise ArchiveError(f"{label}: {printable(str(folder))} cannot be read ({os_reason(exc)})") from None
+        if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a folder"
+            raise ArchiveError(
+                f"{label}: {printable(str(folder))} is {kind}; a bundle is read through real folders only"
+            )
+    for name in files:
+        if not _is_bundle_member(name, prefix):
+            continue
+        relative = PurePosixPath(name[len(prefix) :])
+        if ".." in relative.parts:
+            problems.append(f"RECORD names {quoted(name)}, outside the bundle")
+            continue
+        try:
+            mode = os.lstat(folder / relative).st_mode
+        except FileNotFoundError:
+            continue  # the gate names what is missing
+        except OSError as exc:
+            problems.append(f"{quoted(name)} cannot be read ({os_reason(exc)})")
+            continue
+        if not stat.S_ISREG(mode):
+            problems.append(f"{quoted(name)} is {'a symbolic link' if stat.S_ISLNK(mode) else 'not a regular file'}")
+    if problems:
+        raise ArchiveError(f"{label}: not a safe installed bundle:\n{bullets(problems)}")
+    return folder

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from ._errors import printable
 from ._fs import open_regular
 from ._plan import Binding
 from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe
@@ -77,7 +78,7 @@ def type_problems(
         if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
             report.problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue
-        from ._compiler import CompileError
+        from ._errors import CompileError
         from ._reflect import exports_of, imports_of
 
         try:
@@ -102,7 +103,8 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
     it as, so ``borrow<a>`` never matches ``borrow<b>`` (resources are told
     apart by identity, as wasm-compose and wasmtime do).
     """
-    label = f"{binding.consumer_id} -> {binding.provider_id} ({binding.import_name})"
+    consumer, provider = printable(binding.consumer_id), printable(binding.provider_id)
+    label = f"{consumer} -> {provider} ({printable(binding.import_name)})"
     wanted = imports.get(binding.import_name)
     offered = exports.get(binding.export_name)
     if wanted is None:

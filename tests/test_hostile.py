@@ -789,3 +789,88 @@ def test_an_oversized_record_field_is_one_message(tmp_path: Path, base_wheel: Pa
     code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
     assert code == 1 and "RECORD cannot be read (field larger than field limit" in output, output
     assert_temp_empty(tmp_path)
+
+
+def installed(tmp_path: Path, wheel: Path) -> tuple[Path, dict[str, str]]:
+    """``wheel`` unpacked as an installer lays it out, into a site folder on PYTHONPATH."""
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    return site, {"PYTHONPATH": str(site)}
+
+
+def test_a_bare_name_that_is_a_folder_and_a_distribution_is_refused(tmp_path: Path, base_wheel: Path) -> None:
+    _, env = installed(tmp_path, base_wheel)
+    (tmp_path / "demo").mkdir()
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "demo", extra_env=env)
+    assert code == 1 and "demo is both a folder here and an installed distribution" in output, output
+    assert "write ./demo for the folder or dist:demo for the distribution" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "dist:demo", extra_env=env)
+    assert code == 0 and "OK" in output, output
+
+
+def _record_points_elsewhere(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    record = site / "demo-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text().replace("demo/_pylon/", "../elsewhere/"))
+
+
+def _linked_bundle_folder(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    os.symlink(site.parent / "elsewhere", site / "demo" / "_pylon")
+
+
+def _linked_plan(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon" / "plan.json", site.parent / "plan.json")
+    os.symlink(site.parent / "plan.json", site / "demo" / "_pylon" / "plan.json")
+
+
+@pytest.mark.parametrize(
+    ("plant", "fragment"),
+    [
+        (_record_points_elsewhere, "RECORD places its bundle at '../elsewhere/', outside its site-packages"),
+        (_linked_bundle_folder, "_pylon is a symbolic link; a bundle is read through real folders only"),
+        (_linked_plan, "'demo/_pylon/plan.json' is a symbolic link"),
+    ],
+    ids=["record-outside", "linked-folder", "linked-plan"],
+)
+def test_an_installed_bundle_is_read_inside_site_packages_only(
+    tmp_path: Path, base_wheel: Path, plant, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    site, env = installed(tmp_path, base_wheel)
+    plant(site)
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, "dist:demo", extra_env=env)
+        assert code == 1 and fragment in output, output
+
+
+def reseal(bundle: Path) -> None:
+    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+    from hatch_pylon._plan import parse_plan
+
+    meta = json.loads((bundle / "pylon.json").read_text())
+    meta["plan-digest"] = parse_plan((bundle / "plan.json").read_bytes(), "plan.json").plan_digest()
+    (bundle / "pylon.json").write_text(json.dumps(meta))
+
+
+def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path) -> None:
+    """A component id carrying terminal escapes reaches the build log (and verify's problems) escaped."""
+    hostile = "p\x1b]0;owned\x07\x1b[2J"
+    unpacked = unpack(base_sdist, tmp_path / "src")
+
+    def rename(plan: dict) -> None:  # type: ignore[type-arg]
+        for component in plan["components"]:
+            if component["id"] == "p":
+                component["id"] = hostile
+        for binding in plan["bindings"]:
+            if binding["provider_id"] == "p":
+                binding["provider_id"] = hostile
+
+    _json_edit(rename)(bundle_of(unpacked))
+    reseal(bundle_of(unpacked))
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert "\x1b" not in output and "\x07" not in output, output
+    assert code == 0 and "p\\x1b]0;owned\\x07\\x1b[2J" in output, output
+    first_blob(bundle_of(unpacked)).write_bytes(b"\0asm\x0d\x00\x01\x00")  # now verify has a problem to name
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(pack(unpacked, tmp_path / "demo-1.0.tar.gz")))
+    assert code == 1 and "\x1b" not in output and "\\x1b" in output, output
