@@ -256,6 +256,18 @@ class Provided(NamedTuple):
             for digest in sorted(self.blobs)
         }
 
+    def write_to(self, folder: str | os.PathLike[str], *, descriptor: bool) -> Path:
+        """The blobs as a ``.compose`` store in ``folder``; with ``descriptor``, the descriptor beside it (an sdist)."""
+        from ._store import BlobStore
+
+        folder = Path(folder)
+        store = BlobStore(folder / STORE_DIR)
+        for digest, source in sorted(self.blobs.items()):
+            store.stage_file(source, digest)
+        if descriptor:
+            atomic_write(folder / DESCRIPTOR, self.descriptor)
+        return folder
+
     def summary(self) -> list[str]:
         return [
             f"provides  {c.id}  sha256:{c.digest[:12]}  {human_size(c.size)}  "
