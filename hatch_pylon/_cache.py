@@ -16,7 +16,8 @@ import stat
 from pathlib import Path
 from typing import NamedTuple
 
-from ._fs import NASCENT_PREFIX
+from ._errors import Say, warning
+from ._fs import NASCENT_PREFIX, atomic_write, os_reason
 from ._layout import TEMP_PREFIX
 
 CACHE_VARIABLE = "HATCH_PYLON_CACHE_DIR"
@@ -96,3 +97,12 @@ def clear(root: Path) -> tuple[int, int]:
     with contextlib.suppress(OSError):
         root.rmdir()
     return removed, freed
+
+
+def keep(path: Path, data: bytes | bytearray, what: str, say: Say) -> None:
+    """Write the cache entry ``path`` atomically; a read-only or full cache only costs speed, and ``say`` is told."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+    except OSError as exc:
+        say(warning(f"not caching the {what} in {path.parent} ({os_reason(exc)})"))

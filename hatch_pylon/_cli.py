@@ -111,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("--strip", action="store_true", help="drop custom sections, as python-wasm does")
     compose.set_defaults(handler=_compose)
 
+    new = command("new", help="write a new project: a CPython root, a cap with a resource, the hook configured")
+    new.add_argument("name", metavar="NAME", help="the project's folder; its last part is the project's name")
+    new.set_defaults(handler=_new)
+
     cache = command("cache", help="show or clear the compile cache ($HATCH_PYLON_CACHE_DIR)")
     cache.add_argument("action", choices=("info", "clear"), help="info: where, size, entries; clear: remove them")
     cache.set_defaults(handler=_cache)
@@ -177,7 +181,7 @@ def _open(target: str) -> AbstractContextManager[BundleFolder]:
     """TARGET as a bundle folder; a project folder is resolved and staged from its sources first."""
     from ._sources import open_target
 
-    return open_target(target, note=_say, project=_project_bundle)
+    return open_target(target, project=_project_bundle)
 
 
 def _project_bundle(folder: Path, staging: Path) -> Path:
@@ -187,7 +191,7 @@ def _project_bundle(folder: Path, staging: Path) -> Path:
     from ._project import load_project
 
     config = load_project(folder)
-    bundle = build_bundle(config, warn=_say, progress=throttled_progress(_say), staging=staging)
+    bundle = build_bundle(config, say=_say, progress=throttled_progress(_say), staging=staging)
     target = staging / "bundle"
     target.mkdir()
     return bundle.write_to(target)
@@ -211,7 +215,7 @@ def _plan(args: argparse.Namespace) -> int:
         from ._errors import problems_message
 
         raise PylonError(problems_message(f"{args.project}: the build", problems))
-    resolution, plan = plan_project(config, warn=_say)
+    resolution, plan = plan_project(config, say=_say)
     if args.json:
         sys.stdout.buffer.write(plan.to_json())
         sys.stdout.flush()
@@ -307,11 +311,12 @@ def _run(args: argparse.Namespace) -> int:
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say))
         if bundle.kind == "distribution":
+            from ._errors import warning
             from ._project import editable_changes
 
-            warning = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
-            if warning is not None:
-                _say(f"warning: {warning}")
+            changed = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
+            if changed is not None:
+                _say(warning(changed))
         status, value = runtime.run(args.args)
     if value is not None:
         print(value)
@@ -335,8 +340,8 @@ def _compose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ._compiler import optional_compiler
-    from ._compose import ComposeError, compose_plan, require_wasm_tools
-    from ._errors import human_size, plural
+    from ._compose import compose_plan, require_wasm_tools
+    from ._errors import ComposeError, human_size, plural
     from ._fs import atomic_write
     from ._verify import verify_bundle
 
@@ -356,6 +361,21 @@ def _compose(args: argparse.Namespace) -> int:
         f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(args.output)
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from ._new import new_project
+
+    folder, written = new_project(args.name)
+    print(f"wrote {folder}/: {', '.join(written)}")
+    print(
+        f"next (componentize-py, hatch and hatch-pylon[run] installed):\n"
+        f"  cd {folder}\n"
+        "  python build_components.py   # the root and the cap, with componentize-py (~20 s each)\n"
+        "  hatch-pylon run .            # run it from the sources, no wheel\n"
+        "  hatch build                  # the wheel and the sdist, each with the bundle"
+    )
     return 0
 
 

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._cache import COMPILED_PREFIX, default_cache_dir
-from ._errors import PylonError
-from ._fs import atomic_write
+from ._cache import COMPILED_PREFIX, default_cache_dir, keep
+from ._errors import CompileError, Say, WasmtimeMissing, say_nothing
 
 if TYPE_CHECKING:
     import wasmtime
@@ -27,14 +24,6 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install 'hatch-pylon[run]'"
 _SLOW_COMPILE = 1 << 20  # bytes; a compile of a component this big takes long enough to deserve a line
-
-
-class CompileError(PylonError):
-    """wasmtime rejected a component's bytes."""
-
-
-class WasmtimeMissing(PylonError):
-    """wasmtime is not installed."""
 
 
 def wasmtime_reason(error: Exception) -> str:
@@ -52,7 +41,7 @@ def require_wasmtime(purpose: str) -> None:
         raise WasmtimeMissing(f"{purpose} needs wasmtime, which is not installed: {INSTALL_HINT}") from None
 
 
-def optional_compiler(say: Callable[[str], None] | None = None) -> Compiler | None:
+def optional_compiler(say: Say = say_nothing) -> Compiler | None:
     """A compiler, or None when wasmtime is not installed."""
     try:
         return Compiler(say=say)
@@ -77,7 +66,7 @@ class Compiler:
         self,
         cache_dir: str | os.PathLike[str] | None = None,
         engine: wasmtime.Engine | None = None,
-        say: Callable[[str], None] | None = None,
+        say: Say = say_nothing,
     ) -> None:
         require_wasmtime("compiling a component")
         import wasmtime
@@ -100,7 +89,7 @@ class Compiler:
             except wasmtime.WasmtimeError:
                 with contextlib.suppress(OSError):
                     cached.unlink()  # stale or damaged: compile again
-        if self.say is not None and len(data) >= _SLOW_COMPILE:
+        if len(data) >= _SLOW_COMPILE:
             self.say(f"compiling {label or digest[:12]} ({len(data) / (1 << 20):.1f} MiB); cached for next time")
         started = time.monotonic()
         try:
@@ -108,17 +97,7 @@ class Compiler:
         except wasmtime.WasmtimeError as error:
             raise CompileError(f"wasmtime cannot compile it: {wasmtime_reason(error)}") from None
         self.compiled += 1
-        self._store(cached, component)
-        if self.say is not None and len(data) >= _SLOW_COMPILE:
+        keep(cached, component.serialize(), "compiled component", self.say)
+        if len(data) >= _SLOW_COMPILE:
             self.say(f"compiled {label or digest[:12]} in {time.monotonic() - started:.1f} s")
         return component
-
-    def _store(self, cached: Path, component: Component) -> None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(cached, component.serialize())
-        except OSError as exc:  # a read-only or full cache only costs speed
-            print(
-                f"hatch-pylon: not caching the compiled component in {cached.parent} ({exc.strerror or exc})",
-                file=sys.stderr,
-            )

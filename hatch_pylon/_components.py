@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ._config import PylonConfig
-from ._distributions import ComponentDistribution, ComponentsError, ProvidedComponent, component_path, installed
-from ._errors import ComponentFormatError, PylonError
+from ._distributions import ComponentDistribution, ProvidedComponent, component_path, installed
+from ._errors import ComponentFormatError, ComponentsError, PylonError
 from ._fs import LARGE_FILE
 from ._schema import ID_PATTERN
 from ._wasm import Limits, ScannedFile, scan

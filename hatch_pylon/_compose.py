@@ -28,17 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import PylonError, bullets
+from ._errors import ComposeError, bullets
 from ._fs import private_folder
 from ._linkage import bound_closure
 from ._plan import Plan
 from ._wasm import inspect
 
 ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
-
-
-class ComposeError(PylonError):
-    """The graph could not be composed into one component."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +192,8 @@ def compose_bundle(
     ``sources`` (the gate's ``Verified.sources``) says where each blob is when not in ``folder``'s store:
     a blob referenced in another distribution.
     """
-    from ._fs import TempFile, TooLarge, open_inside, os_reason, sha256_of
+    from ._errors import TooLarge
+    from ._fs import TempFile, open_inside, os_reason, sha256_of
     from ._layout import STORE_DIR, blob_relpath
 
     with private_folder("hatch-pylon-compose-in-") as work:

@@ -247,6 +247,17 @@ class _Parser:
             return None
         return self.expand_home(expanded)
 
+    def origin(self, key: str, value: Any) -> str:
+        """``key``, naming the environment variables whose values made the path: ``root (from $PYTHON_WASM)``."""
+        if not isinstance(value, str):
+            return key
+        used = []
+        for match in _VARIABLE.finditer(value):
+            name = match["braced"] or match["bare"]
+            if self.environ.get(name) and name not in used:
+                used.append(name)
+        return f"{key} (from {', '.join('$' + name for name in used)})" if used else key
+
     def expand_home(self, text: str) -> str:
         if text == "~" or text.startswith("~/"):
             home = self.environ.get("HOME")
@@ -290,7 +301,7 @@ class _Parser:
             self.problem(self.key("root"), "is required: the path of the root component (e.g. 'wasm/python.wasm')")
             return None
         path = None if value is _INVALID else self.path(value, self.key("root"))
-        return self.overridden(root_id, path, self.key("root"))
+        return self.overridden(root_id, path, self.origin(self.key("root"), value))
 
     def components(self, entries: Any, seen: dict[str, str]) -> tuple[ComponentSource, ...]:
         if entries is _INVALID:
@@ -320,7 +331,7 @@ class _Parser:
             problem = source_problem(fetch_url)
             if problem:
                 self.problem(f"{key}.source", problem)
-        source = self.overridden(component_id, resolved, f"{key}.path")
+        source = self.overridden(component_id, resolved, self.origin(f"{key}.path", path))
         if source is None or not isinstance(fetch_url, str):
             return source
         return source._replace(fetch_url=fetch_url)

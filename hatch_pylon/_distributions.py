@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._errors import PylonError
+from ._errors import ComponentsError
 from ._fs import open_inside, os_reason
 from ._layout import STORE_DIR, blob_relpath, is_digest
 
@@ -40,10 +40,6 @@ PYFORGE_DESCRIPTOR = "pyforge.toml"
 SCHEMA = "hatch-pylon/components@1"
 MAX_DESCRIPTOR_BYTES = 4 << 20
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
-
-
-class ComponentsError(PylonError):
-    """A component distribution that cannot be used: not installed, or its descriptor missing or damaged."""
 
 
 class ProvidedComponent(NamedTuple):

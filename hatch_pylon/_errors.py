@@ -1,8 +1,30 @@
-"""The one exception family every adapter turns into a clean, traceback-free failure, and its formatter."""
+"""Every exception hatch-pylon raises for the user (``PylonError`` and its subclasses, all defined here), the one
+problem formatter, and the one message callback (``Say``).
+
+Adapters turn a ``PylonError`` into a clean, traceback-free failure; ``str()`` is the whole message.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+Say = Callable[[str], None]
+"""The one message callback: one line for the user, without the ``hatch-pylon:`` prefix; the adapter decides
+where it goes (hatchling's display, stderr). A warning starts with ``WARNING`` (see ``warning``)."""
+WARNING = "warning: "
+
+
+def warning(message: str) -> str:
+    """``message`` marked as a warning, for a ``Say`` callback to show as one."""
+    return WARNING + message
+
+
+def is_warning(message: str) -> bool:
+    return message.startswith(WARNING)
+
+
+def say_nothing(message: str) -> None:
+    """A ``Say`` that drops every line (the default where no one listens)."""
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -90,6 +112,42 @@ class ResolveError(PylonError):
 
 class StoreError(PylonError):
     """The blob store or a bundled blob is unusable."""
+
+
+class PlanFormatError(PylonError):
+    """A plan.json that composectl, or hatch-pylon, would not accept."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: invalid plan:\n{bullets(problems)}")
+
+
+class ArchiveError(PylonError):
+    """An archive that cannot be a trustworthy bundle."""
+
+
+class TooLarge(PylonError):
+    """A stream that went past its byte limit."""
+
+
+class ComposeError(PylonError):
+    """The graph could not be composed into one component."""
+
+
+class CompileError(PylonError):
+    """wasmtime rejected a component's bytes."""
+
+
+class WasmtimeMissing(PylonError):
+    """wasmtime is not installed."""
+
+
+class RunError(PylonError):
+    """The plan could not be loaded, linked or run."""
+
+
+class ComponentsError(PylonError):
+    """A component distribution that cannot be used: not installed, or its descriptor missing or damaged."""
 
 
 class VerificationError(PylonError):

@@ -18,7 +18,7 @@ from hatchling.metadata.plugin.interface import MetadataHookInterface
 
 from ._config import PylonConfig, load_config
 from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
-from ._errors import PylonError, human_size, plural
+from ._errors import PylonError, human_size, is_warning, plural, warning
 from ._fs import atomic_write, make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ._pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements
@@ -47,7 +47,7 @@ class PylonBuildHook(BuildHookInterface):
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name not in ("wheel", "sdist"):
-            self.app.display_warning(f"hatch-pylon: nothing to do for the {self.target_name!r} target")
+            self._say(warning(f"nothing to do for the {self.target_name!r} target"))
             return
         try:
             self._staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
@@ -56,13 +56,7 @@ class PylonBuildHook(BuildHookInterface):
                 exclude_store(self.build_config, self.root, config.store)
                 self._provide(config, self._staging, version, build_data)
                 return
-            bundle = adapter_bundle(
-                config,
-                self._staging,
-                say=self._info,
-                warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}"),
-                required=sdist_carries_bundle(self.root),
-            )
+            bundle = adapter_bundle(config, self._staging, self._say, required=sdist_carries_bundle(self.root))
             exclude_store(self.build_config, self.root, config.store)
             check_requirements(bundle.requirements, self.metadata.core.dependencies, config.table)
             plan_file = bundle.write_records(self._staging)  # plan.json and pylon.json
@@ -89,9 +83,7 @@ class PylonBuildHook(BuildHookInterface):
 
     def _provide(self, config: PylonConfig, staging: Path, version: str, build_data: dict[str, Any]) -> None:
         """A component wheel: blobs in the store below ``destination``, the descriptor in ``.dist-info``."""
-        provided = adapter_provided(
-            config, staging, say=self._info, warn=lambda message: self.app.display_warning(f"hatch-pylon: {message}")
-        )
+        provided = adapter_provided(config, staging, self._say)
         descriptor = staging / DESCRIPTOR
         atomic_write(descriptor, provided.descriptor)
         if self.target_name == "sdist":
@@ -107,15 +99,19 @@ class PylonBuildHook(BuildHookInterface):
         else:
             build_data["force_include"].update(layout)
         for line in provided.summary():
-            self._info(line)
-        self._info(provided.headline(where))
+            self._say(line)
+        self._say(provided.headline(where))
 
     def _load_config(self) -> PylonConfig:
         table = hatch_table_name(self.root, self.target_name)
         return load_config(self.config, project_root=self.root, project_name=self.metadata.name, table=table)
 
-    def _warn(self, message: str) -> None:
-        self.app.display_warning(f"hatch-pylon: warning: {message}")
+    def _say(self, message: str) -> None:
+        """The ``Say`` this hook hands to the pipeline: warnings through hatchling's warning display."""
+        if is_warning(message):
+            self.app.display_warning(f"hatch-pylon: {message}")
+        else:
+            self.app.display_info(f"hatch-pylon: {message}")
 
     def _warn_about_artifacts(self, bundle: Bundle) -> None:
         """What the build can finish but should not: a hook table for one target only (an sdist without
@@ -123,16 +119,18 @@ class PylonBuildHook(BuildHookInterface):
         if (Path(self.root) / "PKG-INFO").is_file():
             return  # an unpacked sdist: its layout is already decided
         for problem in one_target_problems(self.root):
-            self._warn(problem)
+            self._say(warning(problem))
         if self.target_name == "sdist" and bundle.resolution is not None:
             carried = self._carried_by_sdist([Path(c.path) for c in bundle.resolution.components])
             if carried:
                 size = sum(os.path.getsize(Path(self.root) / name) for name in carried)
                 lines = ", ".join(f'"{pattern}"' for pattern in _exclude_patterns(carried))
-                self._warn(
-                    f"the sdist carries the raw components next to their bundle ({plural(len(carried), 'file')}, "
-                    f"{human_size(size)}: {', '.join(carried)}); a wheel built from it needs only the bundle. "
-                    f"Exclude them:\n[tool.hatch.build.targets.sdist]\nexclude = [{lines}]"
+                self._say(
+                    warning(
+                        f"the sdist carries the raw components next to their bundle ({plural(len(carried), 'file')}, "
+                        f"{human_size(size)}: {', '.join(carried)}); a wheel built from it needs only the bundle. "
+                        f"Exclude them:\n[tool.hatch.build.targets.sdist]\nexclude = [{lines}]"
+                    )
                 )
 
     def _carried_by_sdist(self, paths: list[Path]) -> list[str]:
@@ -151,16 +149,13 @@ class PylonBuildHook(BuildHookInterface):
                 carried.append(relative.as_posix())
         return sorted(set(carried))
 
-    def _info(self, message: str) -> None:
-        self.app.display_info(f"hatch-pylon: {message}")
-
     def _report(self, bundle: Bundle, plan_path: str) -> None:
         """Per-component and per-binding lines for small graphs (or with -v), then one summary line."""
         detailed = len(bundle.plan.components) <= DETAIL_LIMIT or self.app.verbosity > 0
         for line in bundle.summary() if detailed else []:
-            self.app.display_info(f"hatch-pylon: {line}")
+            self._say(line)
         hint = "" if detailed else " (-v lists them)"
-        self.app.display_info(f"hatch-pylon: {bundle.headline(plan_path)}{hint}")
+        self._say(f"{bundle.headline(plan_path)}{hint}")
 
     def _cleanup(self) -> None:
         staging = getattr(self, "_staging", None)

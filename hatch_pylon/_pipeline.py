@@ -26,7 +26,18 @@ from ._distributions import (
     dist_store,
     requirement_problems,
 )
-from ._errors import PylonError, ResolveError, VerificationError, bullets, human_size, plural, printable
+from ._errors import (
+    PylonError,
+    ResolveError,
+    Say,
+    VerificationError,
+    bullets,
+    human_size,
+    plural,
+    printable,
+    say_nothing,
+    warning,
+)
 from ._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from ._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
 from ._linkage import exec_refusal
@@ -35,8 +46,6 @@ from ._resolve import Resolution, resolve
 
 if TYPE_CHECKING:
     from ._ingest import Ingest
-
-Report = Callable[[str], None]
 
 
 class Bundle(NamedTuple):
@@ -142,15 +151,15 @@ def summary_lines(
 
 
 def plan_project(
-    config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None, warn: Report = lambda _: None
+    config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None, say: Say = say_nothing
 ) -> tuple[Resolution, Plan]:
     """Read and resolve the components; without ``ingest`` no files are written."""
     catalog = discover(config, ingest, progress)
     for component_id, loser, winner in catalog.shadowed:
-        warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
+        say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))
     resolution = resolve(catalog, config)
     if config.validate == "types":
-        _check_types(resolution, warn)
+        _check_types(resolution, say)
     urls = {c.id: c.fetch_url for c in config.components}
     components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
     plan = Plan.create(
@@ -163,12 +172,12 @@ def plan_project(
         (c.name for c in plan.policy.capabilities),
     )
     if refusal is not None:
-        warn(refusal)
+        say(warning(refusal))
     return resolution, plan
 
 
 def build_bundle(
-    config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None, staging: Path | None = None
+    config: PylonConfig, say: Say = say_nothing, progress: Progress | None = None, staging: Path | None = None
 ) -> Bundle:
     """Resolve, then stage every chosen component into the configured blob store.
 
@@ -182,8 +191,8 @@ def build_bundle(
 
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
-            warn(f"removed {path}, left behind by a build that did not finish")
-        resolution, plan = plan_project(config, ingest, progress, warn)
+            say(warning(f"removed {path}, left behind by a build that did not finish"))
+        resolution, plan = plan_project(config, ingest, progress, say)
         blobs: dict[str, Path] = {}
         references = _references(resolution, config)
         referenced = {digest for reference in references for _, digest in reference.components}
@@ -192,9 +201,11 @@ def build_bundle(
                 continue  # its blob stays in the distribution that provides it
             staged = ingest.commit(component.path)
             if staged.status == "repaired":
-                warn(
-                    f"blob {staged.path} was corrupt (its bytes differ from {component.display}, which hashes "
-                    "to its name); replaced it"
+                say(
+                    warning(
+                        f"blob {staged.path} was corrupt (its bytes differ from {component.display}, which hashes "
+                        "to its name); replaced it"
+                    )
                 )
             blobs[component.file.digest] = staged.path
         ingest.save_index()
@@ -257,7 +268,7 @@ class Provided(NamedTuple):
         return f"provides {plural(len(self.components), 'component')} ({human_size(total)}); descriptor -> {where}"
 
 
-def build_provided(config: PylonConfig, warn: Report = lambda _: None, progress: Progress | None = None) -> Provided:
+def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progress | None = None) -> Provided:
     """A component wheel's contents: every ``provides`` id staged into the store, and the descriptor listing them.
 
     Nothing is resolved: a provided component's imports are bound by each app that uses it.
@@ -268,10 +279,10 @@ def build_provided(config: PylonConfig, warn: Report = lambda _: None, progress:
 
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
-            warn(f"removed {path}, left behind by a build that did not finish")
+            say(warning(f"removed {path}, left behind by a build that did not finish"))
         candidates, _, shadowed = scan_candidates(config, ingest, progress, with_root=False)
         for component_id, loser, winner in shadowed:
-            warn(f"{loser} is not used: the id {component_id!r} is already taken by {winner}")
+            say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))
         by_id = {c.id: c for c in candidates}
         problems = []
         for index, component_id in enumerate(config.provides):
@@ -324,14 +335,14 @@ def project_requirements(config: PylonConfig) -> list[str]:
     return sorted({reference.requirement for reference in _references(resolution, config)})
 
 
-def shipped_provided(project_root: Path, staging: Path, report: Report = lambda _: None) -> Provided | None:
+def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) -> Provided | None:
     """The components an unpacked component-wheel sdist carries, re-hashed into ``staging``; None when it is none."""
     prebuilt = project_root / SDIST_BUNDLE_DIR
     if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / DESCRIPTOR)):
         return None
     from ._verify import verify_provided
 
-    report(f"using the components shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
+    say(f"using the components shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     checked = verify_provided(prebuilt, DESCRIPTOR, STORE_DIR, copy_to=staging)
     checked.or_raise(f"the components in {SDIST_BUNDLE_DIR}/")
     described = tuple(
@@ -341,7 +352,7 @@ def shipped_provided(project_root: Path, staging: Path, report: Report = lambda 
     return Provided(dict(checked.blobs), descriptor_json(store, described), described)
 
 
-def _check_types(resolution: Resolution, warn: Report) -> None:
+def _check_types(resolution: Resolution, say: Say) -> None:
     """Type-check every binding from the types decoded from the binaries; nothing is compiled.
 
     A component the decoder does not model is not compiled either (a build must not need wasmtime):
@@ -358,15 +369,17 @@ def _check_types(resolution: Resolution, warn: Report) -> None:
         if b.consumer_id in undecided or b.provider_id in undecided:
             who = sorted({b.consumer_id, b.provider_id} & undecided)
             consumer, provider, name = printable(b.consumer_id), printable(b.provider_id), printable(b.import_name)
-            warn(
-                f"binding {consumer} -> {provider} ({name}) is not type-checked: the types of "
-                f"{printable(' and '.join(who))} cannot be decoded from the binary; hatch-pylon verify checks it "
-                "with wasmtime"
+            say(
+                warning(
+                    f"binding {consumer} -> {provider} ({name}) is not type-checked: the types of "
+                    f"{printable(' and '.join(who))} cannot be decoded from the binary; hatch-pylon verify checks it "
+                    "with wasmtime"
+                )
             )
 
 
 def shipped_bundle(
-    project_root: Path, staging: Path, report: Report = lambda _: None, *, required: bool = False
+    project_root: Path, staging: Path, say: Say = say_nothing, *, required: bool = False
 ) -> Bundle | None:
     """The bundle an unpacked sdist carries, through the verification gate; None when this is no sdist.
 
@@ -402,7 +415,7 @@ def shipped_bundle(
     from ._sources import BundleFolder
     from ._verify import verify_bundle
 
-    report(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
+    say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     bundle = BundleFolder(prebuilt, label, "sdist")
     verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler, references_required=False).or_raise()
@@ -448,7 +461,7 @@ def _other_sdist_bundles(project_root: Path) -> list[str]:
     return sorted(found)
 
 
-def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Report, required: bool = False) -> Bundle:
+def adapter_bundle(config: PylonConfig, staging: Path, say: Say, *, required: bool = False) -> Bundle:
     """The one build entry of every adapter (hatchling hook, setuptools): the bundle a build packages.
 
     The placement is checked first, its messages naming the table the configuration came from; then
@@ -463,21 +476,21 @@ def adapter_bundle(config: PylonConfig, staging: Path, *, say: Report, warn: Rep
     if shipped is not None:
         return shipped
     try:
-        return build_bundle(config, warn=warn, progress=throttled_progress(say), staging=staging)
+        return build_bundle(config, say=say, progress=throttled_progress(say), staging=staging)
     except PylonError as error:
         if not (config.project_root / "PKG-INFO").is_file():
             raise
         raise PylonError(f"{error}\n{_no_shipped_bundle_hint(config.table)}") from None
 
 
-def adapter_provided(config: PylonConfig, staging: Path, *, say: Report, warn: Report) -> Provided:
+def adapter_provided(config: PylonConfig, staging: Path, say: Say) -> Provided:
     """A component wheel's contents, for every adapter: the placement checked, then an unpacked sdist's shipped
     components through the gate, else the ``provides`` components built."""
     from ._placement import check_placement
 
     check_placement(config.project_root, config.destination, config.store, key=config.table)
     shipped = shipped_provided(config.project_root, staging, say)
-    return shipped or build_provided(config, warn=warn, progress=throttled_progress(say))
+    return shipped or build_provided(config, say=say, progress=throttled_progress(say))
 
 
 def _no_shipped_bundle_hint(table: str) -> str:
@@ -496,7 +509,7 @@ def _no_shipped_bundle_hint(table: str) -> str:
 
 
 def throttled_progress(
-    say: Report, *, after: float = 2.0, every: float = 10.0, clock: Callable[[], float] = time.monotonic
+    say: Say, *, after: float = 2.0, every: float = 10.0, clock: Callable[[], float] = time.monotonic
 ) -> Progress:
     """A progress callback that stays silent for quick builds and speaks at most every ``every`` seconds."""
     start = clock()

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from ._errors import PylonError, bullets, printable
+from ._errors import PlanFormatError, printable
 
 PLAN_VERSION = "1"
 LINKAGES = ("runtime", "static")
@@ -272,14 +272,6 @@ def backend_uri_problem(uri: str) -> str | None:
     if "@" in authority and ":" in authority.rpartition("@")[0]:
         return "carries a password; a plan names where a secret lives, never a secret value"
     return None
-
-
-class PlanFormatError(PylonError):
-    """A plan.json that composectl, or hatch-pylon, would not accept."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"{source}: invalid plan:\n{bullets(problems)}")
 
 
 def parse_plan(data: bytes, source: str) -> Plan:

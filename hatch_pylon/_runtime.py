@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,10 +40,10 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
-from ._cache import COMPOSED_DIR
-from ._compiler import CompileError, Compiler, wasmtime_reason
-from ._errors import PylonError, plural, printable
-from ._fs import atomic_write, open_inside, os_reason
+from ._cache import COMPOSED_DIR, keep
+from ._compiler import Compiler, wasmtime_reason
+from ._errors import CompileError, ComposeError, RunError, plural, printable
+from ._fs import open_inside, os_reason
 from ._linkage import bound_closure, is_endpoint, is_linker
 from ._plan import Plan
 from ._reflect import uses_resources
@@ -55,10 +54,6 @@ if TYPE_CHECKING:
 
     from ._dynlink import LinkerHost
     from ._sources import BundleFolder
-
-
-class RunError(PylonError):
-    """The plan could not be loaded, linked or run."""
 
 
 class Runtime:
@@ -96,7 +91,7 @@ class Runtime:
         self._plan = verified.plan
         self._verified = verified
         meta = verified.meta
-        if meta.composed is not None and not verified.report.composed_proven and self.compiler.say is not None:
+        if meta.composed is not None and not verified.report.composed_proven:
             self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
         if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
             data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
@@ -234,7 +229,7 @@ class Runtime:
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
-        from ._compose import ComposeError, compose_bundle
+        from ._compose import compose_bundle
 
         plan_digest = self.plan.plan_digest()
         cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
@@ -243,24 +238,16 @@ class Runtime:
                 return cached.read_bytes()
             except OSError:
                 pass
-        if self.compiler.say is not None:
-            caps = plural(len(self.plan.components) - 1, "cap")
-            root = printable(self.plan.root)
-            self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
+        caps = plural(len(self.plan.components) - 1, "cap")
+        root = printable(self.plan.root)
+        self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
         try:
             composed = compose_bundle(
                 self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
             )
         except ComposeError as error:
             raise RunError(f"cannot compose {self.label} to run it: {error}") from None
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(cached, composed.data)
-        except OSError as exc:  # a read-only or full cache only costs speed
-            print(
-                f"hatch-pylon: not caching the composed component in {cached.parent} ({os_reason(exc)})",
-                file=sys.stderr,
-            )
+        keep(cached, composed.data, "composed component", self.compiler.say)
         return composed.data
 
     def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:

@@ -73,7 +73,7 @@ class _State:
                 self.config = load_config(self.raw, project_root=self.root, project_name=name, table=SETUPTOOLS_TABLE)
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
-                self.bundle = adapter_bundle(self.config, self.staging, say=_say, warn=_say, required=True)
+                self.bundle = adapter_bundle(self.config, self.staging, _say, required=True)
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():

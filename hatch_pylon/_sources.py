@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
 from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
-from ._errors import PylonError, bullets, plural, printable, quoted
-from ._fs import TempFile, TooLarge, os_reason, private_folder, sha256_of
+from ._errors import ArchiveError, PylonError, TooLarge, bullets, plural, printable, quoted
+from ._fs import TempFile, os_reason, private_folder, sha256_of
 from ._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._plan import MAX_PLAN_BYTES
 
@@ -47,10 +47,6 @@ class BundleFolder:
     store: str | None = None  # where its blobs are when not where the descriptor says (an sdist)
 
 
-class ArchiveError(PylonError):
-    """An archive that cannot be a trustworthy bundle."""
-
-
 ProjectBuilder = Callable[[Path, Path], Path]  # (project folder, private staging folder) -> bundle folder
 
 
@@ -59,7 +55,6 @@ def open_target(
     target: str,
     *,
     limit: int = DEFAULT_MAX_COMPONENT_SIZE,
-    note: Callable[[str], None] | None = None,
     project: ProjectBuilder | None = None,
 ) -> Iterator[BundleFolder]:
     """The bundle TARGET names, as a folder; archives are unpacked for the life of the context.
@@ -302,7 +297,8 @@ def _expected_members(read: Callable[[str], bytes | None]) -> set[str] | None:
 
 def _described_members(data: bytes | None) -> set[str] | None:
     """A component distribution's bundle paths: its descriptor and the blobs it lists (None when it does not parse)."""
-    from ._distributions import ComponentsError, parse_descriptor
+    from ._distributions import parse_descriptor
+    from ._errors import ComponentsError
     from ._layout import blob_relpath
 
     if data is None:

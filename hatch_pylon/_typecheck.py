@@ -78,7 +78,7 @@ def type_problems(
         if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
             report.problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue
-        from ._compiler import CompileError
+        from ._errors import CompileError
         from ._reflect import exports_of, imports_of
 
         try:

@@ -34,8 +34,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ._distributions import ProvidedComponent, Reference, locate_references, parse_references, references_json
-from ._errors import ComponentFormatError, PylonError, VerificationError, printable
-from ._fs import TempFile, TooLarge, inside, open_inside, os_reason
+from ._errors import (
+    ComponentFormatError,
+    ComposeError,
+    PlanFormatError,
+    PylonError,
+    TooLarge,
+    VerificationError,
+    printable,
+)
+from ._fs import TempFile, inside, open_inside, os_reason
 from ._layout import (
     BLOBS_DIR,
     DEFAULT_IGNORE_IMPORTS,
@@ -46,7 +54,7 @@ from ._layout import (
     blob_relpath,
 )
 from ._linkage import exec_refusal, host_provides
-from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
+from ._plan import MAX_PLAN_BYTES, Binding, Plan, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
@@ -446,7 +454,7 @@ def _prove_composed(
     plan composes to is refused. Without wasm-tools it cannot be proven: that
     is said, and ``run`` links the plan instead of running it.
     """
-    from ._compose import ComposeError, compose_bundle, find_wasm_tools, install_hint
+    from ._compose import compose_bundle, find_wasm_tools, install_hint
 
     name = meta.composed
     tool = find_wasm_tools()
@@ -519,7 +527,8 @@ def verify_provided(
     holds nothing else. ``store`` replaces the descriptor's store folder (an sdist carries it elsewhere); with
     ``copy_to``, blobs are copied into a store there as they are hashed.
     """
-    from ._distributions import ComponentsError, parse_descriptor, read_capped
+    from ._distributions import parse_descriptor, read_capped
+    from ._errors import ComponentsError
 
     root = Path(base)
     report = Report()

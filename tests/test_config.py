@@ -324,7 +324,7 @@ def test_manifest_capabilities_become_pinned_components(tmp_path: Path) -> None:
     env = {"HOME": "/home/me", "COMPRESSION_WASM": "/ci/c.wasm", "PYLON_COMPONENT_SQLITE": "/ci/s.wasm"}
     config = load({"root": "r.wasm", "manifest": "${MANIFEST:-.pylon.toml}"}, env, tmp_path)
     assert [(c.path, c.origin) for c in config.components] == [
-        (Path("/ci/c.wasm"), ".pylon.toml: capabilities[0].path"),
+        (Path("/ci/c.wasm"), ".pylon.toml: capabilities[0].path (from $COMPRESSION_WASM)"),
         (Path("/ci/s.wasm"), "$PYLON_COMPONENT_SQLITE"),
     ]
 

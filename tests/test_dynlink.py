@@ -12,7 +12,7 @@ from helpers import component_wat, write_component
 
 from hatch_pylon._cli import main
 from hatch_pylon._config import load_config
-from hatch_pylon._errors import ResolveError
+from hatch_pylon._errors import WARNING, ResolveError
 from hatch_pylon._layout import STORE_DIR, blob_relpath
 from hatch_pylon._pipeline import build_bundle, plan_project
 from hatch_pylon._verify import verify_bundle
@@ -50,7 +50,7 @@ def hybrid(tmp_path: Path) -> Path:
 
 def test_linker_and_sys_compose_are_the_hosts_and_providers_join_unbound(hybrid: Path) -> None:
     warnings: list[str] = []
-    resolution, plan = plan_project(config_for(hybrid), warn=warnings.append)
+    resolution, plan = plan_project(config_for(hybrid), say=warnings.append)
     assert [c.id for c in plan.components] == ["arrow-core", "echo", "other", "python"]
     assert [(b.consumer_id, b.import_name, b.provider_id) for b in plan.bindings] == [
         ("python", "arrow:core/array@0.1.0", "arrow-core")
@@ -137,7 +137,7 @@ def test_flavor_a_consumer_binds_its_endpoint(tmp_path: Path) -> None:
     write(tmp_path / "root.wasm", imports=[ENDPOINT])
     write(tmp_path / "caps/echo.wasm", exports=[ENDPOINT])
     warnings: list[str] = []
-    resolution, plan = plan_project(config_for(tmp_path), warn=warnings.append)
+    resolution, plan = plan_project(config_for(tmp_path), say=warnings.append)
     assert [(b.consumer_id, b.import_name, b.provider_id) for b in plan.bindings] == [("python", ENDPOINT, "echo")]
     assert resolution.registry == ()
     assert resolution.roles()["python"] == ("endpoint consumer",)
@@ -148,17 +148,19 @@ def test_runtime_plan_composectl_refuses_is_warned_and_noted(tmp_path: Path, cap
     write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0", "d:e/f@1.0.0"])
     write_component(tmp_path / "caps/c.wasm", exports=["a:b/c@1.0.0", "d:e/f@1.0.0"])
     warnings: list[str] = []
-    bundle = build_bundle(config_for(tmp_path), warn=warnings.append)
-    assert len(warnings) == 1
-    assert "composectl's exec refuses this runtime plan" in warnings[0]
-    assert "runtime linkage binds one endpoint provider per plan" in warnings[0]
-    assert 'set linkage = "static"' in warnings[0]
+    bundle = build_bundle(config_for(tmp_path), say=warnings.append)
+    [warned] = warnings
+    assert warned.startswith(WARNING)  # the build says it as a warning; verify notes it
+    message = warned[len(WARNING) :]
+    assert "composectl's exec refuses this runtime plan" in message
+    assert "runtime linkage binds one endpoint provider per plan" in message
+    assert 'set linkage = "static"' in message
     folder = bundle.write_to(tmp_path / "bundle")
-    assert verify_bundle(folder).report.notes == warnings
+    assert verify_bundle(folder).report.notes == [message]
     assert main(["verify", str(folder), "--names-only"]) == 0
-    assert f"hatch-pylon: note: {warnings[0]}" in capsys.readouterr().err
+    assert f"hatch-pylon: note: {message}" in capsys.readouterr().err
     quiet: list[str] = []
-    plan_project(config_for(tmp_path, linkage="static"), warn=quiet.append)
+    plan_project(config_for(tmp_path, linkage="static"), say=quiet.append)
     assert quiet == []
 
 

@@ -183,7 +183,7 @@ def test_a_flavor_a_consumer_reaches_its_provider_in_its_own_store(
     )
     warnings: list[str] = []
     config = load_config({"root": "root.wasm", "component-dirs": ["caps"]}, project_root=project, project_name="a")
-    bundle = build_bundle(config, warn=warnings.append)
+    bundle = build_bundle(config, say=warnings.append)
     assert warnings == []  # one endpoint binding: composectl's flavor A runs it
     assert [(b.consumer_id, b.import_name, b.provider_id) for b in bundle.plan.bindings] == [
         ("python", "compose:dynlink/endpoint@0.1.0", "echo")

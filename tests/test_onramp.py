@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 import wasmtime
-from helpers import hook_pyproject, write_component
+from helpers import find_links_env, hook_pyproject, write_component
 from test_build import run_build, tiny_project
 
 from hatch_pylon._cli import main
@@ -19,7 +22,7 @@ from hatch_pylon._compiler import Compiler
 from hatch_pylon._config import load_config
 from hatch_pylon._errors import PylonError
 from hatch_pylon._pipeline import build_bundle
-from hatch_pylon._project import load_project
+from hatch_pylon._project import hook_problems, load_project
 
 COMMANDS = ("inspect", "plan", "verify", "run", "trust", "compose", "cache")
 
@@ -92,6 +95,26 @@ def test_colour_only_on_a_terminal_and_as_no_color_and_force_color_say(tmp_path:
     assert pty is not None and b"\033[32mOK\033[0m" in output
 
 
+def test_plan_json_keeps_integer_digests_and_every_message_shows_hex(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(CALLING_ROOT))
+    constant_cap(project / "caps" / "p.wasm", 7)
+    (project / "pyproject.toml").write_text(hook_pyproject("app", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    digest = hashlib.sha256((project / "caps" / "p.wasm").read_bytes()).hexdigest()
+    as_json = json.loads(cli("plan", str(project), "--json").stdout)
+    assert [c["digest"] for c in as_json["components"] if c["id"] == "p"] == [list(bytes.fromhex(digest))]
+    human = cli("plan", str(project)).stdout
+    assert f"component p  sha256:{digest[:12]}" in human and "[" not in human
+    folder = small_bundle(tmp_path / "small")
+    blobs = sorted(p for p in (folder / ".compose" / "blobs").rglob("*") if p.is_file())
+    blobs[0].write_bytes(blobs[0].read_bytes() + b"\0")
+    refused = cli("verify", str(folder))
+    assert refused.returncode == 1 and re.search(
+        r"was modified \(sha256 [0-9a-f]{64}, plan says [0-9a-f]{64}\)", refused.stderr
+    )
+
+
 def compiled_into(cache: Path) -> Path:
     data = wasmtime.wat2wasm('(component (core module (func (export "f"))))')
     compiler = Compiler(cache)
@@ -139,6 +162,7 @@ def test_the_build_warns_about_a_wheel_only_table_and_raw_components_in_the_sdis
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "the sdist carries the raw components next to their bundle (2 files" in output
+    assert "2 components (" in output and "), 1 binding; plan -> .pylon-bundle/plan.json" in output
     assert 'exclude = ["/caps/p.wasm", "/wasm/root.wasm"]' in output
     with (project / "pyproject.toml").open("a") as file:
         file.write('[tool.hatch.build.targets.sdist]\nexclude = ["/caps/p.wasm", "/wasm/root.wasm"]\n')
@@ -284,8 +308,8 @@ def test_a_store_blob_staged_by_another_build_is_reused_not_called_corrupt(tmp_p
     build_bundle(config)
     (tmp_path / ".compose" / ".pylon-index.json").unlink()  # as when another tool's build staged the blobs
     said: list[str] = []
-    build_bundle(config, warn=said.append)
-    assert [m for m in said if not m.startswith("composectl's exec refuses")] == []  # no blob was called corrupt
+    build_bundle(config, say=said.append)
+    assert [m for m in said if "composectl's exec refuses" not in m] == []  # no blob was called corrupt
 
 
 @pytest.mark.slow
@@ -324,3 +348,89 @@ def test_an_editable_install_warns_when_the_projects_components_changed(tmp_path
         in stale.stderr
     )
     assert f"hatch-pylon run {project}" in stale.stderr
+
+
+def test_new_writes_a_project_whose_build_is_configured_for_every_target(tmp_path: Path) -> None:
+    made = cli("new", "demo-app", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "demo-app"
+    files = sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file())
+    assert files == [
+        ".gitignore",
+        "README.md",
+        "app/app.py",
+        "build_components.py",
+        "counter/app.py",
+        "counter/counter.py",
+        "demo_app/__init__.py",
+        "pyproject.toml",
+        "wit/deps/cli/run.wit",
+        "wit/deps/counter/counter.wit",
+        "wit/world.wit",
+    ]
+    assert "{{" not in "".join((project / f).read_text() for f in files)
+    assert hook_problems(project) == []  # the hook runs for the sdist too, and hatch can load it
+    config = load_project(project, environ={})
+    assert (config.root.path, config.destination) == (project / "wasm" / "root.wasm", "demo_app/_pylon")
+    assert "package demo-app:counter@0.1.0;" in (project / "wit/deps/counter/counter.wit").read_text()
+    nope = cli("plan", str(project), env={"PYTHON_WASM": "/nope/python.wasm"})
+    assert "pylon.root (from $PYTHON_WASM): /nope/python.wasm: file not found" in nope.stderr
+    again = cli("new", "demo-app", cwd=tmp_path)
+    assert again.returncode == 1 and "demo-app: already exists" in again.stderr
+    bad = cli("new", "2fast", cwd=tmp_path)
+    assert bad.returncode == 1 and "'2fast' is not a project name" in bad.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-app"]  # no temp folder left behind
+
+
+# -- hatch-pylon new, end to end: componentize-py, hatch, run (the slow tier) ------------------------------
+
+BIN = Path(sys.executable).parent
+GREETING = "Hello, world! (the counter is at 42)\n"
+
+
+@pytest.fixture(scope="module")
+def new_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``hatch-pylon new demo-app`` in an empty folder, its components built by its own script."""
+    empty = tmp_path_factory.mktemp("empty")
+    assert cli("new", "demo-app", cwd=empty).returncode == 0
+    project = empty / "demo-app"
+    built = subprocess.run([sys.executable, "build_components.py"], cwd=project, capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert sorted(built.stdout.split("\n")) == ["", "built caps/counter.wasm", "built wasm/root.wasm"]
+    return project
+
+
+@pytest.mark.slow
+def test_a_new_project_builds_with_hatch_and_its_wheel_runs(
+    new_app: Path, plugin_wheelhouse: Path, tmp_path: Path, compile_cache: Path
+) -> None:
+    project = tmp_path / "demo-app"
+    shutil.copytree(new_app, project)
+    env = find_links_env(plugin_wheelhouse, tmp_path)
+    build = subprocess.run([str(BIN / "hatch"), "build"], cwd=project, capture_output=True, text=True, env=env)
+    output = build.stdout + build.stderr
+    assert build.returncode == 0, output
+    assert "warning" not in output.lower()  # neither a wheel-only table nor raw components in the sdist
+    wheel = project / "dist" / "demo_app-0.1.0-py3-none-any.whl"
+    with tarfile.open(project / "dist" / "demo_app-0.1.0.tar.gz") as sdist:
+        names = sdist.getnames()
+    assert "demo_app-0.1.0/.pylon-bundle/plan.json" in names and not [n for n in names if n.endswith(".wasm")]
+    ran = cli("run", str(wheel), env={"HATCH_PYLON_CACHE_DIR": str(compile_cache)})
+    assert (ran.returncode, ran.stdout) == (0, GREETING), ran.stderr
+
+
+@pytest.mark.slow
+def test_an_edited_cap_runs_from_the_project_without_a_wheel(
+    new_app: Path, tmp_path: Path, compile_cache: Path
+) -> None:
+    project = tmp_path / "demo-app"
+    shutil.copytree(new_app, project)
+    cap = project / "counter" / "app.py"
+    cap.write_text(cap.read_text().replace('f"Hello, {name}!"', 'f"Howdy, {name}!"'))
+    rebuilt = subprocess.run(
+        [sys.executable, "build_components.py", "counter"], cwd=project, capture_output=True, text=True
+    )
+    assert rebuilt.returncode == 0 and rebuilt.stdout == "built caps/counter.wasm\n", rebuilt.stderr
+    ran = cli("run", ".", "you", cwd=project, env={"HATCH_PYLON_CACHE_DIR": str(compile_cache)})
+    assert (ran.returncode, ran.stdout) == (0, "Howdy, you! (the counter is at 42)\n"), ran.stderr
+    assert not (project / "dist").exists()

@@ -7,8 +7,9 @@ import pytest
 from helpers import write_component
 
 from hatch_pylon._config import load_config
+from hatch_pylon._errors import PlanFormatError
 from hatch_pylon._pipeline import plan_project
-from hatch_pylon._plan import PlanFormatError, parse_plan
+from hatch_pylon._plan import parse_plan
 
 
 @pytest.fixture
