@@ -390,6 +390,14 @@ def _check_types(resolution: Resolution, say: Say) -> None:
             )
 
 
+def has_shipped_bundle(project_root: str | os.PathLike[str]) -> bool:
+    """An unpacked sdist (``PKG-INFO``) carrying its bundle (or a component wheel's components): its wheel is
+    built from that bundle alone."""
+    root = Path(project_root)
+    carried = (root / SDIST_BUNDLE_DIR / name for name in (PLAN_FILE, DESCRIPTOR))
+    return (root / "PKG-INFO").is_file() and any(os.path.lexists(path) for path in carried)
+
+
 def shipped_bundle(
     project_root: Path, staging: Path, say: Say = say_nothing, *, required: bool = False
 ) -> Bundle | None:

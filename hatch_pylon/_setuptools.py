@@ -25,7 +25,7 @@ from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ._errors import PylonError
 from ._fs import atomic_write, make_private_folder
 from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
-from ._pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements
+from ._pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
 from ._project import read_pyproject
 from ._schema import SETUPTOOLS_TABLE
 
@@ -80,7 +80,13 @@ class _State:
         if self.bundle is None:
             try:
                 name = self.project_name()
-                self.config = load_config(self.raw, project_root=self.root, project_name=name, table=SETUPTOOLS_TABLE)
+                self.config = load_config(
+                    self.raw,
+                    project_root=self.root,
+                    project_name=name,
+                    table=SETUPTOOLS_TABLE,
+                    shipped=has_shipped_bundle(self.root),
+                )
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
                 if self.config.provides:
