@@ -378,6 +378,12 @@ def _check_types(resolution: Resolution, say: Say) -> None:
             )
 
 
+def has_shipped_bundle(project_root: str | os.PathLike[str]) -> bool:
+    """An unpacked sdist (``PKG-INFO``) carrying its bundle: its wheel is built from that bundle alone."""
+    root = Path(project_root)
+    return (root / "PKG-INFO").is_file() and os.path.lexists(root / SDIST_BUNDLE_DIR / PLAN_FILE)
+
+
 def shipped_bundle(
     project_root: Path, staging: Path, say: Say = say_nothing, *, required: bool = False
 ) -> Bundle | None:

@@ -21,7 +21,7 @@ from ._config import PylonConfig, load_config
 from ._errors import PylonError
 from ._fs import make_private_folder
 from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
-from ._pipeline import Bundle, adapter_bundle
+from ._pipeline import Bundle, adapter_bundle, has_shipped_bundle
 from ._project import read_pyproject
 from ._schema import SETUPTOOLS_TABLE
 
@@ -70,7 +70,13 @@ class _State:
         if self.bundle is None:
             try:
                 name = self.project_name()
-                self.config = load_config(self.raw, project_root=self.root, project_name=name, table=SETUPTOOLS_TABLE)
+                self.config = load_config(
+                    self.raw,
+                    project_root=self.root,
+                    project_name=name,
+                    table=SETUPTOOLS_TABLE,
+                    shipped=has_shipped_bundle(self.root),
+                )
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
                 self.bundle = adapter_bundle(self.config, self.staging, _say, required=True)

@@ -203,3 +203,40 @@ def test_uv_installs_both_apps_and_they_run(find_links: dict[str, Path], compile
     for app in ("dist:app-one", "dist:app-two"):
         assert run([venv / "bin" / "hatch-pylon", "run", app], base, env).stdout == "42\n"
     assert len(blobs_named(venv, sha256(base / "one" / "root" / "python.wasm"))) == 1
+
+
+def test_two_apps_share_one_copy_of_the_real_cpython_root(
+    tmp_path: Path, python_root: Path, plugin_wheelhouse: Path, compile_cache: Path
+) -> None:
+    """The sample's 17.5 MiB CPython root as a component distribution: pip installs it once for two apps."""
+    import wasmtime
+
+    folder = tmp_path / "wheelhouse"
+    shutil.copytree(plugin_wheelhouse, folder)
+    caps = Path(__file__).resolve().parents[1] / "sample-project" / "caps"
+    cap_files = {
+        f"{name}.wasm": wasmtime.wat2wasm((caps / f"{name}.wat").read_text()) for name in ("arrow-core", "pylon-math")
+    }
+    cap_hook = 'component-dirs = ["."]\nprovides = ["arrow-core", "pylon-math"]\n'
+    build_here(component_project(tmp_path / "caps", "pylon-cap-math", "1.2.0", cap_hook, cap_files), folder, "--wheel")
+    root_files = {"python.wasm": python_root.read_bytes()}
+    hook = 'root = "python.wasm"\nprovides = ["python"]\n'
+    build_here(component_project(tmp_path / "root", "pylon-root", "1.0.0", hook, root_files), folder, "--wheel")
+    env = find_links_env(folder, tmp_path)
+    for name in ("app-one", "app-two"):
+        app = app_project(tmp_path / name, name, 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]')
+        run([BIN / "uv", "build", "--wheel", "--out-dir", folder, "."], app, env)
+        (wheel,) = folder.glob(f"{name.replace('-', '_')}-*.whl")
+        assert wheel.stat().st_size < 4096  # the plan and its record: the 17.5 MiB root stays in pylon-root
+
+    venv, env = venv_with("pip", folder, tmp_path, "app-one", "app-two")
+    env["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    assert len(blobs_named(venv, sha256(python_root))) == 1
+    for app in ("dist:app-one", "dist:app-two"):
+        assert (
+            "OK (3 components, 3 bindings" in run([venv / "bin" / "hatch-pylon", "verify", app], tmp_path, env).stdout
+        )
+        assert (
+            run([venv / "bin" / "hatch-pylon", "run", app], tmp_path, env).stdout
+            == "sum-range(10) = 55; mul(6, 7) = 42\n"
+        )
