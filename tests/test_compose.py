@@ -86,16 +86,15 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
 
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-        plan_bytes = archive.read(f"{BUNDLE}/plan.json")
-        plan = json.loads(plan_bytes)
+        plan_json = archive.read(f"{BUNDLE}/plan.json")
         meta = json.loads(archive.read(f"{BUNDLE}/pylon.json"))
         composed = archive.read(COMPOSED)
     assert COMPOSED in names
-    assert "linkage" not in plan  # composectl's static plan: linkage omitted (its default)
+    assert "linkage" not in json.loads(plan_json)  # composectl's static plan: linkage omitted (its default)
     assert meta == {
         "version": 1,
         "ignore-imports": ["wasi:"],
-        "plan-digest": parse_plan(plan_bytes, "plan.json").plan_digest(),
+        "plan-digest": parse_plan(plan_json, "plan.json").plan_digest(),
         "composed": {"file": "python.composed.wasm", "digest": hashlib.sha256(composed).hexdigest()},
     }
 
@@ -125,8 +124,8 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
 def test_runtime_linked_sample_prints_the_same(sample_project: Path, tmp_path: Path, compile_cache: Path) -> None:
     wheel = build(sample_project)  # runtime linkage, no compose: per-function forwarding
     with zipfile.ZipFile(wheel) as archive:
-        digest = parse_plan(archive.read(f"{BUNDLE}/plan.json"), "plan.json").plan_digest()
-        meta = {"version": 1, "ignore-imports": ["wasi:"], "plan-digest": digest}
+        planned = parse_plan(archive.read(f"{BUNDLE}/plan.json"), "plan.json").plan_digest()
+        meta = {"version": 1, "ignore-imports": ["wasi:"], "plan-digest": planned}
         assert json.loads(archive.read(f"{BUNDLE}/pylon.json")) == meta
         assert not [n for n in archive.namelist() if n.endswith(".composed.wasm")]
     with open_target(str(wheel)) as bundle:
