@@ -41,7 +41,7 @@ import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
 from ._cache import COMPOSED_DIR, keep
-from ._compiler import Compiler
+from ._compiler import Compiler, wasmtime_reason
 from ._errors import CompileError, ComposeError, RunError, plural, printable
 from ._fs import open_inside, os_reason
 from ._linkage import bound_closure, is_endpoint, is_linker
@@ -260,7 +260,9 @@ class Runtime:
             try:
                 return store, linker.instantiate(store, self.composed)
             except wasmtime.WasmtimeError as error:
-                raise RunError(f"cannot instantiate the composed {printable(self.plan.root)}: {error}") from None
+                raise RunError(
+                    f"cannot instantiate the composed {printable(self.plan.root)}: {wasmtime_reason(error)}"
+                ) from None
         instances: dict[str, Instance] = {}
         for component_id in self._dependency_order():
             instances[component_id] = self._instantiate_one(store, component_id, instances)
@@ -337,7 +339,7 @@ class Runtime:
         try:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"cannot instantiate {printable(component_id)}: {error}") from None
+            raise RunError(f"cannot instantiate {printable(component_id)}: {wasmtime_reason(error)}") from None
 
     def _forward_endpoint(self, root: Any, binding: Any) -> None:
         """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
