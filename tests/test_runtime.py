@@ -1,4 +1,4 @@
-"""The runtime loader: trust before compile, resource interfaces routed to composition, and a real run from an installed wheel."""
+"""The runtime loader: trust before compile, resource interfaces composed, a real run from an installed wheel."""
 
 from __future__ import annotations
 
