@@ -222,7 +222,7 @@ def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Pa
         planted = store / "trust" / digest[:2] / f"{digest[2:]}.json"
     elif where == "blob":
         planted = store / "blobs" / digest[:2] / digest[2:]
-    elif where == "old-temp-name":  # the name trust used to write its entry through, before temp names were random
+    elif where == "old-temp-name":  # a predictable temp name next to the entry; trust writes through random ones
         planted = store / "trust" / digest[:2] / f".tmp-{digest[2:]}.json"
     else:
         planted = store / "trust"
