@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(error, PylonError):
             raise
         print(f"hatch-pylon: error: {error}", file=sys.stderr)
-        return 1
+        return int(getattr(error, "exit_status", 1))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,6 +88,21 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     run = command("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
+    run.add_argument(
+        "--dir",
+        action="append",
+        default=[],
+        metavar="HOST[::GUEST]",
+        help="give the guest this folder (read-write), at GUEST or at HOST's path; none by default",
+    )
+    run.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="set this variable in the guest (NAME alone: its value here); none by default",
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="with a trap, also print the wasm backtrace")
     run.add_argument("target", nargs="?", help=TARGET_HELP)
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
@@ -224,10 +239,21 @@ def _run(args: argparse.Namespace) -> int:
 
     require_wasmtime("hatch-pylon run")
     from ._runtime import Runtime
+    from ._sandbox import GuestStopped, RunOptions, parse_dir, parse_env
     from ._sources import open_target
 
+    options = RunOptions(
+        dirs=tuple(parse_dir(spec) for spec in args.dir),
+        env=tuple(parse_env(spec) for spec in args.env),
+        verbose=args.verbose,
+    )
     with open_target(args.target, note=_say) as bundle:
-        status, value = Runtime(bundle, Compiler(say=_say)).run(args.args)
+        try:
+            status, value = Runtime(bundle, Compiler(say=_say)).run(args.args, options)
+        except GuestStopped as stopped:
+            if args.verbose and stopped.detail:
+                print(stopped.detail, file=sys.stderr)
+            raise
     if value is not None:
         print(value)
     return status

@@ -20,11 +20,17 @@ How the graph is linked, in order of preference:
    consumer's linker as Python functions forwarding to the provider
    instance's export; this keeps the per-component compile cache warm and
    needs no extra tool. Resources without wasm-tools are refused by name.
+
+A plan with ``determinism = "strict"`` runs only as 1 or 2 (composectl refuses
+runtime linking under it). What the plan's limits and signals do is
+``_sandbox``'s part; everything here is linear in the number of components
+and bindings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -34,12 +40,23 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
-from ._compiler import CompileError, Compiler
+from ._compiler import CompileError, Compiler, cache_problem
 from ._errors import PylonError, plural
-from ._fs import atomic_write, open_inside, os_reason, private_folder
+from ._fs import atomic_write, make_private_dirs, open_inside, os_reason, private_folder
 from ._layout import STORE_DIR, blob_relpath
-from ._plan import Plan
+from ._plan import Binding, Plan, PlanComponent
 from ._reflect import uses_resources
+from ._sandbox import (
+    EXIT_ERR,
+    EXIT_TRAP,
+    NO_OPTIONS,
+    Limits,
+    RunOptions,
+    StopOnSignal,
+    stopped,
+    trap_reason,
+    wasi_config,
+)
 from ._verify import verify_bundle
 
 if TYPE_CHECKING:
@@ -67,6 +84,8 @@ class Runtime:
         self.composed: Component | None = None  # set when the graph runs as one composed component
         self.linked = ""  # how: "composed (bundled)", "composed (in memory)" or "runtime"
         self._plan: Plan | None = None
+        self.limits = Limits()
+        self._digests: dict[str, str] = {}
 
     @property
     def plan(self) -> Plan:
@@ -79,30 +98,47 @@ class Runtime:
         """Pass the bundle through the verification gate, then compile (or fetch from cache) each blob.
 
         Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here.
+        A plan with ``cpu_ms`` is compiled for an engine that meters fuel (its own cache folder).
         """
         verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
         assert verified.plan is not None
-        self._plan = verified.plan
+        plan = self._plan = verified.plan
+        self.limits = Limits.of(plan.policy.limits)
+        if self.limits.fuel is not None:
+            self.compiler = self.compiler.with_fuel()
+        self._digests = {component.id: component.digest for component in plan.components}
         meta = verified.meta
         if meta.composed is not None and meta.composed_digest is not None:
-            data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
-            self.composed = self._compile(data, meta.composed_digest, meta.composed)
+            composed, digest = meta.composed, meta.composed_digest
+            self.composed = self._compile(
+                lambda: self._read_verified(composed, digest, f"composed component {composed}"), digest, composed
+            )
             self.linked = "composed (bundled)"
             return
-        if self._bindings_use_resources():
+        strict = plan.policy.determinism == "strict" and bool(plan.bindings)
+        if strict or self._bindings_use_resources(verified.report.passes_resources):
             from ._compose import find_wasm_tools
 
             tool = find_wasm_tools()
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
-                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{self._plan.root} (composed)")
+                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), f"{plan.root} (composed)")
                 self.linked = "composed (in memory)"
                 return
-        for component in self._plan.components:
-            relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
-            data = self._read_verified(relative, component.digest, f"component {component.id!r}: blob")
-            self.components[component.id] = self._compile(data, component.digest, component.id)
+            if strict:
+                raise RunError(
+                    f"{self.label}: the plan's determinism is 'strict', which allows no runtime linking, and the "
+                    "bundle has no composed component: composing it to run needs wasm-tools "
+                    "(pip install 'hatch-pylon[compose]'), or build it with compose = true"
+                )
+        for component in plan.components:
+            self.components[component.id] = self._compile(self._blob_reader(component), component.digest, component.id)
         self.linked = "runtime"
+
+    def _blob_reader(self, component: PlanComponent) -> Callable[[], bytes]:
+        """The component's blob, re-hashed when it is read (only a compile cache miss reads it)."""
+        relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
+        return lambda: self._read_verified(relative, component.digest, f"component {component.id!r}: blob")
 
     def _read_verified(self, relative: str, digest: str, what: str) -> bytes:
         """The file's bytes, re-hashed: the bytes compiled must be the bytes the gate checked."""
@@ -119,50 +155,52 @@ class Runtime:
             )
         return data
 
-    def _compile(self, data: bytes, digest: str, label: str) -> Component:
+    def _compile(self, data: bytes | Callable[[], bytes], digest: str, label: str) -> Component:
         try:
             return self.compiler.component(data, digest, label)
         except CompileError as error:
             raise RunError(f"{label}: {error}") from None
 
-    def _bindings_use_resources(self) -> bool:
-        """Whether a bound interface uses resources, decoded from the consumers' binaries (no compile).
+    def _bindings_use_resources(self, known: bool | None) -> bool:
+        """Whether a bound interface uses resources: the gate's answer, else decoded here (no compile).
 
         What the decoder cannot read counts as "yes": composition is correct for every graph.
         """
-        from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
+        if known is not None:
+            return known
+        from ._signatures import Undecidable, decode_file
+        from ._typecheck import passes_handles
 
         imports: dict[str, dict[str, object]] = {}
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
-                path = self.folder / STORE_DIR / blob_relpath(self.plan.digest_of(binding.consumer_id))
+                path = self.folder / STORE_DIR / blob_relpath(self._digests[binding.consumer_id])
                 try:
                     imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
                 except (Undecidable, OSError):
                     return True
-            item = imports[binding.consumer_id].get(binding.import_name)
-            signatures = (
-                list(item.functions.values())
-                if isinstance(item, InstanceSignatures)
-                else [item]
-                if isinstance(item, Signature)
-                else []
-            )
-            if any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures):
+            if passes_handles(imports[binding.consumer_id].get(binding.import_name)):  # type: ignore[arg-type]
                 return True
         return False
 
     def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
-        """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
+        """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest.
+
+        The cached file is used only if it passes the compile cache's ownership rules (``cache_problem``).
+        """
         from ._compose import ComposeError, compose_plan
 
         plan_digest = hashlib.sha256(self.plan.to_json()).hexdigest()
-        cached = self.compiler.cache_dir.parent / "composed" / f"{plan_digest}.wasm"
-        if cached.is_file() and not cached.is_symlink():
+        root = self.compiler.cache_root
+        cached = root / "composed" / f"{plan_digest}.wasm"
+        problem = cache_problem(root, cached)
+        if problem is None:
             try:
                 return cached.read_bytes()
             except OSError:
                 pass
+        elif problem:
+            self._say(f"ignoring the cache at {problem}")
         if self.compiler.say is not None:
             caps = plural(len(self.plan.components) - 1, "cap")
             self.compiler.say(f"composing {self.plan.root} with {caps} to run it (bound interfaces use resources)")
@@ -179,80 +217,126 @@ class Runtime:
             except ComposeError as error:
                 raise RunError(f"cannot compose {self.label} to run it: {error}") from None
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(cached, composed.data)
+            make_private_dirs(cached.parent)
+            if not cache_problem(root, cached.parent, folder=True):
+                atomic_write(cached, composed.data)
         except OSError as exc:  # a read-only or full cache only costs speed
-            print(
-                f"hatch-pylon: not caching the composed component in {cached.parent} ({os_reason(exc)})",
-                file=sys.stderr,
-            )
+            self._say(f"not caching the composed component in {cached.parent} ({os_reason(exc)})")
         return composed.data
 
-    def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:
+    def _say(self, line: str) -> None:
+        if self.compiler.say is not None:
+            self.compiler.say(line)
+        else:
+            print(f"hatch-pylon: {line}", file=sys.stderr)
+
+    def instantiate(
+        self, args: Sequence[str] = (), options: RunOptions = NO_OPTIONS
+    ) -> tuple[wasmtime.Store, Instance]:
+        """A store holding the whole graph, instantiated with the plan's limits; (store, root instance)."""
         if not self.components and self.composed is None:
             self.load()
         engine = self.compiler.engine
-        store = wasmtime.Store(engine)
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = [self.plan.root, *args]
-        wasi.inherit_stdin()
-        wasi.inherit_stdout()
-        wasi.inherit_stderr()
-        store.set_wasi(wasi)
+        store = self.compiler.store(self.limits.fuel)
+        self.limits.apply(store)
+        store.set_wasi(wasi_config([self.plan.root, *args], options))
         if self.composed is not None:  # one component: only WASI is left to link
             linker = Linker(engine)
             linker.add_wasip2()
             try:
                 return store, linker.instantiate(store, self.composed)
             except wasmtime.WasmtimeError as error:
-                raise RunError(f"cannot instantiate the composed {self.plan.root}: {error}") from None
+                raise self._failed(f"the composed {self.plan.root!r}", error, instantiating=True) from None
         instances: dict[str, Instance] = {}
+        wanted: dict[str, list[Binding]] = {}
+        for binding in self.plan.bindings:
+            wanted.setdefault(binding.consumer_id, []).append(binding)
         for component_id in self._dependency_order():
-            instances[component_id] = self._instantiate_one(store, component_id, instances)
+            bindings = wanted.get(component_id, [])
+            instances[component_id] = self._instantiate_one(store, component_id, bindings, instances)
         return store, instances[self.plan.root]
 
-    def run(self, args: Sequence[str] = ()) -> tuple[int, Any]:
-        """Call the root's ``wasi:cli/run@0.2.*`` ``run`` or its top-level ``run``; (exit status, value)."""
-        store, root = self.instantiate(args)
-        func = self._entry_point(store, root)
-        try:
-            value = func(store)
-            func.post_return(store)
-        except wasmtime.ExitTrap as trap:
-            return trap.code, None
-        except wasmtime.WasmtimeError as error:
-            raise RunError(f"{self.plan.root} trapped: {error}") from None
+    def run(self, args: Sequence[str] = (), options: RunOptions = NO_OPTIONS) -> tuple[int, Any]:
+        """Call the root's ``wasi:cli/run@0.2.*`` ``run`` or its top-level ``run``; (exit status, value).
+
+        A trap or an exceeded limit raises ``GuestStopped`` (one line, with its exit status); SIGINT and
+        SIGTERM stop the guest (``_sandbox.StopOnSignal``) and then act as they would have.
+        """
+        failure: wasmtime.WasmtimeError | None = None
+        with StopOnSignal(lambda: self.compiler.engine.increment_epoch()) as stop:
+            if not self.components and self.composed is None:
+                self.load()
+            if self.limits.io_ops is not None:
+                self._say(
+                    f"policy.limits.io_ops = {self.limits.io_ops} is not enforced "
+                    "(neither composectl's wasmtime host nor wasmtime counts I/O operations)"
+                )
+            stop.guest = True
+            store, root = self.instantiate(args, options)
+            func = self._entry_point(store, root)
+            try:
+                value = func(store)
+                func.post_return(store)
+            except wasmtime.ExitTrap as trap:
+                return trap.code, None
+            except wasmtime.WasmtimeError as error:
+                failure = error
+            stop.guest = False
+        if failure is not None:  # after the signal, if any, had its say
+            who = self._trapped_in or self.plan.root
+            suffix = " (composed with its caps)" if self.composed is not None else ""
+            raise self._failed(f"component {who!r}{suffix}", failure)
         if isinstance(value, Variant) and value.tag == "err":
-            return 1, None
+            return EXIT_ERR, None
         return 0, (None if isinstance(value, Variant) else value)
 
+    _trapped_in: str | None = None  # the deepest provider a forwarded call trapped in
+
+    def _failed(self, who: str, error: wasmtime.WasmtimeError, instantiating: bool = False) -> PylonError:
+        """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error)."""
+        failure = stopped(who, error, self.limits)
+        if instantiating and failure.exit_status == EXIT_TRAP:
+            return RunError(f"cannot instantiate {who}: {trap_reason(error)}")
+        return failure
+
     def _dependency_order(self) -> list[str]:
-        """Providers before their consumers; ties broken by id so runs are repeatable."""
-        needs: dict[str, set[str]] = {c.id: set() for c in self.plan.components}
+        """Providers before their consumers, ties broken by id so runs are repeatable (Kahn's algorithm)."""
+        waiting = {c.id: 0 for c in self.plan.components}
+        consumers: dict[str, list[str]] = {}
         for binding in self.plan.bindings:
-            needs[binding.consumer_id].add(binding.provider_id)
+            consumers.setdefault(binding.provider_id, []).append(binding.consumer_id)
+            waiting[binding.consumer_id] += 1
+        ready = [component_id for component_id, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         order: list[str] = []
-        while needs:
-            ready = sorted(i for i, deps in needs.items() if deps <= set(order))
-            if not ready:
-                raise RunError(f"dependency cycle among {', '.join(sorted(needs))}")
-            order += ready
-            for component_id in ready:
-                del needs[component_id]
+        while ready:
+            component_id = heapq.heappop(ready)
+            order.append(component_id)
+            for consumer in consumers.get(component_id, ()):
+                waiting[consumer] -= 1
+                if waiting[consumer] == 0:
+                    heapq.heappush(ready, consumer)
+        if len(order) != len(waiting):
+            stuck = sorted(set(waiting) - set(order))
+            raise RunError(f"dependency cycle among {', '.join(stuck)}")
         return order
 
-    def _instantiate_one(self, store: wasmtime.Store, component_id: str, done: dict[str, Instance]) -> Instance:
+    def _instantiate_one(
+        self, store: wasmtime.Store, component_id: str, bindings: list[Binding], done: dict[str, Instance]
+    ) -> Instance:
         engine = self.compiler.engine
         component = self.components[component_id]
         imports = component.type.imports(engine)
         linker = Linker(engine)
-        linker.add_wasip2()
+        if any(name.startswith("wasi:") for name in imports):
+            linker.add_wasip2()  # a third of the cost of linking a small component: only where it is imported
         with linker.root() as root:
-            for binding in (b for b in self.plan.bindings if b.consumer_id == component_id):
+            for binding in bindings:
                 wanted = imports[binding.import_name].ty
                 provider = done[binding.provider_id]
+                where = binding.provider_id
                 if isinstance(wanted, FuncType):
-                    root.add_func(binding.import_name, self._forward(store, provider, binding.export_name))
+                    root.add_func(binding.import_name, self._forward(store, provider, where, binding.export_name))
                     continue
                 if not isinstance(wanted, ComponentInstanceType):
                     raise RunError(
@@ -270,14 +354,15 @@ class Runtime:
                 with root.add_instance(binding.import_name) as interface:
                     for name, item in sorted(items.items()):
                         if isinstance(item, FuncType):
-                            interface.add_func(name, self._forward(store, provider, binding.export_name, name))
+                            interface.add_func(name, self._forward(store, provider, where, binding.export_name, name))
         try:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"cannot instantiate {component_id}: {error}") from None
+            raise self._failed(f"component {component_id!r}", error, instantiating=True) from None
 
-    @staticmethod
-    def _forward(store: wasmtime.Store, provider: Instance, export: str, name: str | None = None) -> Callable[..., Any]:
+    def _forward(
+        self, store: wasmtime.Store, provider: Instance, provider_id: str, export: str, name: str | None = None
+    ) -> Callable[..., Any]:
         index = provider.get_export_index(store, export)
         if name is not None and index is not None:
             index = provider.get_export_index(store, name, index)
@@ -286,8 +371,13 @@ class Runtime:
             raise RunError(f"provider does not export {export}{'#' + name if name else ''}")
 
         def forward(_caller: Any, *args: Any) -> Any:
-            result = func(store, *args)
-            func.post_return(store)
+            try:
+                result = func(store, *args)
+                func.post_return(store)
+            except wasmtime.WasmtimeError:
+                if self._trapped_in is None:  # the innermost forward sees the trap first
+                    self._trapped_in = provider_id
+                raise
             return result
 
         return forward

@@ -28,6 +28,7 @@ class TypeReport:
     problems: list[str] = field(default_factory=list)
     compiled: list[str] = field(default_factory=list)  # components wasmtime had to read
     skipped: list[str] = field(default_factory=list)  # components nobody could read (no wasmtime)
+    passes_resources: bool | None = None  # a bound import passes own/borrow handles; None: not known for all
 
 
 CompilerSource = Union["Compiler", Callable[[], Union["Compiler", None]], None]
@@ -91,7 +92,21 @@ def type_problems(
     for binding in bindings:
         if binding.consumer_id in imports and binding.provider_id in exports:
             report.problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])
+    if all(b.consumer_id in imports for b in bindings):
+        report.passes_resources = any(passes_handles(imports[b.consumer_id].get(b.import_name)) for b in bindings)
     return report
+
+
+def passes_handles(item: Item | None) -> bool:
+    """Whether an imported function, or any function of an imported interface, takes or returns a resource handle."""
+    signatures = (
+        list(item.functions.values())
+        if isinstance(item, InstanceSignatures)
+        else [item]
+        if isinstance(item, Signature)
+        else []
+    )
+    return any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures)
 
 
 def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Mapping[str, Item]) -> list[str]:

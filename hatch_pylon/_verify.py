@@ -55,6 +55,7 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
+    passes_resources: bool | None = None  # from the type check: a binding passes resource handles
 
     @property
     def ok(self) -> bool:
@@ -140,6 +141,7 @@ def verify_bundle(
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
         ]
         report.typed = True
+        report.passes_resources = typed.passes_resources
         report.compiled_all = compile_all and not typed.skipped
     report.checked_components = len(digests)
     report.checked_bindings = len(plan.bindings)

@@ -86,9 +86,20 @@ def codec_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     return {name: out / f"{name}.wasm" for name in jobs}
 
 
+@pytest.fixture(scope="session")
+def cpython_guest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/guest/: a CPython root (componentize-py, ~15 s) whose arguments choose what it does."""
+    out = tmp_path_factory.mktemp("guest") / "guest.wasm"
+    command = [sys.executable, "-c", sample_build.COMPONENTIZE, "-d", "wit", "-w", "guest", "componentize", "app"]
+    subprocess.run(
+        [*command, "-o", str(out)], cwd=Path(__file__).resolve().parent / "guest", check=True, capture_output=True
+    )
+    return out
+
+
 # Fixtures that build real CPython components (componentize-py) or whole packages: any test using one,
 # directly or through another fixture, belongs to the slow tier, whatever its own marks say.
-_EXPENSIVE = {"python_root", "sample_wheel", "sample_project", "codec_components", "plugin_wheelhouse"}
+_EXPENSIVE = {"python_root", "sample_wheel", "sample_project", "codec_components", "plugin_wheelhouse", "cpython_guest"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
