@@ -9,17 +9,12 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a few ms at start-up
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from contextlib import AbstractContextManager
+    from pathlib import Path
 
-DESCRIPTION = """\
-Ship a WebAssembly component graph inside a Python package.
+    from ._sources import BundleFolder
 
-  inspect   show a component's imports and exports (and their types)
-  plan      resolve a project as the build would and print its plan
-  verify    prove a wheel, sdist, installed distribution or bundle folder
-  run       run a bundle with wasmtime (needs hatch-pylon[run])
-  trust     add a bundle's blobs and trust entries to a composectl store
-  compose   write one statically composed component for a bundle
-"""
+DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
     "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
     "(dist:NAME always means the distribution, ./NAME always the folder)"
@@ -29,6 +24,9 @@ TARGET_HELP = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
+        parser.print_help()
+        return 0
     _terminate_cleanly()
     try:
         return int(args.handler(args))
@@ -44,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, PylonError):
             raise
-        print(f"hatch-pylon: error: {error}", file=sys.stderr)
+        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {error}", file=sys.stderr)
         return int(getattr(error, "exit_status", 1))
 
 
@@ -53,10 +51,10 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="hatch-pylon", description=DESCRIPTION, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, formatter_class=_Formatter)
+    def command(name: str, help: str, usage: str | None = None) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, usage=usage, formatter_class=_Formatter)
 
     inspect = command("inspect", help="show a component's imports and exports")
     inspect.add_argument("file", help="a .wasm file")
@@ -70,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = command("plan", help="resolve a project as the build would and print its plan")
     plan.add_argument("project", nargs="?", default=".", help="folder holding pyproject.toml (default: .)")
-    plan.add_argument("--json", action="store_true", help="print exactly the plan.json bytes the build will bundle")
+    shown = plan.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print exactly the plan.json bytes the build will bundle")
+    shown.add_argument(
+        "--digest", action="store_true", help="print only composectl's plan digest (SHA-256 of the plan's CBOR)"
+    )
     plan.set_defaults(handler=_plan)
 
     verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
@@ -87,7 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=_verify)
 
-    run = command("run", help="run a bundle with wasmtime (needs hatch-pylon[run])")
+    # The target is required; it is declared optional only so that a missing one is reported alone, not
+    # together with ARGS (which argparse counts as required when it is the remainder).
+    run = command(
+        "run",
+        help="run a bundle or a project with wasmtime (needs hatch-pylon[run])",
+        usage="%(prog)s [options] TARGET [ARGS ...]",
+    )
     run.add_argument(
         "--dir",
         action="append",
@@ -103,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         help="set this variable in the guest (NAME alone: its value here); none by default",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="with a trap, also print the wasm backtrace")
-    run.add_argument("target", nargs="?", help=TARGET_HELP)
+    run.add_argument("target", nargs="?", metavar="TARGET", help=f"required: {TARGET_HELP}")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
 
@@ -117,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("-o", "--output", required=True, help="the .wasm file to write")
     compose.add_argument("--strip", action="store_true", help="drop custom sections, as python-wasm does")
     compose.set_defaults(handler=_compose)
+
+    new = command("new", help="write a new project: a CPython root, a cap with a resource, the hook configured")
+    new.add_argument("name", metavar="NAME", help="the project's folder; its last part is the project's name")
+    new.set_defaults(handler=_new)
+
+    cache = command("cache", help="show or clear the compile cache ($HATCH_PYLON_CACHE_DIR)")
+    cache.add_argument("action", choices=("info", "clear"), help="info: where, size, entries; clear: remove them")
+    cache.set_defaults(handler=_cache)
     return parser
 
 
@@ -161,6 +177,41 @@ def _say(message: str) -> None:
     print(f"hatch-pylon: {message}", file=sys.stderr)
 
 
+_STYLES = {"error": "1;31", "ok": "32", "warning": "33"}
+
+
+def _paint(text: str, style: str, stream: object) -> str:
+    """``text`` in colour when ``stream`` is a terminal, as pip and uv decide: NO_COLOR (any value)
+    turns colour off, FORCE_COLOR turns it on even when not a terminal, TERM=dumb off."""
+    if os.environ.get("NO_COLOR"):
+        return text
+    if not os.environ.get("FORCE_COLOR"):
+        isatty = getattr(stream, "isatty", None)
+        if not (isatty is not None and isatty()) or os.environ.get("TERM") == "dumb":
+            return text
+    return f"\033[{_STYLES[style]}m{text}\033[0m"
+
+
+def _open(target: str) -> AbstractContextManager[BundleFolder]:
+    """TARGET as a bundle folder; a project folder is resolved and staged from its sources first."""
+    from ._sources import open_target
+
+    return open_target(target, project=_project_bundle)
+
+
+def _project_bundle(folder: Path, staging: Path) -> Path:
+    """What a build of the project would bundle, made from its sources into ``staging`` (no wheel); its
+    components are staged into the project's store, as a build stages them."""
+    from ._pipeline import build_bundle, throttled_progress
+    from ._project import load_project
+
+    config = load_project(folder)
+    bundle = build_bundle(config, say=_say, progress=throttled_progress(_say), staging=staging)
+    target = staging / "bundle"
+    target.mkdir()
+    return bundle.write_to(target)
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from ._inspect import show
 
@@ -168,7 +219,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from ._errors import PylonError
+    from ._errors import PylonError, printable
     from ._project import hook_problems, load_project
 
     config = load_project(args.project)
@@ -179,17 +230,22 @@ def _plan(args: argparse.Namespace) -> int:
         from ._errors import problems_message
 
         raise PylonError(problems_message(f"{args.project}: the build", problems))
-    resolution, plan = plan_project(config, warn=_say)
+    resolution, plan = plan_project(config, say=_say)
     if args.json:
         sys.stdout.buffer.write(plan.to_json())
         sys.stdout.flush()
         return 0
+    if args.digest:
+        print(plan.plan_digest())
+        return 0
     sizes = {c.file.digest: c.file.size for c in resolution.components}
     print(
-        f"root: {plan.root}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
+        f"root: {printable(plan.root)}   determinism: {plan.policy.determinism}   linkage: {plan.linkage}   "
         f"destination: {config.destination}/"
     )
-    for line in summary_lines(plan, sizes):
+    tenant = f"   tenant: {plan.policy.tenant}" if plan.policy.tenant is not None else ""
+    print(f"plan digest: {plan.plan_digest()}{tenant}")
+    for line in summary_lines(plan, sizes, resolution):
         print(line)
     sys.stdout.flush()
     return 0
@@ -197,7 +253,6 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from ._errors import bullets, plural
-    from ._sources import open_target
     from ._verify import verify_bundle
 
     ignore = None if args.ignore_imports is None else tuple(p for p in args.ignore_imports.split(",") if p)
@@ -205,29 +260,57 @@ def _verify(args: argparse.Namespace) -> int:
 
     # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
-    with open_target(args.target, note=_say) as bundle:
+    with _open(args.target) as bundle:
+        if bundle.provided is not None:
+            return _verify_provided(args.target, bundle)
         verified = verify_bundle(
             bundle,
             types=not args.names_only,
             compile_all=args.compile_all,
             compiler=compiler,
             ignore_imports=ignore,
+            references_required=bundle.kind == "distribution",  # an archive alone says what it could not check
         )
     report = verified.report
     if report.problems:
+        failed = _paint("failed verification", "error", sys.stderr)
         print(
-            f"{args.target}: failed verification ({plural(len(report.problems), 'problem')}):\n"
-            f"{bullets(report.problems)}",
+            f"{args.target}: {failed} ({plural(len(report.problems), 'problem')}):\n{bullets(report.problems)}",
             file=sys.stderr,
         )
         return 1
     checked = "names and types checked" if report.typed else "names checked"
     checked += "; every component compiled" if report.compiled_all else ""
+    if report.unchecked_references:
+        checked += f"; {plural(report.unchecked_references, 'referenced distribution')} not checked (above)"
     for skipped in report.skipped:
         _say(f"not checked: {skipped}")
+    for note in report.notes:
+        _say(f"note: {note}")
     print(
-        f"{args.target}: OK ({plural(report.checked_components, 'component')}, "
-        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked})"
+        f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
+        f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
+        f"plan digest {report.plan_digest}"
+    )
+    return 0
+
+
+def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
+    """A component distribution: its descriptor and every blob it lists."""
+    from ._errors import bullets, plural
+    from ._verify import verify_provided
+
+    assert bundle.provided is not None
+    checked = verify_provided(bundle.folder, bundle.provided, bundle.store)
+    problems = [*bundle.problems, *checked.report.problems]
+    if problems:
+        failed = _paint("failed verification", "error", sys.stderr)
+        print(f"{target}: {failed} ({plural(len(problems), 'problem')}):\n{bullets(problems)}", file=sys.stderr)
+        return 1
+    ids = ", ".join(c.id for c in checked.components)
+    print(
+        f"{target}: {_paint('OK', 'ok', sys.stdout)} (provides {plural(len(checked.components), 'component')}: "
+        f"{ids}; blobs re-hashed, imports and exports as the descriptor lists them)"
     )
     return 0
 
@@ -238,18 +321,26 @@ def _run(args: argparse.Namespace) -> int:
     from ._compiler import Compiler, require_wasmtime
 
     require_wasmtime("hatch-pylon run")
+    from ._errors import GuestStopped
     from ._runtime import Runtime
-    from ._sandbox import GuestStopped, RunOptions, parse_dir, parse_env
-    from ._sources import open_target
+    from ._sandbox import RunOptions, parse_dir, parse_env
 
     options = RunOptions(
         dirs=tuple(parse_dir(spec) for spec in args.dir),
         env=tuple(parse_env(spec) for spec in args.env),
         verbose=args.verbose,
     )
-    with open_target(args.target, note=_say) as bundle:
+    with _open(args.target) as bundle:
+        runtime = Runtime(bundle, Compiler(say=_say))
+        if bundle.kind == "distribution":
+            from ._errors import warning
+            from ._project import editable_changes
+
+            changed = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
+            if changed is not None:
+                _say(warning(changed))
         try:
-            status, value = Runtime(bundle, Compiler(say=_say)).run(args.args, options)
+            status, value = runtime.run(args.args, options)
         except GuestStopped as stopped:
             if args.verbose and stopped.detail:
                 print(stopped.detail, file=sys.stderr)
@@ -260,13 +351,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _trust(args: argparse.Namespace) -> int:
-    from ._sources import open_target
-    from ._trust import trust_bundle
+    from ._trust import NOT_LOADED, trust_bundle
 
-    with open_target(args.target, note=_say) as bundle:
-        written = trust_bundle(bundle, args.store)
-    for path in written:
-        print(path)
+    with _open(args.target) as bundle:
+        trusted = trust_bundle(bundle, args.store)
+    for line in trusted.lines():
+        print(line)
+    sys.stdout.flush()
+    _say(NOT_LOADED)
     return 0
 
 
@@ -275,13 +367,13 @@ def _compose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ._compiler import optional_compiler
-    from ._compose import ComposeError, compose_plan, require_wasm_tools
+    from ._compose import compose_plan, require_wasm_tools
+    from ._errors import ComposeError, human_size, plural
     from ._fs import atomic_write
-    from ._sources import open_target
     from ._verify import verify_bundle
 
     tool = require_wasm_tools("hatch-pylon compose")
-    with open_target(args.target, note=_say) as bundle:
+    with _open(args.target) as bundle:
         verified = verify_bundle(bundle, compiler=optional_compiler).or_raise()
         assert verified.plan is not None
         composed = compose_plan(
@@ -292,8 +384,44 @@ def _compose(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ComposeError(f"cannot write {args.output} ({exc.strerror or exc})") from None
     _say(
-        f"composed {len(verified.plan.components)} components in {composed.seconds:.2f} s: "
-        f"{composed.size / (1 << 20):.1f} MiB, sha256:{composed.digest[:12]}"
+        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(args.output)
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from ._new import new_project
+
+    folder, written = new_project(args.name)
+    print(f"wrote {folder}/: {', '.join(written)}")
+    print(
+        f"next (componentize-py, hatch and hatch-pylon[run] installed):\n"
+        f"  cd {folder}\n"
+        "  python build_components.py   # the root and the cap, with componentize-py (~20 s each)\n"
+        "  hatch-pylon run .            # run it from the sources, no wheel\n"
+        "  hatch build                  # the wheel and the sdist, each with the bundle"
+    )
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from ._cache import CACHE_VARIABLE, clear, default_cache_dir, sections
+    from ._errors import human_size, plural
+
+    root = default_cache_dir()
+    if args.action == "clear":
+        removed, freed = clear(root)
+        print(f"{root}: removed {plural(removed, 'entry', 'entries')} ({human_size(freed)})")
+        return 0
+    found = sections(root)
+    total = sum(section.size for section in found)
+    count = sum(len(section.entries) for section in found)
+    where = f"${CACHE_VARIABLE}" if os.environ.get(CACHE_VARIABLE) else f"set ${CACHE_VARIABLE} to move it"
+    print(f"cache: {root} ({where})")
+    print(f"size:  {human_size(total)} in {plural(count, 'entry', 'entries')}")
+    for section in found:
+        what = "composed graphs" if section.name == "composed" else f"compiled components ({section.name})"
+        print(f"  {what}: {plural(len(section.entries), 'entry', 'entries')}, {human_size(section.size)}")
     return 0

@@ -1,9 +1,11 @@
-"""Find the candidate components: the root, pinned providers, then component dirs.
+"""Find the candidate components: the root, pinned providers, component dirs, then component distributions.
 
 Precedence decides ids: the root, then ``components`` entries, then
-``$PYLON_COMPONENT_DIRS``, then ``component-dirs`` in order. A later file with
-an id already taken is shadowed (like ``PATH``); two files in one folder that
-map to the same id are an error, since neither is clearly meant.
+``$PYLON_COMPONENT_DIRS``, then ``component-dirs`` in order, then the
+installed ``component-distributions`` in order. A later file with an id
+already taken is shadowed (like ``PATH``); two files in one folder that map
+to the same id are an error, since neither is clearly meant. A component
+from a distribution must hash to the digest its descriptor gives.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ._config import ID_PATTERN, PylonConfig
-from ._errors import ComponentFormatError, PylonError
+from ._config import PylonConfig
+from ._distributions import ComponentDistribution, ProvidedComponent, component_path, installed
+from ._errors import ComponentFormatError, ComponentsError, PylonError
 from ._fs import LARGE_FILE
+from ._schema import ID_PATTERN
 from ._wasm import Limits, ScannedFile, scan
 
 if TYPE_CHECKING:
@@ -32,10 +36,16 @@ class Candidate(NamedTuple):
     pinned: bool  # root or an explicit ``components`` entry
     file: ScannedFile
     display: str  # the path as messages show it: project-relative when inside the project
+    source: tuple[ComponentDistribution, ProvidedComponent] | None = None  # from a component distribution
 
     @property
     def path(self) -> str:
         return self.file.path
+
+    @property
+    def tier(self) -> int:
+        """Resolution rank: pinned (0), found in component dirs (1), from a component distribution (2)."""
+        return 0 if self.pinned else 2 if self.source is not None else 1
 
 
 class Catalog(NamedTuple):
@@ -50,40 +60,68 @@ class _Job(NamedTuple):
     path: Path
     origin: str
     pinned: bool
+    source: tuple[ComponentDistribution, ProvidedComponent] | None = None
 
 
 def discover(config: PylonConfig, ingest: Ingest | None = None, progress: Progress | None = None) -> Catalog:
-    """Scan every configured component and every ``*.wasm`` in the search dirs.
+    """Scan the root, every configured component, every ``*.wasm`` in the search dirs and every distributed one.
 
     Which files are candidates is decided from names alone; then the files
     are read, concurrently (hashing and file I/O release the GIL). With
     ``ingest``, each file is staged into the blob store in the same pass that
-    hashes and parses it.
+    hashes and parses it (a distribution's component only when it is copied,
+    ``distributed = "copy"``).
     """
+    candidates, searched, shadowed = scan_candidates(config, ingest, progress, with_root=True)
+    root, *others = candidates
+    return Catalog(root, tuple(others), tuple(searched), tuple(shadowed))
+
+
+def scan_candidates(
+    config: PylonConfig, ingest: Ingest | None, progress: Progress | None = None, *, with_root: bool
+) -> tuple[list[Candidate], list[str], list[tuple[str, str, str]]]:
+    """Every candidate in precedence order (the root first, ``with_root``), the places searched, the shadowed."""
     problems: list[str] = []
-    jobs, searched, shadowed = _plan_jobs(config, problems)
+    jobs, searched, shadowed = _plan_jobs(config, problems, with_root)
     totals = [0, 0]
     candidates: list[Candidate] = []
-    outcomes = _scan_all(jobs, ingest, Limits(max_size=config.max_component_size, max_externs=config.max_imports))
+    copy_distributed = ingest if config.distributed == "copy" else None
+    limits = Limits(max_size=config.max_component_size, max_externs=config.max_imports)
+    outcomes = _scan_all(jobs, ingest, limits, copy_distributed)
     for job, outcome in zip(jobs, outcomes):
         if isinstance(outcome, str):
-            problems.append(f"{job.origin}: {_relative(config, job.path)}{outcome}")
+            problems.append(f"{job.origin}: {_display(config, job)}{outcome}")
             continue
-        candidates.append(Candidate(job.id, job.origin, job.pinned, outcome, _relative(config, job.path)))
+        if job.source is not None and outcome.digest != job.source[1].digest:
+            distribution, provided = job.source
+            problems.append(
+                f"{job.origin}: {_display(config, job)} does not match its descriptor (sha256 {outcome.digest}, "
+                f"{distribution.descriptor} says {provided.digest}); reinstall it: "
+                f"pip install --force-reinstall '{distribution.requirement}'"
+            )
+            continue
+        candidates.append(Candidate(job.id, job.origin, job.pinned, outcome, _display(config, job), job.source))
         totals[0] += 1
         totals[1] += outcome.size
         if progress is not None:
             progress(*totals)
     if problems:
         raise PylonError("cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems))
-    root, *others = candidates
-    return Catalog(root, tuple(others), tuple(searched), tuple(shadowed))
+    return candidates, searched, shadowed
+
+
+def _display(config: PylonConfig, job: _Job) -> str:
+    if job.source is not None:
+        return f"{job.source[0].label}: {job.source[1].relative}"
+    return _relative(config, job.path)
 
 
 _MAX_WORKERS = 4
 
 
-def _scan_all(jobs: list[_Job], ingest: Ingest | None, limits: Limits) -> list[ScannedFile | str]:
+def _scan_all(
+    jobs: list[_Job], ingest: Ingest | None, limits: Limits, distributed: Ingest | None = None
+) -> list[ScannedFile | str]:
     """Scan every job, concurrently where that pays; the outcomes come back in job order.
 
     Files go to a thread pool, unless together they are too few bytes to
@@ -105,17 +143,21 @@ def _scan_all(jobs: list[_Job], ingest: Ingest | None, limits: Limits) -> list[S
     pooled = [i for i in unique if i not in alone]
     outcomes: list[ScannedFile | str] = [""] * len(jobs)
     workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(pooled)))
+
+    def scan_one(index: int) -> ScannedFile | str:
+        return _scan(jobs[index], ingest if jobs[index].source is None else distributed, limits)
+
     if workers == 1 or sum(sizes[i] for i in pooled) < LARGE_FILE:
         for index in pooled:
-            outcomes[index] = _scan(jobs[index], ingest, limits)
+            outcomes[index] = scan_one(index)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hatch-pylon-scan") as pool:
-            for index, outcome in zip(pooled, pool.map(lambda i: _scan(jobs[i], ingest, limits), pooled)):
+            for index, outcome in zip(pooled, pool.map(scan_one, pooled)):
                 outcomes[index] = outcome
     for index in alone:
-        outcomes[index] = _scan(jobs[index], ingest, limits)
+        outcomes[index] = scan_one(index)
     for index, job in enumerate(jobs):
         outcomes[index] = outcomes[first[os.fspath(job.path)]]
     return outcomes
@@ -144,9 +186,11 @@ def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str
     return scanned
 
 
-def _plan_jobs(config: PylonConfig, problems: list[str]) -> tuple[list[_Job], list[str], list[tuple[str, str, str]]]:
-    """The files to read, in precedence order (root first), decided by ids and paths only."""
-    jobs = [_Job(config.root.id, config.root.path, config.root.origin, True)]
+def _plan_jobs(
+    config: PylonConfig, problems: list[str], with_root: bool = True
+) -> tuple[list[_Job], list[str], list[tuple[str, str, str]]]:
+    """The files to read, in precedence order (root first), decided by ids, paths and descriptors only."""
+    jobs = [] if config.root is None else [_Job(config.root.id, config.root.path, config.root.origin, True)]
     jobs += [_Job(source.id, source.path, source.origin, True) for source in config.components]
     taken = {job.id: job for job in jobs}
     seen_files = {_identity(job.path) for job in jobs}
@@ -178,6 +222,37 @@ def _plan_jobs(config: PylonConfig, problems: list[str]) -> tuple[list[_Job], li
             job = _Job(component_id, path, search_dir.origin, False)
             taken[component_id] = job
             jobs.append(job)
+    for index, name in enumerate(config.component_distributions):
+        origin = f"{config.table}.component-distributions[{index}]"
+        try:
+            distribution = installed(name)
+        except ComponentsError as error:
+            problems.append(f"{origin}: {error}")
+            continue
+        searched.append(f"{distribution.label} ({origin})")
+        for provided in distribution.components:
+            where = f"{distribution.label}: {provided.relative}"
+            try:
+                path = component_path(distribution, provided)
+            except ComponentsError as error:
+                problems.append(f"{origin}: {error}")
+                continue
+            if provided.id in taken:
+                shadowed.append((provided.id, where, _relative(config, taken[provided.id].path)))
+                continue
+            job = _Job(provided.id, path, origin, False, (distribution, provided))
+            taken[provided.id] = job
+            jobs.append(job)
+    if with_root and config.root is None:
+        root = taken.get(config.root_id)
+        if root is None or root.source is None:
+            problems.append(
+                f"{config.table}.root: not set, and no component distribution provides the root id "
+                f"{config.root_id!r} ({', '.join(config.component_distributions) or 'none listed'})"
+            )
+        else:
+            jobs.remove(root)
+            jobs.insert(0, root._replace(pinned=True))
     return jobs, searched, shadowed
 
 

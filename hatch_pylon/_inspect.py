@@ -7,12 +7,15 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ._errors import printable
+from ._layout import DEFAULT_IGNORE_IMPORTS
+from ._linkage import roles as dynlink_roles
 from ._wasm import Extern, inspect
 
 if TYPE_CHECKING:
     from ._signatures import Signature
 
-HIDDEN_BY_DEFAULT = ("wasi:",)
+HIDDEN_BY_DEFAULT = DEFAULT_IGNORE_IMPORTS
 
 
 def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: bool = False) -> int:
@@ -25,15 +28,19 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
     if types and info.kind == "component":
         typed_imports = _functions(path, exports=False)
         typed_exports = _functions(path, exports=True)
+    roles = dynlink_roles((e.name for e in info.imports), (e.name for e in info.exports))
     if as_json:
         document = {
             "kind": info.kind,
+            "dynlink-roles": list(roles),
             "imports": [_json_extern(e, typed_imports.get(e.name)) for e in imports],
             "exports": [_json_extern(e, typed_exports.get(e.name)) for e in exports],
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return 0
     print(f"{path}: {info.kind}")
+    if roles:
+        print(f"dynlink role: {', '.join(roles)}")
     for title, externs, typed in (("imports", imports, typed_imports), ("exports", exports, typed_exports)):
         shown = (
             f"{len(externs)}"
@@ -42,7 +49,7 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
         )
         print(f"{title} ({shown}):")
         for extern in externs:
-            print(f"  {extern.kind:<9} {extern.name}")
+            print(f"  {extern.kind:<9} {printable(extern.name)}")
             for name, signature in sorted(typed.get(extern.name, {}).items()):
                 print(f"              {name}: {signature}" if name else f"              {signature}")
     if hidden and len(imports) != len(info.imports) and not prefix:

@@ -17,7 +17,9 @@ INDEX_FILE = ".pylon-index.json"  # the store's stat index: never packaged
 TEMP_PREFIX = ".tmp-"  # every temporary file hatch-pylon writes starts with this
 COMPOSED_SUFFIX = ".composed.wasm"
 
-HEX_DIGITS = frozenset("0123456789abcdef")
+# Defaults the build records and every reader of a bundle falls back to.
+DEFAULT_IGNORE_IMPORTS = ("wasi:",)  # import prefixes left to the host (ignore-imports)
+DEFAULT_MAX_COMPONENT_SIZE = 2 << 30  # bytes per component file (max-component-size)
 
 
 def blob_relpath(digest: str) -> str:
@@ -31,4 +33,4 @@ def composed_name(root_id: str) -> str:
 
 def is_digest(text: str) -> bool:
     """Lower-case hex SHA-256, as blob names and plan digests spell it."""
-    return len(text) == 64 and set(text) <= HEX_DIGITS
+    return len(text) == 64 and set(text) <= frozenset("0123456789abcdef")

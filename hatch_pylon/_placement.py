@@ -1,7 +1,8 @@
 """Where the bundle lands in a wheel, and keeping the blob store out of every artifact.
 
-``placement_problems`` is asked before anything is built (by the hatchling
-hook and the setuptools adapter):
+``check_placement`` is asked before anything is built, by the one build entry
+every adapter calls (``_pipeline.adapter_bundle``), with the table the
+configuration came from:
 
 - ``destination`` must be a folder the build makes for the bundle: not an
   existing file (``demo/__init__.py``), and not a source folder that already
@@ -11,9 +12,10 @@ hook and the setuptools adapter):
   Python package: a folder with ``__init__.py``), or the wheel and sdist
   would ship stale blobs, the index and temp files.
 
-``exclude_store`` then adds the store to hatchling's exclude patterns, so
-no store internal (``.pylon-index.json``, ``.tmp-*``, stale blobs) reaches
-an sdist or a wheel, whatever the project's ignore files say.
+The hatchling hook then adds the store to hatchling's exclude patterns
+(``exclude_store``), so no store internal (``.pylon-index.json``, ``.tmp-*``,
+stale blobs) reaches an sdist or a wheel, whatever the project's ignore files
+say.
 """
 
 from __future__ import annotations
@@ -45,13 +47,11 @@ def placement_problems(
     destination: str,
     store: str | os.PathLike[str] | None,
     *,
-    key: str = "tool.hatch.build.hooks.pylon",
+    key: str,
 ) -> list[str]:
     """What is wrong with putting the bundle at ``destination`` and staging into ``store``; empty when fine."""
     root = Path(project_root).absolute()
     problems: list[str] = []
-    if not destination or destination in (".", "/"):
-        return [f"{key}.destination: {destination!r} is the top of the wheel; give a folder inside your package"]
     for source in _source_folders(root, destination):
         shown = source.relative_to(root).as_posix()
         if os.path.lexists(source) and not source.is_dir():
@@ -122,14 +122,11 @@ def check_placement(
     destination: str,
     store: str | os.PathLike[str] | None,
     *,
-    key: str = "tool.hatch.build.hooks.pylon",
-    build_config: Any = None,
+    key: str,
 ) -> None:
-    """Raise ``ConfigError`` for a bad placement; with a hatchling ``build_config``, also exclude the store."""
+    """Raise ``ConfigError`` for a bad placement; ``key`` is the table the configuration came from."""
     from ._errors import ConfigError
 
     problems = placement_problems(project_root, destination, store, key=key)
     if problems:
         raise ConfigError(problems)
-    if build_config is not None:
-        exclude_store(build_config, project_root, store)

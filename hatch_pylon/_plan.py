@@ -1,24 +1,36 @@
-"""composectl's ``PlanV1``: the model, its one parser, and its one canonical JSON text.
+"""composectl's ``PlanV1``: the model, its one parser, its canonical JSON text and its plan digest.
 
-The text is UTF-8, two-space indented, keys in ``PlanV1`` field order,
-components sorted by id and bindings by (consumer, import) in byte order,
-digests as 32-integer arrays on one line, and a trailing newline. The same
-plan always gives the same bytes. ``linkage`` is written only for runtime
-linkage (composectl's default is static), ``explicit_exports`` only when
-there are any.
+The text is UTF-8, two-space indented, components sorted by id and bindings
+by (consumer, import) in byte order, digests as 32-integer arrays on one
+line, and a trailing newline; the same plan always gives the same bytes.
+Keys follow ``PlanV1``'s field order, except that ``linkage`` comes right
+after ``root``. What composectl's serde skips is not written either:
+``linkage`` for static linkage (its default), ``explicit_exports`` when
+empty, a component's ``source``, ``policy.tenant``, a limit and a binding's
+``consumer_id`` when absent (composectl takes such a binding to be the
+root's; the model keeps whether the plan named the consumer, because the
+plan digest depends on it).
 
-``parse_plan`` is the only way a plan is read back: it refuses what
-hatch-pylon would never write (unknown keys, duplicate keys, secrets, deep
-nesting, oversized text) and checks composectl's rules in linear time.
+The **plan digest** is composectl's ``compute_plan_digest``: SHA-256 of the
+CBOR that ciborium writes for ``PlanV1`` (``plan_cbor``): every struct a
+definite-length map with text keys in field order, skipped fields left out,
+digests as arrays of integers, integers and lengths in their shortest form.
+
+``parse_plan`` is the only way a plan is read back: it refuses unknown and
+duplicate keys, deep nesting and oversized text, numbers composectl reads as
+floating point (``1.5``, ``-0``) and strings that are not Unicode (a lone
+``\\ud800``), naming where, and checks composectl's rules in linear time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from ._errors import PylonError, bullets
+from ._errors import PlanFormatError, printable
 
 PLAN_VERSION = "1"
 LINKAGES = ("runtime", "static")
@@ -28,13 +40,23 @@ LIMIT_FIELDS = ("cpu_ms", "memory_bytes", "io_ops")
 MAX_U64 = (1 << 64) - 1
 MAX_PLAN_BYTES = 64 << 20  # a plan of 100,000 components and bindings is about 40 MiB
 DEFAULT_CAPABILITIES = (("dynlink:resolve", "required"), ("dynlink:invoke", "required"))
+# The schemes composectl's fetcher (compose-fetcher) takes for a component's ``source``, matched as it does.
+SOURCE_SCHEMES = ("file://", "http://", "https://", "ipfs://", "oci://")
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Binding(NamedTuple):
-    consumer_id: str
+    consumer_id: str  # the root's id when the plan leaves the consumer out
     import_name: str
     provider_id: str
     export_name: str
+    named: bool = True  # whether the plan names the consumer (``consumer_id`` is written, and hashed)
+
+    def described(self) -> str:
+        """``consumer: import -> provider: export``, escaped for a message (names come from files)."""
+        consumer, wanted = printable(self.consumer_id), printable(self.import_name)
+        return f"{consumer}: {wanted} -> {printable(self.provider_id)}: {printable(self.export_name)}"
 
 
 class Capability(NamedTuple):
@@ -49,16 +71,25 @@ class Policy(NamedTuple):
     determinism: str = "relaxed"
     capabilities: tuple[Capability, ...] = _DEFAULT_CAPABILITY_SET
     limits: tuple[tuple[str, int], ...] = ()
+    tenant: str | None = None
 
 
 class PlanComponent(NamedTuple):
     id: str
     digest: str  # lower-case hex SHA-256
+    source: str | None = None  # where composectl may fetch it from (``SOURCE_SCHEMES``)
 
 
 class ExplicitExport(NamedTuple):
     source_instance: str
     interface_name: str
+
+
+class Secret(NamedTuple):
+    """A secret the plan names: where composectl resolves it at run time, never its value."""
+
+    secret_id: str
+    backend_uri: str
 
 
 class Plan(NamedTuple):
@@ -68,6 +99,7 @@ class Plan(NamedTuple):
     policy: Policy = Policy()
     linkage: str = "runtime"
     explicit_exports: tuple[ExplicitExport, ...] = ()
+    secrets: tuple[Secret, ...] = ()
 
     @classmethod
     def create(
@@ -78,6 +110,7 @@ class Plan(NamedTuple):
         policy: Policy,
         linkage: str = "runtime",
         explicit_exports: Iterable[ExplicitExport] = (),
+        secrets: Iterable[Secret] = (),
     ) -> Plan:
         """A plan in canonical order."""
         return cls(
@@ -87,31 +120,27 @@ class Plan(NamedTuple):
             policy=policy,
             linkage=linkage,
             explicit_exports=tuple(sorted(set(explicit_exports))),
+            secrets=tuple(sorted(set(secrets))),
         )
 
     def digest_of(self, component_id: str) -> str:
         return next(c.digest for c in self.components if c.id == component_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"version": PLAN_VERSION, "root": self.root}
+    def _parts(self, raw_digests: bool = False) -> dict[str, Any]:
+        """Each ``PlanV1`` field as composectl's serde writes it, in field order; skipped fields left out.
+
+        Digests are lists of integers, or with ``raw_digests`` the ``bytes`` ``cbor`` writes as such a list.
+        """
+        document: dict[str, Any] = {
+            "version": PLAN_VERSION,
+            "root": self.root,
+            "components": [_component(c, raw_digests) for c in self.components],
+            "bindings": [_binding(b) for b in self.bindings],
+            "secrets": [{"secret_id": s.secret_id, "backend_uri": s.backend_uri} for s in self.secrets],
+            "policy": _policy(self.policy),
+        }
         if self.linkage != "static":
             document["linkage"] = self.linkage
-        document["components"] = [{"id": c.id, "digest": list(bytes.fromhex(c.digest))} for c in self.components]
-        document["bindings"] = [
-            {
-                "consumer_id": b.consumer_id,
-                "import_name": b.import_name,
-                "provider_id": b.provider_id,
-                "export_name": b.export_name,
-            }
-            for b in self.bindings
-        ]
-        document["secrets"] = []
-        document["policy"] = {
-            "determinism": self.policy.determinism,
-            "capabilities": [{"name": c.name, "level": c.level} for c in self.policy.capabilities],
-            "limits": dict(self.policy.limits),
-        }
         if self.explicit_exports:
             document["explicit_exports"] = [
                 {"source_instance": e.source_instance, "interface_name": e.interface_name}
@@ -119,33 +148,211 @@ class Plan(NamedTuple):
             ]
         return document
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: ``PlanV1``'s field order, with ``linkage`` right after ``root``."""
+        parts = self._parts()
+        order = ("version", "root", "linkage", "components", "bindings", "secrets", "policy", "explicit_exports")
+        return {key: parts[key] for key in order if key in parts}
+
     def to_json(self) -> bytes:
         return (_canonical(self.to_dict()) + "\n").encode("utf-8")
 
+    def to_cbor(self) -> bytes:
+        """The bytes composectl's ``plan::serialize`` (ciborium) gives for this plan."""
+        return cbor(self._parts(raw_digests=True))
 
-class PlanFormatError(PylonError):
-    """A plan.json that composectl, or hatch-pylon, would not accept."""
+    def plan_digest(self) -> str:
+        """composectl's ``compute_plan_digest``, as lower-case hex: SHA-256 of ``to_cbor()``."""
+        return hashlib.sha256(self.to_cbor()).hexdigest()
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"{source}: invalid plan:\n{bullets(problems)}")
+
+def _component(component: PlanComponent, raw_digest: bool = False) -> dict[str, Any]:
+    digest = bytes.fromhex(component.digest)
+    item: dict[str, Any] = {"id": component.id, "digest": digest if raw_digest else list(digest)}
+    if component.source is not None:
+        item["source"] = component.source
+    return item
+
+
+def _binding(binding: Binding) -> dict[str, str]:
+    item = {"consumer_id": binding.consumer_id} if binding.named else {}
+    item.update(import_name=binding.import_name, provider_id=binding.provider_id, export_name=binding.export_name)
+    return item
+
+
+def _policy(policy: Policy) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "determinism": policy.determinism,
+        "capabilities": [{"name": c.name, "level": c.level} for c in policy.capabilities],
+    }
+    if policy.tenant is not None:
+        item["tenant"] = policy.tenant
+    limits = dict(policy.limits)
+    item["limits"] = {name: limits[name] for name in LIMIT_FIELDS if name in limits}
+    return item
+
+
+# -- CBOR, as ciborium writes serde data ---------------------------------------------------------
+
+_SMALL_INTS = [bytes([n]) if n < 24 else bytes([0x18, n]) for n in range(256)]
+
+
+def cbor(value: Any) -> bytes:
+    """Definite-length CBOR of text-keyed maps, arrays, text and unsigned integers, shortest forms.
+
+    This is what ciborium writes for serde structs, ``Vec``s, ``String``s and
+    unsigned integers: the only kinds ``PlanV1`` holds. serde writes a
+    ``Vec<u8>`` (a digest) as an array of integers, not a byte string, and so
+    does this for ``bytes``.
+    """
+    out = bytearray()
+    _encode(value, out)
+    return bytes(out)
+
+
+def _head(major: int, amount: int) -> bytes:
+    kind = major << 5
+    if amount < 24:
+        return bytes([kind | amount])
+    for extra, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if amount < 1 << (8 * size):
+            return bytes([kind | extra]) + amount.to_bytes(size, "big")
+    raise ValueError(f"{amount} does not fit in 64 bits")
+
+
+def _encode(value: Any, out: bytearray) -> None:
+    if isinstance(value, bool) or (isinstance(value, int) and value < 0):
+        raise TypeError(f"a plan holds no {value!r}")
+    if isinstance(value, int):
+        out += _SMALL_INTS[value] if value < 256 else _head(0, value)
+    elif isinstance(value, str):
+        data = value.encode("utf-8")
+        out += _head(3, len(data))
+        out += data
+    elif isinstance(value, bytes):
+        out += _head(4, len(value))
+        out += b"".join(map(_SMALL_INTS.__getitem__, value))
+    elif isinstance(value, list):
+        out += _head(4, len(value))
+        for item in value:
+            _encode(item, out)
+    elif isinstance(value, dict):
+        out += _head(5, len(value))
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"a plan's map keys are text, not {key!r}")
+            _encode(key, out)
+            _encode(item, out)
+    else:
+        raise TypeError(f"a plan holds no {type(value).__name__}")
+
+
+# -- the rules shared with the configuration -----------------------------------------------------
+
+
+def source_problem(source: str) -> str | None:
+    """Why composectl's fetcher could not take ``source`` as a component's URL, or None."""
+    if not source.startswith(SOURCE_SCHEMES):
+        schemes = ", ".join(SOURCE_SCHEMES)
+        return f"unsupported source scheme in {source!r} (composectl fetches {schemes})"
+    if source in SOURCE_SCHEMES:
+        return f"{source!r} names nothing after its scheme"
+    if _CONTROL.search(source):
+        return f"{source!r} contains a control character"
+    return None
+
+
+def backend_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` is not a secret backend composectl can pick (``<scheme>://...``), or None."""
+    if not _URI_SCHEME.match(uri):
+        return f"{uri!r} is not a backend URI: composectl picks the backend by its scheme ('dev://', 'vault://...')"
+    if _CONTROL.search(uri):
+        return f"{uri!r} contains a control character"
+    authority = uri.split("://", 1)[1].split("/", 1)[0]
+    if "@" in authority and ":" in authority.rpartition("@")[0]:
+        return "carries a password; a plan names where a secret lives, never a secret value"
+    return None
 
 
 def parse_plan(data: bytes, source: str) -> Plan:
     """Read a plan.json back, raising ``PlanFormatError`` listing every problem."""
     if len(data) > MAX_PLAN_BYTES:
         raise PlanFormatError(source, [f"{len(data)} bytes is over the limit of {MAX_PLAN_BYTES} for a plan"])
+    # serde_json reads -0 as a float; only a text holding "-0" pays for the hook that keeps it apart from 0.
+    parse_int = _int_or_negative_zero if b"-0" in data else None
     try:
-        raw = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+        raw = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_float=_Float,
+            parse_int=parse_int,
+            parse_constant=_Float,
+        )
     except RecursionError:
         raise PlanFormatError(source, ["JSON nested too deeply"]) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise PlanFormatError(source, [f"not valid UTF-8 JSON ({exc})"]) from None
+    if b"\\u" in data:  # only an escape can make a string that is not Unicode
+        problems = _not_unicode(raw)
+        if problems:
+            raise PlanFormatError(source, problems)
     reader = _Reader()
     plan = reader.plan(raw)
     if reader.problems or plan is None:
         raise PlanFormatError(source, reader.problems)
     return plan
+
+
+class _Float:
+    """A JSON number composectl's serde reads as floating point (``1.5``, ``1e3``, ``-0``, ``NaN``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        # serde's "floating point `-0.0`": a float always shows a decimal point
+        return self.text if any(c in self.text for c in ".eEIN") else f"{self.text}.0"
+
+
+def _int_or_negative_zero(text: str) -> int | _Float:
+    return _Float(text) if text == "-0" else int(text)
+
+
+def _float_problem(where: str, value: Any, expected: str) -> str | None:
+    if isinstance(value, _Float):
+        return f"{where}: invalid type: floating point `{value!r}`, expected {expected}"
+    return None
+
+
+def _not_unicode(raw: Any) -> list[str]:
+    """Where a string (or key) holds a lone surrogate, which ``\\ud800`` escapes can make; JSON paths."""
+    problems = []
+    pending: list[tuple[str, Any]] = [("", raw)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                if _lone_surrogate(key):
+                    problems.append(f"{where or 'the plan'}: a key holds {_lone_surrogate(key)}")
+                else:
+                    pending.append((path, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, str) and _lone_surrogate(value):
+            problems.append(f"{where}: {_lone_surrogate(value)}")
+    return sorted(problems)
+
+
+def _lone_surrogate(text: str) -> str:
+    if text.isascii():
+        return ""
+    found = next((c for c in text if 0xD800 <= ord(c) <= 0xDFFF), None)
+    if found is None:
+        return ""
+    return f"a lone surrogate (\\u{ord(found):04x}), which is not Unicode: composectl cannot read the string"
 
 
 class _DuplicateKey(ValueError):
@@ -164,6 +371,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _TOP = ("version", "root", "linkage", "components", "bindings", "secrets", "policy", "explicit_exports")
 _REQUIRED = ("version", "root", "components", "bindings", "secrets", "policy")
 _BINDING_FIELDS = ("consumer_id", "import_name", "provider_id", "export_name")
+_SECRET_FIELDS = ("secret_id", "backend_uri")
 
 
 class _Reader:
@@ -175,9 +383,9 @@ class _Reader:
     def fail(self, message: str) -> None:
         self.problems.append(message)
 
-    def keys(self, value: Mapping[str, Any], where: str, known: Iterable[str]) -> None:
+    def keys(self, value: Mapping[str, Any], where: str, known: Iterable[str], hint: str = "") -> None:
         for key in sorted(set(value) - set(known)):
-            self.fail(f"{where}unknown key {key!r}")
+            self.fail(f"{where}unknown key {key!r}{hint}")
 
     def plan(self, raw: Any) -> Plan | None:
         if not isinstance(raw, dict):
@@ -196,16 +404,15 @@ class _Reader:
         root = raw["root"]
         if not isinstance(root, str) or not root:
             self.fail("root component id is empty")
-        if raw["secrets"] != []:
-            self.fail("'secrets' must be an empty array (hatch-pylon does not bundle secrets)")
         components = self.components(raw["components"], root)
         ids = {c.id for c in components}
-        bindings = self.bindings(raw["bindings"], ids)
+        bindings = self.bindings(raw["bindings"], ids, root if isinstance(root, str) else "")
+        secrets = self.secrets(raw["secrets"])
         policy = self.policy(raw["policy"], linkage)
         exports = self.explicit_exports(raw.get("explicit_exports", []), ids)
         if self.problems:
             return None
-        return Plan(root, tuple(components), tuple(bindings), policy, linkage, tuple(exports))
+        return Plan(root, tuple(components), tuple(bindings), policy, linkage, tuple(exports), tuple(secrets))
 
     def components(self, value: Any, root: Any) -> list[PlanComponent]:
         if not isinstance(value, list) or not value:
@@ -219,28 +426,40 @@ class _Reader:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
                 self.fail(f"components[{index}] has no id")
                 continue
-            self.keys(item, f"components[{index}]: ", ("id", "digest"))
+            self.keys(item, f"components[{index}]: ", ("id", "digest", "source"))
             component_id = item["id"]
             digest = item.get("digest")
             if not (
                 isinstance(digest, list) and len(digest) == 32 and all(type(b) is int and 0 <= b <= 255 for b in digest)
             ):
-                self.fail(f"component {component_id!r} digest must be 32 integers 0-255")
+                floats = (
+                    [_float_problem(f"components[{index}].digest[{i}]", b, "u8") for i, b in enumerate(digest or ())]
+                    if isinstance(digest, list)
+                    else []
+                )
+                self.problems += [p for p in floats if p] or [
+                    f"component {component_id!r} digest must be 32 integers 0-255"
+                ]
                 continue
+            source = item.get("source")
+            if source is not None:
+                problem = source_problem(source) if isinstance(source, str) else "must be a URL (a string)"
+                if problem:
+                    self.fail(f"components[{index}].source: {problem}")
             if component_id in seen:
                 self.fail(f"duplicate component id {component_id!r}")
             seen.add(component_id)
             encoded = component_id.encode()
             ordered = ordered and encoded >= previous
             previous = encoded
-            result.append(PlanComponent(component_id, bytes(digest).hex()))
+            result.append(PlanComponent(component_id, bytes(digest).hex(), source))
         if not ordered:
             self.fail("components are not in ascending id order")
         if isinstance(root, str) and root and root not in seen:
             self.fail(f"root component {root!r} is not among the components")
         return result
 
-    def bindings(self, value: Any, ids: set[str]) -> list[Binding]:
+    def bindings(self, value: Any, ids: set[str], root: str) -> list[Binding]:
         if not isinstance(value, list):
             self.fail("'bindings' must be an array")
             return []
@@ -249,11 +468,21 @@ class _Reader:
         previous = (b"", b"")
         ordered = True
         for index, item in enumerate(value):
-            if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in _BINDING_FIELDS):
-                self.fail(f"bindings[{index}] must have non-empty {', '.join(_BINDING_FIELDS)}")
+            if (
+                not isinstance(item, dict)
+                or not all(isinstance(item.get(f), str) and item[f] for f in _BINDING_FIELDS[1:])
+                or not (isinstance(item.get("consumer_id", root), str) and item.get("consumer_id", root))
+            ):
+                self.fail(
+                    f"bindings[{index}] must have non-empty {', '.join(_BINDING_FIELDS[1:])} "
+                    "(and consumer_id, when given; without it the binding is the root's)"
+                )
                 continue
             self.keys(item, f"bindings[{index}]: ", _BINDING_FIELDS)
-            binding = Binding(*(item[f] for f in _BINDING_FIELDS))
+            named = "consumer_id" in item
+            binding = Binding(
+                item.get("consumer_id", root), item["import_name"], item["provider_id"], item["export_name"], named
+            )
             for role in ("consumer_id", "provider_id"):
                 if getattr(binding, role) not in ids:
                     self.fail(f"bindings[{index}] {role} {getattr(binding, role)!r} is not a component")
@@ -271,16 +500,40 @@ class _Reader:
             self.fail(f"dependency cycle: {cycle}")
         return result
 
+    def secrets(self, value: Any) -> list[Secret]:
+        if not isinstance(value, list):
+            self.fail("'secrets' must be an array")
+            return []
+        result = []
+        seen: set[str] = set()
+        for index, item in enumerate(value):
+            where = f"secrets[{index}]"
+            if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in _SECRET_FIELDS):
+                self.fail(f"{where} must have non-empty secret_id and backend_uri")
+                continue
+            self.keys(item, f"{where}: ", _SECRET_FIELDS, " (a plan names a secret and its backend, never its value)")
+            problem = backend_uri_problem(item["backend_uri"])
+            if problem:
+                self.fail(f"{where}.backend_uri: {problem}")
+            if item["secret_id"] in seen:
+                self.fail(f"{where}: secret {item['secret_id']!r} is listed twice")
+            seen.add(item["secret_id"])
+            result.append(Secret(item["secret_id"], item["backend_uri"]))
+        return result
+
     def policy(self, value: Any, linkage: Any) -> Policy:
         if not isinstance(value, dict):
             self.fail("'policy' must be an object")
             return Policy()
-        self.keys(value, "policy: ", ("determinism", "capabilities", "limits"))
+        self.keys(value, "policy: ", ("determinism", "capabilities", "tenant", "limits"))
         determinism = value.get("determinism")
         if determinism not in DETERMINISM:
             self.fail(f"policy.determinism {determinism!r} is not strict, audit or relaxed")
         elif determinism == "strict" and linkage == "runtime":
             self.fail("runtime linkage is incompatible with strict determinism")
+        tenant = value.get("tenant")
+        if tenant is not None and not (isinstance(tenant, str) and tenant):
+            self.fail("policy.tenant must be a non-empty string (the tenant's id)")
         capabilities = []
         raw_capabilities = value.get("capabilities")
         if not isinstance(raw_capabilities, list):
@@ -310,10 +563,11 @@ class _Reader:
             if name in raw_limits:
                 amount = raw_limits[name]
                 if type(amount) is not int or not 0 <= amount <= MAX_U64:
-                    self.fail(f"policy.limits.{name} must be an integer from 0 to {MAX_U64}")
+                    where = f"policy.limits.{name}"
+                    self.fail(_float_problem(where, amount, "u64") or f"{where} must be an integer from 0 to {MAX_U64}")
                     continue
                 limits.append((name, amount))
-        return Policy(str(determinism), tuple(capabilities), tuple(limits))
+        return Policy(str(determinism), tuple(capabilities), tuple(limits), tenant)
 
     def explicit_exports(self, value: Any, ids: set[str]) -> list[ExplicitExport]:
         if not isinstance(value, list):
@@ -364,7 +618,8 @@ def find_cycle(bindings: Iterable[Binding]) -> str | None:
             if target in on_path:
                 cycle = [*path, binding]
                 first = next(i for i, b in enumerate(cycle) if b.consumer_id == target)
-                return " -> ".join(f"{b.consumer_id} [{b.import_name}]" for b in cycle[first:]) + f" -> {target}"
+                steps = (f"{printable(b.consumer_id)} [{printable(b.import_name)}]" for b in cycle[first:])
+                return " -> ".join(steps) + f" -> {printable(target)}"
             if target in done:
                 continue
             path.append(binding)

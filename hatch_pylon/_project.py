@@ -15,10 +15,14 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._config import HATCH_TABLE, PylonConfig, load_config
+from ._config import PylonConfig, load_config
 from ._errors import PylonError
+
+if TYPE_CHECKING:
+    from ._plan import Plan
+from ._schema import HATCH_TABLE, SETUPTOOLS_TABLE
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +31,6 @@ else:  # pragma: no cover
 
 PYPROJECT = "pyproject.toml"
 HATCH_TOML = "hatch.toml"
-SETUPTOOLS_TABLE = "tool.pylon"
 DISTRIBUTION = "hatch-pylon"
 
 
@@ -213,19 +216,46 @@ def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
                 f"builds run without it and ship no bundle; add it: "
                 f'requires = ["setuptools>=64", "{DISTRIBUTION}"]'
             )
-    if uses_hatch and "global" not in tables:
-        wheel, sdist = tables.get("wheel"), tables.get("sdist")
-        if wheel is not None and sdist is None:
-            problems.append(
-                f"{wheel.table} configures the hook for the wheel target only: the sdist gets no "
-                f"bundle, and wheels built from it (pip install, uv build, python -m build) fail; "
-                f"move the table to {global_name}"
-            )
-        if sdist is not None and wheel is None:
-            problems.append(
-                f"{sdist.table} configures the hook for the sdist target only: wheels built from "
-                f"the source tree get no bundle; move the table to {global_name}"
-            )
+    if uses_hatch:
+        problems += _one_target_problems(tables, global_name)
+    return problems
+
+
+def sdist_carries_bundle(project_dir: str | os.PathLike[str]) -> bool:
+    """Whether the hook runs for this project's sdist (so every sdist of it carries ``.pylon-bundle/``)."""
+    try:
+        tables = hook_tables(project_dir)
+    except PylonError:
+        return False
+    return bool({"global", "sdist", "setuptools"} & set(tables))
+
+
+def one_target_problems(project_dir: str | os.PathLike[str]) -> list[str]:
+    """``hook_problems``' sentences about a hatch table for one target only (what the build warns about)."""
+    tables = hook_tables(project_dir)
+    hatch = [table for key, table in tables.items() if key != "setuptools"]
+    if not hatch:
+        return []
+    in_hatch_toml = not hatch[0].table.startswith("tool.")
+    return _one_target_problems(tables, f"[build.hooks.pylon] in {HATCH_TOML}" if in_hatch_toml else f"[{HATCH_TABLE}]")
+
+
+def _one_target_problems(tables: Mapping[str, HookTable], global_name: str) -> list[str]:
+    if "global" in tables:
+        return []
+    problems = []
+    wheel, sdist = tables.get("wheel"), tables.get("sdist")
+    if wheel is not None and sdist is None:
+        problems.append(
+            f"{wheel.table} configures the hook for the wheel target only: the sdist gets no "
+            f"bundle, and wheels built from it (pip install, uv build, python -m build) fail; "
+            f"move the table to {global_name}"
+        )
+    if sdist is not None and wheel is None:
+        problems.append(
+            f"{sdist.table} configures the hook for the sdist target only: wheels built from "
+            f"the source tree get no bundle; move the table to {global_name}"
+        )
     return problems
 
 
@@ -271,3 +301,54 @@ def _dig(data: Any, *keys: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def editable_project(distribution: str) -> Path | None:
+    """The project folder an editable install of ``distribution`` came from (its ``direct_url.json``), or None."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+    from urllib.request import url2pathname
+
+    try:
+        text = metadata.distribution(distribution).read_text("direct_url.json")
+        record = json.loads(text) if text else None
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return None
+    if not isinstance(record, dict) or not (record.get("dir_info") or {}).get("editable"):
+        return None
+    url = urlparse(str(record.get("url", "")))
+    if url.scheme != "file":
+        return None
+    folder = Path(url2pathname(unquote(url.path)))
+    return folder if (folder / PYPROJECT).is_file() else None
+
+
+def editable_changes(distribution: str, installed: Plan) -> str | None:
+    """When ``distribution`` is an editable install whose project now resolves to another plan than the
+    installed bundle's, a warning saying what changed and what to do; else None.
+
+    The project is resolved as its build would (read and hashed, nothing written); a project that
+    cannot be resolved now says so, since the installed bundle is then surely not what it builds.
+    """
+    folder = editable_project(distribution)
+    if folder is None:
+        return None
+    from ._pipeline import plan_project
+
+    advice = f"reinstall it (pip install -e {folder}), or run the project itself: hatch-pylon run {folder}"
+    try:
+        _, current = plan_project(load_project(folder))
+    except PylonError as error:
+        first = str(error).splitlines()[0]
+        return f"{distribution} is an editable install of {folder}, which no longer builds ({first}); {advice}"
+    if current.to_json() == installed.to_json():
+        return None
+    before = {c.id: c.digest for c in installed.components}
+    after = {c.id: c.digest for c in current.components}
+    changed = sorted(i for i in before.keys() | after.keys() if before.get(i) != after.get(i))
+    what = f"components changed ({', '.join(changed)})" if changed else "plan changed"
+    return (
+        f"{distribution} is an editable install of {folder}, whose {what} since it was installed; this runs the "
+        f"installed bundle: {advice}"
+    )

@@ -29,7 +29,7 @@ from wasmtime.component import (
     VariantType,
 )
 
-from ._signatures import InstanceSignatures, Item, OtherItem, Signature
+from ._signatures import InstanceSignatures, Item, OtherItem, Signature, resource_name, resource_names
 
 if TYPE_CHECKING:
     from wasmtime import Engine
@@ -37,8 +37,15 @@ if TYPE_CHECKING:
 _RESOURCE_TYPES = (OwnType, BorrowType)
 
 
-def render(value_type: object) -> str:
-    """WIT-like text of a wasmtime value type."""
+Names = list[tuple[ResourceType, str]]
+
+
+def _render(value_type: object, names: Names) -> str:
+    """WIT-like text of a wasmtime value type; ``names`` are the resources its instance exports."""
+
+    def render(inner: object) -> str:
+        return _render(inner, names)
+
     if isinstance(value_type, ListType):
         return f"list<{render(value_type.element)}>"
     if isinstance(value_type, OptionType):
@@ -62,32 +69,43 @@ def render(value_type: object) -> str:
         kind = "future" if isinstance(value_type, FutureType) else "stream"
         return f"{kind}<{render(value_type.payload)}>" if value_type.payload is not None else kind
     if isinstance(value_type, OwnType):
-        return "own<resource>"
+        return f"own<{resource_name(names, value_type.ty)}>"
     if isinstance(value_type, BorrowType):
-        return "borrow<resource>"
+        return f"borrow<{resource_name(names, value_type.ty)}>"
     return type(value_type).__name__.lower().replace("errorcontext", "error-context")
 
 
-def signature(func: FuncType) -> Signature:
-    result = render(func.result) if func.result is not None else None
-    return Signature(tuple((name, render(t)) for name, t in func.params), result)
+def signature(func: FuncType, names: Names = []) -> Signature:  # noqa: B006 (never mutated)
+    result = _render(func.result, names) if func.result is not None else None
+    return Signature(tuple((name, _render(t, names)) for name, t in func.params), result)
 
 
 def imports_of(component: ComponentType, engine: Engine) -> dict[str, Item]:
     """wasmtime's view of a component's imports, in the form ``signatures`` decodes from binaries."""
-    return {name: _item(extern.ty, engine) for name, extern in component.imports(engine).items()}
+    return _items(component.imports(engine).items(), engine)
 
 
 def exports_of(component: ComponentType, engine: Engine) -> dict[str, Item]:
-    return {name: _item(extern.ty, engine) for name, extern in component.exports(engine).items()}
+    return _items(component.exports(engine).items(), engine)
 
 
-def _item(ty: object, engine: Engine) -> Item:
+def _items(externs: object, engine: Engine) -> dict[str, Item]:
+    pairs = [(name, extern.ty) for name, extern in externs]  # type: ignore[attr-defined]
+    top = resource_names(pairs, _resource_of)
+    return {name: _item(ty, engine, top) for name, ty in pairs}
+
+
+def _resource_of(ty: object) -> ResourceType | None:
+    return ty if isinstance(ty, ResourceType) else None
+
+
+def _item(ty: object, engine: Engine, top: Names) -> Item:
     if isinstance(ty, FuncType):
-        return signature(ty)
+        return signature(ty, top)
     if isinstance(ty, ComponentInstanceType):
-        exports = ty.exports(engine).items()
-        return InstanceSignatures({n: signature(e.ty) for n, e in exports if isinstance(e.ty, FuncType)})
+        exports = [(n, e.ty) for n, e in ty.exports(engine).items()]
+        names = resource_names(exports, _resource_of)
+        return InstanceSignatures({n: signature(t, names) for n, t in exports if isinstance(t, FuncType)})
     if isinstance(ty, ComponentType):
         return OtherItem("component")
     return OtherItem("module" if isinstance(ty, ModuleType) else "type")  # value and resource types

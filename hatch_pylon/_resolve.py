@@ -2,8 +2,9 @@
 
 Starting at the root, each import is matched against the candidates'
 exports: pinned components (the root and ``components`` entries) before
-dir-found ones; within a tier an exact name before a semver-compatible one,
-the highest compatible version winning. Anything unbound, ambiguous or
+dir-found ones, those before component distributions'; within a tier an
+exact name before a semver-compatible one, the highest compatible version
+winning. Anything unbound, ambiguous or
 cyclic is collected and reported in one ``ResolveError``.
 """
 
@@ -15,14 +16,27 @@ from typing import NamedTuple
 from ._components import Candidate, Catalog
 from ._config import PylonConfig
 from ._errors import ResolveError
+from ._linkage import CAP_INVOKE, CAP_RESOLVE, LINKER, host_provides, is_endpoint, is_linker, roles
 from ._names import ExternName, compatible, parse_name
 from ._plan import Binding, find_cycle
 from ._wasm import Extern
 
 
 class Resolution(NamedTuple):
-    components: tuple[Candidate, ...]  # sorted by id, the root included
+    components: tuple[Candidate, ...]  # sorted by id, the root included (registry members too)
     bindings: tuple[Binding, ...]  # sorted by (consumer_id, import_name)
+    host_imports: tuple[tuple[str, str], ...] = ()  # (consumer id, import name) the host serves, sorted
+    registry: tuple[str, ...] = ()  # ids of endpoint providers bundled, unbound, for a linker guest to resolve
+
+    def roles(self) -> dict[str, tuple[str, ...]]:
+        """Component id -> its dynlink roles (linker guest, endpoint provider, endpoint consumer), where it has any."""
+        found = {}
+        for component in self.components:
+            info = component.file.info
+            these = roles((e.name for e in info.imports), (e.name for e in info.exports))
+            if these:
+                found[component.id] = these
+        return found
 
 
 class _Offer(NamedTuple):
@@ -41,11 +55,22 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
     chosen: dict[str, Candidate] = {catalog.root.id: catalog.root}
     queue = [catalog.root]
     bindings: list[Binding] = []
+    host: list[tuple[str, str]] = []
     unresolved: list[str] = []
     ambiguous: list[str] = []
+    problems = []
 
     for consumer in queue:
         for wanted in sorted(consumer.file.info.imports):
+            if is_linker(wanted.name) and config.linkage == "static":
+                problems.append(
+                    f"{consumer.id} ({consumer.display}) imports {wanted.name!r}, which only runtime linkage "
+                    f'provides (composectl composes a static plan into one component); set linkage = "runtime"'
+                )
+                continue
+            if host_provides(wanted.name, config.linkage):
+                host.append((consumer.id, wanted.name))
+                continue
             if config.is_ignored(wanted.name):
                 continue
             matches = _best_offers(consumer, wanted, offers)
@@ -61,7 +86,18 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
                 chosen[offer.provider.id] = offer.provider
                 queue.append(offer.provider)
 
-    problems = []
+    guests = sorted({consumer for consumer, name in host if is_linker(name)})
+    registry: list[Candidate] = []
+    if guests:
+        problems += _linker_policy_problems(guests, config)
+        registry = _registry(catalog, config, chosen, problems)
+        for member in registry:
+            chosen[member.id] = member
+    elif config.registry:
+        problems.append(
+            f"{config.table}.registry lists {', '.join(config.registry)}, but no component of the graph imports "
+            f"{LINKER}@0.1.x to resolve them; remove the key"
+        )
     if unresolved:
         searched = "\n".join(f"    {place}" for place in catalog.searched) or "    (no component dirs configured)"
         pinned = ", ".join(c.id for c in (catalog.root, *catalog.candidates) if c.pinned)
@@ -69,7 +105,8 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
             f"{len(unresolved)} unresolved import{'s' if len(unresolved) != 1 else ''}:\n"
             + "\n".join(unresolved)
             + f"\n  pinned components: {pinned}\n  component dirs searched:\n{searched}"
-            + "\n  Add a component that exports it (component-dirs, [[components]] or $PYLON_COMPONENT_DIRS),"
+            + "\n  Add a component that exports it (component-dirs, [[components]], component-distributions or"
+            + " $PYLON_COMPONENT_DIRS),"
             + f" or leave it to the host with {config.table}.ignore-imports."
         )
     problems.extend(ambiguous)
@@ -81,7 +118,83 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
     return Resolution(
         components=tuple(sorted(chosen.values(), key=lambda c: c.id.encode())),
         bindings=tuple(sorted(bindings, key=lambda b: (b.consumer_id.encode(), b.import_name.encode()))),
+        host_imports=tuple(sorted(host, key=lambda item: (item[0].encode(), item[1].encode()))),
+        registry=tuple(sorted((member.id for member in registry), key=str.encode)),
     )
+
+
+def _linker_policy_problems(guests: list[str], config: PylonConfig) -> list[str]:
+    """A linker import resolves and invokes at run time: the policy must grant both verbs (strict determinism
+    is already refused with runtime linkage, by the configuration)."""
+    names = {capability.name for capability in config.policy.capabilities}
+    missing = [cap for cap in (CAP_RESOLVE, CAP_INVOKE) if cap not in names]
+    problems = []
+    who = ", ".join(guests)
+    if missing:
+        listed = " and ".join(repr(cap) for cap in missing)
+        problems.append(
+            f"{who} imports {LINKER}@0.1.x, which needs {listed} in {config.table}.policy.capabilities "
+            f'(e.g. {{ name = "{missing[0]}", level = "required" }})'
+        )
+    return problems
+
+
+def _registry(
+    catalog: Catalog, config: PylonConfig, chosen: dict[str, Candidate], problems: list[str]
+) -> list[Candidate]:
+    """The endpoint providers bundled for a linker guest: every candidate exporting the endpoint, or the ids
+    ``registry`` lists. composectl instantiates a resolved provider with WASI alone, so each must be self-contained."""
+    providers = {
+        candidate.id: candidate
+        for candidate in catalog.candidates
+        if any(is_endpoint(export.name) for export in candidate.file.info.exports)
+    }
+    if config.registry is None:
+        wanted = sorted(providers)
+    else:
+        wanted = list(config.registry)
+        for component_id in wanted:
+            if component_id not in providers:
+                known = ", ".join(sorted(providers)) or "none"
+                problems.append(
+                    f"{config.table}.registry: {component_id!r} is not a component exporting "
+                    f"compose:dynlink/endpoint (those found: {known})"
+                )
+    members = []
+    for component_id in wanted:
+        member = providers.get(component_id)
+        if member is None:
+            continue
+        foreign = _foreign_imports(member)
+        if foreign:
+            problems.append(
+                f"{member.id} ({member.display}) is an endpoint provider a linker guest may resolve, but it imports "
+                f"{', '.join(map(repr, foreign))}; composectl instantiates a resolved provider with WASI alone, so "
+                "make it self-contained: compose its providers into it first (wasm-tools compose, or hatch-pylon "
+                f"compose), or leave it out with {config.table}.registry"
+            )
+            continue
+        if member.id not in chosen:
+            members.append(member)
+    return members
+
+
+def _foreign_imports(member: Candidate) -> list[str]:
+    """Imports a WASI-only store cannot satisfy: anything but ``wasi:`` and type-only instances (sys:compose/types)."""
+    others = sorted({e.name for e in member.file.info.imports if not e.name.startswith("wasi:")})
+    if not others:
+        return []
+    from ._signatures import InstanceSignatures, Undecidable, decode_file
+
+    try:
+        items = decode_file(member.path, exports=False)[0]
+    except (Undecidable, OSError):
+        return others
+    return [
+        name
+        for name in others
+        if not (isinstance(items.get(name), InstanceSignatures) and items[name].type_only)  # type: ignore[union-attr]
+    ]
 
 
 class _OfferIndex(list):
@@ -107,8 +220,8 @@ def _best_offers(consumer: Candidate, wanted: Extern, offers: _OfferIndex) -> li
         for offer in offers.for_import(parse_name(wanted.name))
         if offer.provider.id != consumer.id and offer.export.kind == wanted.kind
     ]
-    for tier in (True, False):
-        in_tier = [offer for offer in usable if offer.provider.pinned is tier]
+    for tier in (0, 1, 2):  # pinned, component dirs, component distributions
+        in_tier = [offer for offer in usable if offer.provider.tier == tier]
         exact = [offer for offer in in_tier if offer.export.name == wanted.name]
         if exact:
             return exact

@@ -35,7 +35,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from ._errors import PylonError
+from ._errors import GuestStopped, PylonError
 
 if TYPE_CHECKING:
     import threading
@@ -50,15 +50,6 @@ EXIT_ERR = 1  # the guest's wasi:cli/exit with an error, a run export's `err`, o
 EXIT_TRAP = 134  # a trap, as `wasmtime run` exits on Unix (128 + SIGABRT)
 EXIT_CPU = 152  # cpu_ms used up (128 + SIGXCPU, the signal for an exceeded CPU limit)
 EXIT_MEMORY = 153  # a component needs more linear memory than memory_bytes allows at instantiation
-
-
-class GuestStopped(PylonError):
-    """The guest trapped or hit a limit: one line, and the exit status it gives ``run``."""
-
-    def __init__(self, message: str, exit_status: int, detail: str = "") -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
-        self.detail = detail  # wasmtime's full report (the wasm backtrace), shown with -v
 
 
 class RunOptions(NamedTuple):

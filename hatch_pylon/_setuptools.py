@@ -20,12 +20,10 @@ from typing import Any
 from ._config import PylonConfig, load_config
 from ._errors import PylonError
 from ._fs import make_private_folder
-from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
-from ._pipeline import Bundle, build_bundle, shipped_bundle, throttled_progress
-from ._placement import check_placement
+from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
+from ._pipeline import Bundle, adapter_bundle
 from ._project import read_pyproject
-
-TABLE = "tool.pylon"
+from ._schema import SETUPTOOLS_TABLE
 
 
 def finalize(dist: Any) -> None:
@@ -38,8 +36,7 @@ def finalize(dist: Any) -> None:
     raw = data.get("tool", {}).get("pylon")
     if raw is None:
         return
-    name = data.get("project", {}).get("name") or dist.metadata.name
-    state = _State(root, raw, name)
+    state = _State(root, raw, data.get("project", {}).get("name"), dist)
     dist.cmdclass["build_py"] = _wrap_build_py(dist.cmdclass.get("build_py") or _default("build_py"), state)
     dist.cmdclass["sdist"] = _wrap_sdist(dist.cmdclass.get("sdist") or _default("sdist"), state)
 
@@ -57,21 +54,26 @@ def _default(command: str) -> type:
 class _State:
     """Builds the bundle once per setuptools run, whichever command asks first."""
 
-    def __init__(self, root: Path, raw: Any, name: str) -> None:
-        self.root, self.raw, self.name = root, raw, name
+    def __init__(self, root: Path, raw: Any, name: str | None, dist: Any) -> None:
+        self.root, self.raw, self.name, self.dist = root, raw, name, dist
         self.bundle: Bundle | None = None
         self.config: PylonConfig | None = None
+
+    def project_name(self) -> str:
+        """pyproject's name, else the one setup.cfg or setup.py gave (read after this hook was registered)."""
+        name = self.name or self.dist.metadata.name
+        if not isinstance(name, str) or not name:
+            raise PylonError("the project has no name (set [project] name in pyproject.toml, or name in setup.cfg)")
+        return name
 
     def get(self) -> tuple[PylonConfig, Bundle]:
         if self.bundle is None:
             try:
-                self.config = load_config(self.raw, project_root=self.root, project_name=self.name, table=TABLE)
-                check_placement(self.root, self.config.destination, self.config.store, key=TABLE)
+                name = self.project_name()
+                self.config = load_config(self.raw, project_root=self.root, project_name=name, table=SETUPTOOLS_TABLE)
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
-                self.bundle = shipped_bundle(self.root, self.staging, _say) or build_bundle(
-                    self.config, warn=_say, progress=throttled_progress(_say), staging=self.staging
-                )
+                self.bundle = adapter_bundle(self.config, self.staging, _say, required=True)
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():
@@ -85,8 +87,16 @@ def _say(message: str) -> None:
 
 
 def _write_bundle(bundle: Bundle, folder: Path) -> None:
-    if folder.exists():
+    """Write the bundle into ``folder``, first removing every bundle file an earlier build left there.
+
+    ``build_lib`` outlives a build: a composed component from a ``compose =
+    true`` build must not ship with a later ``compose = false`` one.
+    """
+    if folder.is_dir():
         shutil.rmtree(folder / STORE_DIR, ignore_errors=True)
+        for entry in folder.iterdir():
+            if entry.name in (PLAN_FILE, META_FILE) or entry.name.endswith(COMPOSED_SUFFIX):
+                entry.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     bundle.write_to(folder)
     for path in (folder, *folder.rglob("*")):

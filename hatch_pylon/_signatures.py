@@ -18,12 +18,27 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Union, cast
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar, Union, cast
 
 from ._errors import ComponentFormatError
-from ._wasm import COMPONENT_VERSION, MAGIC, MAX_SECTIONS, Cursor
+from ._wasm import (
+    COMPONENT_VERSION,
+    MAGIC,
+    SECTION_ALIAS,
+    SECTION_CANON,
+    SECTION_COMPONENT,
+    SECTION_EXPORT,
+    SECTION_IMPORT,
+    SECTION_INSTANCE,
+    SECTION_TYPE,
+    Cursor,
+    top_level_sections,
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Undecidable(Exception):
@@ -49,9 +64,10 @@ class Signature:
 
 @dataclass(frozen=True)
 class InstanceSignatures:
-    """An instance's function exports (its type and resource exports are left to the linker)."""
+    """An instance's function exports; handles in them name the instance's own resource exports."""
 
     functions: Mapping[str, Signature]
+    type_only: bool = field(default=False, compare=False)  # types only, no resource: a linker defines nothing
 
 
 @dataclass(frozen=True)
@@ -105,7 +121,13 @@ class _Marker:
         return f"<{self.what}>"
 
 
-_RESOURCE = _Marker("resource")
+class _Resource:
+    """One resource type. Each definition or ``(sub resource)`` bound is a new one: resources are
+    compared by identity, as wasm-compose and wasmtime do, never by shape."""
+
+    __slots__ = ()
+
+
 _OPAQUE = _Marker("opaque")  # known not to be a function (a core item, a value); never compared
 _COMPONENT_TYPE = _Marker("component")  # an imported component's type: not modelled further
 _MODULE = _Marker("module")
@@ -130,16 +152,8 @@ _PRIMITIVES = {
     0x73: "string",
     0x64: "error-context",
 }
-_SECTION_TYPE, _SECTION_ALIAS, _SECTION_IMPORT, _SECTION_EXPORT, _SECTION_INSTANCE = 7, 6, 10, 11, 5
-_SECTION_COMPONENT, _SECTION_CANON = 4, 8
-_SHAPING_SECTIONS = (
-    _SECTION_TYPE,
-    _SECTION_ALIAS,
-    _SECTION_IMPORT,
-    _SECTION_EXPORT,
-    _SECTION_INSTANCE,
-    _SECTION_COMPONENT,
-    _SECTION_CANON,
+_SHAPING_SECTIONS = frozenset(
+    {SECTION_TYPE, SECTION_ALIAS, SECTION_IMPORT, SECTION_EXPORT, SECTION_INSTANCE, SECTION_COMPONENT, SECTION_CANON}
 )
 _SORT_CORE, _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x00, 0x01, 0x03, 0x04, 0x05
 # extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
@@ -201,32 +215,46 @@ def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, I
         raise Undecidable(error.reason) from None
     renderer = _Renderer()
     items = decoder.exports if exports else decoder.imports
-    return {name: renderer.item(item) for name, item in items.items()}
+    top = resource_names(items.items(), _resource_of)
+    return {name: renderer.item(item, top) for name, item in items.items()}
+
+
+def _resource_of(item: object) -> _Resource | None:
+    target = item.target if isinstance(item, _TypeExport) else None
+    return target if isinstance(target, _Resource) else None
+
+
+def resource_names(items: Iterable[tuple[str, T]], resource_of: Callable[[T], R | None]) -> list[tuple[R, str]]:
+    """Each resource an instance exports, with the name it is exported under (the first, sorted, if several).
+
+    A handle renders as ``own<name>``: two handles agree only when they name
+    the same resource of their instance, which is how wasm-compose and
+    wasmtime tell resources apart (by identity, never by shape). A handle to
+    a resource its instance does not export renders as ``own<resource>``.
+    """
+    found: list[tuple[R, str]] = []
+    for name, item in sorted(items, key=lambda pair: pair[0]):
+        resource = resource_of(item)
+        if resource is not None and not any(known == resource for known, _ in found):
+            found.append((resource, name))
+    return found
+
+
+def resource_name(names: list[tuple[R, str]], resource: R) -> str:
+    return next((name for known, name in names if known == resource), "resource")
 
 
 def _sections(
     data: bytes | memoryview | mmap.mmap, path: str, *, up_to_last_import: bool, base: int = 0
 ) -> list[tuple[int, Cursor]]:
-    """The sections that shape types, optionally only up to the last import (nothing later changes an import)."""
-    outer = Cursor(data, base, path)
-    outer.pos = 8
-    found: list[tuple[int, int, int]] = []
-    count = 0
-    while not outer.at_end():
-        count += 1
-        if count > MAX_SECTIONS:
-            raise Undecidable(f"more than {MAX_SECTIONS} top-level sections")
-        section_id = outer.byte()
-        size = outer.u32()
-        if size > len(data) - outer.pos:
-            raise Undecidable(f"section {section_id} runs past the end of the file")
-        if section_id in _SHAPING_SECTIONS:
-            found.append((section_id, outer.pos, size))
-        outer.pos += size
-    while up_to_last_import and found and found[-1][0] != _SECTION_IMPORT:
+    """The sections that shape types, optionally only up to the last import (nothing later changes an import).
+
+    Sections, nested components above all, are decoded in place, never copied.
+    """
+    found = [(i, cursor) for i, cursor in top_level_sections(data, path, base) if i in _SHAPING_SECTIONS]
+    while up_to_last_import and found and found[-1][0] != SECTION_IMPORT:
         found.pop()
-    view = memoryview(data)  # sections, nested components above all, are decoded in place, never copied
-    return [(section_id, Cursor(view[start : start + size], base + start, path)) for section_id, start, size in found]
+    return found
 
 
 class _Decoder:
@@ -250,19 +278,19 @@ class _Decoder:
             raise Undecidable("components nested too deeply")
 
     def section(self, section_id: int, cursor: Cursor) -> None:
-        if section_id == _SECTION_COMPONENT:
+        if section_id == SECTION_COMPONENT:
             self.components.append(_Component(_nested(self, cursor).exports))
             return
         for _ in range(cursor.u32()):
-            if section_id == _SECTION_TYPE:
+            if section_id == SECTION_TYPE:
                 self.types.append(_typedef(cursor, self.scopes))
-            elif section_id == _SECTION_ALIAS:
+            elif section_id == SECTION_ALIAS:
                 self._alias(cursor)
-            elif section_id == _SECTION_IMPORT:
+            elif section_id == SECTION_IMPORT:
                 self._import(cursor)
-            elif section_id == _SECTION_EXPORT:
+            elif section_id == SECTION_EXPORT:
                 self._export(cursor)
-            elif section_id == _SECTION_CANON:
+            elif section_id == SECTION_CANON:
                 self._canon(cursor)
             else:
                 self._instance(cursor)
@@ -393,14 +421,20 @@ class _Renderer:
 
     def __init__(self) -> None:
         self.budget = _RENDER_BUDGET
+        self.names: list[tuple[_Resource, str]] = []
 
-    def item(self, item: object) -> Item:
+    def item(self, item: object, top: list[tuple[_Resource, str]]) -> Item:
         if item is _UNKNOWN or (isinstance(item, _Instance) and _UNKNOWN in item.exports.values()):
             raise Undecidable("an item whose type could not be worked out from the binary")
         if isinstance(item, _Func):
+            self.names = top
             return self.signature(item)
         if isinstance(item, _Instance):
-            return InstanceSignatures({n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)})
+            self.names = resource_names(item.exports.items(), _resource_of)
+            type_only = all(isinstance(e, _TypeExport) and _resource_of(e) is None for e in item.exports.values())
+            return InstanceSignatures(
+                {n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)}, type_only
+            )
         if isinstance(item, _TypeExport):
             return OtherItem("type")
         if isinstance(item, _Component) or item is _COMPONENT_TYPE:
@@ -436,6 +470,8 @@ class _Renderer:
         if kind == "result":
             ok, err = text(parts[0]), text(parts[1])
             return "result" if ok is None and err is None else f"result<{ok or '_'}, {err or '_'}>"
+        if kind in ("own", "borrow"):
+            return f"{kind}<{resource_name(self.names, parts[0])}>"
         if kind in ("stream", "future"):
             return f"{kind}<{text(parts[0])}>" if parts[0] is not None else kind
         return f"{kind}<{text(parts[0])}>"  # list, option
@@ -483,7 +519,7 @@ def _typedef(cursor: Cursor, scopes: list[list[object]]) -> object:
             raise Undecidable("resource representation is not i32")
         if _flag(cursor):
             cursor.u32()
-        return _RESOURCE
+        return _Resource()
     return _defvaltype(tag, cursor, scopes)
 
 
@@ -514,9 +550,10 @@ def _defvaltype(tag: int, cursor: Cursor, scopes: list[list[object]]) -> _Node:
     if tag == 0x6A:
         return ("result", optional(), optional())
     if tag in (0x69, 0x68):
-        if _lookup(scopes[-1], cursor.u32()) is not _RESOURCE:
+        resource = _lookup(scopes[-1], cursor.u32())
+        if not isinstance(resource, _Resource):
             raise Undecidable("handle to something that is not a resource")
-        return "own<resource>" if tag == 0x69 else "borrow<resource>"
+        return ("own" if tag == 0x69 else "borrow", resource)
     if tag in (0x66, 0x65):
         return ("stream" if tag == 0x66 else "future", optional())
     raise Undecidable(f"type constructor 0x{tag:02x}")
@@ -592,7 +629,7 @@ def _externdesc(cursor: Cursor, scopes: list[list[object]], local: list[object] 
         return _OPAQUE
     if tag == 0x03:
         bound = cursor.byte()
-        target = _lookup(scopes[-1], cursor.u32()) if bound == 0x00 else _RESOURCE
+        target = _lookup(scopes[-1], cursor.u32()) if bound == 0x00 else _Resource()
         if bound not in (0x00, 0x01):
             raise Undecidable(f"unknown type bound 0x{bound:02x}")
         if local is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from ._errors import printable
 from ._fs import open_regular
 from ._plan import Binding
 from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe
@@ -28,7 +29,7 @@ class TypeReport:
     problems: list[str] = field(default_factory=list)
     compiled: list[str] = field(default_factory=list)  # components wasmtime had to read
     skipped: list[str] = field(default_factory=list)  # components nobody could read (no wasmtime)
-    passes_resources: bool | None = None  # a bound import passes own/borrow handles; None: not known for all
+    resource_bindings: list[str] | None = None  # bound imports passing own/borrow handles; None: not known for all
 
 
 CompilerSource = Union["Compiler", Callable[[], Union["Compiler", None]], None]
@@ -78,7 +79,7 @@ def type_problems(
         if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
             report.problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue
-        from ._compiler import CompileError
+        from ._errors import CompileError
         from ._reflect import exports_of, imports_of
 
         try:
@@ -93,7 +94,11 @@ def type_problems(
         if binding.consumer_id in imports and binding.provider_id in exports:
             report.problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])
     if all(b.consumer_id in imports for b in bindings):
-        report.passes_resources = any(passes_handles(imports[b.consumer_id].get(b.import_name)) for b in bindings)
+        report.resource_bindings = [
+            f"{b.consumer_id} imports {b.import_name!r}"
+            for b in bindings
+            if passes_handles(imports[b.consumer_id].get(b.import_name))
+        ]
     return report
 
 
@@ -113,9 +118,12 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
     """Every function the consumer imports through ``binding`` must exist in the provider with the same types.
 
     ``imports`` are the consumer's, ``exports`` the provider's; functions are
-    compared by shape, and types or resources are left to the linker.
+    compared by shape, and a handle names the resource its instance exports
+    it as, so ``borrow<a>`` never matches ``borrow<b>`` (resources are told
+    apart by identity, as wasm-compose and wasmtime do).
     """
-    label = f"{binding.consumer_id} -> {binding.provider_id} ({binding.import_name})"
+    consumer, provider = printable(binding.consumer_id), printable(binding.provider_id)
+    label = f"{consumer} -> {provider} ({printable(binding.import_name)})"
     wanted = imports.get(binding.import_name)
     offered = exports.get(binding.export_name)
     if wanted is None:

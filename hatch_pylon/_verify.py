@@ -31,20 +31,35 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
-from ._errors import ComponentFormatError, PylonError, VerificationError
-from ._fs import TempFile, TooLarge, open_inside, os_reason
-from ._layout import BLOBS_DIR, META_FILE, PLAN_FILE, STORE_DIR, blob_relpath
-from ._plan import MAX_PLAN_BYTES, Binding, Plan, PlanFormatError, parse_plan
+from ._distributions import ProvidedComponent, Reference, locate_references, parse_references, references_json
+from ._errors import (
+    ComponentFormatError,
+    ComposeError,
+    PlanFormatError,
+    PylonError,
+    TooLarge,
+    VerificationError,
+    printable,
+)
+from ._fs import TempFile, inside, open_inside, os_reason
+from ._layout import (
+    BLOBS_DIR,
+    DEFAULT_IGNORE_IMPORTS,
+    DEFAULT_MAX_COMPONENT_SIZE,
+    META_FILE,
+    PLAN_FILE,
+    STORE_DIR,
+    blob_relpath,
+)
+from ._linkage import exec_refusal, host_provides
+from ._plan import MAX_PLAN_BYTES, Binding, Plan, parse_plan
 from ._wasm import Limits, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
     from ._sources import BundleFolder
-
-DEFAULT_IGNORE = ("wasi:",)
-DEFAULT_LIMIT = 2 << 30
 
 
 @dataclass
@@ -55,7 +70,11 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
-    passes_resources: bool | None = None  # from the type check: a binding passes resource handles
+    resource_bindings: list[str] | None = None  # from the type check: bound imports passing resource handles
+    notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
+    composed_proven: bool = False  # the bundled composed component is what the plan composes to
+    unchecked_references: int = 0  # referenced components a bundle checked alone could not check
+    plan_digest: str = ""  # composectl's plan digest of the plan read, once it parses
 
     @property
     def ok(self) -> bool:
@@ -66,14 +85,24 @@ class Report:
 class BundleMeta:
     """hatch-pylon's record of how the build judged the bundle (``pylon.json``), outside the composectl plan."""
 
-    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE
+    ignore_imports: tuple[str, ...] = DEFAULT_IGNORE_IMPORTS
     composed: str | None = None  # file name of the composed component, next to plan.json
     composed_digest: str | None = None
+    composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
+    references: tuple[Reference, ...] = ()  # components whose blobs stay in other distributions
+    plan_digest: str | None = None  # composectl's plan digest of the plan built (None in older bundles)
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
+        if self.plan_digest is not None:
+            document["plan-digest"] = self.plan_digest
         if self.composed is not None:
-            document["composed"] = {"file": self.composed, "digest": self.composed_digest}
+            composed: dict[str, object] = {"file": self.composed, "digest": self.composed_digest}
+            if self.composed_strip:
+                composed["strip"] = True
+            document["composed"] = composed
+        if self.references:
+            document["references"] = references_json(self.references)
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -86,8 +115,14 @@ class Verified:
     meta: BundleMeta = BundleMeta()
     blobs: dict[str, Path] = field(default_factory=dict)  # digest -> a file holding exactly those bytes
     sizes: dict[str, int] = field(default_factory=dict)
-
     label: str = ""  # what the user named, for messages
+    sources: dict[str, tuple[Path, str]] = field(default_factory=dict)  # digest -> (folder, relative path) to open
+    referenced: frozenset[str] = frozenset()  # digests whose blobs stay in another distribution
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A verified blob for reading, reopened below the folder the gate read it from, following no link."""
+        base, relative = self.sources[digest]
+        return open_inside(base, relative)
 
     def or_raise(self) -> Verified:
         if self.report.problems:
@@ -102,8 +137,9 @@ def verify_bundle(
     compile_all: bool = False,
     compiler: Compiler | Callable[[], Compiler | None] | None = None,
     ignore_imports: tuple[str, ...] | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
+    references_required: bool = True,
 ) -> Verified:
     """Check ``bundle``: what ``_sources.open_target`` yields (its unpacking problems, RECORD mismatches,
     are reported first) or a bundle folder. With ``copy_to``, verified blobs are copied into a store there
@@ -111,11 +147,22 @@ def verify_bundle(
 
     ``compiler`` is a Compiler, None (decode only; what cannot be decoded is
     skipped) or a callable making one when the first compile is needed.
+    Blobs the bundle references in other distributions (``pylon.json``
+    ``references``) are found in the installed ones and checked the same way,
+    never copied; with ``references_required`` false (a wheel, sdist or folder
+    checked alone) a reference to a distribution not installed here is
+    reported as not checked instead of as a problem.
     """
     if isinstance(bundle, (str, os.PathLike)):
         root, label, report = Path(bundle), os.fspath(bundle), Report()
     else:
         root, label, report = bundle.folder, bundle.label, Report(list(bundle.problems))
+        if bundle.provided is not None:
+            report.problems.append(
+                f"{label} is a component distribution: it provides components and has no plan of its own "
+                f"(hatch-pylon verify {label} checks it; run an app that references it)"
+            )
+            return Verified(report, label=label)
     try:
         plan = _read_plan(root)
     except PlanFormatError as error:
@@ -124,12 +171,33 @@ def verify_bundle(
     except PylonError as error:
         report.problems.append(str(error))
         return Verified(report, label=label)
+    report.plan_digest = plan.plan_digest()
     meta = _read_meta(root, report)
+    if meta.plan_digest is not None and meta.plan_digest != report.plan_digest:
+        report.problems.append(
+            f"{META_FILE} records plan digest {meta.plan_digest}, but {PLAN_FILE}'s is {report.plan_digest}: "
+            "the plan changed after the build"
+        )
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
-    blobs, sizes, infos = _check_blobs(root, plan, Limits(max_size=limit), report, copy_to)
-    _check_strays(root, set(digests.values()), report)
-    _check_names(infos, list(plan.bindings), ignore, report)
+    referenced = _check_references(plan, meta, report)
+    located = locate_references(meta.references, required=references_required)
+    report.problems += located.problems
+    report.skipped += [f"referenced component {item}" for item in located.unchecked]
+    report.unchecked_references = len(located.unchecked)
+    blobs, sizes, infos, sources = _check_blobs(
+        root, plan, Limits(max_size=limit), report, copy_to, located.blobs, referenced
+    )
+    _check_strays(root, set(digests.values()) - referenced, report)
+    _check_names(infos, list(plan.bindings), ignore, plan.linkage, report)
+    if plan.root in infos:
+        refusal = exec_refusal(
+            plan.linkage,
+            (e.name for e in infos[plan.root].imports),
+            [b.import_name for b in plan.bindings],
+            (c.name for c in plan.policy.capabilities),
+        )
+        report.notes += [refusal] if refusal is not None else []
     _check_composed(root, plan, meta, ignore, Limits(max_size=limit), report)
     if types and len(infos) == len(digests):
         from ._typecheck import type_problems
@@ -141,11 +209,39 @@ def verify_bundle(
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
         ]
         report.typed = True
-        report.passes_resources = typed.passes_resources
+        report.resource_bindings = typed.resource_bindings
         report.compiled_all = compile_all and not typed.skipped
-    report.checked_components = len(digests)
+    elif types and located.unchecked:
+        report.skipped.append("types of the bindings (a referenced component could not be checked)")
+    if meta.composed is not None and not report.problems and not located.unchecked:
+        _prove_composed(root, plan, meta, ignore, report, sources)
+    report.checked_components = len(infos)
     report.checked_bindings = len(plan.bindings)
-    return Verified(report, plan, meta, blobs, sizes, label)
+    return Verified(report, plan, meta, blobs, sizes, label, sources, frozenset(referenced))
+
+
+def _check_references(plan: Plan, meta: BundleMeta, report: Report) -> set[str]:
+    """The referenced digests; each reference must name a plan component by its id and digest."""
+    digests = {c.id: c.digest for c in plan.components}
+    referenced: set[str] = set()
+    for reference in meta.references:
+        for cid, digest in reference.components:
+            if digests.get(cid) != digest:
+                report.problems.append(
+                    f"{META_FILE}: references {cid!r} (sha256 {digest}) from {reference.requirement}, "
+                    "which the plan does not name"
+                )
+            referenced.add(digest)
+    return referenced
+
+
+def bundle_meta(folder: Path) -> BundleMeta:
+    """A bundle's ``pylon.json`` alone (what the metadata hook needs of an sdist's bundle); PylonError if damaged."""
+    report = Report()
+    meta = _read_meta(folder, report)
+    if report.problems:
+        raise PylonError("; ".join(report.problems))
+    return meta
 
 
 def _read_small(root: Path, name: str) -> bytes:
@@ -175,8 +271,15 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         return BundleMeta()
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
+    plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
+    references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
     if (
-        not isinstance(ignore, list)
+        references is None
+        or not isinstance(ignore, list)
+        or not (
+            plan_digest is None
+            or (isinstance(plan_digest, str) and len(plan_digest) == 64 and set(plan_digest) <= set("0123456789abcdef"))
+        )
         or not all(isinstance(p, str) and p for p in ignore)
         or (
             composed is not None
@@ -184,29 +287,45 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
                 isinstance(composed, dict)
                 and isinstance(composed.get("file"), str)
                 and isinstance(composed.get("digest"), str)
+                and isinstance(composed.get("strip", False), bool)
             )
         )
     ):
         report.problems.append(f"{META_FILE}: not a hatch-pylon bundle record")
         return BundleMeta()
     if composed is None:
-        return BundleMeta(tuple(ignore))
-    return BundleMeta(tuple(ignore), composed["file"], composed["digest"])
+        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references)
+    strip = composed.get("strip", False)
+    return BundleMeta(
+        tuple(ignore), composed["file"], composed["digest"], strip, plan_digest=plan_digest, references=references
+    )
 
 
 def _check_blobs(
-    root: Path, plan: Plan, limits: Limits, report: Report, copy_to: Path | None
-) -> tuple[dict[str, Path], dict[str, int], dict[str, WasmInfo]]:
+    root: Path,
+    plan: Plan,
+    limits: Limits,
+    report: Report,
+    copy_to: Path | None,
+    external: dict[str, tuple[Path, str, str]],
+    referenced: set[str],
+) -> tuple[dict[str, Path], dict[str, int], dict[str, WasmInfo], dict[str, tuple[Path, str]]]:
     blobs: dict[str, Path] = {}
     sizes: dict[str, int] = {}
     infos: dict[str, WasmInfo] = {}
+    sources: dict[str, tuple[Path, str]] = {}
     for component in plan.components:
-        relative = f"{STORE_DIR}/{blob_relpath(component.digest)}"
+        base, relative = root, f"{STORE_DIR}/{blob_relpath(component.digest)}"
         where = f"component {component.id!r}: blob {relative}"
+        if component.digest in referenced:
+            if component.digest not in external:
+                continue  # reported by locate_references (a problem, or not checked)
+            base, relative, label = external[component.digest]
+            where = f"component {component.id!r}: blob {relative} of {label}"
         temp = None
         try:
-            with open_inside(root, relative) as file:
-                if copy_to is not None:
+            with open_inside(base, relative) as file:
+                if copy_to is not None and base is root:
                     destination = copy_to / STORE_DIR / blob_relpath(component.digest)
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     temp = TempFile(destination.parent)
@@ -218,23 +337,26 @@ def _check_blobs(
                 report.problems.append(f"{where} is a core WebAssembly module, not a component")
                 continue
             if temp is not None:
+                assert copy_to is not None
                 temp.commit(destination)
                 blobs[component.digest] = destination
+                sources[component.digest] = (copy_to, f"{STORE_DIR}/{blob_relpath(component.digest)}")
             else:
-                blobs[component.digest] = root / relative
+                blobs[component.digest] = inside(base, relative)
+                sources[component.digest] = (base, relative)
             sizes[component.digest] = scanned.size
             infos[component.id] = scanned.info
         except FileNotFoundError:
             report.problems.append(f"{where} is missing")
         except ComponentFormatError as error:
-            report.problems.append(f"{where}: {_hashed_or_not(root, relative, component.digest, limits)}{error.detail}")
+            report.problems.append(f"{where}: {_hashed_or_not(base, relative, component.digest, limits)}{error.detail}")
         except (OSError, TooLarge) as error:
             reason = os_reason(error) if isinstance(error, OSError) else str(error)
             report.problems.append(f"{where} cannot be used: {reason}")
         finally:
             if temp is not None and not temp.done:
                 temp.discard()
-    return blobs, sizes, infos
+    return blobs, sizes, infos, sources
 
 
 def _hashed_or_not(root: Path, relative: str, digest: str, limits: Limits) -> str:
@@ -264,7 +386,7 @@ def _check_strays(root: Path, digests: set[str], report: Report) -> None:
             report.problems.append(f"{label}: cannot be listed ({os_reason(exc)})")
             continue
         for entry in entries:
-            name = f"{label}/{entry.name}"
+            name = f"{printable(label)}/{entry.name}"
             mode = entry.stat(follow_symlinks=False).st_mode
             if stat.S_ISDIR(mode):
                 if label == STORE_DIR and entry.name != BLOBS_DIR:
@@ -315,20 +437,159 @@ def _check_composed(
         report.problems.append(f"composed component {name} is a core WebAssembly module, not a component")
         return
     for extern in scanned.info.imports:
-        if not extern.name.startswith(ignore):
+        if not extern.name.startswith(ignore) and not host_provides(extern.name, plan.linkage):
             report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
 
 
-def _check_names(infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], report: Report) -> None:
+def _prove_composed(
+    root: Path,
+    plan: Plan,
+    meta: BundleMeta,
+    ignore: tuple[str, ...],
+    report: Report,
+    sources: dict[str, tuple[Path, str]],
+) -> None:
+    """The composed component must be exactly what wasm-tools composes from the plan's verified blobs.
+
+    Composition is reproducible (no paths or timestamps reach the output), so
+    a file with the right digest in ``pylon.json`` but other bytes than the
+    plan composes to is refused. Without wasm-tools it cannot be proven: that
+    is said, and ``run`` links the plan instead of running it.
+    """
+    from ._compose import compose_bundle, find_wasm_tools, install_hint
+
+    name = meta.composed
+    tool = find_wasm_tools()
+    if tool is None:
+        report.skipped.append(f"composed component {name}: cannot be proven without wasm-tools ({install_hint()})")
+        return
+    try:
+        composed = compose_bundle(
+            root, plan, ignore_imports=ignore, strip=meta.composed_strip, tool=tool, sources=sources
+        )
+    except ComposeError as error:
+        report.problems.append(f"composed component {name}: the plan does not compose ({error})")
+        return
+    if composed.digest != meta.composed_digest:
+        report.problems.append(
+            f"composed component {name} is not what the plan composes to "
+            f"(sha256 {meta.composed_digest}; wasm-tools composes sha256 {composed.digest})"
+        )
+        return
+    report.composed_proven = True
+
+
+def _check_names(
+    infos: dict[str, WasmInfo], bindings: list[Binding], ignore: tuple[str, ...], linkage: str, report: Report
+) -> None:
+    """Every import bound or left to the host (an ignored prefix, or an interface the runtime host serves)."""
     bound = {(b.consumer_id, b.import_name) for b in bindings}
     for component_id, info in sorted(infos.items()):
         for extern in info.imports:
-            if not extern.name.startswith(ignore) and (component_id, extern.name) not in bound:
+            if extern.name.startswith(ignore) or host_provides(extern.name, linkage):
+                continue
+            if (component_id, extern.name) not in bound:
                 report.problems.append(f"component {component_id!r}: import {extern.name!r} is not bound")
     names = {cid: ({e.name for e in info.imports}, {e.name for e in info.exports}) for cid, info in infos.items()}
     for b in bindings:
-        label = f"binding {b.consumer_id}: {b.import_name} -> {b.provider_id}: {b.export_name}"
+        label = f"binding {b.described()}"
         if b.consumer_id in names and b.import_name not in names[b.consumer_id][0]:
             report.problems.append(f"{label}: {b.consumer_id!r} has no import {b.import_name!r}")
         if b.provider_id in names and b.export_name not in names[b.provider_id][1]:
             report.problems.append(f"{label}: {b.provider_id!r} does not export {b.export_name!r}")
+
+
+@dataclass(frozen=True)
+class ProvidedCheck:
+    """A component distribution's descriptor and blobs, checked (or the report of why not)."""
+
+    report: Report
+    descriptor: bytes = b""
+    components: tuple[ProvidedComponent, ...] = ()
+    blobs: dict[str, Path] = field(default_factory=dict)  # digest -> a file holding exactly those bytes
+
+    def or_raise(self, label: str) -> ProvidedCheck:
+        if self.report.problems:
+            raise VerificationError(label, self.report.problems)
+        return self
+
+
+def verify_provided(
+    base: str | os.PathLike[str],
+    descriptor: str,
+    store: str | None = None,
+    *,
+    limit: int = DEFAULT_MAX_COMPONENT_SIZE,
+    copy_to: Path | None = None,
+) -> ProvidedCheck:
+    """Check a component distribution: its descriptor (``descriptor``, below ``base``) and every blob it lists.
+
+    Each blob is opened below ``base`` without following a link, streamed through SHA-256 and read as a
+    component in the same pass; its digest, size, imports and exports must be the descriptor's, and the store
+    holds nothing else. ``store`` replaces the descriptor's store folder (an sdist carries it elsewhere); with
+    ``copy_to``, blobs are copied into a store there as they are hashed.
+    """
+    from ._distributions import parse_descriptor, read_capped
+    from ._errors import ComponentsError
+
+    root = Path(base)
+    report = Report()
+    try:
+        data = read_capped(root, descriptor, descriptor)
+        listed_store, components = parse_descriptor(data, descriptor)
+    except ComponentsError as error:
+        report.problems.append(str(error))
+        return ProvidedCheck(report)
+    store = listed_store if store is None else store
+    components = tuple(c._replace(relative=f"{store}/{blob_relpath(c.digest or '')}") for c in components)
+    limits = Limits(max_size=limit)
+    blobs: dict[str, Path] = {}
+    for component in components:
+        where = f"component {component.id!r}: blob {component.relative}"
+        temp = None
+        try:
+            with open_inside(root, component.relative) as file:
+                if copy_to is not None:
+                    destination = copy_to / STORE_DIR / blob_relpath(component.digest or "")
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    temp = TempFile(destination.parent)
+                scanned = scan_stream(file, component.relative, temp.file.write if temp else None, limits)
+            if scanned.digest != component.digest:
+                report.problems.append(
+                    f"{where} was modified (sha256 {scanned.digest}, {descriptor} says {component.digest})"
+                )
+                continue
+            if scanned.info.kind != "component":
+                report.problems.append(f"{where} is a core WebAssembly module, not a component")
+                continue
+            actual = (
+                tuple(sorted({(e.name, e.kind) for e in scanned.info.imports})),
+                tuple(sorted({(e.name, e.kind) for e in scanned.info.exports})),
+            )
+            if (scanned.size, *actual) != (
+                component.size,
+                tuple(sorted(component.imports)),
+                tuple(sorted(component.exports)),
+            ):
+                report.problems.append(f"{where}: its size, imports or exports are not what {descriptor} lists")
+                continue
+            if temp is not None:
+                temp.commit(destination)
+                blobs[scanned.digest] = destination
+            else:
+                blobs[scanned.digest] = inside(root, component.relative)
+        except FileNotFoundError:
+            report.problems.append(f"{where} is missing")
+        except ComponentFormatError as error:
+            modified = _hashed_or_not(root, component.relative, component.digest or "", limits)
+            report.problems.append(f"{where}: {modified}{error.detail}")
+        except (OSError, TooLarge) as error:
+            reason = os_reason(error) if isinstance(error, OSError) else str(error)
+            report.problems.append(f"{where} cannot be used: {reason}")
+        finally:
+            if temp is not None and not temp.done:
+                temp.discard()
+    if store == STORE_DIR or store.endswith(f"/{STORE_DIR}"):
+        _check_strays(root / store[: -len(STORE_DIR)], {c.digest or "" for c in components}, report)
+    report.checked_components = len(blobs)
+    return ProvidedCheck(report, data, components, blobs)

@@ -1,13 +1,15 @@
 """Read a WebAssembly binary's top-level imports and exports without compiling it.
 
-Only the outermost layer is decoded: depth-0 import (10) and export (11)
-sections are parsed, everything else (nested core modules and components
-included) is skipped by its declared size. Reading an 18 MB componentize-py
-root this way costs milliseconds, where compiling it costs seconds.
+Only the outermost layer is decoded: of a component, the depth-0 import (10)
+and export (11) sections; of a core module, its import (2) and export (7)
+sections. Everything else (nested core modules and components included) is
+skipped by its declared size. Reading an 18 MB componentize-py root this way
+costs milliseconds, where compiling it costs seconds.
 
 ``scan`` does the same walk while feeding every byte to SHA-256 (and to an
 optional sink, such as the blob store's writer), so a file is read exactly
-once to describe it, address it and stage it.
+once to describe it, address it and stage it. ``top_level_sections`` walks a
+binary already in memory (or mapped), for the type decoder (``_signatures``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, Union, cast
 
 from ._errors import ComponentFormatError
 from ._fs import NotRegularFile, open_regular
+from ._layout import DEFAULT_MAX_COMPONENT_SIZE
 
 if TYPE_CHECKING:
     from mmap import mmap
@@ -30,10 +33,31 @@ CORE_VERSION = 0x01
 
 _CHUNK = 1 << 20
 MAX_SECTIONS = 20_000  # depth-0 sections per file: the 18 MB CPython root has 432; a run of tiny ones is refused
-_LAST_COMPONENT_SECTION = 12
-# Which depth-0 sections hold what we read: component import (10) / export (11), core import (2) / export (7).
-_ROLES = {"component": {10: "import", 11: "export"}, "module": {2: "import", 7: "export"}}
+
+# Component section ids (the component model's binary format); 0 is a custom section in both layers.
+SECTION_CUSTOM = 0
+SECTION_CORE_MODULE = 1
+SECTION_CORE_INSTANCE = 2
+SECTION_CORE_TYPE = 3
+SECTION_COMPONENT = 4
+SECTION_INSTANCE = 5
+SECTION_ALIAS = 6
+SECTION_TYPE = 7
+SECTION_CANON = 8
+SECTION_START = 9
+SECTION_IMPORT = 10
+SECTION_EXPORT = 11
+SECTION_VALUE = 12
+_LAST_COMPONENT_SECTION = SECTION_VALUE
+# Core module section ids this reader needs: import (2) and export (7); tag (13) is the last.
+CORE_SECTION_IMPORT = 2
+CORE_SECTION_EXPORT = 7
 _LAST_CORE_SECTION = 13
+# Which depth-0 sections hold what ``scan`` reads.
+_ROLES = {
+    "component": {SECTION_IMPORT: "import", SECTION_EXPORT: "export"},
+    "module": {CORE_SECTION_IMPORT: "import", CORE_SECTION_EXPORT: "export"},
+}
 
 _CORE_SORTS = {
     0x00: "core func",
@@ -73,7 +97,7 @@ class Limits(NamedTuple):
     else streams through a fixed buffer.
     """
 
-    max_size: int = 2 << 30  # bytes per component file (max-component-size)
+    max_size: int = DEFAULT_MAX_COMPONENT_SIZE  # bytes per component file
     max_externs: int = 10_000  # imports, and exports, per component (max-imports)
     max_section: int = 64 << 20  # bytes of one import or export section
 
@@ -297,8 +321,31 @@ class _Reader:
         raise self.fail("LEB128 integer longer than 5 bytes", offset=start)
 
 
+def top_level_sections(data: bytes | memoryview | mmap, path: str, base: int = 0) -> Iterator[tuple[int, Cursor]]:
+    """Each top-level section of the binary held in ``data`` (past its 8-byte preamble): its id and a cursor
+    over its body, a view into ``data`` (never a copy). ``base`` is ``data``'s offset in the file, for messages.
+
+    At most ``MAX_SECTIONS``; a section running past the end raises ``ComponentFormatError``.
+    """
+    outer = Cursor(data, base, path)
+    outer.pos = 8
+    view = memoryview(data)
+    count = 0
+    while not outer.at_end():
+        count += 1
+        if count > MAX_SECTIONS:
+            raise outer.fail(f"has more than {MAX_SECTIONS} top-level sections (a hostile file?)")
+        start = outer.pos
+        section_id = outer.byte()
+        size = outer.u32()
+        if size > len(data) - outer.pos:
+            raise outer.fail(f"section {section_id} declares {size} bytes, past the end of the file", at=start)
+        yield section_id, Cursor(view[outer.pos : outer.pos + size], base + outer.pos, path)
+        outer.pos += size
+
+
 class Cursor:
-    """Decodes one in-memory import/export section body; offsets stay file-absolute."""
+    """Decodes one in-memory section body; offsets stay file-absolute."""
 
     def __init__(self, data: bytes | memoryview | mmap, base: int, path: str) -> None:
         self.data = data

@@ -2,9 +2,14 @@
 
 from hatchling.plugin import hookimpl
 
-from ._hatch import PylonBuildHook
+from ._hatch import PylonBuildHook, PylonMetadataHook
 
 
 @hookimpl
 def hatch_register_build_hook() -> type[PylonBuildHook]:
     return PylonBuildHook
+
+
+@hookimpl
+def hatch_register_metadata_hook() -> type[PylonMetadataHook]:
+    return PylonMetadataHook

@@ -53,6 +53,34 @@ def plugin_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 CODEC = Path(__file__).resolve().parent / "codec"
+DYNLINK = Path(__file__).resolve().parent / "dynlink"
+
+
+def componentize_all(source: Path, worlds: dict[str, str], out: Path) -> dict[str, Path]:
+    """Build ``source/<name>/app.py`` for each ``name -> world`` of ``source/wit`` with componentize-py, all at
+    once (one process each); ``{name: out/<name>.wasm}``."""
+    from helpers import sample_build
+
+    jobs = {}
+    for name, world in worlds.items():
+        command = [
+            sys.executable,
+            "-c",
+            sample_build.COMPONENTIZE,
+            "-d",
+            str(source / "wit"),
+            "-w",
+            world,
+            "componentize",
+            "app",
+            "-o",
+            str(out / f"{name}.wasm"),
+        ]
+        jobs[name] = subprocess.Popen(command, cwd=source / name, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for name, job in jobs.items():
+        _, err = job.communicate()
+        assert job.returncode == 0, f"componentize-py failed for {source.name}/{name}:\n{err.decode(errors='replace')}"
+    return {name: out / f"{name}.wasm" for name in jobs}
 
 
 @pytest.fixture(scope="session")
@@ -61,29 +89,15 @@ def codec_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
 
     Both build at once (two processes). {"cap": cap.wasm, "root": root.wasm}
     """
-    from helpers import sample_build
+    return componentize_all(CODEC, {"cap": "cap", "root": "root"}, tmp_path_factory.mktemp("codec"))
 
-    out = tmp_path_factory.mktemp("codec")
-    jobs = {}
-    for name, world in (("cap", "cap"), ("root", "root")):
-        command = [
-            sys.executable,
-            "-c",
-            sample_build.COMPONENTIZE,
-            "-d",
-            str(CODEC / "wit"),
-            "-w",
-            world,
-            "componentize",
-            "app",
-            "-o",
-            str(out / f"{name}.wasm"),
-        ]
-        jobs[name] = subprocess.Popen(command, cwd=CODEC / name, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for name, job in jobs.items():
-        _, err = job.communicate()
-        assert job.returncode == 0, f"componentize-py failed for the codec {name}:\n{err.decode(errors='replace')}"
-    return {name: out / f"{name}.wasm" for name in jobs}
+
+@pytest.fixture(scope="session")
+def dynlink_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """tests/dynlink/'s runtime-linking guests (componentize-py), built once per session, all at once:
+    {"guest": the hybrid linker guest, "provider": the echo endpoint provider, "consumer": a flavor-A consumer}."""
+    worlds = {"guest": "linker-guest", "provider": "echo-provider", "consumer": "endpoint-consumer"}
+    return componentize_all(DYNLINK, worlds, tmp_path_factory.mktemp("dynlink"))
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +113,15 @@ def cpython_guest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # Fixtures that build real CPython components (componentize-py) or whole packages: any test using one,
 # directly or through another fixture, belongs to the slow tier, whatever its own marks say.
-_EXPENSIVE = {"python_root", "sample_wheel", "sample_project", "codec_components", "plugin_wheelhouse", "cpython_guest"}
+_EXPENSIVE = {
+    "python_root",
+    "sample_wheel",
+    "sample_project",
+    "codec_components",
+    "dynlink_components",
+    "plugin_wheelhouse",
+    "cpython_guest",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

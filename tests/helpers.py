@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 from hypothesis import strategies as st
@@ -209,6 +210,43 @@ def hook_pyproject(name: str, hook_toml: str) -> str:
     )
 
 
+def cbor_decode(data: bytes) -> Any:
+    """A strict reader for the CBOR subset ciborium writes for PlanV1: shortest heads, definite lengths only."""
+    value, end = _cbor_item(data, 0)
+    assert end == len(data), "trailing bytes"
+    return value
+
+
+def _cbor_item(data: bytes, at: int) -> tuple[Any, int]:
+    major, info = data[at] >> 5, data[at] & 31
+    at += 1
+    if info < 24:
+        amount = info
+    else:
+        assert 24 <= info <= 27, f"indefinite or reserved length at {at - 1}"
+        size = 1 << (info - 24)
+        amount = int.from_bytes(data[at : at + size], "big")
+        assert amount >= (24 if size == 1 else 1 << (4 * size)), f"a longer head than needed at {at - 1}"
+        at += size
+    if major == 0:
+        return amount, at
+    if major == 3:
+        return data[at : at + amount].decode("utf-8"), at + amount
+    if major == 4:
+        items = []
+        for _ in range(amount):
+            item, at = _cbor_item(data, at)
+            items.append(item)
+        return items, at
+    assert major == 5, f"major type {major} is not in a PlanV1"
+    result = {}
+    for _ in range(amount):
+        key, at = _cbor_item(data, at)
+        assert isinstance(key, str) and key not in result
+        result[key], at = _cbor_item(data, at)
+    return result, at
+
+
 def chain_graph(folder: Path, count: int) -> Path:
     """A runnable chain of ``count`` caps: the root's ``run`` returns c0's ``f``; each ci imports c(i+1)'s interface.
 
@@ -232,7 +270,7 @@ def chain_graph(folder: Path, count: int) -> Path:
         (caps / f"c{index}.wasm").write_bytes(wasmtime.wat2wasm("\n".join(wat)))
     root = folder / "root.wasm"
     root.write_bytes(
-        wasmtime.wat2wasm(f"""
+        wasmtime.wat2wasm("""
         (component
           (import "chain:c0/api@1.0.0" (instance $c0 (export "f" (func $f (result u32)))))
           (alias export $c0 "f" (func $f))

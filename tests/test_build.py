@@ -81,7 +81,12 @@ def assert_valid_bundle(files: dict[str, bytes], folder: str, project: Path) -> 
 
 
 def test_sample_wheel_and_sdist_carry_a_valid_plan_and_blobs(sample_project: Path, python_root: Path) -> None:
-    wheel, sdist = built(sample_project, "--sdist", "--wheel")
+    result = run_build(sample_project, "--sdist", "--wheel")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # a runtime plan of typed bindings: composectl's exec refuses it, and the build says so (and the fix)
+    assert "composectl's exec refuses this runtime plan" in result.stdout + result.stderr
+    assert 'set linkage = "static"' in result.stdout + result.stderr
+    wheel, sdist = next((sample_project / "dist").glob("*.whl")), next((sample_project / "dist").glob("*.tar.gz"))
     files = wheel_files(wheel)
     plan = assert_valid_bundle(files, DEST, sample_project)
     assert plan["root"] == "python"

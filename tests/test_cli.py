@@ -21,6 +21,7 @@ def test_inspect_text_and_json(tmp_path: Path, capsys) -> None:
     assert main(["inspect", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "kind": "component",
+        "dynlink-roles": [],
         "imports": [{"name": "a:b/c@1.0.0", "kind": "instance"}],
         "exports": [{"name": "x:y/z@2.0.0", "kind": "instance"}],
     }
@@ -35,7 +36,7 @@ def test_inspect_types_shows_what_each_import_needs(tmp_path: Path, capsys) -> N
     assert "  func      top-level-func\n              func(x: string) -> list<tuple<string, u32>>\n" in text
     assert main(["inspect", "--types", "--json", str(path)]) == 0
     imports = {i["name"]: i for i in json.loads(capsys.readouterr().out)["imports"]}
-    assert imports["pkg:geo/shapes@1.2.3"]["functions"]["peek"] == "func(h: borrow<resource>) -> result"
+    assert imports["pkg:geo/shapes@1.2.3"]["functions"]["peek"] == "func(h: borrow<b>) -> result"
 
 
 def test_inspect_types_says_when_it_cannot_decode(tmp_path: Path, capsys) -> None:

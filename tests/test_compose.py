@@ -18,8 +18,8 @@ import pytest
 from helpers import run_plain
 
 from hatch_pylon._compiler import Compiler
-from hatch_pylon._compose import ComposeError, compose_config, compose_plan, find_wasm_tools
-from hatch_pylon._errors import PylonError
+from hatch_pylon._compose import compose_config, compose_plan, find_wasm_tools
+from hatch_pylon._errors import ComposeError, PylonError
 from hatch_pylon._runtime import Runtime
 from hatch_pylon._sources import open_target
 from hatch_pylon._verify import verify_bundle

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hatch_pylon._config import HATCH_TABLE, env_var_for, load_config
+from hatch_pylon._config import env_var_for, load_config
 from hatch_pylon._errors import ConfigError
+from hatch_pylon._schema import HATCH_TABLE
 
 
 def load(raw: dict, environ: dict | None = None, root: Path = Path("/proj")):
@@ -32,7 +33,7 @@ def test_defaults() -> None:
         ("dynlink:resolve", "required"),
         ("dynlink:invoke", "required"),
     ]
-    assert config.validate == "names"
+    assert config.validate == "types"
 
 
 def test_variable_expansion_forms() -> None:
@@ -268,7 +269,7 @@ def test_destination_messages() -> None:
 
 
 def test_schema_drives_the_parser() -> None:
-    from hatch_pylon._config import OPTIONS, REQUIRED
+    from hatch_pylon._schema import OPTIONS, REQUIRED
 
     names = [option.name for option in OPTIONS]
     assert len(names) == len(set(names))
@@ -323,7 +324,7 @@ def test_manifest_capabilities_become_pinned_components(tmp_path: Path) -> None:
     env = {"HOME": "/home/me", "COMPRESSION_WASM": "/ci/c.wasm", "PYLON_COMPONENT_SQLITE": "/ci/s.wasm"}
     config = load({"root": "r.wasm", "manifest": "${MANIFEST:-.pylon.toml}"}, env, tmp_path)
     assert [(c.path, c.origin) for c in config.components] == [
-        (Path("/ci/c.wasm"), ".pylon.toml: capabilities[0].path"),
+        (Path("/ci/c.wasm"), ".pylon.toml: capabilities[0].path (from $COMPRESSION_WASM)"),
         (Path("/ci/s.wasm"), "$PYLON_COMPONENT_SQLITE"),
     ]
 
@@ -560,3 +561,60 @@ def test_hook_problems_for_setuptools_and_a_mismatched_backend(tmp_path: Path) -
         "pyproject.toml: build-system.build-backend is hatchling, which does not read [tool.pylon]; move that "
         "table to [tool.hatch.build.hooks.pylon]"
     ]
+
+
+def test_planv1_fields_from_the_configuration() -> None:
+    config = load(
+        {
+            "root": "wasm/python.wasm",
+            "components": [{"id": "arrow-core", "path": "caps/a.wasm", "source": "oci://ghcr.io/acme/arrow:1"}],
+            "policy": {"tenant": "acme"},
+            "secrets": [
+                {"secret-id": "db", "backend-uri": "vault://secrets/db"},
+                {"secret-id": "api-key", "backend-uri": "dev://"},
+            ],
+        }
+    )
+    assert config.components[0].fetch_url == "oci://ghcr.io/acme/arrow:1"
+    assert config.policy.tenant == "acme"
+    assert [tuple(s) for s in config.secrets] == [("db", "vault://secrets/db"), ("api-key", "dev://")]
+    assert load({"root": "r.wasm"}).policy.tenant is None and load({"root": "r.wasm"}).secrets == ()
+
+
+def test_planv1_fields_are_checked_where_they_are_written() -> None:
+    found = problems(
+        {
+            "root": "r.wasm",
+            "components": [
+                {"id": "a", "path": "a.wasm", "source": "gopher://old/a.wasm"},
+                {"id": "b", "path": "b.wasm", "source": ""},
+            ],
+            "policy": {"tenant": 7},
+            "secrets": [
+                {"secret-id": "k", "backend-uri": "vault"},
+                {"secret-id": "k", "backend-uri": "vault://admin:hunter2@vault.local/k"},
+                {"secret-id": "v", "backend-uri": "dev://", "value": "hunter2"},
+                {"backend-uri": "dev://"},
+            ],
+        }
+    )
+    table = HATCH_TABLE
+    expected = [
+        f"{table}.components[0].source: unsupported source scheme in 'gopher://old/a.wasm'",
+        f"{table}.components[1].source: must be a non-empty string, got ''",
+        f"{table}.policy.tenant: must be a non-empty string, got an integer (7)",
+        f"{table}.secrets[0].backend-uri: 'vault' is not a backend URI",
+        f"{table}.secrets[1].backend-uri: carries a password",
+        f"{table}.secrets[1].secret-id: duplicate secret 'k' (already at {table}.secrets[0])",
+        f"{table}.secrets[2].value is not a known option (a plan names where a secret lives, never its value)",
+        f"{table}.secrets[3].secret-id: is required",
+    ]
+    for fragment in expected:
+        assert any(problem.startswith(fragment) for problem in found), (fragment, found)
+    assert not any("hunter2" in problem for problem in found), found
+    assert len(found) == len(expected), found
+
+
+def test_a_string_that_is_not_unicode_is_named() -> None:
+    found = problems({"root": "r.wasm", "policy": {"tenant": "x\ud800"}})
+    assert found == [f"{HATCH_TABLE}.policy.tenant: 'x\\ud800' holds a lone surrogate, which is not Unicode"]

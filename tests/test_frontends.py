@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -123,3 +124,55 @@ def test_setuptools_projects_without_pylon_are_untouched(tmp_path: Path, plugin_
     assert "hatch-pylon" not in result.stdout + result.stderr
     with zipfile.ZipFile(next((project / "dist").glob("*.whl"))) as archive:
         assert not [n for n in archive.namelist() if "pylon" in n]
+
+
+def test_setuptools_name_from_setup_cfg_and_no_stale_composed_file(tmp_path: Path) -> None:
+    """A project named only in setup.cfg builds; a compose = false build after a compose = true one
+    ships no composed component (build/lib outlives a build)."""
+    from corpus import base_project
+
+    project = tmp_path / "cfg-named"
+    base_project(project, "")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[tool.pylon]\nroot = "root.wasm"\ncomponent-dirs = ["caps"]\ndestination = "demo/_pylon"\ncompose = true\n'
+    )
+    (project / "setup.cfg").write_text("[metadata]\nname = cfg-named\nversion = 1.0\n[options]\npackages = demo\n")
+    composed = "demo/_pylon/python.composed.wasm"
+    for compose in ("true", "false"):
+        pyproject = project / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text().replace("compose = true", f"compose = {compose}"))
+        shutil.rmtree(project / "dist", ignore_errors=True)
+        run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "."], project, {**os.environ})
+        wheel = next((project / "dist").glob("cfg_named-1.0-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            assert (composed in archive.namelist()) == (compose == "true"), archive.namelist()
+        assert main(["verify", str(wheel)]) == 0
+
+
+@pytest.mark.slow
+def test_setuptools_unpacked_sdist_without_a_bundle_says_why_and_names_its_table(tmp_path: Path) -> None:
+    """setuptools builds go through the same entry as hatchling's: the unpacked-sdist hint, placement naming
+    ``tool.pylon``."""
+    from corpus import base_project
+
+    project = tmp_path / "unpacked"
+    base_project(project, "")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "unpacked"\nversion = "1.0"\n'
+        '[tool.pylon]\nroot = "gone.wasm"\ndestination = "demo/_pylon"\n'
+    )
+    (project / "setup.cfg").write_text("[options]\npackages = demo\n")
+    (project / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: unpacked\nVersion: 1.0\n")
+    build = [sys.executable, "-m", "build", "--no-isolation", "--wheel", "."]
+    result = subprocess.run(build, cwd=project, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "tool.pylon.root" in output and "This is an unpacked sdist without a .pylon-bundle/ bundle" in output
+    (project / "PKG-INFO").unlink()
+    (project / "demo" / "_pylon").write_text("")  # the destination is a file now
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("gone.wasm", "root.wasm"))
+    result = subprocess.run(build, cwd=project, capture_output=True, text=True)
+    assert "tool.pylon.destination: 'demo/_pylon' is the file demo/_pylon" in result.stdout + result.stderr

@@ -102,7 +102,7 @@ def test_build_killed_mid_write_leaves_the_store_valid(tmp_path: Path) -> None:
     assert assert_store_sound(store, temps_allowed=True) >= finished  # no finished blob was harmed
 
     warnings: list[str] = []
-    bundle = build_bundle(load_config(raw, project_root=tmp_path, project_name="k", environ={}), warn=warnings.append)
+    bundle = build_bundle(load_config(raw, project_root=tmp_path, project_name="k", environ={}), say=warnings.append)
     assert len(bundle.plan.components) == count + 1
     assert any("left behind by a build that did not finish" in w for w in warnings)
     assert assert_store_sound(store) == count + 2  # both roots and every cap

@@ -31,9 +31,16 @@ def env_for(tmp: Path) -> dict[str, str]:
     return {**env, "TMPDIR": str(temp), "XDG_CACHE_HOME": str(tmp / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def run(tmp: Path, *args: str, cwd: Path | None = None, timeout: float = TIMEOUT) -> tuple[int, str]:
+def run(
+    tmp: Path,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = TIMEOUT,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    env = {**env_for(tmp), **(extra_env or {})}
     result = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, env=env_for(tmp), cwd=cwd or tmp, timeout=timeout
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd or tmp, timeout=timeout
     )
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
@@ -532,3 +539,333 @@ def test_a_verify_stopped_by_a_signal_removes_its_unpacked_copy(
     assert verify.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name], err
     assert "Traceback" not in err
     assert_temp_empty(tmp_path)
+
+
+# == third round ===================================================================================
+
+
+def bundle_from(tmp_path: Path, root_wat: str, caps: dict[str, str]) -> Path:
+    """A bundle folder built by the pipeline (names checked only) from WAT components."""
+    import wasmtime
+
+    from hatch_pylon._config import load_config
+    from hatch_pylon._pipeline import build_bundle
+
+    project = tmp_path / "project"
+    (project / "caps").mkdir(parents=True)
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(root_wat))
+    for name, wat in caps.items():
+        (project / "caps" / f"{name}.wasm").write_bytes(wasmtime.wat2wasm(wat))
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}  # only verify judges types
+    config = load_config(raw, project_root=project, project_name="d", environ={})
+    return build_bundle(config).write_to(tmp_path / "bundle")
+
+
+RESOURCE_CONSUMER = """(component
+  (import "x:y/r" (instance
+    (export "a" (type $a (sub resource)))
+    (export "b" (type $b (sub resource)))
+    (export "take" (func (param "h" (borrow $a)))))))"""
+
+RESOURCE_PROVIDER = """(component
+  (type $a (resource (rep i32)))
+  (type $b (resource (rep i32)))
+  (core module $m (func (export "take") (param i32)))
+  (core instance $ci (instantiate $m))
+  (func $take (param "h" (borrow $HANDLE)) (canon lift (core func $ci "take")))
+  (instance $api (export "a" (type $a)) (export "b" (type $b)) (export "take" (func $take)))
+  (export "x:y/r" (instance $api)))"""
+
+
+@pytest.mark.parametrize("handle", ["a", "b"])
+def test_resources_are_compared_by_identity_as_compose_does(tmp_path: Path, handle: str) -> None:
+    provider = RESOURCE_PROVIDER.replace("$HANDLE", f"${handle}")
+    folder = bundle_from(tmp_path, RESOURCE_CONSUMER, {"p": provider})
+    answers = {}
+    for command in (["verify", str(folder)], ["verify", "--compile-all", str(folder)]):
+        answers[" ".join(command[:-1])] = run(tmp_path, "-m", "hatch_pylon", *command)
+    composed = run(tmp_path, "-m", "hatch_pylon", "compose", str(folder), "-o", str(tmp_path / "c.wasm"))
+    if handle == "a":
+        assert composed[0] == 0 and all(code == 0 for code, _ in answers.values()), (composed, answers)
+        return
+    assert composed[0] != 0, composed
+    message = "consumer imports func(h: borrow<a>), provider exports func(h: borrow<b>)"
+    assert all(code == 1 and message in output for code, output in answers.values()), answers
+
+
+def record_wheel(source: Path, target: Path, changes: dict[str, bytes | None]) -> Path:
+    """``source`` with members replaced, added (bytes) or removed (None), and a RECORD that agrees."""
+    import base64
+
+    with zipfile.ZipFile(source) as old:
+        members = {info.filename: old.read(info) for info in old.infolist()}
+    for member, data in changes.items():
+        if data is None:
+            members.pop(member, None)
+        else:
+            members[member] = data
+    record = next(n for n in members if n.endswith(".dist-info/RECORD"))
+    lines = []
+    for member, data in members.items():
+        if member == record:
+            continue
+        encoded = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{member},sha256={encoded},{len(data)}\n")
+    members[record] = ("".join(lines) + f"{record},,\n").encode()
+    with zipfile.ZipFile(target, "w") as new:
+        for member, data in members.items():
+            new.writestr(member, data)
+    return target
+
+
+IMPOSTOR = """(component
+  (core module $m (func (export "run") (result i32) i32.const 1337))
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run"))))"""
+
+
+def plant_composed(meta: bytes, root_id: str) -> tuple[bytes, bytes]:
+    """(pylon.json naming an unrelated component as the composed file, that component)."""
+    import wasmtime
+
+    impostor = wasmtime.wat2wasm(IMPOSTOR)
+    record = json.loads(meta)
+    record["composed"] = {"file": f"{root_id}.composed.wasm", "digest": hashlib.sha256(impostor).hexdigest()}
+    return json.dumps(record).encode(), impostor
+
+
+def test_an_unrelated_composed_file_is_never_run(tmp_path: Path, sample_wheel: Path) -> None:
+    bundle = "sample_pkg/_pylon"
+    with zipfile.ZipFile(sample_wheel) as archive:
+        meta, impostor = plant_composed(archive.read(f"{bundle}/pylon.json"), "python")
+    wheel = record_wheel(
+        sample_wheel,
+        tmp_path / sample_wheel.name,
+        {f"{bundle}/pylon.json": meta, f"{bundle}/python.composed.wasm": impostor},
+    )
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "python.composed.wasm is not what the plan composes to" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "run", str(wheel))
+    assert code == 1 and "1337" not in output and "is not what the plan composes to" in output, output
+    # without wasm-tools the file cannot be proven: verify says so, and run links the plan instead
+    without = {"HATCH_PYLON_WASM_TOOLS": ""}
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel), extra_env=without)
+    assert code == 0 and "python.composed.wasm: cannot be proven without wasm-tools" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "run", str(wheel), extra_env=without)
+    assert code == 0 and "1337" not in output and "sum-range(10) = 55" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_an_sdist_with_an_unrelated_composed_file_builds_no_wheel(tmp_path: Path, base_sdist: Path) -> None:
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    bundle = bundle_of(unpacked)
+    meta, impostor = plant_composed((bundle / "pylon.json").read_bytes(), "python")
+    (bundle / "pylon.json").write_bytes(meta)
+    (bundle / "python.composed.wasm").write_bytes(impostor)
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code != 0 and "python.composed.wasm is not what the plan composes to" in output, output
+    assert not (tmp_path / "wheels").exists() or not list((tmp_path / "wheels").glob("*.whl"))
+    assert_temp_empty(tmp_path)
+
+
+def _moved_bundle(unpacked: Path) -> None:
+    shutil.move(bundle_of(unpacked), unpacked / "docs" / ".pylon-bundle")
+
+
+def _second_bundle(unpacked: Path) -> None:
+    shutil.copytree(bundle_of(unpacked), unpacked / "docs" / ".pylon-bundle")
+
+
+@pytest.mark.parametrize("plant", [_moved_bundle, _second_bundle], ids=["moved", "second"])
+def test_an_sdist_bundle_outside_its_root_folder_is_refused_by_verify_and_the_build(
+    tmp_path: Path, base_sdist: Path, plant
+) -> None:  # type: ignore[no-untyped-def]
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    (unpacked / "docs").mkdir()
+    plant(unpacked)
+    sdist = pack(unpacked, tmp_path / "demo-1.0.tar.gz")
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(sdist))
+    assert code == 1 and "not in:\n  - 'demo-1.0/docs/.pylon-bundle'" in output, output
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code != 0 and "not in docs/.pylon-bundle" in output, output
+    assert not (tmp_path / "wheels").exists() or not list((tmp_path / "wheels").glob("*.whl"))
+    assert_temp_empty(tmp_path)
+
+
+def test_an_sdist_the_hook_built_never_falls_back_to_raw_components(tmp_path: Path, base_sdist: Path) -> None:
+    unpacked = unpack(base_sdist, tmp_path / "src")
+    shutil.rmtree(bundle_of(unpacked))
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code != 0 and "carries no .pylon-bundle/plan.json" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_strays_are_refused_before_anything_is_extracted(tmp_path: Path, base_wheel: Path) -> None:
+    """5,000 strays, one of them 256 MiB of zeros (256 KiB compressed): refused from the index, listed in 21 lines."""
+    bomb = ("demo/_pylon/.compose/blobs/00/" + "0" * 62, bytes(256 << 20))
+    strays = [(f"demo/_pylon/.compose/blobs/ff/{n:062}", b"") for n in range(4_999)]
+    wheel = tmp_path / base_wheel.name
+    with zipfile.ZipFile(base_wheel) as old, zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info.filename, old.read(info))
+        for name, data in [bomb, *strays]:
+            new.writestr(name, data)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "5000 members in the bundle that the plan does not name" in output, output
+    assert "  - ... and 4980 more" in output and len(output.splitlines()) < 30, output
+    assert_temp_empty(tmp_path)
+
+
+def test_an_archive_with_too_many_members_is_refused_from_its_index(tmp_path: Path, base_wheel: Path) -> None:
+    from hatch_pylon._sources import MAX_MEMBERS
+
+    wheel = rewrite_wheel(
+        base_wheel, tmp_path / base_wheel.name, [(f"demo/x{n}", b"") for n in range(MAX_MEMBERS)], False
+    )
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and f"more than {MAX_MEMBERS} members" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_total_extracted_bytes_are_capped(tmp_path: Path, base_wheel: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from hatch_pylon import _sources
+    from hatch_pylon._cli import main
+
+    monkeypatch.setattr(_sources, "MAX_EXTRACTED", 100)  # the real cap is 4 GiB; the two blobs here hold more than 100
+    assert main(["verify", str(base_wheel)]) == 1
+    assert "over the limit of 100 bytes for one archive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ("demo/_pylon/PLAN.json", "members 'demo/_pylon/plan.json' and 'demo/_pylon/PLAN.json' are one path"),
+        ("demo/_pylon/.COMPOSE/blobs/00/" + "0" * 62, "'demo/_pylon/.compose' and 'demo/_pylon/.COMPOSE' are one path"),
+        ("demo/_pylon/pla\u0301n.json", "are one path"),  # NFC: á spelled as a + combining acute, beside...
+        ("demo/_pylon/plan.json.", "unsafe member name 'demo/_pylon/plan.json.'"),
+        ("demo/_pylon/plan.json ", "unsafe member name 'demo/_pylon/plan.json '"),
+    ],
+)
+def test_names_that_land_on_bundle_paths_elsewhere_are_refused(
+    tmp_path: Path, base_wheel: Path, extra: str, fragment: str
+) -> None:
+    changes: dict[str, bytes | None] = {extra: b"{}"}
+    if "\u0301" in extra:  # ... the same name precomposed
+        changes["demo/_pylon/pl\u00e1n.json"] = b"{}"
+    wheel = record_wheel(base_wheel, tmp_path / base_wheel.name, changes)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and fragment in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_a_300_byte_folder_name_is_no_traceback(tmp_path: Path, base_wheel: Path) -> None:
+    long = "d" * 300
+    with zipfile.ZipFile(base_wheel) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    changes: dict[str, bytes | None] = {}
+    for name, data in members.items():
+        if name.startswith("demo/_pylon/"):
+            changes[name] = None
+            changes[name.replace("demo/_pylon/", f"demo/{long}/")] = data
+    wheel = record_wheel(base_wheel, tmp_path / base_wheel.name, changes)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 0 and "OK" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def test_an_oversized_record_field_is_one_message(tmp_path: Path, base_wheel: Path) -> None:
+    with zipfile.ZipFile(base_wheel) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["demo-1.0.dist-info/RECORD"] += b'"' + b"x" * 200_000 + b'",,\n'  # csv's field limit is 131,072
+    wheel = tmp_path / base_wheel.name
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "RECORD cannot be read (field larger than field limit" in output, output
+    assert_temp_empty(tmp_path)
+
+
+def installed(tmp_path: Path, wheel: Path) -> tuple[Path, dict[str, str]]:
+    """``wheel`` unpacked as an installer lays it out, into a site folder on PYTHONPATH."""
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    return site, {"PYTHONPATH": str(site)}
+
+
+def test_a_bare_name_that_is_a_folder_and_a_distribution_is_refused(tmp_path: Path, base_wheel: Path) -> None:
+    _, env = installed(tmp_path, base_wheel)
+    (tmp_path / "demo").mkdir()
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "demo", extra_env=env)
+    assert code == 1 and "demo is both a folder here and an installed distribution" in output, output
+    assert "write ./demo for the folder or dist:demo for the distribution" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", "dist:demo", extra_env=env)
+    assert code == 0 and "OK" in output, output
+
+
+def _record_points_elsewhere(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    record = site / "demo-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text().replace("demo/_pylon/", "../elsewhere/"))
+
+
+def _linked_bundle_folder(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon", site.parent / "elsewhere")
+    os.symlink(site.parent / "elsewhere", site / "demo" / "_pylon")
+
+
+def _linked_plan(site: Path) -> None:
+    shutil.move(site / "demo" / "_pylon" / "plan.json", site.parent / "plan.json")
+    os.symlink(site.parent / "plan.json", site / "demo" / "_pylon" / "plan.json")
+
+
+@pytest.mark.parametrize(
+    ("plant", "fragment"),
+    [
+        (_record_points_elsewhere, "RECORD places its bundle at '../elsewhere/', outside its site-packages"),
+        (_linked_bundle_folder, "_pylon is a symbolic link; a bundle is read through real folders only"),
+        (_linked_plan, "'demo/_pylon/plan.json' is a symbolic link"),
+    ],
+    ids=["record-outside", "linked-folder", "linked-plan"],
+)
+def test_an_installed_bundle_is_read_inside_site_packages_only(
+    tmp_path: Path, base_wheel: Path, plant, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    site, env = installed(tmp_path, base_wheel)
+    plant(site)
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, "dist:demo", extra_env=env)
+        assert code == 1 and fragment in output, output
+
+
+def reseal(bundle: Path) -> None:
+    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+    from hatch_pylon._plan import parse_plan
+
+    meta = json.loads((bundle / "pylon.json").read_text())
+    meta["plan-digest"] = parse_plan((bundle / "plan.json").read_bytes(), "plan.json").plan_digest()
+    (bundle / "pylon.json").write_text(json.dumps(meta))
+
+
+def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path) -> None:
+    """A component id carrying terminal escapes reaches the build log (and verify's problems) escaped."""
+    hostile = "p\x1b]0;owned\x07\x1b[2J"
+    unpacked = unpack(base_sdist, tmp_path / "src")
+
+    def rename(plan: dict) -> None:  # type: ignore[type-arg]
+        for component in plan["components"]:
+            if component["id"] == "p":
+                component["id"] = hostile
+        for binding in plan["bindings"]:
+            if binding["provider_id"] == "p":
+                binding["provider_id"] = hostile
+
+    _json_edit(rename)(bundle_of(unpacked))
+    reseal(bundle_of(unpacked))
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert "\x1b" not in output and "\x07" not in output, output
+    assert code == 0 and "p\\x1b]0;owned\\x07\\x1b[2J" in output, output
+    first_blob(bundle_of(unpacked)).write_bytes(b"\0asm\x0d\x00\x01\x00")  # now verify has a problem to name
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(pack(unpacked, tmp_path / "demo-1.0.tar.gz")))
+    assert code == 1 and "\x1b" not in output and "\\x1b" in output, output

@@ -7,8 +7,9 @@ import pytest
 from helpers import write_component
 
 from hatch_pylon._config import load_config
+from hatch_pylon._errors import PlanFormatError
 from hatch_pylon._pipeline import plan_project
-from hatch_pylon._plan import PlanFormatError, parse_plan
+from hatch_pylon._plan import parse_plan
 
 
 @pytest.fixture
@@ -123,3 +124,71 @@ def test_100000_components_parse_in_linear_time(tmp_path) -> None:  # type: igno
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def composectl_plan(**changes) -> dict:
+    """A plan using every field composectl's PlanV1 defines, as composectl (not hatch-pylon) would write it."""
+    raw = {
+        "version": "1",
+        "root": "app",
+        "components": [
+            {"id": "app", "digest": [1] * 32, "source": "https://example.org/app.wasm"},
+            {"id": "cap", "digest": [2] * 32, "source": "ipfs://bafybeigdyrzt/cap.wasm"},
+        ],
+        "bindings": [{"import_name": "a:b/c@1.0.0", "provider_id": "cap", "export_name": "a:b/c@1.0.0"}],
+        "secrets": [{"secret_id": "api-key", "backend_uri": "dev://"}],
+        "policy": {"determinism": "audit", "capabilities": [], "tenant": "acme", "limits": {}},
+        "linkage": "runtime",
+    }
+    raw.update(changes)
+    return raw
+
+
+def test_every_planv1_field_reads_and_writes_back() -> None:
+    plan = parse_plan(json.dumps(composectl_plan()).encode(), "plan.json")
+    assert [c.source for c in plan.components] == ["https://example.org/app.wasm", "ipfs://bafybeigdyrzt/cap.wasm"]
+    assert plan.bindings[0].consumer_id == "app" and not plan.bindings[0].named  # the root's
+    assert plan.policy.tenant == "acme" and [tuple(s) for s in plan.secrets] == [("api-key", "dev://")]
+    again = json.loads(plan.to_json())
+    assert "consumer_id" not in again["bindings"][0] and again["secrets"] == composectl_plan()["secrets"]
+    assert list(again["policy"]) == ["determinism", "capabilities", "tenant", "limits"]
+    assert parse_plan(plan.to_json(), "again") == plan
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('"digest": [0, -0, 1]', "components[0].digest[1]: invalid type: floating point `-0.0`, expected u8"),
+        ('"digest": [1.5]', "components[0].digest[0]: invalid type: floating point `1.5`, expected u8"),
+        ('"limits": {"cpu_ms": 1e3}', "policy.limits.cpu_ms: invalid type: floating point `1e3`, expected u64"),
+        ('"limits": {"io_ops": -0}', "policy.limits.io_ops: invalid type: floating point `-0.0`, expected u64"),
+        ('"limits": {"io_ops": NaN}', "policy.limits.io_ops: invalid type: floating point `NaN`"),
+        ('"id": "\\ud800"', "components[0].id: a lone surrogate (\\ud800)"),
+        ('"tenant": "x\\udfff"', "policy.tenant: a lone surrogate (\\udfff)"),
+        ('"source": "gopher://old/x.wasm"', "components[0].source: unsupported source scheme in 'gopher://old/x.wasm'"),
+        ('"source": "oci://"', "components[0].source: 'oci://' names nothing after its scheme"),
+        ('"backend_uri": "vault"', "secrets[0].backend_uri: 'vault' is not a backend URI"),
+        ('"backend_uri": "vault://u:hunter2@vault.local/k"', "carries a password"),
+        ('"secret_id": "k", "value": "hunter2"', "secrets[0]: unknown key 'value' (a plan names a secret"),
+        ('"tenant": ""', "policy.tenant must be a non-empty string"),
+    ],
+)
+def test_what_composectl_cannot_read_is_one_message_naming_where(text: str, fragment: str) -> None:
+    """Each case is spliced into an otherwise good plan's text, where its key belongs."""
+    key = text.split('"')[1]
+    raw = composectl_plan()
+    target = {
+        "digest": raw["components"][0],
+        "id": raw["components"][0],
+        "source": raw["components"][0],
+        "limits": raw["policy"],
+        "tenant": raw["policy"],
+        "backend_uri": raw["secrets"][0],
+        "secret_id": raw["secrets"][0],
+    }[key]
+    target[key] = "PLACEHOLDER"
+    document = json.dumps(raw).replace(f'"{key}": "PLACEHOLDER"', text)
+    with pytest.raises(PlanFormatError) as caught:
+        parse_plan(document.encode(), "plan.json")
+    assert any(fragment in problem for problem in caught.value.problems), caught.value.problems
+    assert str(caught.value).startswith("plan.json: invalid plan:")

@@ -116,9 +116,9 @@ def hook(config: dict) -> PylonBuildHook:
     [
         ({}, []),
         ({"root": "x.wasm", "validate": "names", "compose": False}, []),
-        ({"validate": "types"}, ["run"]),
+        ({"validate": "types"}, []),  # decoded from the binaries: no wasmtime
         ({"compose": True}, ["compose"]),
-        ({"validate": "types", "compose": True}, ["run", "compose"]),
+        ({"validate": "types", "compose": True}, ["compose"]),
     ],
 )
 def test_hook_asks_for_extras_only_when_configured(config: dict, expected: list[str]) -> None:

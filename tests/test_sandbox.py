@@ -373,7 +373,7 @@ def test_a_cache_entry_owned_by_someone_else_is_ignored(tmp_path: Path) -> None:
     os.chown(entry, 12345, 12345)
     result = hatch_pylon(tmp_path, "run", str(folder))
     assert result.stdout == "7\n", result.stderr
-    assert result.stderr == f"hatch-pylon: ignoring the cache at {entry}: owned by user id 12345, not by you (0)\n"
+    assert result.stderr == f"hatch-pylon: warning: ignoring the cache at {entry}: owned by user id 12345, not by you (0)\n"
 
 
 def test_a_cache_entry_or_folder_others_can_write_is_ignored(tmp_path: Path) -> None:
@@ -381,12 +381,12 @@ def test_a_cache_entry_or_folder_others_can_write_is_ignored(tmp_path: Path) -> 
     entry.chmod(0o664)
     result = hatch_pylon(tmp_path, "run", str(folder))
     assert result.stdout == "7\n", result.stderr
-    assert f"ignoring the cache at {entry}: writable by group (mode 664)" in result.stderr
+    assert f"warning: ignoring the cache at {entry}: writable by group (mode 664)" in result.stderr
     folder2, entry2 = planted_cache(tmp_path / "again")
     entry2.parent.chmod(0o777)
     result = hatch_pylon(tmp_path / "again", "run", str(folder2))
     assert result.stdout == "7\n", result.stderr
-    assert f"ignoring the cache at {entry2.parent}: writable by group and others (mode 777)" in result.stderr
+    assert f"warning: ignoring the cache at {entry2.parent}: writable by group and others (mode 777)" in result.stderr
 
 
 def test_cache_folders_are_created_private(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_every_type_constructor_renders_as_wasmtime_does() -> None:
         "func(s: variant { circle(f32), dot, poly(list<record { x: s32, y: f64 }>) }, "
         "o: flags { fill, stroke }) -> option<tuple<u8, char>>"
     )
-    assert str(shapes["load"]) == "func(h: own<resource>) -> result<list<u8>, string>"
+    assert str(shapes["load"]) == "func(h: own<b>) -> result<list<u8>, string>"  # b: the name `shapes` gives it
     assert decoded["top-level-func"] == Signature((("x", "string"),), "list<tuple<string, u32>>")
 
 
@@ -149,3 +149,15 @@ def test_mutated_components_only_raise_undecidable(seed: bytes, steps: list[tupl
         except Undecidable:
             continue
         assert all(isinstance(name, str) for name in decoded)
+
+
+def test_the_decoder_walks_sections_with_the_reader_s_bounds() -> None:
+    """One top-level section walk (``_wasm.top_level_sections``): the same cap and the same bounds check."""
+    from hatch_pylon._signatures import Undecidable, import_signatures
+    from hatch_pylon._wasm import MAX_SECTIONS
+
+    preamble = b"\0asm\x0d\x00\x01\x00"
+    with pytest.raises(Undecidable, match=f"more than {MAX_SECTIONS} top-level sections"):
+        import_signatures(preamble + b"\x00\x01\x00" * (MAX_SECTIONS + 1))
+    with pytest.raises(Undecidable, match="section 7 declares 9 bytes, past the end of the file"):
+        import_signatures(preamble + b"\x07\x09\x00")

@@ -47,7 +47,7 @@ def test_help_is_written_for_users() -> None:
         assert f"  {command} " in result.stdout
     assert "``" not in result.stdout
     run_help = " ".join(cli("run", "--help").stdout.split())  # as read, whatever the wrapping
-    assert "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an" in run_help and "(optional)" in run_help
+    assert "required: a wheel (.whl), an sdist (.tar.gz)" in run_help and "(optional)" in run_help
 
 
 def test_run_without_a_target_names_only_the_target() -> None:
@@ -222,3 +222,19 @@ def test_a_wheel_from_an_sdist_built_without_the_hook_says_what_to_configure(tmp
     assert result.returncode != 0 and "Traceback" not in output
     assert "This is an unpacked sdist without a .pylon-bundle/ bundle" in output
     assert "Configure it in [tool.hatch.build.hooks.pylon]" in output
+
+
+@pytest.mark.slow
+def test_placement_errors_name_the_hatch_toml_table_the_hook_came_from(tmp_path: Path) -> None:
+    hook = '[build.hooks.pylon]\nroot = "root.wasm"\ncomponent-dirs = ["caps"]\ndestination = "demo/__init__.py"\n'
+    root = project(tmp_path / "demo-project", "", hatch_toml=hook)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('name = "demo"\n', 'name = "demo"\nversion = "1"\n'))
+    (root / "demo").mkdir()
+    (root / "demo" / "__init__.py").write_text("")
+    build = [sys.executable, "-m", "build", "--no-isolation", "--wheel", str(root)]
+    result = subprocess.run(build, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "hatch.toml: build.hooks.pylon.destination: 'demo/__init__.py' is the file demo/__init__.py" in output
+    assert "tool.hatch.build.hooks.pylon" not in output

@@ -190,9 +190,10 @@ def test_binding_to_a_provider_with_another_signature(tmp_path: Path, compile_ca
 
 
 @pytest.mark.slow
-def test_validate_types_fails_the_build(tmp_path: Path) -> None:
+def test_a_type_mismatch_fails_the_default_build(tmp_path: Path) -> None:
     project = tmp_path / "demo"
-    raw = mismatched_project(project, validate="types")
+    raw = mismatched_project(project)
+    del raw["validate"]  # types are checked by default
     (project / "demo").mkdir()
     (project / "demo" / "__init__.py").write_text("")
     (project / "pyproject.toml").write_text(
@@ -229,7 +230,7 @@ def test_run_and_trust_refuse_what_verify_refuses_by_type(tmp_path: Path, capsys
         tmp_path / "root.wasm", imports=["a:b/c@1.0.0"], import_sigs={"a:b/c@1.0.0": '(param "x" s64) (result s64)'}
     )
     write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"], sig='(param "x" u32) (result u32)')
-    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}  # a bundle only verify refuses
     folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
         tmp_path / "bundle"
     )
