@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install 'hatch-pylon[run]'"
 _SLOW_COMPILE = 1 << 20  # bytes; a compile of a component this big takes long enough to deserve a line
+_MAPPED = 4 << 20  # bytes; a cached artifact this big is mapped from its file rather than read
 
 
 def wasmtime_reason(error: Exception) -> str:
@@ -92,6 +93,16 @@ class Compiler:
         self.say = say
         self.vetting = Vetting(self.cache_root, say)
 
+    def _deserialize(self, cached: Path) -> Component:
+        """A cached artifact loaded: a large one mapped from its file (wasmtime keeps that file open while the
+        component lives), a small one read into memory, so a graph of thousands of components holds no file open."""
+        from wasmtime.component import Component
+
+        if os.lstat(cached).st_size >= _MAPPED:
+            return Component.deserialize_file(self.engine, str(cached))
+        with open(cached, "rb") as file:
+            return Component.deserialize(self.engine, file.read())
+
     def with_fuel(self) -> Compiler:
         """This compiler's cache and output, with an engine that meters fuel."""
         return self if self.fuel else Compiler(self.cache_root, self.say, fuel=True)
@@ -117,7 +128,7 @@ class Compiler:
         cached = self.cache_dir / f"{digest}.cwasm"
         if self.vetting.usable(cached):
             try:
-                return Component.deserialize_file(self.engine, str(cached))
+                return self._deserialize(cached)
             except wasmtime.WasmtimeError:
                 with contextlib.suppress(OSError):
                     cached.unlink()  # stale or damaged: compile again

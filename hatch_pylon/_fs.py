@@ -292,8 +292,9 @@ SWEPT_PREFIX = "hatch-pylon-"  # private folders of every kind start with this
 _markers: dict[Path, int] = {}
 
 
-def make_private_folder(prefix: str) -> Path:
-    """A fresh temp folder holding a locked marker file; abandoned ones (killed builds) are swept first.
+def make_private_folder(prefix: str, parent: Path | None = None) -> Path:
+    """A fresh folder (0700) holding a locked marker file, in the temp dir or ``parent``; abandoned ones (killed
+    builds) are swept first.
 
     The folder is the caller's to remove (``release_private_folder``); if the
     process dies instead, its lock goes with it and the next call sweeps the folder.
@@ -301,8 +302,9 @@ def make_private_folder(prefix: str) -> Path:
     import tempfile
     from pathlib import Path
 
-    sweep_private_folders(Path(tempfile.gettempdir()))
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    where = Path(tempfile.gettempdir()) if parent is None else parent
+    sweep_private_folders(where)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
     try:
         _, fd = _born_locked(path, FOLDER_MARKER)
     except OSError:

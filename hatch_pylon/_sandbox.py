@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import wasmtime
 
 FUEL_PER_MS = 1_000_000  # composectl's compose_host.rs: cpu_ms becomes this much fuel per millisecond
+_COUNTS = 1 << 30  # instances, tables and memories a store may hold
 GRACE = 1.0  # seconds a signalled guest may take to reach an epoch check before the process exits
 
 EXIT_ERR = 1  # the guest's wasi:cli/exit with an error, a run export's `err`, or hatch-pylon's own error
@@ -106,8 +107,11 @@ class Limits(NamedTuple):
         )
 
     def apply(self, store: wasmtime.Store) -> None:
-        if self.memory_bytes is not None:
-            store.set_limits(memory_size=min(self.memory_bytes, (1 << 63) - 1))
+        """The store's limits: ``memory_bytes`` per linear memory; instances, tables and memories raised from
+        wasmtime's default of 10,000 each, which a graph of 10,000 components passes (a component cannot make
+        instances at run time: their number is fixed by the verified binaries)."""
+        memory = -1 if self.memory_bytes is None else min(self.memory_bytes, (1 << 63) - 1)
+        store.set_limits(memory_size=memory, instances=_COUNTS, tables=_COUNTS, memories=_COUNTS)
 
 
 def wasi_config(argv: Sequence[str], options: RunOptions) -> wasmtime.WasiConfig:

@@ -373,7 +373,10 @@ def test_a_cache_entry_owned_by_someone_else_is_ignored(tmp_path: Path) -> None:
     os.chown(entry, 12345, 12345)
     result = hatch_pylon(tmp_path, "run", str(folder))
     assert result.stdout == "7\n", result.stderr
-    assert result.stderr == f"hatch-pylon: warning: ignoring the cache at {entry}: owned by user id 12345, not by you (0)\n"
+    assert (
+        result.stderr
+        == f"hatch-pylon: warning: ignoring the cache at {entry}: owned by user id 12345, not by you (0)\n"
+    )
 
 
 def test_a_cache_entry_or_folder_others_can_write_is_ignored(tmp_path: Path) -> None:
@@ -408,3 +411,31 @@ def test_without_user_ids_only_the_file_type_counts(tmp_path: Path, monkeypatch:
     monkeypatch.delattr(os, "getuid")  # as on Windows
     assert private_problem(os.lstat(entry), folder=False) is None
     assert private_problem(os.lstat(link), folder=False) == "is a symbolic link, not a regular file"
+
+
+# -- scale ----------------------------------------------------------------------------------------------------
+
+
+def test_a_graph_of_more_components_than_open_files_builds_verifies_and_runs(tmp_path: Path) -> None:
+    """400 components under a limit of 64 open files: each step holds a bounded number (bench/scale.py: 10,000)."""
+    from helpers import chain_graph
+
+    chain_graph(tmp_path / "project", 400)
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)); "
+    build = (
+        "import sys; from hatch_pylon._config import load_config; from hatch_pylon._pipeline import build_bundle; "
+        "c = load_config({'root': 'root.wasm', 'component-dirs': ['caps']}, project_root=sys.argv[1], "
+        "project_name='chain', environ={}); build_bundle(c).write_to(sys.argv[1] + '/bundle')"
+    )
+    env = env_for(tmp_path)
+    built = subprocess.run(
+        [sys.executable, "-c", limit + build, str(tmp_path / "project")], env=env, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    cli = limit + "import sys; from hatch_pylon._cli import main; sys.exit(main(sys.argv[1:]))"
+    folder = str(tmp_path / "project" / "bundle")
+    for args, expected in ((["verify", folder], "OK (401 components, 400 bindings"), (["run", folder], "0\n")):
+        for _ in range(2 if args[0] == "run" else 1):  # run compiles, then loads from the cache
+            result = subprocess.run([sys.executable, "-c", cli, *args], env=env, capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+            assert expected in result.stdout
