@@ -46,7 +46,8 @@ from ._errors import CompileError, ComposeError, RunError, plural, printable
 from ._fs import open_inside, os_reason
 from ._linkage import bound_closure, is_endpoint, is_linker
 from ._plan import Plan
-from ._reflect import uses_resources
+from ._reflect import item_of
+from ._signatures import Item, Undecidable, decode_file, resource_uses, uses_resources
 from ._verify import Report, Verified, verify_bundle
 
 if TYPE_CHECKING:
@@ -204,9 +205,7 @@ class Runtime:
         """The bindings whose interface passes resources (``root imports 'a:b/c'``), decoded from the
         consumers' binaries (no compile); None when the decoder cannot tell, which counts as "yes":
         composition is correct for every graph."""
-        from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
-
-        imports: dict[str, dict[str, object]] = {}
+        imports: dict[str, dict[str, Item]] = {}
         found: list[str] = []
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
@@ -216,14 +215,7 @@ class Runtime:
                 except (Undecidable, OSError):
                     return None
             item = imports[binding.consumer_id].get(binding.import_name)
-            signatures = (
-                list(item.functions.values())
-                if isinstance(item, InstanceSignatures)
-                else [item]
-                if isinstance(item, Signature)
-                else []
-            )
-            if any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures):
+            if item is not None and uses_resources(item):
                 found.append(f"{binding.consumer_id} imports {binding.import_name!r}")
         return found
 
@@ -331,7 +323,7 @@ class Runtime:
                         "function nor an interface; the runtime cannot forward it"
                     )
                 items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
-                heavy = sorted(name for name, item in items.items() if uses_resources(item))
+                heavy = resource_uses(item_of(wanted, engine))
                 if heavy:
                     from ._compose import install_hint
 

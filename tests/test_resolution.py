@@ -117,6 +117,13 @@ def find_links(tmp_path_factory: pytest.TempPathFactory, plugin_wheelhouse: Path
     for where in ("two", "two-again"):  # built from two folders with uv: the same bytes
         two = app_project(base / where / "app-two", "app-two", two_deps)
         run([BIN / "uv", "build", "--out-dir", base / f"out-{where}", "."], two, env)
+    # An app whose dependencies do not say what its references need: one message, what to write, no artifact.
+    three = app_project(base / "app-three", "app-three", 'dependencies = ["pylon-cap-math>=1"]')
+    refused = run([BIN / "uv", "build", "--wheel", "--out-dir", base / "out-three", "."], three, env, ok=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "must require 'pylon-cap-math==1.2.0' (it says pylon-cap-math>=1)" in refused.stderr
+    assert "must require 'pylon-root==1.0.0'" in refused.stderr
+    assert not list((base / "out-three").glob("*.whl"))
     for artifact in (base / "out-two").iterdir():
         assert artifact.read_bytes() == (base / "out-two-again" / artifact.name).read_bytes(), artifact.name
         shutil.copy(artifact, folder)
