@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
-from ._errors import ConfigError
+from ._errors import ConfigError, quoted
 from ._layout import DEFAULT_MAX_COMPONENT_SIZE
 from ._plan import Capability, Policy, Secret, backend_uri_problem, source_problem
 from ._schema import DEFAULT_MAX_IMPORTS, HATCH_TABLE, ID_PATTERN, REQUIRED, children, describe, type_name, type_problem
@@ -36,11 +36,69 @@ MAX_MANIFEST_BYTES = 1 << 20
 HATCH_RESERVED_KEYS = frozenset(
     {"dependencies", "require-runtime-dependencies", "require-runtime-features", "enable-by-default"}
 )
-_VARIABLE = re.compile(
-    # ${VAR} or ${VAR:-default}, where the default may itself use $VAR and ${VAR}
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:\$\{[^}]*\}|[^}])*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"  # $VAR
-)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_DEFAULT_DEPTH = 16  # ${A:-${B:-...}} nested this deep at most
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _expand_variables(
+    text: str, environ: Mapping[str, str], missing: list[str], depth: int = 0, used: list[str] | None = None
+) -> str:
+    """``$VAR``, ``${VAR}`` and ``${VAR:-default}`` as a shell expands them, defaults nested to any depth up to
+    ``MAX_DEFAULT_DEPTH`` (``_TooDeep`` beyond); unset variables without a default are added to ``missing``,
+    and the variables whose values were used outside any default to ``used``.
+    Anything else, an unterminated ``${`` included, is kept as written."""
+    if depth > MAX_DEFAULT_DEPTH:
+        raise _TooDeep
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] != "$":
+            out.append(text[i])
+            i += 1
+            continue
+        if text.startswith("${", i):
+            end, level = i + 2, 1
+            while end < len(text) and level:
+                if text.startswith("${", end):
+                    level, end = level + 1, end + 2
+                    continue
+                level -= text[end] == "}"
+                end += 1
+            inner = text[i + 2 : end - 1]
+            name, colon, default = inner.partition(":-")
+            if level or not _NAME.fullmatch(name) or (not colon and inner != name):
+                out.append(text[i : end if not level else i + 2])  # not a variable: kept as written
+                i = end if not level else i + 2
+                continue
+            current = environ.get(name)
+            if colon and not current:  # as a shell does: unset or empty takes the default, itself expanded
+                out.append(_expand_variables(default, environ, missing, depth + 1, used))
+            elif current is None:
+                missing.append(name)
+            else:
+                out.append(current)
+                if used is not None and depth == 0 and name not in used:
+                    used.append(name)
+            i = end
+            continue
+        match = _NAME.match(text, i + 1)
+        if match is None:
+            out.append("$")
+            i += 1
+            continue
+        current = environ.get(match.group())
+        if current is None:
+            missing.append(match.group())
+        else:
+            out.append(current)
+            if used is not None and depth == 0 and current and match.group() not in used:
+                used.append(match.group())
+        i = match.end()
+    return "".join(out)
 
 
 # -- the result ----------------------------------------------------------------------------------
@@ -104,12 +162,17 @@ def load_config(
     project_name: str,
     environ: Mapping[str, str] | None = None,
     table: str = HATCH_TABLE,
+    shipped: bool = False,
 ) -> PylonConfig:
     """Validate ``raw`` (the pylon TOML table); raise ``ConfigError`` listing every problem.
 
     ``table`` is how messages name the table (``tool.pylon``, ``hatch.toml: build.hooks.pylon``, …).
+    ``shipped``: the project is an unpacked sdist carrying its bundle, so the keys that name build inputs
+    (``root``, ``components``, ``manifest``, ``component-dirs``, and the variables in them) are type-checked
+    but never resolved: a wheel built from an sdist needs nothing of the machine that built the sdist.
     """
-    return _Parser(raw, Path(project_root), project_name, os.environ if environ is None else environ, table).parse()
+    environ = os.environ if environ is None else environ
+    return _Parser(raw, Path(project_root), project_name, environ, table, shipped).parse()
 
 
 # -- the parser ----------------------------------------------------------------------------------
@@ -118,7 +181,16 @@ _INVALID: Any = object()  # a value that failed its type check (the problem is a
 
 
 class _Parser:
-    def __init__(self, raw: Mapping[str, Any], root: Path, project_name: str, environ: Mapping[str, str], table: str):
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        root: Path,
+        project_name: str,
+        environ: Mapping[str, str],
+        table: str,
+        shipped: bool = False,
+    ):
+        self.shipped = shipped
         self.raw = raw
         self.root = root
         self.project_name = project_name
@@ -144,11 +216,17 @@ class _Parser:
         distributions = self.distribution_names(top["component-distributions"])
         provides = tuple(top["provides"]) if top["provides"] is not _INVALID else ()
         provides = self.provided(provides)
-        root = self.root_source(root_id, top["root"], optional=bool(provides or distributions))
         seen: dict[str, str] = {root_id: self.key("root-id")}
-        components = self.components(top["components"], seen)
-        manifest, listed = self.manifest(top["manifest"], seen)
-        dirs = self.search_dirs(top["component-dirs"])
+        root: ComponentSource | None = None
+        components: tuple[ComponentSource, ...] = ()
+        listed: tuple[ComponentSource, ...] = ()
+        manifest: Path | None = None
+        dirs: tuple[SearchDir, ...] = ()
+        if not self.shipped:  # an sdist's bundle is all its wheel gets: build inputs are not even looked at
+            root = self.root_source(root_id, top["root"], optional=bool(provides or distributions))
+            components = self.components(top["components"], seen)
+            manifest, listed = self.manifest(top["manifest"], seen)
+            dirs = self.search_dirs(top["component-dirs"])
         destination = self.destination(top["destination"])
         store = self.path(top["store"], self.key("store")) if top["store"] is not _INVALID else None
         linkage = top["linkage"]
@@ -229,18 +307,11 @@ class _Parser:
     def expand(self, value: str, key: str) -> str | None:
         """Expand ``~``, ``$VAR``, ``${VAR}`` and ``${VAR:-default}``; None (with a problem) on an unset variable."""
         missing: list[str] = []
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match["braced"] or match["bare"]
-            current = self.environ.get(name)
-            if match["default"] is not None and not current:
-                return _VARIABLE.sub(substitute, match["default"])  # as a shell does: $HOME in a default expands
-            if current is None:
-                missing.append(name)
-                return ""
-            return current
-
-        expanded = _VARIABLE.sub(substitute, value)
+        try:
+            expanded = _expand_variables(value, self.environ, missing)
+        except _TooDeep:
+            self.problem(key, f"{quoted(value)} nests defaults more than {MAX_DEFAULT_DEPTH} deep")
+            return None
         if missing:
             names = ", ".join(f"${name}" for name in missing)
             self.problem(key, f"environment variable {names} is not set and {value!r} gives no default")
@@ -251,11 +322,12 @@ class _Parser:
         """``key``, naming the environment variables whose values made the path: ``root (from $PYTHON_WASM)``."""
         if not isinstance(value, str):
             return key
-        used = []
-        for match in _VARIABLE.finditer(value):
-            name = match["braced"] or match["bare"]
-            if self.environ.get(name) and name not in used:
-                used.append(name)
+        used: list[str] = []
+        try:
+            _expand_variables(value, self.environ, [], used=used)
+        except _TooDeep:
+            return key
+        used = [name for name in used if self.environ.get(name)]
         return f"{key} (from {', '.join('$' + name for name in used)})" if used else key
 
     def expand_home(self, text: str) -> str:
@@ -385,6 +457,8 @@ class _Parser:
                 self.problem(key, f"{shown}: is {status.st_size} bytes, over the limit of {MAX_MANIFEST_BYTES}")
                 return None
             return tomllib.loads(path.read_text(encoding="utf-8"))
+        except RecursionError:
+            self.problem(key, f"{shown}: is nested too deeply to read")
         except FileNotFoundError:
             self.problem(key, f"{shown}: file not found")
         except OSError as error:

@@ -218,7 +218,7 @@ def parse_pyforge(data: bytes, where: str, dist_info: str) -> tuple[ProvidedComp
     """
     try:
         document = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as error:
         raise ComponentsError(f"{where}: is not valid TOML ({error})") from None
     wheel = document.get("wheel")
     component = wheel.get("component") if isinstance(wheel, dict) else None

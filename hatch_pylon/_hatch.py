@@ -21,7 +21,7 @@ from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ._errors import PylonError, human_size, is_warning, plural, warning
 from ._fs import atomic_write, make_private_folder
 from ._layout import PLAN_FILE, SDIST_BUNDLE_DIR
-from ._pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements
+from ._pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
 from ._placement import exclude_store
 from ._project import hatch_table_name, one_target_problems, sdist_carries_bundle
 
@@ -104,7 +104,10 @@ class PylonBuildHook(BuildHookInterface):
 
     def _load_config(self) -> PylonConfig:
         table = hatch_table_name(self.root, self.target_name)
-        return load_config(self.config, project_root=self.root, project_name=self.metadata.name, table=table)
+        shipped = has_shipped_bundle(self.root)
+        return load_config(
+            self.config, project_root=self.root, project_name=self.metadata.name, table=table, shipped=shipped
+        )
 
     def _say(self, message: str) -> None:
         """The ``Say`` this hook hands to the pipeline: warnings through hatchling's warning display."""

@@ -69,7 +69,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     from ._fs import open_regular
 
     with open_regular(path) as file:
-        return tomllib.loads(file.read().decode("utf-8"))
+        text = file.read().decode("utf-8")
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise PylonError(f"{path}: cannot be read (nested too deeply)") from None
 
 
 def hook_tables(project_dir: str | os.PathLike[str], data: Mapping[str, Any] | None = None) -> dict[str, HookTable]:

@@ -48,12 +48,12 @@ import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
 from ._cache import COMPOSED_DIR, keep
-from ._compiler import Compiler
+from ._compiler import Compiler, wasmtime_reason
 from ._errors import CompileError, ComposeError, PylonError, RunError, plural, printable
 from ._fs import open_inside, os_reason
 from ._linkage import bound_closure, host_provides, is_endpoint, is_linker
 from ._plan import Binding, Plan
-from ._reflect import uses_resources
+from ._reflect import item_of
 from ._sandbox import (
     EXIT_ERR,
     EXIT_TRAP,
@@ -62,9 +62,9 @@ from ._sandbox import (
     RunOptions,
     StopOnSignal,
     stopped,
-    trap_reason,
     wasi_config,
 )
+from ._signatures import Item, Undecidable, decode_file, resource_uses, uses_resources
 from ._verify import Report, Verified, verify_bundle
 
 if TYPE_CHECKING:
@@ -248,9 +248,7 @@ class Runtime:
         tell, which counts as "yes": composition is correct for every graph."""
         if self._verified.report.resource_bindings is not None:
             return self._verified.report.resource_bindings
-        from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
-
-        imports: dict[str, dict[str, object]] = {}
+        imports: dict[str, dict[str, Item]] = {}
         found: list[str] = []
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
@@ -260,14 +258,7 @@ class Runtime:
                 except (Undecidable, OSError):
                     return None
             item = imports[binding.consumer_id].get(binding.import_name)
-            signatures = (
-                list(item.functions.values())
-                if isinstance(item, InstanceSignatures)
-                else [item]
-                if isinstance(item, Signature)
-                else []
-            )
-            if any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures):
+            if item is not None and uses_resources(item):
                 found.append(f"{binding.consumer_id} imports {binding.import_name!r}")
         return found
 
@@ -364,7 +355,7 @@ class Runtime:
         """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error)."""
         failure = stopped(who, error, self.limits)
         if instantiating and failure.exit_status == EXIT_TRAP:
-            return RunError(f"cannot instantiate {who}: {trap_reason(error)}")
+            return RunError(f"cannot instantiate {who}: {wasmtime_reason(error)}")
         return failure
 
     def _dependency_order(self) -> list[str]:
@@ -416,7 +407,7 @@ class Runtime:
                         "function nor an interface; the runtime cannot forward it"
                     )
                 items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
-                heavy = sorted(name for name, item in items.items() if uses_resources(item))
+                heavy = resource_uses(item_of(wanted, engine))
                 if heavy:
                     from ._compose import install_hint
 

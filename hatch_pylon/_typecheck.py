@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Union
 from ._errors import printable
 from ._fs import open_regular
 from ._plan import Binding
-from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe
+from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
@@ -97,21 +97,9 @@ def type_problems(
         report.resource_bindings = [
             f"{b.consumer_id} imports {b.import_name!r}"
             for b in bindings
-            if passes_handles(imports[b.consumer_id].get(b.import_name))
+            if (item := imports[b.consumer_id].get(b.import_name)) is not None and uses_resources(item)
         ]
     return report
-
-
-def passes_handles(item: Item | None) -> bool:
-    """Whether an imported function, or any function of an imported interface, takes or returns a resource handle."""
-    signatures = (
-        list(item.functions.values())
-        if isinstance(item, InstanceSignatures)
-        else [item]
-        if isinstance(item, Signature)
-        else []
-    )
-    return any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures)
 
 
 def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Mapping[str, Item]) -> list[str]:

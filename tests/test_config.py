@@ -591,7 +591,7 @@ def test_planv1_fields_are_checked_where_they_are_written() -> None:
             ],
             "policy": {"tenant": 7},
             "secrets": [
-                {"secret-id": "k", "backend-uri": "vault"},
+                {"secret-id": "k", "backend-uri": "hunter2"},
                 {"secret-id": "k", "backend-uri": "vault://admin:hunter2@vault.local/k"},
                 {"secret-id": "v", "backend-uri": "dev://", "value": "hunter2"},
                 {"backend-uri": "dev://"},
@@ -603,7 +603,7 @@ def test_planv1_fields_are_checked_where_they_are_written() -> None:
         f"{table}.components[0].source: unsupported source scheme in 'gopher://old/a.wasm'",
         f"{table}.components[1].source: must be a non-empty string, got ''",
         f"{table}.policy.tenant: must be a non-empty string, got an integer (7)",
-        f"{table}.secrets[0].backend-uri: 'vault' is not a backend URI",
+        f"{table}.secrets[0].backend-uri: is not a backend URI",
         f"{table}.secrets[1].backend-uri: carries a password",
         f"{table}.secrets[1].secret-id: duplicate secret 'k' (already at {table}.secrets[0])",
         f"{table}.secrets[2].value is not a known option (a plan names where a secret lives, never its value)",

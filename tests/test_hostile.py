@@ -467,7 +467,7 @@ def _record_line(name: str, digest_hex: str, size: int) -> str:
 
 @pytest.fixture(scope="module")
 def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> Path:
-    """The base wheel plus a valid 1 GiB component (zeros after its header) that the plan and RECORD name."""
+    """The base wheel plus a valid 1 GiB component (zeros after its header) that the plan and RECORD name, resealed."""
     size = 1 << 30
     digest, length, (head,) = _big_component(size)
     wheel = tmp_path_factory.mktemp("giant") / base_wheel.name
@@ -479,11 +479,12 @@ def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> P
         plan = json.loads(old.read(plan_name))
         plan["components"].insert(0, {"id": "big", "digest": list(bytes.fromhex(digest))})
         plan_bytes = json.dumps(plan, indent=2).encode()
+        edited = {plan_name: plan_bytes, f"{prefix}pylon.json": sealed(old.read(f"{prefix}pylon.json"), plan_bytes)}
         record = ""
         for info in old.infolist():
             if info.filename == record_name:
                 continue
-            data = plan_bytes if info.filename == plan_name else old.read(info)
+            data = edited.get(info.filename) or old.read(info)
             new.writestr(info.filename, data, zipfile.ZIP_DEFLATED)
             record += _record_line(info.filename, hashlib.sha256(data).hexdigest(), len(data))
         blob_name = f"{prefix}.compose/blobs/{digest[:2]}/{digest[2:]}"
@@ -839,13 +840,19 @@ def test_an_installed_bundle_is_read_inside_site_packages_only(
         assert code == 1 and fragment in output, output
 
 
-def reseal(bundle: Path) -> None:
-    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+def sealed(meta_json: bytes, plan_json: bytes) -> bytes:
+    """pylon.json recording the plan digest of ``plan_json``, as a build of that plan would."""
     from hatch_pylon._plan import parse_plan
 
-    meta = json.loads((bundle / "pylon.json").read_text())
-    meta["plan-digest"] = parse_plan((bundle / "plan.json").read_bytes(), "plan.json").plan_digest()
-    (bundle / "pylon.json").write_text(json.dumps(meta))
+    meta = json.loads(meta_json)
+    meta["plan-digest"] = parse_plan(plan_json, "plan.json").plan_digest()
+    return json.dumps(meta).encode()
+
+
+def reseal(bundle: Path) -> None:
+    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+    meta = bundle / "pylon.json"
+    meta.write_bytes(sealed(meta.read_bytes(), (bundle / "plan.json").read_bytes()))
 
 
 def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path) -> None:
@@ -869,3 +876,63 @@ def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path
     first_blob(bundle_of(unpacked)).write_bytes(b"\0asm\x0d\x00\x01\x00")  # now verify has a problem to name
     code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(pack(unpacked, tmp_path / "demo-1.0.tar.gz")))
     assert code == 1 and "\x1b" not in output and "\\x1b" in output, output
+
+
+def test_a_wheel_from_an_sdist_needs_nothing_of_the_builders_machine(tmp_path: Path) -> None:
+    """The sdist's config names a manifest outside the project and a variable without default: its wheel builds
+    where neither exists."""
+    from helpers import write_component
+
+    project = tmp_path / "demo-project"
+    base_project(project, 'root = "${DEMO_ROOT}"\nmanifest = "../outside/.pylon.toml"\n')
+    shutil.rmtree(project / "caps")
+    write_component(tmp_path / "outside" / "p.wasm", exports=["a:b/c@1.0.0"])
+    (tmp_path / "outside" / ".pylon.toml").write_text('[[capabilities]]\nid = "p"\npath = "p.wasm"\n')
+    code, output = run(
+        tmp_path, "-m", "build", "--no-isolation", "--sdist", "--outdir", str(tmp_path / "dist"), str(project),
+        extra_env={"DEMO_ROOT": "root.wasm"},
+    )  # fmt: skip
+    assert code == 0, output
+    shutil.rmtree(tmp_path / "outside")
+    unpacked = unpack(next((tmp_path / "dist").glob("*.tar.gz")), tmp_path / "src")
+    code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
+    assert code == 0 and "using the bundle shipped in the sdist" in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(next((tmp_path / "wheels").glob("*.whl"))))
+    assert code == 0, output
+
+
+@pytest.mark.parametrize(
+    ("hook", "fragment"),
+    [
+        ('root = "${A:-${B:-${C:-root.wasm}}}"\ncomponent-dirs = ["caps"]\n', None),
+        ('root = "' + "${A:-" * 17 + "root.wasm" + "}" * 17 + '"\ncomponent-dirs = ["caps"]\n', "more than 16 deep"),
+        (BASE_HOOK + 'manifest = "deep.toml"\n', "deep.toml: is nested too deeply to read"),
+    ],
+    ids=["nested-defaults", "too-deep-defaults", "deep-manifest"],
+)
+def test_config_values_that_used_to_break_the_parser(tmp_path: Path, hook: str, fragment: str | None) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, hook)
+    (project / "deep.toml").write_text("a = " + "[" * 5_000 + "]" * 5_000 + "\n")
+    code, output = run(tmp_path, "-m", "hatch_pylon", "plan", str(project))
+    if fragment is None:
+        assert code == 0 and "root: python" in output, output
+    else:
+        assert code == 1 and fragment in output, output
+
+
+def test_verify_and_run_list_the_same_problems_for_a_tampered_wheel(tmp_path: Path, base_wheel: Path) -> None:
+    with zipfile.ZipFile(base_wheel) as archive:
+        blob = next(n for n in archive.namelist() if "/blobs/" in n)
+        data = bytearray(archive.read(blob))
+    data[-1] ^= 1
+    wheel = tmp_path / base_wheel.name
+    with zipfile.ZipFile(base_wheel) as old, zipfile.ZipFile(wheel, "w") as new:
+        for info in old.infolist():
+            new.writestr(info.filename, bytes(data) if info.filename == blob else old.read(info))
+    listed = {}
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, str(wheel))
+        assert code == 1, output
+        listed[command] = [line for line in output.splitlines() if line.startswith("  - ")]
+    assert len(listed["verify"]) == 2 and listed["verify"] == listed["run"], listed

@@ -162,6 +162,7 @@ def test_the_build_warns_about_a_wheel_only_table_and_raw_components_in_the_sdis
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "the sdist carries the raw components next to their bundle (2 files" in output
+    assert "2 components (" in output and "), 1 binding; plan -> .pylon-bundle/plan.json" in output
     assert 'exclude = ["/caps/p.wasm", "/wasm/root.wasm"]' in output
     with (project / "pyproject.toml").open("a") as file:
         file.write('[tool.hatch.build.targets.sdist]\nexclude = ["/caps/p.wasm", "/wasm/root.wasm"]\n')
