@@ -381,6 +381,7 @@ def test_manifest_entries_are_checked_like_components(tmp_path: Path) -> None:
     (tmp_path / ".pylon.toml").write_text(
         '[[capabilities]]\nid = "Bad"\npath = "b.wasm"\n[[capabilities]]\nid = "ok"\n'
         '[[capabilities]]\nid = "v"\npath = "${UNSET_X}"\npurpose = "extra keys are the manifest\'s business"\n'
+        "source = 42\n"
     )
     with pytest.raises(ConfigError) as caught:
         load({"root": "r.wasm", "manifest": ".pylon.toml"}, {}, tmp_path)
