@@ -251,6 +251,18 @@ class Provided(NamedTuple):
             for digest in sorted(self.blobs)
         }
 
+    def write_to(self, folder: str | os.PathLike[str], *, descriptor: bool) -> Path:
+        """The blobs as a ``.compose`` store in ``folder``; with ``descriptor``, the descriptor beside it (an sdist)."""
+        from ._store import BlobStore
+
+        folder = Path(folder)
+        store = BlobStore(folder / STORE_DIR)
+        for digest, source in sorted(self.blobs.items()):
+            store.stage_file(source, digest)
+        if descriptor:
+            atomic_write(folder / DESCRIPTOR, self.descriptor)
+        return folder
+
     def summary(self) -> list[str]:
         return [
             f"provides  {c.id}  sha256:{c.digest[:12]}  {human_size(c.size)}  "
@@ -374,9 +386,11 @@ def _check_types(resolution: Resolution, say: Say) -> None:
 
 
 def has_shipped_bundle(project_root: str | os.PathLike[str]) -> bool:
-    """An unpacked sdist (``PKG-INFO``) carrying its bundle: its wheel is built from that bundle alone."""
+    """An unpacked sdist (``PKG-INFO``) carrying its bundle (or a component wheel's components): its wheel is
+    built from that bundle alone."""
     root = Path(project_root)
-    return (root / "PKG-INFO").is_file() and os.path.lexists(root / SDIST_BUNDLE_DIR / PLAN_FILE)
+    carried = (root / SDIST_BUNDLE_DIR / name for name in (PLAN_FILE, DESCRIPTOR))
+    return (root / "PKG-INFO").is_file() and any(os.path.lexists(path) for path in carried)
 
 
 def shipped_bundle(

@@ -467,7 +467,7 @@ def _record_line(name: str, digest_hex: str, size: int) -> str:
 
 @pytest.fixture(scope="module")
 def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> Path:
-    """The base wheel plus a valid 1 GiB component (zeros after its header) that the plan and RECORD name."""
+    """The base wheel plus a valid 1 GiB component (zeros after its header) that the plan and RECORD name, resealed."""
     size = 1 << 30
     digest, length, (head,) = _big_component(size)
     wheel = tmp_path_factory.mktemp("giant") / base_wheel.name
@@ -479,11 +479,12 @@ def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> P
         plan = json.loads(old.read(plan_name))
         plan["components"].insert(0, {"id": "big", "digest": list(bytes.fromhex(digest))})
         plan_bytes = json.dumps(plan, indent=2).encode()
+        edited = {plan_name: plan_bytes, f"{prefix}pylon.json": sealed(old.read(f"{prefix}pylon.json"), plan_bytes)}
         record = ""
         for info in old.infolist():
             if info.filename == record_name:
                 continue
-            data = plan_bytes if info.filename == plan_name else old.read(info)
+            data = edited.get(info.filename) or old.read(info)
             new.writestr(info.filename, data, zipfile.ZIP_DEFLATED)
             record += _record_line(info.filename, hashlib.sha256(data).hexdigest(), len(data))
         blob_name = f"{prefix}.compose/blobs/{digest[:2]}/{digest[2:]}"
@@ -839,13 +840,19 @@ def test_an_installed_bundle_is_read_inside_site_packages_only(
         assert code == 1 and fragment in output, output
 
 
-def reseal(bundle: Path) -> None:
-    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+def sealed(meta_json: bytes, plan_json: bytes) -> bytes:
+    """pylon.json recording the plan digest of ``plan_json``, as a build of that plan would."""
     from hatch_pylon._plan import parse_plan
 
-    meta = json.loads((bundle / "pylon.json").read_text())
-    meta["plan-digest"] = parse_plan((bundle / "plan.json").read_bytes(), "plan.json").plan_digest()
-    (bundle / "pylon.json").write_text(json.dumps(meta))
+    meta = json.loads(meta_json)
+    meta["plan-digest"] = parse_plan(plan_json, "plan.json").plan_digest()
+    return json.dumps(meta).encode()
+
+
+def reseal(bundle: Path) -> None:
+    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+    meta = bundle / "pylon.json"
+    meta.write_bytes(sealed(meta.read_bytes(), (bundle / "plan.json").read_bytes()))
 
 
 def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path) -> None:
