@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     trust = command("trust", help="add a bundle's blobs and trust entries to a composectl store")
     trust.add_argument("target", help=TARGET_HELP)
     trust.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
+    trust.epilog = (
+        "Writes composectl's layout: STORE/blobs/<hex[0:2]>/<hex[2:]> and, per blob, the entry\n"
+        "TrustStore::trust_digest writes, STORE/trust/<hex[0:2]>/<hex[2:]>.json. Prints the plan digest and\n"
+        "every component digest: composectl's trust store keeps trust in memory and does not load these\n"
+        "files, so a launcher trusts those digests through composectl's API."
+    )
     trust.set_defaults(handler=_trust)
 
     compose = command("compose", help="write one statically composed component for a bundle")

@@ -169,12 +169,7 @@ def plan_project(
     plan = Plan.create(
         config.root_id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
     )
-    refusal = exec_refusal(
-        plan.linkage,
-        (e.name for e in catalog.root.file.info.imports),
-        [b.import_name for b in plan.bindings],
-        (c.name for c in plan.policy.capabilities),
-    )
+    refusal = exec_refusal(plan, (e.name for e in catalog.root.file.info.imports))
     if refusal is not None:
         say(warning(refusal))
     return resolution, plan

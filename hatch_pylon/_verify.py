@@ -191,12 +191,7 @@ def verify_bundle(
     _check_strays(root, set(digests.values()) - referenced, report)
     _check_names(infos, list(plan.bindings), ignore, plan.linkage, report)
     if plan.root in infos:
-        refusal = exec_refusal(
-            plan.linkage,
-            (e.name for e in infos[plan.root].imports),
-            [b.import_name for b in plan.bindings],
-            (c.name for c in plan.policy.capabilities),
-        )
+        refusal = exec_refusal(plan, (e.name for e in infos[plan.root].imports))
         report.notes += [refusal] if refusal is not None else []
     _check_composed(root, plan, meta, ignore, Limits(max_size=limit), report)
     if types and len(infos) == len(digests):
