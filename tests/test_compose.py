@@ -20,6 +20,7 @@ from helpers import run_plain
 from hatch_pylon._compiler import Compiler
 from hatch_pylon._compose import compose_config, compose_plan, find_wasm_tools
 from hatch_pylon._errors import ComposeError, PylonError
+from hatch_pylon._plan import parse_plan
 from hatch_pylon._runtime import Runtime
 from hatch_pylon._sources import open_target
 from hatch_pylon._verify import verify_bundle
@@ -85,14 +86,15 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
 
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-        plan = json.loads(archive.read(f"{BUNDLE}/plan.json"))
+        plan_json = archive.read(f"{BUNDLE}/plan.json")
         meta = json.loads(archive.read(f"{BUNDLE}/pylon.json"))
         composed = archive.read(COMPOSED)
     assert COMPOSED in names
-    assert "linkage" not in plan  # composectl's static plan: linkage omitted (its default)
+    assert "linkage" not in json.loads(plan_json)  # composectl's static plan: linkage omitted (its default)
     assert meta == {
         "version": 1,
         "ignore-imports": ["wasi:"],
+        "plan-digest": parse_plan(plan_json, "plan.json").plan_digest(),
         "composed": {"file": "python.composed.wasm", "digest": hashlib.sha256(composed).hexdigest()},
     }
 
@@ -122,7 +124,9 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
 def test_runtime_linked_sample_prints_the_same(sample_project: Path, tmp_path: Path, compile_cache: Path) -> None:
     wheel = build(sample_project)  # runtime linkage, no compose: per-function forwarding
     with zipfile.ZipFile(wheel) as archive:
-        assert json.loads(archive.read(f"{BUNDLE}/pylon.json")) == {"version": 1, "ignore-imports": ["wasi:"]}
+        planned = parse_plan(archive.read(f"{BUNDLE}/plan.json"), "plan.json").plan_digest()
+        meta = {"version": 1, "ignore-imports": ["wasi:"], "plan-digest": planned}
+        assert json.loads(archive.read(f"{BUNDLE}/pylon.json")) == meta
         assert not [n for n in archive.namelist() if n.endswith(".composed.wasm")]
     with open_target(str(wheel)) as bundle:
         runtime = Runtime(bundle.folder, Compiler(compile_cache))

@@ -222,7 +222,7 @@ def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Pa
         planted = store / "trust" / digest[:2] / f"{digest[2:]}.json"
     elif where == "blob":
         planted = store / "blobs" / digest[:2] / digest[2:]
-    elif where == "old-temp-name":  # the name trust used to write its entry through, before temp names were random
+    elif where == "old-temp-name":  # a predictable temp name next to the entry; trust writes through random ones
         planted = store / "trust" / digest[:2] / f".tmp-{digest[2:]}.json"
     else:
         planted = store / "trust"
@@ -467,9 +467,7 @@ def _record_line(name: str, digest_hex: str, size: int) -> str:
 
 @pytest.fixture(scope="module")
 def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> Path:
-    """The base wheel plus a valid 1 GiB component (zeros after its header) that the plan and RECORD name."""
-    from hatch_pylon._plan import parse_plan
-
+    """The base wheel plus a valid 1 GiB component (zeros after its header) that the plan and RECORD name, resealed."""
     size = 1 << 30
     digest, length, (head,) = _big_component(size)
     wheel = tmp_path_factory.mktemp("giant") / base_wheel.name
@@ -481,9 +479,7 @@ def giant_wheel(tmp_path_factory: pytest.TempPathFactory, base_wheel: Path) -> P
         plan = json.loads(old.read(plan_name))
         plan["components"].insert(0, {"id": "big", "digest": list(bytes.fromhex(digest))})
         plan_bytes = json.dumps(plan, indent=2).encode()
-        meta = json.loads(old.read(f"{prefix}pylon.json"))
-        meta["plan-digest"] = parse_plan(plan_bytes, "plan.json").plan_digest()
-        edited = {plan_name: plan_bytes, f"{prefix}pylon.json": json.dumps(meta).encode()}
+        edited = {plan_name: plan_bytes, f"{prefix}pylon.json": sealed(old.read(f"{prefix}pylon.json"), plan_bytes)}
         record = ""
         for info in old.infolist():
             if info.filename == record_name:
@@ -844,13 +840,13 @@ def test_an_installed_bundle_is_read_inside_site_packages_only(
         assert code == 1 and fragment in output, output
 
 
-def reseal(bundle: Path) -> None:
-    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
+def sealed(meta_json: bytes, plan_json: bytes) -> bytes:
+    """pylon.json recording the plan digest of ``plan_json``, as a build of that plan would."""
     from hatch_pylon._plan import parse_plan
 
-    meta = json.loads((bundle / "pylon.json").read_text())
-    meta["plan-digest"] = parse_plan((bundle / "plan.json").read_bytes(), "plan.json").plan_digest()
-    (bundle / "pylon.json").write_text(json.dumps(meta))
+    meta = json.loads(meta_json)
+    meta["plan-digest"] = parse_plan(plan_json, "plan.json").plan_digest()
+    return json.dumps(meta).encode()
 
 
 def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path) -> None:
@@ -867,7 +863,10 @@ def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path
                 binding["provider_id"] = hostile
 
     _json_edit(rename)(bundle_of(unpacked))
-    reseal(bundle_of(unpacked))
+    bundle = bundle_of(unpacked)
+    (bundle / "pylon.json").write_bytes(
+        sealed((bundle / "pylon.json").read_bytes(), (bundle / "plan.json").read_bytes())
+    )
     code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
     assert "\x1b" not in output and "\x07" not in output, output
     assert code == 0 and "p\\x1b]0;owned\\x07\\x1b[2J" in output, output
