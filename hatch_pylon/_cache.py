@@ -2,10 +2,16 @@
 
 Its place is ``$HATCH_PYLON_CACHE_DIR``, else ``$XDG_CACHE_HOME/hatch-pylon``,
 else ``~/.cache/hatch-pylon``. It holds only what can be made again:
-wasmtime's compiled components (``wasmtime-<version>/<sha256>.cwasm``, keyed
-by blob digest) and composed graphs run from memory (``composed/<plan
-sha256>.wasm``). Clearing removes exactly those entries (and temp files left
-beside them), never anything else a misdirected variable might point at.
+wasmtime's compiled components (``wasmtime-<version>-epoch[-fuel]/<sha256>.cwasm``,
+keyed by blob digest, one folder per engine setting) and composed graphs run
+from memory (``composed/<plan sha256>.wasm``). Clearing removes exactly those
+entries (and temp files left beside them), never anything else a misdirected
+variable might point at.
+
+Entries are machine code or components run without further checks, so one
+is used only when it, its folder and the cache root are the current user's
+and not writable by group or others (``cache_problem``); anything else is
+ignored with a note, and the folders the cache creates are private (0700).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ._errors import Say, warning
-from ._fs import NASCENT_PREFIX, atomic_write, os_reason
+from ._fs import NASCENT_PREFIX, atomic_write, make_private_dirs, os_reason, private_problem
 from ._layout import TEMP_PREFIX
 
 CACHE_VARIABLE = "HATCH_PYLON_CACHE_DIR"
@@ -99,10 +105,76 @@ def clear(root: Path) -> tuple[int, int]:
     return removed, freed
 
 
-def keep(path: Path, data: bytes | bytearray, what: str, say: Say) -> None:
-    """Write the cache entry ``path`` atomically; a read-only or full cache only costs speed, and ``say`` is told."""
+def cache_problem(root: Path, entry: Path, *, folder: bool = False) -> str | None:
+    """Why a cache entry (or, with ``folder``, a cache folder) must not be used; "" when it does not exist.
+
+    The entry and every folder from ``root`` down to it must be real (no symlink below the root), owned by
+    the current user and not writable by group or others (``_fs.private_problem``): a compiled artifact is
+    machine code that wasmtime runs without further checks, and a composition is run as is.
+    """
+    folders: list[Path] = []
+    if root == entry or root in entry.parents:
+        current = entry
+        while current != root:
+            current = current.parent
+            folders.append(current)
+    else:  # outside the root: judge its own folder
+        folders.append(entry.parent)
+    for path in [*reversed(folders), entry]:
+        try:
+            info = os.stat(path) if path == root else os.lstat(path)  # the root itself may be a link
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            return f"{path} ({os_reason(exc)})"
+        problem = private_problem(info, folder=folder or path != entry)
+        if problem is not None:
+            return f"{path}: {problem}"
+    return None
+
+
+class Vetting:
+    """``cache_problem`` for many entries of a few folders: each folder is judged once; each problem said once."""
+
+    def __init__(self, root: Path, say: Say) -> None:
+        self.root = root
+        self.say = say
+        self._sound: set[Path] = set()
+        self._noted: set[str] = set()
+
+    def usable(self, entry: Path) -> bool:
+        """Whether ``entry`` exists and may be loaded."""
+        problem: str | None
+        if entry.parent not in self._sound:
+            problem = cache_problem(self.root, entry.parent, folder=True)
+            if problem is None:
+                self._sound.add(entry.parent)
+        if entry.parent in self._sound:
+            try:
+                info = os.lstat(entry)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                problem = f"{entry} ({os_reason(exc)})"
+            else:
+                reason = private_problem(info, folder=False)
+                if reason is None:
+                    return True
+                problem = f"{entry}: {reason}"
+        if problem and problem not in self._noted:
+            self._noted.add(problem)
+            self.say(warning(f"ignoring the cache at {problem}"))
+        return False
+
+
+def keep(root: Path, path: Path, data: bytes | bytearray, what: str, say: Say) -> None:
+    """Write the cache entry ``path`` atomically, its missing folders created private (0700); a read-only or
+    full cache only costs speed, and ``say`` is told. Nothing is written into a folder others could change
+    (its entries would be ignored anyway)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
+        if cache_problem(root, path.parent, folder=True):
+            return
         atomic_write(path, data)
     except OSError as exc:
         say(warning(f"not caching the {what} in {path.parent} ({os_reason(exc)})"))

@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(error, PylonError):
             raise
         print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {error}", file=sys.stderr)
-        return 1
+        return int(getattr(error, "exit_status", 1))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,6 +96,21 @@ def _parser() -> argparse.ArgumentParser:
         help="run a bundle or a project with wasmtime (needs hatch-pylon[run])",
         usage="%(prog)s [options] TARGET [ARGS ...]",
     )
+    run.add_argument(
+        "--dir",
+        action="append",
+        default=[],
+        metavar="HOST[::GUEST]",
+        help="give the guest this folder (read-write), at GUEST or at HOST's path; none by default",
+    )
+    run.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="set this variable in the guest (NAME alone: its value here); none by default",
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="with a trap, also print the wasm backtrace")
     run.add_argument("target", nargs="?", metavar="TARGET", help=f"required: {TARGET_HELP}")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
@@ -103,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     trust = command("trust", help="add a bundle's blobs and trust entries to a composectl store")
     trust.add_argument("target", help=TARGET_HELP)
     trust.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
+    trust.epilog = (
+        "Writes composectl's layout: STORE/blobs/<hex[0:2]>/<hex[2:]> and, per blob, the entry\n"
+        "TrustStore::trust_digest writes, STORE/trust/<hex[0:2]>/<hex[2:]>.json. Prints the plan digest and\n"
+        "every component digest: composectl's trust store keeps trust in memory and does not load these\n"
+        "files, so a launcher trusts those digests through composectl's API."
+    )
     trust.set_defaults(handler=_trust)
 
     compose = command("compose", help="write one statically composed component for a bundle")
@@ -306,8 +327,15 @@ def _run(args: argparse.Namespace) -> int:
     from ._compiler import Compiler, require_wasmtime
 
     require_wasmtime("hatch-pylon run")
+    from ._errors import GuestStopped
     from ._runtime import Runtime
+    from ._sandbox import RunOptions, parse_dir, parse_env
 
+    options = RunOptions(
+        dirs=tuple(parse_dir(spec) for spec in args.dir),
+        env=tuple(parse_env(spec) for spec in args.env),
+        verbose=args.verbose,
+    )
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say))
         if bundle.kind == "distribution":
@@ -317,7 +345,12 @@ def _run(args: argparse.Namespace) -> int:
             changed = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
             if changed is not None:
                 _say(warning(changed))
-        status, value = runtime.run(args.args)
+        try:
+            status, value = runtime.run(args.args, options)
+        except GuestStopped as stopped:
+            if args.verbose and stopped.detail:
+                print(stopped.detail, file=sys.stderr)
+            raise
     if value is not None:
         print(value)
     return status

@@ -177,9 +177,13 @@ def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str
         sink = ingest.sink(name) if ingest else None
         scanned = scan(name, sink, limits, via=sink.reading if sink else None)
     except ComponentFormatError as error:
+        if ingest is not None:
+            ingest.failed(name)
         where = f" at offset {error.offset} (0x{error.offset:x})" if error.offset is not None else ""
         return f": {error.reason}{where}"
     if scanned.info.kind != "component":
+        if ingest is not None:
+            ingest.failed(name)
         return " is a core WebAssembly module, not a component (wrap it with `wasm-tools component new`)"
     if ingest is not None:
         ingest.scanned(name, scanned.digest)

@@ -434,7 +434,7 @@ class _Parser:
                 continue
             values: dict[str, Any] = {}
             for leaf, option in children("components[]").items():  # other keys are the manifest's own business
-                if leaf not in raw and option.default is not REQUIRED:
+                if option.default is not REQUIRED:  # only `{ id, path }` are read from a manifest's entries
                     continue
                 values[leaf] = raw.get(leaf, REQUIRED)
                 if values[leaf] is REQUIRED:

@@ -146,6 +146,15 @@ class RunError(PylonError):
     """The plan could not be loaded, linked or run."""
 
 
+class GuestStopped(PylonError):
+    """The guest trapped or hit a limit of the plan: one line, and the exit status it gives ``run``."""
+
+    def __init__(self, message: str, exit_status: int, detail: str = "") -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+        self.detail = detail  # wasmtime's full report (the wasm backtrace), shown with -v
+
+
 class ComponentsError(PylonError):
     """A component distribution that cannot be used: not installed, or its descriptor missing or damaged."""
 

@@ -119,12 +119,22 @@ def open_inside(root: Path, relative: str) -> BinaryIO:
     return open_regular(path, follow_symlinks=False)
 
 
+def new_hasher() -> hashlib._Hash:
+    """A fresh SHA-256, the one digest every blob name, plan digest and check uses."""
+    return hashlib.sha256()
+
+
+def sha256_hex(data: bytes | bytearray | memoryview) -> str:
+    """SHA-256 hex of bytes already in memory."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_of(file: IO[bytes], limit: int | None = None, *, copy_to: IO[bytes] | None = None) -> tuple[str, int]:
     """(SHA-256 hex, size) of the rest of ``file``, streamed; optionally copied to ``copy_to`` on the way.
 
     Raises ``TooLarge`` once more than ``limit`` bytes have been read.
     """
-    hasher = hashlib.sha256()
+    hasher = new_hasher()
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     total = 0
@@ -292,8 +302,9 @@ SWEPT_PREFIX = "hatch-pylon-"  # private folders of every kind start with this
 _markers: dict[Path, int] = {}
 
 
-def make_private_folder(prefix: str) -> Path:
-    """A fresh temp folder holding a locked marker file; abandoned ones (killed builds) are swept first.
+def make_private_folder(prefix: str, parent: Path | None = None) -> Path:
+    """A fresh folder (0700) holding a locked marker file, in the temp dir or ``parent``; abandoned ones (killed
+    builds) are swept first.
 
     The folder is the caller's to remove (``release_private_folder``); if the
     process dies instead, its lock goes with it and the next call sweeps the folder.
@@ -301,8 +312,9 @@ def make_private_folder(prefix: str) -> Path:
     import tempfile
     from pathlib import Path
 
-    sweep_private_folders(Path(tempfile.gettempdir()))
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    where = Path(tempfile.gettempdir()) if parent is None else parent
+    sweep_private_folders(where)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
     try:
         _, fd = _born_locked(path, FOLDER_MARKER)
     except OSError:
@@ -320,6 +332,12 @@ def release_private_folder(path: Path) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def release_all_private_folders() -> None:
+    """Remove every folder this process made with ``make_private_folder`` (for an exit that skips unwinding)."""
+    for path in list(_markers):
+        release_private_folder(path)
 
 
 def sweep_private_folders(temp_dir: Path) -> list[Path]:
@@ -366,3 +384,41 @@ def private_folder(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         release_private_folder(path)
+
+
+# -- private caches ---------------------------------------------------------------------------------------
+
+
+def private_problem(info: os.stat_result, *, folder: bool) -> str | None:
+    """Why a cache file or folder with this ``lstat`` must not be trusted, or None.
+
+    It must be a real file (folder), not a link; where the OS has user ids (``os.getuid``), it must be
+    the current user's and not writable by group or others. Without user ids (Windows) only the type is
+    checked: the cache lives in the user's own profile, whose access control lists keep others out.
+    """
+    expected = stat.S_ISDIR if folder else stat.S_ISREG
+    if not expected(info.st_mode):
+        return f"is {describe_mode(info.st_mode)}, not a {'folder' if folder else 'regular file'}"
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return None
+    if info.st_uid != getuid():
+        return f"owned by user id {info.st_uid}, not by you ({getuid()})"
+    writers = [who for bit, who in ((stat.S_IWGRP, "group"), (stat.S_IWOTH, "others")) if info.st_mode & bit]
+    if writers:
+        return f"writable by {' and '.join(writers)} (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def make_private_dirs(path: Path) -> None:
+    """``path`` and its missing parents, each new one created private (0700); existing ones are left as they are."""
+    missing = []
+    current = path
+    while not os.path.lexists(current):
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process: judged when used
+            os.mkdir(folder, 0o700)

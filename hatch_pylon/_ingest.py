@@ -15,6 +15,13 @@ parsed and hashed, the sink's *strategy* stages it:
   another core while the scanner hashes the source; the blob is reused only
   if both digests agree, else the file is staged again from its source.
 
+Once a file is read, its sink is *parked*: the temp file is closed and moved
+into this build's staging folder (``hatch-pylon-park-*`` in the store, made by
+``_fs.make_private_folder``: one locked marker protects every parked file from
+other builds' sweepers), and a comparison's verdict is kept instead of its open
+blob. So a build holds open only the files being read, whatever the number of
+components (10,000 build under ``ulimit -n 256``).
+
 ``commit`` places the files the plan uses; everything else is removed on
 exit, whatever the exception.
 """
@@ -30,7 +37,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, Union, cast
 
 from ._errors import StoreError
-from ._fs import CHUNK_SIZE, LARGE_FILE, TempFile, atomic_write, hash_file, open_regular, os_reason
+from ._fs import (
+    CHUNK_SIZE,
+    LARGE_FILE,
+    TempFile,
+    atomic_write,
+    hash_file,
+    make_private_folder,
+    open_regular,
+    os_reason,
+    release_private_folder,
+)
 from ._layout import BLOBS_DIR, INDEX_FILE
 from ._store import BlobStore, StagedBlob, write_problem
 
@@ -56,6 +73,77 @@ class Strategy(Protocol):
 
     def discard(self) -> None:
         """Stop any thread and remove any temp file."""
+
+    def park(self, digest: str, folder: Path) -> Strategy:
+        """The file is read: the strategy that finishes it holding no open file (a temp file moves to ``folder``)."""
+
+
+class Parked:
+    """A finished temp file, closed and waiting in the build's staging folder."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        self.path = path
+        self.mode = mode
+
+    def reading(self, source: BinaryIO) -> BinaryIO:
+        return source
+
+    def feed(self, data: Chunk) -> Strategy:
+        return self
+
+    def finish(self, digest: str, target: Path) -> str | None:
+        status = "new"
+        if os.path.lexists(target):
+            status = "repaired"
+            with contextlib.suppress(OSError):
+                if os.path.isfile(target) and not os.path.islink(target) and _same_content(self.path, target):
+                    self.discard()
+                    return "reused"
+        os.chmod(self.path, self.mode)
+        os.replace(self.path, target)
+        return status
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+    def park(self, digest: str, folder: Path) -> Strategy:
+        return self
+
+
+class Decided:
+    """A comparison's verdict, kept once the file is read: reuse the blob, or stage from the source."""
+
+    def __init__(self, status: str | None) -> None:
+        self.status = status
+
+    def reading(self, source: BinaryIO) -> BinaryIO:
+        return source
+
+    def feed(self, data: Chunk) -> Strategy:
+        return self
+
+    def finish(self, digest: str, target: Path) -> str | None:
+        return self.status
+
+    def discard(self) -> None:
+        pass
+
+    def park(self, digest: str, folder: Path) -> Strategy:
+        return self
+
+
+def _park_temp(temp: TempFile, folder: Path) -> Parked:
+    """Close ``temp`` and move it into ``folder`` (same filesystem: the store)."""
+    temp.file.close()
+    parked = folder / temp.path.name
+    try:
+        os.replace(temp.path, parked)
+    except BaseException:
+        temp.discard()
+        raise
+    temp.done = True
+    return Parked(parked, temp.mode)
 
 
 def _place(temp: TempFile, target: Path) -> str:
@@ -103,6 +191,9 @@ class Tee:
 
     def discard(self) -> None:
         self.temp.discard()
+
+    def park(self, digest: str, folder: Path) -> Strategy:
+        return _park_temp(self.temp, folder)
 
 
 class Compare:
@@ -162,6 +253,9 @@ class Compare:
     def discard(self) -> None:
         self.existing.close()
 
+    def park(self, digest: str, folder: Path) -> Strategy:
+        return Decided(self.finish(digest, folder))
+
 
 class Rehash:
     """Re-hashes the predicted blob on a thread while the scanner hashes the source."""
@@ -189,6 +283,9 @@ class Rehash:
 
     def discard(self) -> None:
         self.thread.join()
+
+    def park(self, digest: str, folder: Path) -> Strategy:
+        return Decided(self.finish(digest, folder))
 
 
 class KernelCopy:
@@ -219,6 +316,10 @@ class KernelCopy:
         with contextlib.suppress(StoreError):  # the file is being thrown away anyway
             self._stop()
         self.temp.discard()
+
+    def park(self, digest: str, folder: Path) -> Strategy:
+        self._stop()
+        return _park_temp(self.temp, folder)
 
 
 def store_temp(store: BlobStore) -> TempFile:
@@ -382,6 +483,8 @@ class Ingest:
         self.index = self._load_index()
         self.sinks: dict[str, Sink] = {}
         self.swept = store.sweep() if store.root.is_dir() else []
+        self._parking: Path | None = None  # this build's staging folder in the store, made on first need
+        self._lock = threading.Lock()  # files are scanned on several threads
 
     def __enter__(self) -> Ingest:
         return self
@@ -392,6 +495,9 @@ class Ingest:
                 sink.close_stream()
                 sink.strategy.discard()
         self.sinks.clear()
+        if self._parking is not None:
+            release_private_folder(self._parking)
+            self._parking = None
 
     def sink(self, path: str) -> Sink | None:
         """A sink to feed ``path``'s bytes to; None if the file cannot even be stat'ed (the reader says why)."""
@@ -415,7 +521,27 @@ class Ingest:
         return sink
 
     def scanned(self, path: str, digest: str) -> None:
-        self.sinks[path].digest = digest
+        """``path`` is read and hashes to ``digest``: park its sink, so it holds no open file until ``commit``."""
+        sink = self.sinks[path]
+        sink.digest = digest
+        sink.close_stream()
+        try:
+            sink.strategy = sink.strategy.park(digest, self._park_folder())
+        except OSError as exc:
+            raise StoreError(f"cannot stage a copy of {path} in {self.store.root} ({os_reason(exc)})") from None
+
+    def failed(self, path: str) -> None:
+        """``path`` could not be read as a component: drop what its sink holds."""
+        sink = self.sinks.pop(path, None)
+        if sink is not None:
+            sink.close_stream()
+            sink.strategy.discard()
+
+    def _park_folder(self) -> Path:
+        with self._lock:
+            if self._parking is None:
+                self._parking = make_private_folder("hatch-pylon-park-", self.store.root)
+            return self._parking
 
     def commit(self, path: str) -> StagedBlob:
         sink = self.sinks.pop(path)

@@ -24,13 +24,13 @@ floating point (``1.5``, ``-0``) and strings that are not Unicode (a lone
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ._errors import PlanFormatError, printable
+from ._fs import sha256_hex
 
 PLAN_VERSION = "1"
 LINKAGES = ("runtime", "static")
@@ -163,7 +163,7 @@ class Plan(NamedTuple):
 
     def plan_digest(self) -> str:
         """composectl's ``compute_plan_digest``, as lower-case hex: SHA-256 of ``to_cbor()``."""
-        return hashlib.sha256(self.to_cbor()).hexdigest()
+        return sha256_hex(self.to_cbor())
 
 
 def _component(component: PlanComponent, raw_digest: bool = False) -> dict[str, Any]:
@@ -263,11 +263,14 @@ def source_problem(source: str) -> str | None:
 
 
 def backend_uri_problem(uri: str) -> str | None:
-    """Why ``uri`` is not a secret backend composectl can pick (``<scheme>://...``), or None."""
+    """Why ``uri`` is not a secret backend composectl can pick (``<scheme>://...``), or None.
+
+    The messages never repeat the text: it may be a secret pasted in the wrong place.
+    """
     if not _URI_SCHEME.match(uri):
-        return f"{uri!r} is not a backend URI: composectl picks the backend by its scheme ('dev://', 'vault://...')"
+        return "is not a backend URI: composectl picks the backend by its scheme ('dev://', 'vault://...')"
     if _CONTROL.search(uri):
-        return f"{uri!r} contains a control character"
+        return "contains a control character"
     authority = uri.split("://", 1)[1].split("/", 1)[0]
     if "@" in authority and ":" in authority.rpartition("@")[0]:
         return "carries a password; a plan names where a secret lives, never a secret value"

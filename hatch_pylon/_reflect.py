@@ -34,17 +34,15 @@ from ._signatures import InstanceSignatures, Item, OtherItem, Signature, resourc
 if TYPE_CHECKING:
     from wasmtime import Engine
 
-_RESOURCE_TYPES = (OwnType, BorrowType)
-
-
 Names = list[tuple[ResourceType, str]]
 
 
-def _render(value_type: object, names: Names) -> str:
-    """WIT-like text of a wasmtime value type; ``names`` are the resources its instance exports."""
+def _render(value_type: object, names: Names, handles: list[bool]) -> str:
+    """WIT-like text of a wasmtime value type; ``names`` are the resources its instance exports. A handle
+    met on the way is recorded in ``handles``."""
 
     def render(inner: object) -> str:
-        return _render(inner, names)
+        return _render(inner, names, handles)
 
     if isinstance(value_type, ListType):
         return f"list<{render(value_type.element)}>"
@@ -68,16 +66,18 @@ def _render(value_type: object, names: Names) -> str:
     if isinstance(value_type, (FutureType, StreamType)):
         kind = "future" if isinstance(value_type, FutureType) else "stream"
         return f"{kind}<{render(value_type.payload)}>" if value_type.payload is not None else kind
-    if isinstance(value_type, OwnType):
-        return f"own<{resource_name(names, value_type.ty)}>"
-    if isinstance(value_type, BorrowType):
-        return f"borrow<{resource_name(names, value_type.ty)}>"
+    if isinstance(value_type, (OwnType, BorrowType)):
+        handles.append(True)
+        kind = "own" if isinstance(value_type, OwnType) else "borrow"
+        return f"{kind}<{resource_name(names, value_type.ty)}>"
     return type(value_type).__name__.lower().replace("errorcontext", "error-context")
 
 
 def signature(func: FuncType, names: Names = []) -> Signature:  # noqa: B006 (never mutated)
-    result = _render(func.result, names) if func.result is not None else None
-    return Signature(tuple((name, _render(t, names)) for name, t in func.params), result)
+    handles: list[bool] = []
+    params = tuple((name, _render(t, names, handles)) for name, t in func.params)
+    result = _render(func.result, names, handles) if func.result is not None else None
+    return Signature(params, result, bool(handles))
 
 
 def imports_of(component: ComponentType, engine: Engine) -> dict[str, Item]:
@@ -95,6 +95,11 @@ def _items(externs: object, engine: Engine) -> dict[str, Item]:
     return {name: _item(ty, engine, top) for name, ty in pairs}
 
 
+def item_of(ty: object, engine: Engine) -> Item:
+    """wasmtime's view of one imported or exported type (an instance's handles name its own resources)."""
+    return _item(ty, engine, [])
+
+
 def _resource_of(ty: object) -> ResourceType | None:
     return ty if isinstance(ty, ResourceType) else None
 
@@ -105,35 +110,9 @@ def _item(ty: object, engine: Engine, top: Names) -> Item:
     if isinstance(ty, ComponentInstanceType):
         exports = [(n, e.ty) for n, e in ty.exports(engine).items()]
         names = resource_names(exports, _resource_of)
-        return InstanceSignatures({n: signature(t, names) for n, t in exports if isinstance(t, FuncType)})
+        resources = tuple(sorted(n for n, t in exports if isinstance(t, ResourceType)))
+        functions = {n: signature(t, names) for n, t in exports if isinstance(t, FuncType)}
+        return InstanceSignatures(functions, resources=resources)
     if isinstance(ty, ComponentType):
         return OtherItem("component")
     return OtherItem("module" if isinstance(ty, ModuleType) else "type")  # value and resource types
-
-
-def uses_resources(item: object) -> bool:
-    if isinstance(item, ResourceType):
-        return True
-    if isinstance(item, FuncType):
-        types = [t for _, t in item.params] + ([item.result] if item.result is not None else [])
-        return any(_contains_resource(t) for t in types)
-    return False
-
-
-def _contains_resource(value_type: object) -> bool:
-    if isinstance(value_type, _RESOURCE_TYPES):
-        return True
-    children: list[object] = []
-    if isinstance(value_type, ListType):
-        children = [value_type.element]
-    elif isinstance(value_type, OptionType):
-        children = [value_type.payload]
-    elif isinstance(value_type, ResultType):
-        children = [value_type.ok, value_type.err]
-    elif isinstance(value_type, TupleType):
-        children = list(value_type.elements)
-    elif isinstance(value_type, RecordType):
-        children = [t for _, t in value_type.fields]
-    elif isinstance(value_type, VariantType):
-        children = [t for _, t in value_type.cases]
-    return any(_contains_resource(child) for child in children if child is not None)

@@ -27,11 +27,17 @@ import is served by the host, whose guest resolves registry components at run
 time, each in a store of its own; a bound ``compose:dynlink/endpoint`` import
 forwards to its provider in a store of its own. Neither is instantiated with
 the rest of the graph.
+
+A plan with ``determinism = "strict"`` runs only as 1 or 2 (composectl refuses
+runtime linking under it). What the plan's limits and signals do is
+``_sandbox``'s part: every store is made by ``_new_store``, with the plan's
+fuel budget and memory limit. Linking is linear in the number of components
+and bindings.
 """
 
 from __future__ import annotations
 
-import hashlib
+import heapq
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,11 +48,22 @@ from wasmtime.component import Component, ComponentInstanceType, FuncType, Insta
 
 from ._cache import COMPOSED_DIR, keep
 from ._compiler import Compiler, wasmtime_reason
-from ._errors import CompileError, ComposeError, RunError, plural, printable
-from ._fs import open_inside, os_reason
-from ._linkage import bound_closure, is_endpoint, is_linker
-from ._plan import Plan
-from ._reflect import uses_resources
+from ._errors import CompileError, ComposeError, PylonError, RunError, plural, printable
+from ._fs import open_inside, os_reason, sha256_hex
+from ._linkage import bound_closure, host_provides, is_endpoint, is_linker
+from ._plan import Binding, Plan
+from ._reflect import item_of
+from ._sandbox import (
+    EXIT_ERR,
+    EXIT_TRAP,
+    NO_OPTIONS,
+    Limits,
+    RunOptions,
+    StopOnSignal,
+    stopped,
+    wasi_config,
+)
+from ._signatures import Item, Undecidable, decode_file, resource_uses, uses_resources
 from ._verify import Report, Verified, verify_bundle
 
 if TYPE_CHECKING:
@@ -73,6 +90,9 @@ class Runtime:
         self.dynlink: LinkerHost | None = None  # the compose:dynlink linker host, when a component imports it
         self._plan: Plan | None = None
         self._verified: Verified = Verified(Report())
+        self.limits = Limits()
+        self._digests: dict[str, str] = {}
+        self._trapped_in: str | None = None  # the deepest provider a forwarded call trapped in
 
     @property
     def plan(self) -> Plan:
@@ -84,22 +104,30 @@ class Runtime:
     def load(self) -> None:
         """Pass the bundle through the verification gate, then compile (or fetch from cache) each blob.
 
-        Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here.
+        Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here (a
+        compile cache hit reads none). A plan with ``cpu_ms`` is compiled for an engine that meters fuel.
         """
         verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
         assert verified.plan is not None
         self._plan = verified.plan
         self._verified = verified
+        self.limits = Limits.of(verified.plan.policy.limits)
+        if self.limits.fuel is not None:
+            self.compiler = self.compiler.with_fuel()
+        self._digests = {component.id: component.digest for component in verified.plan.components}
         meta = verified.meta
         if meta.composed is not None and not verified.report.composed_proven:
             self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
         if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
-            data = self._read_verified(meta.composed, meta.composed_digest, f"composed component {meta.composed}")
-            self.composed = self._compile(data, meta.composed_digest, meta.composed)
+            composed, digest = meta.composed, meta.composed_digest
+            self.composed = self._compile(
+                lambda: self._read_verified(composed, digest, f"composed component {composed}"), digest, composed
+            )
             self.linked = "composed (bundled)"
             return
         heavy = self._resource_bindings()
-        if heavy is None or heavy:
+        strict = self._plan.policy.determinism == "strict" and bool(self._plan.bindings)
+        if heavy is None or heavy or strict:
             from ._compose import find_wasm_tools, install_hint
 
             tool = find_wasm_tools()
@@ -111,14 +139,24 @@ class Runtime:
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
                 label = f"{printable(self._plan.root)} (composed)"
-                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), label)
+                self.composed = self._compile(data, sha256_hex(data), label)
                 self.linked = "composed (in memory)"
                 return
+            if strict:
+                from ._compose import install_hint
+
+                raise RunError(
+                    f"{self.label}: the plan's determinism is 'strict', which allows no runtime linking, so it runs "
+                    f"statically composed, which needs wasm-tools: {install_hint('run')} (or build with compose = true)"
+                )
         for component_id in sorted(self._instantiated()):
-            digest = self._plan.digest_of(component_id)
-            data = self._read_blob(component_id, digest)
-            self.components[component_id] = self._compile(data, digest, component_id)
+            digest = self._digests[component_id]
+            self.components[component_id] = self._compile(self._blob_reader(component_id, digest), digest, component_id)
         self.linked = "runtime"
+
+    def _blob_reader(self, component_id: str, digest: str) -> Callable[[], bytes]:
+        """The component's blob, re-hashed when it is read (only a compile cache miss reads it)."""
+        return lambda: self._read_blob(component_id, digest)
 
     def _instantiated(self) -> set[str]:
         """What runs in the root's store: the root and what its bindings reach, except endpoint providers (and
@@ -144,8 +182,11 @@ class Runtime:
         return component
 
     def _new_store(self) -> wasmtime.Store:
-        """A store on the compiler's engine (every store of a run is made here)."""
-        return wasmtime.Store(self.compiler.engine)
+        """A store on the compiler's engine with the plan's fuel budget and memory limit (every store of a run is
+        made here: a provider in a store of its own gets the same limits)."""
+        store = self.compiler.store(self.limits.fuel)
+        self.limits.apply(store)
+        return store
 
     def _host_imports(self, component_id: str, component: Component, linker: Linker) -> None:
         """Define what the runtime host serves: the compose:dynlink linker; type-only sys:compose interfaces need
@@ -154,7 +195,7 @@ class Runtime:
         from ._linkage import host_provides
 
         engine = self.compiler.engine
-        bound = {b.import_name for b in self.plan.bindings if b.consumer_id == component_id}
+        bound = {b.import_name for b in self._wanted.get(component_id, ())}
         # The gate has checked that every unbound import is ignored or the host's; under static linkage an
         # ignored linker import is served as well, with the plan's determinism.
         served = sorted(n for n in component.type.imports(engine) if n not in bound and host_provides(n, "runtime"))
@@ -186,7 +227,7 @@ class Runtime:
                 data = file.read()
         except OSError as exc:
             raise RunError(f"{what} {relative}: cannot be read ({os_reason(exc)})") from None
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_hex(data)
         if actual != digest:
             raise RunError(
                 f"{what} {relative} changed after it was verified (sha256 {actual}, expected {digest}); "
@@ -194,36 +235,29 @@ class Runtime:
             )
         return data
 
-    def _compile(self, data: bytes, digest: str, label: str) -> Component:
+    def _compile(self, data: bytes | Callable[[], bytes], digest: str, label: str) -> Component:
         try:
             return self.compiler.component(data, digest, label)
         except CompileError as error:
             raise RunError(f"{label}: {error}") from None
 
     def _resource_bindings(self) -> list[str] | None:
-        """The bindings whose interface passes resources (``root imports 'a:b/c'``), decoded from the
-        consumers' binaries (no compile); None when the decoder cannot tell, which counts as "yes":
-        composition is correct for every graph."""
-        from ._signatures import InstanceSignatures, Signature, Undecidable, decode_file
-
-        imports: dict[str, dict[str, object]] = {}
+        """The bindings whose interface passes resources (``root imports 'a:b/c'``): the gate's type check
+        says, else they are decoded from the consumers' binaries (no compile); None when the decoder cannot
+        tell, which counts as "yes": composition is correct for every graph."""
+        if self._verified.report.resource_bindings is not None:
+            return self._verified.report.resource_bindings
+        imports: dict[str, dict[str, Item]] = {}
         found: list[str] = []
         for binding in self.plan.bindings:
             if binding.consumer_id not in imports:
-                path = self._verified.blobs[self.plan.digest_of(binding.consumer_id)]
+                path = self._verified.blobs[self._digests[binding.consumer_id]]
                 try:
                     imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
                 except (Undecidable, OSError):
                     return None
             item = imports[binding.consumer_id].get(binding.import_name)
-            signatures = (
-                list(item.functions.values())
-                if isinstance(item, InstanceSignatures)
-                else [item]
-                if isinstance(item, Signature)
-                else []
-            )
-            if any("own<" in str(sig) or "borrow<" in str(sig) for sig in signatures):
+            if item is not None and uses_resources(item):
                 found.append(f"{binding.consumer_id} imports {binding.import_name!r}")
         return found
 
@@ -232,8 +266,8 @@ class Runtime:
         from ._compose import compose_bundle
 
         plan_digest = self.plan.plan_digest()
-        cached = self.compiler.cache_dir.parent / COMPOSED_DIR / f"{plan_digest}.wasm"
-        if cached.is_file() and not cached.is_symlink():
+        cached = self.compiler.cache_root / COMPOSED_DIR / f"{plan_digest}.wasm"
+        if self.compiler.vetting.usable(cached):  # the compile cache's ownership rules
             try:
                 return cached.read_bytes()
             except OSError:
@@ -247,20 +281,18 @@ class Runtime:
             )
         except ComposeError as error:
             raise RunError(f"cannot compose {self.label} to run it: {error}") from None
-        keep(cached, composed.data, "composed component", self.compiler.say)
+        keep(self.compiler.cache_root, cached, composed.data, "composed component", self.compiler.say)
         return composed.data
 
-    def instantiate(self, args: Sequence[str] = ()) -> tuple[wasmtime.Store, Instance]:
+    def instantiate(
+        self, args: Sequence[str] = (), options: RunOptions = NO_OPTIONS
+    ) -> tuple[wasmtime.Store, Instance]:
+        """A store holding the graph, instantiated with the plan's limits; (store, root instance)."""
         if not self.components and self.composed is None:
             self.load()
         engine = self.compiler.engine
         store = self._new_store()
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = [self.plan.root, *args]
-        wasi.inherit_stdin()
-        wasi.inherit_stdout()
-        wasi.inherit_stderr()
-        store.set_wasi(wasi)
+        store.set_wasi(wasi_config([self.plan.root, *args], options))
         if self.composed is not None:  # one component: only WASI and the runtime host's interfaces are left to link
             linker = Linker(engine)
             linker.add_wasip2()
@@ -268,44 +300,84 @@ class Runtime:
             try:
                 return store, linker.instantiate(store, self.composed)
             except wasmtime.WasmtimeError as error:
-                raise RunError(
-                    f"cannot instantiate the composed {printable(self.plan.root)}: {wasmtime_reason(error)}"
-                ) from None
+                raise self._failed(f"the composed {printable(self.plan.root)}", error, instantiating=True) from None
         instances: dict[str, Instance] = {}
         for component_id in self._dependency_order():
             instances[component_id] = self._instantiate_one(store, component_id, instances)
         return store, instances[self.plan.root]
 
-    def run(self, args: Sequence[str] = ()) -> tuple[int, Any]:
-        """Call the root's ``wasi:cli/run@0.2.*`` ``run`` or its top-level ``run``; (exit status, value)."""
-        store, root = self.instantiate(args)
-        func = self._entry_point(store, root)
-        try:
-            value = func(store)
-            func.post_return(store)
-        except wasmtime.ExitTrap as trap:
-            return trap.code, None
-        except wasmtime.WasmtimeError as error:
-            raise RunError(f"{printable(self.plan.root)} trapped: {error}") from None
+    @property
+    def _wanted(self) -> dict[str, list[Binding]]:
+        """Each consumer's bindings, grouped once (a scan per component would be quadratic)."""
+        if getattr(self, "_grouped", None) is None:
+            grouped: dict[str, list[Binding]] = {}
+            for binding in self.plan.bindings:
+                grouped.setdefault(binding.consumer_id, []).append(binding)
+            self._grouped = grouped
+        return self._grouped
+
+    def run(self, args: Sequence[str] = (), options: RunOptions = NO_OPTIONS) -> tuple[int, Any]:
+        """Call the root's ``wasi:cli/run@0.2.*`` ``run`` or its top-level ``run``; (exit status, value).
+
+        A trap or an exceeded limit raises ``GuestStopped`` (one line, with its exit status); SIGINT and
+        SIGTERM stop the guest (``_sandbox.StopOnSignal``) and then act as they would have.
+        """
+        failure: wasmtime.WasmtimeError | None = None
+        with StopOnSignal(lambda: self.compiler.engine.increment_epoch()) as stop:
+            if not self.components and self.composed is None:
+                self.load()
+            if self.limits.io_ops is not None:
+                self.compiler.say(
+                    f"policy.limits.io_ops = {self.limits.io_ops} is not enforced "
+                    "(neither composectl's wasmtime host nor wasmtime counts I/O operations)"
+                )
+            stop.guest = True
+            store, root = self.instantiate(args, options)
+            func = self._entry_point(store, root)
+            try:
+                value = func(store)
+                func.post_return(store)
+            except wasmtime.ExitTrap as trap:
+                return trap.code, None
+            except wasmtime.WasmtimeError as error:
+                failure = error
+            stop.guest = False
+        if failure is not None:  # after the signal, if any, had its say
+            who = printable(self._trapped_in or self.plan.root)
+            suffix = " (composed with its caps)" if self.composed is not None else ""
+            raise self._failed(f"component {who!r}{suffix}", failure)
         if isinstance(value, Variant) and value.tag == "err":
-            return 1, None
+            return EXIT_ERR, None
         return 0, (None if isinstance(value, Variant) else value)
 
+    def _failed(self, who: str, error: wasmtime.WasmtimeError, instantiating: bool = False) -> PylonError:
+        """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error)."""
+        failure = stopped(who, error, self.limits)
+        if instantiating and failure.exit_status == EXIT_TRAP:
+            return RunError(f"cannot instantiate {who}: {wasmtime_reason(error)}")
+        return failure
+
     def _dependency_order(self) -> list[str]:
-        """Providers before their consumers; ties broken by id so runs are repeatable."""
+        """Providers before their consumers, ties broken by id so runs are repeatable (Kahn's algorithm)."""
         instantiated = self._instantiated()
-        needs: dict[str, set[str]] = {component_id: set() for component_id in instantiated}
+        waiting = dict.fromkeys(instantiated, 0)
+        consumers: dict[str, list[str]] = {}
         for binding in self.plan.bindings:
             if binding.consumer_id in instantiated and binding.provider_id in instantiated:
-                needs[binding.consumer_id].add(binding.provider_id)
+                consumers.setdefault(binding.provider_id, []).append(binding.consumer_id)
+                waiting[binding.consumer_id] += 1
+        ready = [component_id for component_id, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         order: list[str] = []
-        while needs:
-            ready = sorted(i for i, deps in needs.items() if deps <= set(order))
-            if not ready:
-                raise RunError(f"dependency cycle among {', '.join(sorted(needs))}")
-            order += ready
-            for component_id in ready:
-                del needs[component_id]
+        while ready:
+            component_id = heapq.heappop(ready)
+            order.append(component_id)
+            for consumer in consumers.get(component_id, ()):
+                waiting[consumer] -= 1
+                if waiting[consumer] == 0:
+                    heapq.heappush(ready, consumer)
+        if len(order) != len(waiting):
+            raise RunError(f"dependency cycle among {', '.join(sorted(set(waiting) - set(order)))}")
         return order
 
     def _instantiate_one(self, store: wasmtime.Store, component_id: str, done: dict[str, Instance]) -> Instance:
@@ -313,17 +385,20 @@ class Runtime:
         component = self.components[component_id]
         imports = component.type.imports(engine)
         linker = Linker(engine)
-        linker.add_wasip2()
-        self._host_imports(component_id, component, linker)
+        if any(name.startswith("wasi:") for name in imports):
+            linker.add_wasip2()  # a third of the cost of linking a small component: only where it is imported
+        if any(host_provides(name, "runtime") for name in imports):
+            self._host_imports(component_id, component, linker)
         with linker.root() as root:
-            for binding in (b for b in self.plan.bindings if b.consumer_id == component_id):
+            for binding in self._wanted.get(component_id, ()):
                 wanted = imports[binding.import_name].ty
                 if is_endpoint(binding.import_name):
                     self._forward_endpoint(root, binding)
                     continue
                 provider = done[binding.provider_id]
+                where = binding.provider_id
                 if isinstance(wanted, FuncType):
-                    root.add_func(binding.import_name, self._forward(store, provider, binding.export_name))
+                    root.add_func(binding.import_name, self._forward(store, provider, where, binding.export_name))
                     continue
                 if not isinstance(wanted, ComponentInstanceType):
                     raise RunError(
@@ -331,7 +406,7 @@ class Runtime:
                         "function nor an interface; the runtime cannot forward it"
                     )
                 items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
-                heavy = sorted(name for name, item in items.items() if uses_resources(item))
+                heavy = resource_uses(item_of(wanted, engine))
                 if heavy:
                     from ._compose import install_hint
 
@@ -343,18 +418,18 @@ class Runtime:
                 with root.add_instance(binding.import_name) as interface:
                     for name, item in sorted(items.items()):
                         if isinstance(item, FuncType):
-                            interface.add_func(name, self._forward(store, provider, binding.export_name, name))
+                            interface.add_func(name, self._forward(store, provider, where, binding.export_name, name))
         try:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
-            raise RunError(f"cannot instantiate {printable(component_id)}: {wasmtime_reason(error)}") from None
+            raise self._failed(f"component {printable(component_id)!r}", error, instantiating=True) from None
 
     def _forward_endpoint(self, root: Any, binding: Any) -> None:
         """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
         from ._dynlink import HostError, Provider, forward_endpoint
 
-        digest = self.plan.digest_of(binding.provider_id)
-        if any(b.consumer_id == binding.provider_id for b in self.plan.bindings):
+        digest = self._digests[binding.provider_id]
+        if binding.provider_id in self._wanted:
             raise RunError(
                 f"endpoint provider {binding.provider_id!r} has imports bound to other components; composectl runs "
                 "it with WASI alone, so compose them into it first"
@@ -366,8 +441,9 @@ class Runtime:
             raise RunError(f"{binding.described()}: {error}") from None
         forward_endpoint(root, binding.import_name, provider)
 
-    @staticmethod
-    def _forward(store: wasmtime.Store, provider: Instance, export: str, name: str | None = None) -> Callable[..., Any]:
+    def _forward(
+        self, store: wasmtime.Store, provider: Instance, provider_id: str, export: str, name: str | None = None
+    ) -> Callable[..., Any]:
         index = provider.get_export_index(store, export)
         if name is not None and index is not None:
             index = provider.get_export_index(store, name, index)
@@ -376,8 +452,13 @@ class Runtime:
             raise RunError(f"provider does not export {export}{'#' + name if name else ''}")
 
         def forward(_caller: Any, *args: Any) -> Any:
-            result = func(store, *args)
-            func.post_return(store)
+            try:
+                result = func(store, *args)
+                func.post_return(store)
+            except wasmtime.WasmtimeError:
+                if self._trapped_in is None:  # the innermost forward sees the trap first
+                    self._trapped_in = provider_id
+                raise
             return result
 
         return forward

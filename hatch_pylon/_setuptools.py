@@ -5,7 +5,10 @@ pattern setuptools-scm uses), so it runs for every setuptools build on a
 machine where hatch-pylon is installed and must stay inert unless the
 project has a ``[tool.pylon]`` table. It wraps ``build_py`` to write
 ``plan.json`` and the blobs into ``build_lib/<destination>/`` and ``sdist``
-to carry the bundle in ``.pylon-bundle/``.
+to carry the bundle in ``.pylon-bundle/``. With ``provides`` (a component
+wheel) the blobs go to the same places without a plan, and ``egg_info`` is
+wrapped to put the descriptor in ``extra_metadata/pylon-components.json``,
+which becomes the wheel's ``.dist-info/extra_metadata/``, as with hatchling.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ._config import PylonConfig, load_config
+from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ._errors import PylonError
-from ._fs import make_private_folder
+from ._fs import atomic_write, make_private_folder
 from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
-from ._pipeline import Bundle, adapter_bundle, has_shipped_bundle
-from ._project import read_pyproject
+from ._pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
+from ._project import read_pyproject, sdist_carries_bundle
 from ._schema import SETUPTOOLS_TABLE
 
 
@@ -39,6 +43,8 @@ def finalize(dist: Any) -> None:
     state = _State(root, raw, data.get("project", {}).get("name"), dist)
     dist.cmdclass["build_py"] = _wrap_build_py(dist.cmdclass.get("build_py") or _default("build_py"), state)
     dist.cmdclass["sdist"] = _wrap_sdist(dist.cmdclass.get("sdist") or _default("sdist"), state)
+    if isinstance(raw, dict) and raw.get("provides"):
+        dist.cmdclass["egg_info"] = _wrap_egg_info(dist.cmdclass.get("egg_info") or _default("egg_info"), state)
 
 
 def _default(command: str) -> type:
@@ -46,6 +52,10 @@ def _default(command: str) -> type:
         from setuptools.command.build_py import build_py
 
         return build_py
+    if command == "egg_info":
+        from setuptools.command.egg_info import egg_info
+
+        return egg_info
     from setuptools.command.sdist import sdist
 
     return sdist
@@ -56,7 +66,7 @@ class _State:
 
     def __init__(self, root: Path, raw: Any, name: str | None, dist: Any) -> None:
         self.root, self.raw, self.name, self.dist = root, raw, name, dist
-        self.bundle: Bundle | None = None
+        self.bundle: Bundle | Provided | None = None
         self.config: PylonConfig | None = None
 
     def project_name(self) -> str:
@@ -66,7 +76,7 @@ class _State:
             raise PylonError("the project has no name (set [project] name in pyproject.toml, or name in setup.cfg)")
         return name
 
-    def get(self) -> tuple[PylonConfig, Bundle]:
+    def get(self) -> tuple[PylonConfig, Bundle | Provided]:
         if self.bundle is None:
             try:
                 name = self.project_name()
@@ -79,7 +89,12 @@ class _State:
                 )
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
-                self.bundle = adapter_bundle(self.config, self.staging, _say, required=True)
+                if self.config.provides:
+                    self.bundle = adapter_provided(self.config, self.staging, _say)
+                else:
+                    bundle = adapter_bundle(self.config, self.staging, _say, required=sdist_carries_bundle(self.root))
+                    check_requirements(bundle.requirements, list(self.dist.install_requires or []), SETUPTOOLS_TABLE)
+                    self.bundle = bundle
             except PylonError as error:
                 raise SystemExit(f"error: hatch-pylon: {error}") from None
             for line in self.bundle.summary():
@@ -92,7 +107,7 @@ def _say(message: str) -> None:
     print(f"hatch-pylon: {message}", file=sys.stderr)
 
 
-def _write_bundle(bundle: Bundle, folder: Path) -> None:
+def _write_bundle(bundle: Bundle | Provided, folder: Path, *, sdist: bool = False) -> None:
     """Write the bundle into ``folder``, first removing every bundle file an earlier build left there.
 
     ``build_lib`` outlives a build: a composed component from a ``compose =
@@ -101,10 +116,13 @@ def _write_bundle(bundle: Bundle, folder: Path) -> None:
     if folder.is_dir():
         shutil.rmtree(folder / STORE_DIR, ignore_errors=True)
         for entry in folder.iterdir():
-            if entry.name in (PLAN_FILE, META_FILE) or entry.name.endswith(COMPOSED_SUFFIX):
+            if entry.name in (PLAN_FILE, META_FILE, DESCRIPTOR) or entry.name.endswith(COMPOSED_SUFFIX):
                 entry.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    bundle.write_to(folder)
+    if isinstance(bundle, Provided):
+        bundle.write_to(folder, descriptor=sdist)  # a wheel's descriptor is metadata (egg_info writes it)
+    else:
+        bundle.write_to(folder)
     for path in (folder, *folder.rglob("*")):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
@@ -116,7 +134,8 @@ def _wrap_build_py(base: type, state: _State) -> type:
             config, bundle = state.get()
             target = Path(self.build_lib) / config.destination
             _write_bundle(bundle, target)
-            _say(bundle.headline(f"{config.destination}/{PLAN_FILE}"))
+            if isinstance(bundle, Bundle):
+                _say(bundle.headline(f"{config.destination}/{PLAN_FILE}"))
 
         def get_outputs(self, include_bytecode: bool = True) -> list[str]:
             outputs = list(super().get_outputs(include_bytecode))
@@ -132,7 +151,22 @@ def _wrap_sdist(base: type, state: _State) -> type:
         def make_release_tree(self, base_dir: str, files: list[str]) -> None:
             super().make_release_tree(base_dir, files)
             _, bundle = state.get()
-            _write_bundle(bundle, Path(base_dir) / SDIST_BUNDLE_DIR)
-            _say(bundle.headline(f"{SDIST_BUNDLE_DIR}/{PLAN_FILE}"))
+            _write_bundle(bundle, Path(base_dir) / SDIST_BUNDLE_DIR, sdist=True)
+            where = PLAN_FILE if isinstance(bundle, Bundle) else DESCRIPTOR
+            _say(bundle.headline(f"{SDIST_BUNDLE_DIR}/{where}"))
 
     return sdist
+
+
+def _wrap_egg_info(base: type, state: _State) -> type:
+    class egg_info(base):
+        def run(self) -> None:
+            super().run()
+            _, provided = state.get()
+            if isinstance(provided, Provided):
+                target = Path(self.egg_info) / DESCRIPTOR_PATH
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(target, provided.descriptor)
+                _say(provided.headline(f".dist-info/{DESCRIPTOR_PATH}"))
+
+    return egg_info

@@ -47,10 +47,15 @@ class Undecidable(Exception):
 
 @dataclass(frozen=True)
 class Signature:
-    """A component function: named parameters and an optional result, types rendered as WIT-like text."""
+    """A component function: named parameters and an optional result, types rendered as WIT-like text.
+
+    ``handles``: an ``own`` or ``borrow`` handle appears somewhere in a parameter or the result, as
+    found while walking the type structure (decoded or reflected), never by reading the text.
+    """
 
     params: tuple[tuple[str, str], ...]
     result: str | None
+    handles: bool = False
 
     def __str__(self) -> str:
         params = ", ".join(f"{name}: {text}" for name, text in self.params)
@@ -68,6 +73,7 @@ class InstanceSignatures:
 
     functions: Mapping[str, Signature]
     type_only: bool = field(default=False, compare=False)  # types only, no resource: a linker defines nothing
+    resources: tuple[str, ...] = ()  # the names its resource types are exported under, sorted
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,21 @@ class OtherItem:
 
 
 Item = Union[Signature, InstanceSignatures, OtherItem]
+
+
+def resource_uses(item: Item) -> tuple[str, ...]:
+    """What in ``item`` involves resources, from the type structure: an instance's exported resource types
+    and its functions that pass ``own``/``borrow`` handles, sorted; ``("",)`` for such a function itself;
+    empty when only values cross. The one resource check, for decoded and for reflected types alike."""
+    if isinstance(item, Signature):
+        return ("",) if item.handles else ()
+    if isinstance(item, InstanceSignatures):
+        return tuple(sorted({*item.resources, *(name for name, f in item.functions.items() if f.handles)}))
+    return ()
+
+
+def uses_resources(item: Item) -> bool:
+    return bool(resource_uses(item))
 
 
 def describe(item: Item) -> str:
@@ -422,6 +443,7 @@ class _Renderer:
     def __init__(self) -> None:
         self.budget = _RENDER_BUDGET
         self.names: list[tuple[_Resource, str]] = []
+        self.handles = False
 
     def item(self, item: object, top: list[tuple[_Resource, str]]) -> Item:
         if item is _UNKNOWN or (isinstance(item, _Instance) and _UNKNOWN in item.exports.values()):
@@ -432,8 +454,9 @@ class _Renderer:
         if isinstance(item, _Instance):
             self.names = resource_names(item.exports.items(), _resource_of)
             type_only = all(isinstance(e, _TypeExport) and _resource_of(e) is None for e in item.exports.values())
+            resources = tuple(sorted(n for n, e in item.exports.items() if _resource_of(e) is not None))
             return InstanceSignatures(
-                {n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)}, type_only
+                {n: self.signature(f) for n, f in item.exports.items() if isinstance(f, _Func)}, type_only, resources
             )
         if isinstance(item, _TypeExport):
             return OtherItem("type")
@@ -442,8 +465,10 @@ class _Renderer:
         return OtherItem("module" if item is _MODULE else "other")
 
     def signature(self, func: _Func) -> Signature:
+        self.handles = False  # set by ``_compound`` when it renders an own or borrow node
         params = tuple((name, self.text(node)) for name, node in func.params)
-        return Signature(params, None if func.result is None else self.text(func.result))
+        result = None if func.result is None else self.text(func.result)
+        return Signature(params, result, self.handles)
 
     def text(self, node: _Node, depth: int = 0) -> str:
         if depth > _MAX_DEPTH:
@@ -471,6 +496,7 @@ class _Renderer:
             ok, err = text(parts[0]), text(parts[1])
             return "result" if ok is None and err is None else f"result<{ok or '_'}, {err or '_'}>"
         if kind in ("own", "borrow"):
+            self.handles = True
             return f"{kind}<{resource_name(self.names, parts[0])}>"
         if kind in ("stream", "future"):
             return f"{kind}<{text(parts[0])}>" if parts[0] is not None else kind

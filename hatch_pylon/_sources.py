@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
-from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH
+from ._distributions import DESCRIPTOR, DESCRIPTOR_PATH, is_installed
 from ._errors import ArchiveError, PylonError, TooLarge, bullets, plural, printable, quoted
 from ._fs import TempFile, os_reason, private_folder, sha256_of
 from ._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
@@ -72,7 +72,7 @@ def open_target(
         return
     path = Path(target)
     bare = not any(sep in target for sep in ("/", os.sep, os.altsep or "/"))
-    if bare and os.path.lexists(target) and _is_installed(target):
+    if bare and os.path.lexists(target) and is_installed(target):
         shown = printable(target)
         raise PylonError(
             f"{shown} is both a {'folder' if path.is_dir() else 'file'} here and an installed distribution; "
@@ -137,16 +137,6 @@ def _folder_bundle(path: Path) -> Path | None:
         if (candidate / PLAN_FILE).is_file():
             return candidate
     return None
-
-
-def _is_installed(name: str) -> bool:
-    from importlib import metadata
-
-    try:
-        metadata.distribution(name)
-    except (metadata.PackageNotFoundError, ValueError):
-        return False
-    return True
 
 
 def _bundle_prefix(names: list[str], source: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ._errors import StoreError
-from ._fs import NotRegularFile, TempFile, open_regular, os_reason, sha256_of, sweep_temps
+from ._fs import NotRegularFile, TempFile, open_regular, os_reason, sha256_of, sweep_private_folders, sweep_temps
 from ._layout import BLOBS_DIR, blob_relpath
 
 
@@ -39,8 +39,8 @@ class BlobStore:
         self._folders: set[Path] = set()  # known to exist: saves a mkdir per blob
 
     def sweep(self) -> list[Path]:
-        """Delete temp files whose writers are gone (a killed build); returns what was removed."""
-        return [*sweep_temps(self.root), *sweep_temps(self.root / BLOBS_DIR)]
+        """Delete temp files (and staging folders) whose writers are gone (a killed build); returns what was removed."""
+        return [*sweep_temps(self.root), *sweep_temps(self.root / BLOBS_DIR), *sweep_private_folders(self.root)]
 
     def path_for(self, digest: str) -> Path:
         return self.root / blob_relpath(digest)

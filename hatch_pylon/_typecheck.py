@@ -9,16 +9,15 @@ what a mismatch message shows.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from ._errors import printable
-from ._fs import open_regular
+from ._fs import open_regular, sha256_hex
 from ._plan import Binding
-from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe
+from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
@@ -29,6 +28,7 @@ class TypeReport:
     problems: list[str] = field(default_factory=list)
     compiled: list[str] = field(default_factory=list)  # components wasmtime had to read
     skipped: list[str] = field(default_factory=list)  # components nobody could read (no wasmtime)
+    resource_bindings: list[str] | None = None  # bound imports passing own/borrow handles; None: not known for all
 
 
 CompilerSource = Union["Compiler", Callable[[], Union["Compiler", None]], None]
@@ -75,7 +75,7 @@ def type_problems(
             continue
         with open_regular(path, follow_symlinks=False) as file:
             data = file.read()  # wasmtime compiles from memory; only the undecodable ones come here
-        if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
+        if sha256_hex(data) != expected:  # the bytes compiled must be the bytes checked
             report.problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue
         from ._errors import CompileError
@@ -92,6 +92,12 @@ def type_problems(
     for binding in bindings:
         if binding.consumer_id in imports and binding.provider_id in exports:
             report.problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])
+    if all(b.consumer_id in imports for b in bindings):
+        report.resource_bindings = [
+            f"{b.consumer_id} imports {b.import_name!r}"
+            for b in bindings
+            if (item := imports[b.consumer_id].get(b.import_name)) is not None and uses_resources(item)
+        ]
     return report
 
 

@@ -70,6 +70,7 @@ class Report:
     typed: bool = False
     compiled_all: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
+    resource_bindings: list[str] | None = None  # from the type check: bound imports passing resource handles
     notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
     composed_proven: bool = False  # the bundled composed component is what the plan composes to
     unchecked_references: int = 0  # referenced components a bundle checked alone could not check
@@ -190,12 +191,7 @@ def verify_bundle(
     _check_strays(root, set(digests.values()) - referenced, report)
     _check_names(infos, list(plan.bindings), ignore, plan.linkage, report)
     if plan.root in infos:
-        refusal = exec_refusal(
-            plan.linkage,
-            (e.name for e in infos[plan.root].imports),
-            [b.import_name for b in plan.bindings],
-            (c.name for c in plan.policy.capabilities),
-        )
+        refusal = exec_refusal(plan, (e.name for e in infos[plan.root].imports))
         report.notes += [refusal] if refusal is not None else []
     _check_composed(root, plan, meta, ignore, Limits(max_size=limit), report)
     if types and len(infos) == len(digests):
@@ -208,6 +204,7 @@ def verify_bundle(
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
         ]
         report.typed = True
+        report.resource_bindings = typed.resource_bindings
         report.compiled_all = compile_all and not typed.skipped
     elif types and located.unchecked:
         report.skipped.append("types of the bindings (a referenced component could not be checked)")

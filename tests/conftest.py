@@ -100,6 +100,17 @@ def dynlink_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     return componentize_all(DYNLINK, worlds, tmp_path_factory.mktemp("dynlink"))
 
 
+@pytest.fixture(scope="session")
+def cpython_guest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/guest/: a CPython root (componentize-py, ~15 s) whose arguments choose what it does."""
+    out = tmp_path_factory.mktemp("guest") / "guest.wasm"
+    command = [sys.executable, "-c", sample_build.COMPONENTIZE, "-d", "wit", "-w", "guest", "componentize", "app"]
+    subprocess.run(
+        [*command, "-o", str(out)], cwd=Path(__file__).resolve().parent / "guest", check=True, capture_output=True
+    )
+    return out
+
+
 # Fixtures that build real CPython components (componentize-py) or whole packages: any test using one,
 # directly or through another fixture, belongs to the slow tier, whatever its own marks say.
 _EXPENSIVE = {
@@ -109,6 +120,7 @@ _EXPENSIVE = {
     "codec_components",
     "dynlink_components",
     "plugin_wheelhouse",
+    "cpython_guest",
 }
 
 

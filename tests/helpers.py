@@ -190,7 +190,7 @@ def run_plain(data: bytes, cache: Path) -> object:
 
     compiler = Compiler(cache)
     component = compiler.component(data, hashlib.sha256(data).hexdigest(), "composed")
-    store = wasmtime.Store(compiler.engine)
+    store = compiler.store()  # its engine interrupts on epochs: the store needs a deadline
     store.set_wasi(wasmtime.WasiConfig())
     linker = Linker(compiler.engine)
     linker.add_wasip2()  # only WASI: whatever else the graph needs is inside the component
@@ -245,3 +245,38 @@ def _cbor_item(data: bytes, at: int) -> tuple[Any, int]:
         assert isinstance(key, str) and key not in result
         result[key], at = _cbor_item(data, at)
     return result, at
+
+
+def chain_graph(folder: Path, count: int) -> Path:
+    """A runnable chain of ``count`` caps: the root's ``run`` returns c0's ``f``; each ci imports c(i+1)'s interface.
+
+    Only the root calls across (forwarding ``count`` levels deep would measure Python's recursion, not
+    linking), but every binding is linked. The caps go to ``folder/caps``; returns the root's path.
+    """
+    caps = folder / "caps"
+    caps.mkdir(parents=True, exist_ok=True)
+    api = '(instance (export "f" (func (result u32))))'
+    for index in range(count):
+        wat = ["(component"]
+        if index + 1 < count:
+            wat.append(f'  (import "chain:c{index + 1}/api@1.0.0" {api})')
+        wat += [
+            f'  (core module $m (func (export "f") (result i32) i32.const {index}))',
+            "  (core instance $i (instantiate $m))",
+            '  (func $f (result u32) (canon lift (core func $i "f")))',
+            '  (instance $api (export "f" (func $f)))',
+            f'  (export "chain:c{index}/api@1.0.0" (instance $api)))',
+        ]
+        (caps / f"c{index}.wasm").write_bytes(wasmtime.wat2wasm("\n".join(wat)))
+    root = folder / "root.wasm"
+    root.write_bytes(
+        wasmtime.wat2wasm("""
+        (component
+          (import "chain:c0/api@1.0.0" (instance $c0 (export "f" (func $f (result u32)))))
+          (alias export $c0 "f" (func $f))
+          (core func $g (canon lower (func $f)))
+          (core module $m (import "c0" "f" (func $f (result i32))) (func (export "run") (result i32) call $f))
+          (core instance $i (instantiate $m (with "c0" (instance (export "f" (func $g))))))
+          (func (export "run") (result u32) (canon lift (core func $i "run"))))""")
+    )
+    return root

@@ -381,6 +381,7 @@ def test_manifest_entries_are_checked_like_components(tmp_path: Path) -> None:
     (tmp_path / ".pylon.toml").write_text(
         '[[capabilities]]\nid = "Bad"\npath = "b.wasm"\n[[capabilities]]\nid = "ok"\n'
         '[[capabilities]]\nid = "v"\npath = "${UNSET_X}"\npurpose = "extra keys are the manifest\'s business"\n'
+        "source = 42\n"
     )
     with pytest.raises(ConfigError) as caught:
         load({"root": "r.wasm", "manifest": ".pylon.toml"}, {}, tmp_path)
@@ -591,7 +592,7 @@ def test_planv1_fields_are_checked_where_they_are_written() -> None:
             ],
             "policy": {"tenant": 7},
             "secrets": [
-                {"secret-id": "k", "backend-uri": "vault"},
+                {"secret-id": "k", "backend-uri": "hunter2"},
                 {"secret-id": "k", "backend-uri": "vault://admin:hunter2@vault.local/k"},
                 {"secret-id": "v", "backend-uri": "dev://", "value": "hunter2"},
                 {"backend-uri": "dev://"},
@@ -603,7 +604,7 @@ def test_planv1_fields_are_checked_where_they_are_written() -> None:
         f"{table}.components[0].source: unsupported source scheme in 'gopher://old/a.wasm'",
         f"{table}.components[1].source: must be a non-empty string, got ''",
         f"{table}.policy.tenant: must be a non-empty string, got an integer (7)",
-        f"{table}.secrets[0].backend-uri: 'vault' is not a backend URI",
+        f"{table}.secrets[0].backend-uri: is not a backend URI",
         f"{table}.secrets[1].backend-uri: carries a password",
         f"{table}.secrets[1].secret-id: duplicate secret 'k' (already at {table}.secrets[0])",
         f"{table}.secrets[2].value is not a known option (a plan names where a secret lives, never its value)",

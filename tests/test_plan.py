@@ -167,7 +167,7 @@ def test_every_planv1_field_reads_and_writes_back() -> None:
         ('"tenant": "x\\udfff"', "policy.tenant: a lone surrogate (\\udfff)"),
         ('"source": "gopher://old/x.wasm"', "components[0].source: unsupported source scheme in 'gopher://old/x.wasm'"),
         ('"source": "oci://"', "components[0].source: 'oci://' names nothing after its scheme"),
-        ('"backend_uri": "vault"', "secrets[0].backend_uri: 'vault' is not a backend URI"),
+        ('"backend_uri": "vault"', "secrets[0].backend_uri: is not a backend URI"),
         ('"backend_uri": "vault://u:hunter2@vault.local/k"', "carries a password"),
         ('"secret_id": "k", "value": "hunter2"', "secrets[0]: unknown key 'value' (a plan names a secret"),
         ('"tenant": ""', "policy.tenant must be a non-empty string"),

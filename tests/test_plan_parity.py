@@ -170,7 +170,7 @@ def test_a_composectl_plan_with_every_field_verifies_and_keeps_its_digest(tmp_pa
         ('"cpu_ms": 1000', '"cpu_ms": 1000.0', "plan.json: policy.limits.cpu_ms: invalid type: floating point"),
         ('"tenant": "team-a"', '"tenant": "team-\\ud800"', "plan.json: policy.tenant: a lone surrogate (\\ud800)"),
         ('"id": "cap"', '"id": "\\udc00"', "plan.json: components[1].id: a lone surrogate (\\udc00)"),
-        ('"pkcs11://slot/0"', '"slot-0"', "plan.json: secrets[0].backend_uri: 'slot-0' is not a backend URI"),
+        ('"pkcs11://slot/0"', '"slot-0"', "plan.json: secrets[0].backend_uri: is not a backend URI"),
     ],
 )
 def test_what_composectl_cannot_read_fails_every_command_with_one_message(

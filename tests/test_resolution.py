@@ -117,6 +117,13 @@ def find_links(tmp_path_factory: pytest.TempPathFactory, plugin_wheelhouse: Path
     for where in ("two", "two-again"):  # built from two folders with uv: the same bytes
         two = app_project(base / where / "app-two", "app-two", two_deps)
         run([BIN / "uv", "build", "--out-dir", base / f"out-{where}", "."], two, env)
+    # An app whose dependencies do not say what its references need: one message, what to write, no artifact.
+    three = app_project(base / "app-three", "app-three", 'dependencies = ["pylon-cap-math>=1"]')
+    refused = run([BIN / "uv", "build", "--wheel", "--out-dir", base / "out-three", "."], three, env, ok=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "must require 'pylon-cap-math==1.2.0' (it says pylon-cap-math>=1)" in refused.stderr
+    assert "must require 'pylon-root==1.0.0'" in refused.stderr
+    assert not list((base / "out-three").glob("*.whl"))
     for artifact in (base / "out-two").iterdir():
         assert artifact.read_bytes() == (base / "out-two-again" / artifact.name).read_bytes(), artifact.name
         shutil.copy(artifact, folder)
@@ -240,3 +247,27 @@ def test_two_apps_share_one_copy_of_the_real_cpython_root(
             run([venv / "bin" / "hatch-pylon", "run", app], tmp_path, env).stdout
             == "sum-range(10) = 55; mul(6, 7) = 42\n"
         )
+
+
+def test_setuptools_builds_a_component_wheel_that_verifies(tmp_path: Path) -> None:
+    import wasmtime
+
+    project = tmp_path / "cap"
+    (project / "st_cap").mkdir(parents=True)
+    (project / "st_cap" / "__init__.py").write_text("")
+    cap = (Path(__file__).resolve().parents[1] / "sample-project" / "caps" / "pylon-math.wat").read_text()
+    (project / "pylon-math.wasm").write_bytes(wasmtime.wat2wasm(cap))
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64", "hatch-pylon"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "st-cap"\nversion = "1.0.0"\n[tool.setuptools]\npackages = ["st_cap"]\n'
+        '[tool.pylon]\ncomponents = [{ id = "pylon-math", path = "pylon-math.wasm" }]\nprovides = ["pylon-math"]\n'
+    )
+    build_here(project, tmp_path / "dist")
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "st_cap-1.0.0.dist-info/extra_metadata/pylon-components.json" in names
+    assert [n for n in names if n.startswith("st_cap/_pylon/.compose/blobs/")]
+    for artifact in sorted((tmp_path / "dist").iterdir()):
+        verified = run([sys.executable, "-m", "hatch_pylon", "verify", artifact], tmp_path, dict(os.environ))
+        assert "OK (provides 1 component: pylon-math" in verified.stdout

@@ -1,4 +1,4 @@
-"""The runtime loader: trust before compile, resources refused, and a real run from an installed wheel."""
+"""The runtime loader: trust before compile, resource interfaces composed, a real run from an installed wheel."""
 
 from __future__ import annotations
 
@@ -51,11 +51,14 @@ def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, 
     assert not list((tmp_path / "cache").rglob("*.cwasm"))
 
 
-def test_interfaces_with_resources_are_refused_by_name(tmp_path: Path) -> None:
+def test_an_interface_exporting_only_a_resource_type_runs_composed(tmp_path: Path, monkeypatch) -> None:
+    """The resource check reads the type structure: a resource type alone routes the graph to composition."""
     (tmp_path / "root.wat").write_text(
         '(component (import "r:s/files@1.0.0" (instance (export "handle" (type (sub resource))))))'
     )
     import wasmtime
+
+    import hatch_pylon._compose as compose_module
 
     (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm((tmp_path / "root.wat").read_text()))
     write_component(tmp_path / "caps/files.wasm", exports=["r:s/files@1.0.0"])
@@ -63,10 +66,13 @@ def test_interfaces_with_resources_are_refused_by_name(tmp_path: Path) -> None:
         {"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path, project_name="d", environ={}
     )
     folder = build_bundle(config).write_to(tmp_path / "bundle")
+    # wasm-tools composes it, and says the provider's interface (no resource in it) does not fit the import
+    with pytest.raises(PylonError, match=r"cannot compose .* to run it: wasm-tools compose failed:\n.*not compatible"):
+        Runtime(folder, Compiler(tmp_path / "cache")).run()
+    monkeypatch.setattr(compose_module, "find_wasm_tools", lambda: None)
     with pytest.raises(
         PylonError,
-        match=r"python imports 'r:s/files@1.0.0', which uses resources \(handle\); "
-        "hatch-pylon's runtime links value types only",
+        match=r"python imports 'r:s/files@1.0.0' passes resources, so the graph runs composed, which needs wasm-tools",
     ):
         Runtime(folder, Compiler(tmp_path / "cache")).run()
 

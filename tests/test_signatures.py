@@ -110,7 +110,8 @@ def test_types_that_grow_exponentially_stop_at_a_budget() -> None:
 
 
 def test_an_outer_alias_count_from_the_file_is_checked_before_it_is_followed() -> None:
-    # Found by atheris: an alias "outer 268435455" at the top level used to walk that many parents (232 s).
+    # An alias "outer 268435455" at the top level (a fuzzer input): the count is checked against the real
+    # nesting before any parent is walked, so it is refused at once.
     data = bytes.fromhex("0061736d0d000100060e420102ffffffff00000000005b0500010000053e440001000a0101")
     for decode in (import_signatures, export_signatures):
         with pytest.raises(Undecidable, match="outer alias past the outermost component"):
@@ -161,3 +162,33 @@ def test_the_decoder_walks_sections_with_the_reader_s_bounds() -> None:
         import_signatures(preamble + b"\x00\x01\x00" * (MAX_SECTIONS + 1))
     with pytest.raises(Undecidable, match="section 7 declares 9 bytes, past the end of the file"):
         import_signatures(preamble + b"\x07\x09\x00")
+
+
+RESOURCE_ONLY = """(component
+  (import "a:b/handles@1.0.0" (instance (export "thing" (type (sub resource)))))
+  (import "a:b/nested@1.0.0" (instance
+    (export "r" (type $r (sub resource)))
+    (export "f" (func (param "x" (list (option (borrow $r))))))))
+  (import "a:b/values@1.0.0" (instance (export "g" (func (param "x" (list u8)) (result string))))))"""
+
+
+def test_resource_uses_come_from_the_type_structure_and_agree_with_wasmtime() -> None:
+    """The one resource check reads the decoded types and wasmtime's reflected ones alike: an interface
+    exporting only a resource type uses resources; a handle nested in a list of options does too."""
+    from hatch_pylon._signatures import resource_uses
+
+    expected = {
+        "pkg:geo/types@1.0.0": ("blob",),
+        "pkg:geo/shapes@1.2.3": ("b", "load", "peek"),
+        "top-level-func": (),
+        "pkg:geo/outer": (),
+        "a:b/handles@1.0.0": ("thing",),
+        "a:b/nested@1.0.0": ("f", "r"),
+        "a:b/values@1.0.0": (),
+    }
+    for source in (RICH, RESOURCE_ONLY):
+        data = wasmtime.wat2wasm(source)
+        decoded, reflected = import_signatures(data), wasmtime_view(data)
+        assert decoded == reflected  # the resource facts included
+        for name, item in decoded.items():
+            assert resource_uses(item) == resource_uses(reflected[name]) == expected[name], name
