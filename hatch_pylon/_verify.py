@@ -455,7 +455,7 @@ def _prove_composed(
     """
     from ._compose import compose_bundle, find_wasm_tools, install_hint
 
-    name = meta.composed
+    name = meta.composed or ""  # called only when pylon.json names one
     shown = printable(name)
     tool = find_wasm_tools()
     if tool is None:
