@@ -389,8 +389,11 @@ def _compose(args: argparse.Namespace) -> int:
         atomic_write(Path(args.output).absolute(), composed.data)
     except OSError as exc:
         raise ComposeError(f"cannot write {args.output} ({exc.strerror or exc})") from None
+    from ._linkage import bound_closure
+
+    composed_ids = bound_closure(verified.plan.root, verified.plan.bindings)  # registry members stay out
     _say(
-        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"composed {plural(len(composed_ids), 'component')} in {composed.seconds:.2f} s: "
         f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(args.output)

@@ -272,7 +272,7 @@ class Runtime:
                 return cached.read_bytes()
             except OSError:
                 pass
-        caps = plural(len(self.plan.components) - 1, "cap")
+        caps = plural(len(bound_closure(self.plan.root, self.plan.bindings)) - 1, "cap")
         root = printable(self.plan.root)
         self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
         try:
