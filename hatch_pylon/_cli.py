@@ -119,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     trust = command("trust", help="add a bundle's blobs and trust entries to a composectl store")
     trust.add_argument("target", help=TARGET_HELP)
     trust.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
+    trust.epilog = (
+        "Writes composectl's layout: STORE/blobs/<hex[0:2]>/<hex[2:]> and, per blob, the entry\n"
+        "TrustStore::trust_digest writes, STORE/trust/<hex[0:2]>/<hex[2:]>.json. Prints the plan digest and\n"
+        "every component digest: composectl's trust store keeps trust in memory and does not load these\n"
+        "files, so a launcher trusts those digests through composectl's API."
+    )
     trust.set_defaults(handler=_trust)
 
     compose = command("compose", help="write one statically composed component for a bundle")
@@ -384,8 +390,11 @@ def _compose(args: argparse.Namespace) -> int:
         atomic_write(Path(args.output).absolute(), composed.data)
     except OSError as exc:
         raise ComposeError(f"cannot write {args.output} ({exc.strerror or exc})") from None
+    from ._linkage import bound_closure
+
+    composed_ids = bound_closure(verified.plan.root, verified.plan.bindings)  # registry members stay out
     _say(
-        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"composed {plural(len(composed_ids), 'component')} in {composed.seconds:.2f} s: "
         f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(args.output)
