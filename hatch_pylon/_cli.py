@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
-    "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
-    "(dist:NAME always means the distribution, ./NAME always the folder)"
+    "a wheel (.whl), an sdist (.tar.gz), a bundle folder, a project folder (resolved from its sources as "
+    "its build would, no wheel), or an installed distribution (dist:NAME always means the distribution, "
+    "./NAME always the folder)"
 )
 
 
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(handler=_plan)
 
-    verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
+    verify = command("verify", help="prove a wheel, sdist, installed distribution, bundle or project")
     verify.add_argument("target", help=TARGET_HELP)
     verify.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
     verify.add_argument(
