@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
-    "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
-    "(dist:NAME always means the distribution, ./NAME always the folder)"
+    "a wheel (.whl), an sdist (.tar.gz), a bundle folder, a project folder (resolved from its sources as "
+    "its build would, no wheel), or an installed distribution (dist:NAME always means the distribution, "
+    "./NAME always the folder)"
 )
 
 
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(handler=_plan)
 
-    verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
+    verify = command("verify", help="prove a wheel, sdist, installed distribution, bundle or project")
     verify.add_argument("target", help=TARGET_HELP)
     verify.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
     verify.add_argument(
@@ -118,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     trust = command("trust", help="add a bundle's blobs and trust entries to a composectl store")
     trust.add_argument("target", help=TARGET_HELP)
     trust.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
+    trust.epilog = (
+        "Writes composectl's layout: STORE/blobs/<hex[0:2]>/<hex[2:]> and, per blob, the entry\n"
+        "TrustStore::trust_digest writes, STORE/trust/<hex[0:2]>/<hex[2:]>.json. Prints the plan digest and\n"
+        "every component digest: composectl's trust store keeps trust in memory and does not load these\n"
+        "files, so a launcher trusts those digests through composectl's API."
+    )
     trust.set_defaults(handler=_trust)
 
     compose = command("compose", help="write one statically composed component for a bundle")
@@ -174,6 +181,10 @@ def _silence_stdout() -> None:
 
 
 def _say(message: str) -> None:
+    from ._errors import WARNING
+
+    if message.startswith(WARNING):
+        message = f"{_paint(WARNING.rstrip(), 'warning', sys.stderr)} {message[len(WARNING) :]}"
     print(f"hatch-pylon: {message}", file=sys.stderr)
 
 
@@ -383,8 +394,11 @@ def _compose(args: argparse.Namespace) -> int:
         atomic_write(Path(args.output).absolute(), composed.data)
     except OSError as exc:
         raise ComposeError(f"cannot write {args.output} ({exc.strerror or exc})") from None
+    from ._linkage import bound_closure
+
+    composed_ids = bound_closure(verified.plan.root, verified.plan.bindings)  # registry members stay out
     _say(
-        f"composed {plural(len(verified.plan.components), 'component')} in {composed.seconds:.2f} s: "
+        f"composed {plural(len(composed_ids), 'component')} in {composed.seconds:.2f} s: "
         f"{human_size(composed.size)}, sha256:{composed.digest[:12]}"
     )
     print(args.output)

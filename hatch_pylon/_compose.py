@@ -17,7 +17,6 @@ up in it, so it is reproducible from pinned blobs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import ComposeError, bullets
-from ._fs import private_folder
+from ._fs import private_folder, sha256_hex
 from ._linkage import bound_closure
 from ._plan import Plan
 from ._wasm import inspect
@@ -174,7 +173,7 @@ def compose_plan(
             "the composed component still imports what no bundled component provides and the "
             f"ignored prefixes ({', '.join(ignore_imports) or 'none'}) do not cover:\n" + bullets(leftover)
         )
-    return Composed(data, hashlib.sha256(data).hexdigest(), seconds)
+    return Composed(data, sha256_hex(data), seconds)
 
 
 def compose_bundle(

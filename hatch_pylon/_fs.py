@@ -119,12 +119,22 @@ def open_inside(root: Path, relative: str) -> BinaryIO:
     return open_regular(path, follow_symlinks=False)
 
 
+def new_hasher() -> hashlib._Hash:
+    """A fresh SHA-256, the one digest every blob name, plan digest and check uses."""
+    return hashlib.sha256()
+
+
+def sha256_hex(data: bytes | bytearray | memoryview) -> str:
+    """SHA-256 hex of bytes already in memory."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_of(file: IO[bytes], limit: int | None = None, *, copy_to: IO[bytes] | None = None) -> tuple[str, int]:
     """(SHA-256 hex, size) of the rest of ``file``, streamed; optionally copied to ``copy_to`` on the way.
 
     Raises ``TooLarge`` once more than ``limit`` bytes have been read.
     """
-    hasher = hashlib.sha256()
+    hasher = new_hasher()
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     total = 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ._names import parse_name
-from ._plan import Binding
+from ._plan import Binding, Plan
 
 LINKER = "compose:dynlink/linker"
 ENDPOINT = "compose:dynlink/endpoint"
@@ -60,17 +60,11 @@ def roles(imports: Iterable[str], exports: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def exec_refusal(
-    linkage: str, root_imports: Iterable[str], bound_imports: list[str], capabilities: Iterable[str]
-) -> str | None:
-    """Why composectl's exec refuses this plan, or None when it runs it.
-
-    ``bound_imports`` lists the import name of every binding of the plan, ``capabilities`` the names its
-    policy requests.
-    """
-    if linkage != "runtime":
+def exec_refusal(plan: Plan, root_imports: Iterable[str]) -> str | None:
+    """Why composectl's exec refuses this plan, or None when it runs it (``root_imports``: the root's import names)."""
+    if plan.linkage != "runtime":
         return None
-    granted = set(capabilities)
+    granted = {capability.name for capability in plan.policy.capabilities}
     missing = [cap for cap in (CAP_RESOLVE, CAP_INVOKE) if cap not in granted]
     if missing:
         return (
@@ -79,7 +73,11 @@ def exec_refusal(
         )
     if any(is_linker(name) for name in root_imports):
         return None
-    if len(bound_imports) == 1 and is_endpoint(bound_imports[0]):
+    if (
+        len(plan.bindings) == 1
+        and plan.bindings[0].consumer_id == plan.root
+        and is_endpoint(plan.bindings[0].import_name)
+    ):
         return None
     return (
         f"composectl's exec refuses this runtime plan: its root imports no {LINKER}@0.1.x and it is not one "

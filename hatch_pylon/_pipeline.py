@@ -1,9 +1,13 @@
-"""The whole pipeline, for any adapter: config -> components -> bindings -> blobs -> plan.
+"""The whole pipeline, for any adapter: config -> components -> bindings -> plan -> blobs committed.
 
 A *bundle* is a plan plus the blob files it names. ``build_bundle`` makes
-one from the configured component files; a bundle shipped in an sdist is
-instead taken through the verification gate (``_verify``), which hands back
-the same ``Bundle``.
+one from the configured component files: every file is read once (hashed,
+parsed and staged in one pass), the bindings and the plan are made from
+what was read, and only then are the chosen blobs committed to the store.
+A bundle shipped in an sdist is instead taken through the verification gate
+(``_verify``), and the ``Bundle`` is made from what the gate returns
+(``Verified``: the parsed plan, blobs copied as they were re-hashed).
+``adapter_bundle`` is the one entry every adapter calls.
 """
 
 from __future__ import annotations
@@ -165,12 +169,7 @@ def plan_project(
     plan = Plan.create(
         config.root_id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
     )
-    refusal = exec_refusal(
-        plan.linkage,
-        (e.name for e in catalog.root.file.info.imports),
-        [b.import_name for b in plan.bindings],
-        (c.name for c in plan.policy.capabilities),
-    )
+    refusal = exec_refusal(plan, (e.name for e in catalog.root.file.info.imports))
     if refusal is not None:
         say(warning(refusal))
     return resolution, plan

@@ -24,13 +24,13 @@ floating point (``1.5``, ``-0``) and strings that are not Unicode (a lone
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ._errors import PlanFormatError, printable
+from ._fs import sha256_hex
 
 PLAN_VERSION = "1"
 LINKAGES = ("runtime", "static")
@@ -163,7 +163,7 @@ class Plan(NamedTuple):
 
     def plan_digest(self) -> str:
         """composectl's ``compute_plan_digest``, as lower-case hex: SHA-256 of ``to_cbor()``."""
-        return hashlib.sha256(self.to_cbor()).hexdigest()
+        return sha256_hex(self.to_cbor())
 
 
 def _component(component: PlanComponent, raw_digest: bool = False) -> dict[str, Any]:

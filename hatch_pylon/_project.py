@@ -12,6 +12,7 @@ pyproject.toml, ``hatch.toml: build.hooks.pylon.root`` in hatch.toml.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -226,12 +227,21 @@ def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
 
 
 def sdist_carries_bundle(project_dir: str | os.PathLike[str]) -> bool:
-    """Whether the hook runs for this project's sdist (so every sdist of it carries ``.pylon-bundle/``)."""
+    """Whether hatch-pylon ran when this project's sdist was made, so the sdist must carry ``.pylon-bundle/``:
+    a hatch table that covers the sdist target, or ``[tool.pylon]`` with hatch-pylon in build-system.requires."""
     try:
-        tables = hook_tables(project_dir)
+        data = read_pyproject(Path(project_dir))
+        tables = hook_tables(project_dir, data)
     except PylonError:
         return False
-    return bool({"global", "sdist", "setuptools"} & set(tables))
+    if {"global", "sdist"} & set(tables):
+        return True
+    # setuptools runs hatch-pylon only where it is installed: listed in build-system.requires, it was
+    requires = _dig(data, "build-system", "requires")
+    listed = isinstance(requires, list) and any(
+        isinstance(r, str) and re.match(r"hatch[-_.]pylon\b", r.strip(), re.IGNORECASE) for r in requires
+    )
+    return "setuptools" in tables and listed
 
 
 def one_target_problems(project_dir: str | os.PathLike[str]) -> list[str]:

@@ -37,7 +37,6 @@ and bindings.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import os
 from collections.abc import Callable, Sequence
@@ -50,7 +49,7 @@ from wasmtime.component import Component, ComponentInstanceType, FuncType, Insta
 from ._cache import COMPOSED_DIR, keep
 from ._compiler import Compiler, wasmtime_reason
 from ._errors import CompileError, ComposeError, PylonError, RunError, plural, printable
-from ._fs import open_inside, os_reason
+from ._fs import open_inside, os_reason, sha256_hex
 from ._linkage import bound_closure, host_provides, is_endpoint, is_linker
 from ._plan import Binding, Plan
 from ._reflect import item_of
@@ -140,7 +139,7 @@ class Runtime:
             if tool is not None:
                 data = self._compose_in_memory(meta.ignore_imports, tool)
                 label = f"{printable(self._plan.root)} (composed)"
-                self.composed = self._compile(data, hashlib.sha256(data).hexdigest(), label)
+                self.composed = self._compile(data, sha256_hex(data), label)
                 self.linked = "composed (in memory)"
                 return
             if strict:
@@ -228,7 +227,7 @@ class Runtime:
                 data = file.read()
         except OSError as exc:
             raise RunError(f"{what} {relative}: cannot be read ({os_reason(exc)})") from None
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_hex(data)
         if actual != digest:
             raise RunError(
                 f"{what} {relative} changed after it was verified (sha256 {actual}, expected {digest}); "
@@ -273,7 +272,7 @@ class Runtime:
                 return cached.read_bytes()
             except OSError:
                 pass
-        caps = plural(len(self.plan.components) - 1, "cap")
+        caps = plural(len(bound_closure(self.plan.root, self.plan.bindings)) - 1, "cap")
         root = printable(self.plan.root)
         self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
         try:

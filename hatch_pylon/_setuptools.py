@@ -26,7 +26,7 @@ from ._errors import PylonError
 from ._fs import atomic_write, make_private_folder
 from ._layout import COMPOSED_SUFFIX, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ._pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
-from ._project import read_pyproject
+from ._project import read_pyproject, sdist_carries_bundle
 from ._schema import SETUPTOOLS_TABLE
 
 
@@ -92,7 +92,7 @@ class _State:
                 if self.config.provides:
                     self.bundle = adapter_provided(self.config, self.staging, _say)
                 else:
-                    bundle = adapter_bundle(self.config, self.staging, _say, required=True)
+                    bundle = adapter_bundle(self.config, self.staging, _say, required=sdist_carries_bundle(self.root))
                     check_requirements(bundle.requirements, list(self.dist.install_requires or []), SETUPTOOLS_TABLE)
                     self.bundle = bundle
             except PylonError as error:

@@ -9,14 +9,13 @@ what a mismatch message shows.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from ._errors import printable
-from ._fs import open_regular
+from ._fs import open_regular, sha256_hex
 from ._plan import Binding
 from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
 
@@ -76,7 +75,7 @@ def type_problems(
             continue
         with open_regular(path, follow_symlinks=False) as file:
             data = file.read()  # wasmtime compiles from memory; only the undecodable ones come here
-        if hashlib.sha256(data).hexdigest() != expected:  # the bytes compiled must be the bytes checked
+        if sha256_hex(data) != expected:  # the bytes compiled must be the bytes checked
             report.problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue
         from ._errors import CompileError

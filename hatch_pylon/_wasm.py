@@ -14,14 +14,13 @@ binary already in memory (or mapped), for the type decoder (``_signatures``).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, Union, cast
 
 from ._errors import ComponentFormatError
-from ._fs import NotRegularFile, open_regular
+from ._fs import NotRegularFile, new_hasher, open_regular
 from ._layout import DEFAULT_MAX_COMPONENT_SIZE
 
 if TYPE_CHECKING:
@@ -152,7 +151,7 @@ def scan_stream(
     via: Callable[[BinaryIO], BinaryIO] | None = None,
 ) -> ScannedFile:
     """``scan`` for a file the caller has opened (and checked is a regular file)."""
-    hasher = hashlib.sha256()
+    hasher = new_hasher()
     sink = feed
 
     def both(data: bytes | memoryview) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import COMPONENT_HEADER, leb, name, raw_component, section, write_component
+from helpers import COMPONENT_HEADER, hook_pyproject, leb, name, raw_component, section, write_component
 
 BASE_HOOK = 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'
 INSTANCE_DESC = b"\x05\x00"
@@ -34,10 +34,7 @@ def base_project(root: Path, hook: str) -> None:
     (root / "demo" / "__init__.py").write_text("")
     write_component(root / "root.wasm", imports=["a:b/c@1.0.0"])
     write_component(root / "caps" / "p.wasm", exports=["a:b/c@1.0.0"])
-    (root / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
-        '[project]\nname = "demo"\nversion = "1.0"\n[tool.hatch.build.hooks.pylon]\n' + hook
-    )
+    (root / "pyproject.toml").write_text(hook_pyproject("demo", hook))
 
 
 def root_bytes(data: bytes) -> Callable[[Path], None]:

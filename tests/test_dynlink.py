@@ -191,3 +191,14 @@ def test_inspect_names_the_role(hybrid: Path, capsys) -> None:
     shutil.copy(hybrid / "caps/echo.wasm", hybrid / "e.wasm")
     assert main(["inspect", str(hybrid / "e.wasm"), "--json"]) == 0
     assert '"dynlink-roles": [\n    "endpoint provider"\n  ]' in capsys.readouterr().out
+
+
+def test_composectl_refuses_a_runtime_plan_without_the_dynlink_capabilities(tmp_path: Path) -> None:
+    write(tmp_path / "root.wasm", imports=[ENDPOINT])
+    write(tmp_path / "caps/echo.wasm", exports=[ENDPOINT])
+    warnings: list[str] = []
+    plan_project(config_for(tmp_path, policy={"capabilities": [{"name": "dynlink:resolve"}]}), say=warnings.append)
+    assert warnings == [
+        "warning: composectl's exec refuses this runtime plan: runtime linking requires the 'dynlink:resolve' and "
+        "'dynlink:invoke' capabilities, and policy.capabilities lacks 'dynlink:invoke'"
+    ]

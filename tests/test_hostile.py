@@ -222,7 +222,7 @@ def test_trust_never_writes_through_planted_links(tmp_path: Path, base_sdist: Pa
         planted = store / "trust" / digest[:2] / f"{digest[2:]}.json"
     elif where == "blob":
         planted = store / "blobs" / digest[:2] / digest[2:]
-    elif where == "old-temp-name":  # the name trust used to write its entry through, before temp names were random
+    elif where == "old-temp-name":  # a predictable temp name next to the entry; trust writes through random ones
         planted = store / "trust" / digest[:2] / f".tmp-{digest[2:]}.json"
     else:
         planted = store / "trust"
@@ -849,12 +849,6 @@ def sealed(meta_json: bytes, plan_json: bytes) -> bytes:
     return json.dumps(meta).encode()
 
 
-def reseal(bundle: Path) -> None:
-    """Record the edited plan's digest in pylon.json, as an attacker rewriting both would."""
-    meta = bundle / "pylon.json"
-    meta.write_bytes(sealed(meta.read_bytes(), (bundle / "plan.json").read_bytes()))
-
-
 def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path) -> None:
     """A component id carrying terminal escapes reaches the build log (and verify's problems) escaped."""
     hostile = "p\x1b]0;owned\x07\x1b[2J"
@@ -869,7 +863,10 @@ def test_plan_derived_names_are_printed_escaped(tmp_path: Path, base_sdist: Path
                 binding["provider_id"] = hostile
 
     _json_edit(rename)(bundle_of(unpacked))
-    reseal(bundle_of(unpacked))
+    bundle = bundle_of(unpacked)
+    (bundle / "pylon.json").write_bytes(
+        sealed((bundle / "pylon.json").read_bytes(), (bundle / "plan.json").read_bytes())
+    )
     code, output = build(tmp_path, unpacked, "wheel", tmp_path / "wheels")
     assert "\x1b" not in output and "\x07" not in output, output
     assert code == 0 and "p\\x1b]0;owned\\x07\\x1b[2J" in output, output

@@ -157,3 +157,20 @@ def test_verify_of_a_decodable_bundle_never_imports_wasmtime(tmp_path: Path) -> 
     )
     result = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "False 0", result.stdout + result.stderr
+
+
+def test_the_design_notes_layer_table_lists_every_module_in_import_order() -> None:
+    """docs/design.md's layer table: every module, each importing only modules above it (or left of it in its row)."""
+    import re
+
+    text = (PACKAGE.parent / "docs" / "design.md").read_text(encoding="utf-8")
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    order: dict[str, int] = {}
+    for row in (line for line in section.splitlines() if line.startswith("| `")):
+        for name in re.findall(r"`(_?\w+)`", row.split("|")[1]):
+            order[f"{NAME}.{name}"] = len(order)
+    edges = graph()
+    listed = {module for module in edges if module not in (NAME, f"{NAME}.__main__")}
+    assert sorted(listed - set(order)) == [], "add these modules to docs/design.md's layer table"
+    upward = [f"{a} -> {b}" for a in sorted(listed) for b in sorted(edges[a] & listed) if order[b] >= order[a]]
+    assert upward == [], "imports that go against docs/design.md's layer order"

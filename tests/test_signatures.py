@@ -110,7 +110,8 @@ def test_types_that_grow_exponentially_stop_at_a_budget() -> None:
 
 
 def test_an_outer_alias_count_from_the_file_is_checked_before_it_is_followed() -> None:
-    # Found by atheris: an alias "outer 268435455" at the top level used to walk that many parents (232 s).
+    # An alias "outer 268435455" at the top level (a fuzzer input): the count is checked against the real
+    # nesting before any parent is walked, so it is refused at once.
     data = bytes.fromhex("0061736d0d000100060e420102ffffffff00000000005b0500010000053e440001000a0101")
     for decode in (import_signatures, export_signatures):
         with pytest.raises(Undecidable, match="outer alias past the outermost component"):
