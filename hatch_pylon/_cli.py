@@ -210,6 +210,10 @@ def _silence_stdout() -> None:
 
 
 def _say(message: str) -> None:
+    from ._errors import WARNING
+
+    if message.startswith(WARNING):
+        message = f"{_paint(WARNING.rstrip(), 'warning', sys.stderr)} {message[len(WARNING) :]}"
     print(f"hatch-pylon: {message}", file=sys.stderr)
 
 

@@ -217,6 +217,8 @@ def test_a_binding_the_decoder_cannot_decide_is_named_not_compiled(tmp_path: Pat
         "the binary; hatch-pylon verify checks it with wasmtime" in planned.stderr
     )
     assert not cache.exists()  # nothing was compiled
+    coloured = cli("plan", str(project), env={"HATCH_PYLON_CACHE_DIR": str(cache), "FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert "hatch-pylon: \033[33mwarning:\033[0m binding python -> p" in coloured.stderr
 
 
 RESOURCE_ROOT = """(component
