@@ -1,12 +1,17 @@
-"""hatch-pylon benchmark: the hook's cost as a ratio to reading and hashing the same bytes.
+"""hatch-pylon benchmark: the hook's cost as a ratio to the bytes it must move, at every size.
 
-    python bench/run.py            # everything (~2 min on 2 cores)
-    python bench/run.py --quick    # smaller generated cases, for a smoke run
+    python bench/run.py                 # the sample, then 64, 256, 512 and 1,000 generated components
+    python bench/run.py --quick         # the sample, then 16, 64 and 128 components, for a smoke run
+    python bench/run.py --profile 256   # also: a one-thread cProfile of a cold build of 256 components
 
-Each timing is the median of several runs measured in this process, right
-next to its floor (read + SHA-256 of exactly the files the hook reads), so a
-noisy, shared machine moves both together. Generated components are real
-components (wasmtime.wat2wasm) padded with a custom section.
+Two floors, each measured right next to the hook, interleaved, so a noisy shared machine moves both:
+
+- **cold** (an empty store): read + SHA-256 + write of the same bytes, i.e. a plain copy of every
+  component into a fresh folder, hashing it on the way; a cold build must do at least this;
+- **warm** (a rebuild, every blob already staged): read + SHA-256 of the same files.
+
+Each figure is the median of several runs. Generated components are real components
+(wasmtime.wat2wasm) padded with a custom section to 1 MiB each.
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ CHUNK = 1 << 20
 RUNS = 5
 
 
-def floor(paths: list[Path]) -> float:
-    """Read and SHA-256 every file once: what any correct hook must at least do."""
+def floor_warm(paths: list[Path]) -> float:
+    """Read and SHA-256 every file once: what a rebuild with every blob staged must at least do."""
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
     start = time.perf_counter()
@@ -49,6 +54,24 @@ def floor(paths: list[Path]) -> float:
         with open(path, "rb") as file:
             while got := file.readinto(buffer):
                 hasher.update(view[:got])
+        hasher.hexdigest()
+    return time.perf_counter() - start
+
+
+def floor_cold(paths: list[Path], target: Path) -> float:
+    """Copy every file into the fresh folder ``target``, hashing it on the way: what a cold build must do."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    os.sync()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    start = time.perf_counter()
+    for index, path in enumerate(paths):
+        hasher = hashlib.sha256()
+        with open(path, "rb") as source, open(target / str(index), "wb", buffering=0) as copy:
+            while got := source.readinto(buffer):
+                hasher.update(view[:got])
+                copy.write(view[:got])
         hasher.hexdigest()
     return time.perf_counter() - start
 
@@ -62,27 +85,67 @@ def hook(project: Path, raw: dict, *, fresh_store: bool) -> float:
     return time.perf_counter() - start
 
 
-def compare(label: str, project: Path, raw: dict, paths: list[Path], *, warm: bool) -> dict:
-    if warm:
-        hook(project, raw, fresh_store=True)  # populate the store and its index
-    floors, hooks = [], []
-    for _ in range(RUNS):  # interleaved, so both see the same machine
+def compare(label: str, project: Path, raw: dict, paths: list[Path], runs: int = RUNS) -> dict:
+    """Cold (empty store) and warm (rebuild) hook runs, each interleaved with its own floor."""
+    copies = project.parent / f"{project.name}-floor-copy"
+    cold_floors, cold_hooks, warm_floors, warm_hooks = [], [], [], []
+    for _ in range(runs):  # interleaved, so both see the same machine
+        cold_floors.append(floor_cold(paths, copies))
+        shutil.rmtree(copies)
+        shutil.rmtree(project / ".compose", ignore_errors=True)
         os.sync()  # nobody pays for the previous run's disk writeback
-        floors.append(floor(paths))
-        if not warm:
-            shutil.rmtree(project / ".compose", ignore_errors=True)
-            os.sync()
-        hooks.append(hook(project, raw, fresh_store=False))
-    total = sum(p.stat().st_size for p in paths)
-    row = {
-        "case": label,
-        "files": len(paths),
-        "mib": total / CHUNK,
-        "floor": statistics.median(floors),
-        "hook": statistics.median(hooks),
-    }
-    row["ratio"] = row["hook"] / row["floor"]
+        cold_hooks.append(hook(project, raw, fresh_store=False))
+        os.sync()
+        warm_floors.append(floor_warm(paths))
+        warm_hooks.append(hook(project, raw, fresh_store=False))  # the store the cold run just filled
+    mib = sum(p.stat().st_size for p in paths) / CHUNK
+    row: dict = {"case": label, "files": len(paths), "mib": mib}
+    for side, floors, hooks in (("cold", cold_floors, cold_hooks), ("warm", warm_floors, warm_hooks)):
+        row[f"{side}_floor"] = statistics.median(floors)
+        row[f"{side}_hook"] = statistics.median(hooks)
+        row[f"{side}_ratio"] = row[f"{side}_hook"] / row[f"{side}_floor"]
+        row[f"{side}_per_gib"] = row[f"{side}_hook"] / mib * 1024
     return row
+
+
+def profile(folder: Path, raw: dict, top: int = 18) -> list[str]:
+    """A cold build on one scan thread under cProfile: where the time goes, by function (own time)."""
+    import cProfile
+    import pstats
+
+    from hatch_pylon import _components
+
+    shutil.rmtree(folder / ".compose", ignore_errors=True)
+    os.sync()
+    config = load_config(raw, project_root=folder, project_name="bench", environ={})
+    workers, _components._MAX_WORKERS = _components._MAX_WORKERS, 1
+    profiler = cProfile.Profile()
+    try:
+        profiler.enable()
+        build_bundle(config)
+        profiler.disable()
+    finally:
+        _components._MAX_WORKERS = workers
+    entries = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in entries.values())
+    lines = [
+        f"total {total:.3f} s of own time on the profiled thread (profiler overhead included)",
+        "",
+        "| function | calls | own time (s) | share |",
+        "|---|---:|---:|---:|",
+    ]
+    for (file, line, name), (_, calls, tottime, _cum, _) in sorted(entries.items(), key=lambda e: -e[1][2])[:top]:
+        where = f"{Path(file).name}:{line} {name}" if file != "~" else name
+        lines.append(f"| `{where}` | {calls} | {tottime:.3f} | {tottime / total:.0%} |")
+    return lines
+
+
+def load() -> str:
+    """The machine's load average, for the record: the machine is shared."""
+    try:
+        return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 # -- generated graphs ------------------------------------------------------------------------------
@@ -204,51 +267,68 @@ def sample_case(work: Path) -> tuple[Path, dict, list[Path]]:
         "root": "wasm/python.wasm",
         "component-dirs": ["caps"],
         "components": [{"id": "arrow-core", "path": "caps/arrow-core.wasm"}],
+        "validate": "names",
     }
     return project, raw, [project / "wasm/python.wasm", *sorted((project / "caps").glob("*.wasm"))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="generated cases of 64/128/256 MiB instead of up to 1 GiB")
+    parser.add_argument("--quick", action="store_true", help="generated cases of 16/64/128 components")
+    parser.add_argument("--profile", type=int, metavar="N", help="also profile a cold build of N components")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"runs per side and case (default {RUNS})")
     args = parser.parse_args()
-    sizes = (64, 128, 256) if args.quick else (256, 512, 1000)
+    sizes = (16, 64, 128) if args.quick else (64, 256, 512, 1000)
     from importlib.metadata import version
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"wasmtime {version('wasmtime')}"
+        f"wasmtime {version('wasmtime')}; load average at start: {load()}"
     )
     with tempfile.TemporaryDirectory(prefix="pylon-bench-", dir=os.environ.get("BENCH_DIR")) as temp:
         work = Path(temp)
-        rows = []
         project, raw, paths = sample_case(work)
-        rows.append(compare("(a) sample, cold store", project, raw, paths, warm=False))
-        rows.append(compare("(c) sample, warm rebuild", project, raw, paths, warm=True))
+        rows = [compare("sample", project, raw, paths, args.runs)]
         inspect_rows = inspect_side_by_side(project / "wasm/python.wasm")
         type_rows = types_cost(project, raw)
-        for count in sizes:
+        graph = {"root": "root.wasm", "component-dirs": ["caps"], "validate": "names"}
+        profiled: list[str] = []
+        for count in sorted({*sizes, *([args.profile] if args.profile else [])}):
             folder = work / f"gen{count}"
             paths = generate(folder, count, CHUNK)
-            graph = {"root": "root.wasm", "component-dirs": ["caps"]}
-            rows.append(compare(f"(b) {count} components, cold store", folder, graph, paths, warm=False))
+            if count in sizes:
+                rows.append(compare(f"{count} components", folder, graph, paths, args.runs))
             if count == sizes[-1]:
-                rows.append(compare(f"(c) {count} components, warm rebuild", folder, graph, paths, warm=True))
                 rss, baseline = peak_rss_mib(folder, graph)
+            if count == args.profile:
+                profiled = profile(folder, graph)
             shutil.rmtree(folder)
+        end_load = load()
 
-    print("\n| case | files | MiB | floor: read+SHA-256 (s) | hook (s) | hook / floor |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"load average at the end: {end_load}")
+    print(
+        "\n| case | files | MiB | cold floor: copy + SHA-256 (s) | hook, cold store (s) | cold ratio "
+        "| warm floor: read + SHA-256 (s) | hook, warm rebuild (s) | warm ratio |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['case']} | {r['files']} | {r['mib']:.0f} | {r['floor']:.3f} | {r['hook']:.3f} "
-            f"| **{r['ratio']:.2f}x** |"
+            f"| {r['case']} | {r['files']} | {r['mib']:.0f} | {r['cold_floor']:.3f} | {r['cold_hook']:.3f} "
+            f"| **{r['cold_ratio']:.2f}x** | {r['warm_floor']:.3f} | {r['warm_hook']:.3f} "
+            f"| **{r['warm_ratio']:.2f}x** |"
         )
-    cold = [r for r in rows if r["case"].startswith("(b)")]
-    per_gib = ", ".join(f"{r['hook'] / r['mib'] * 1024:.2f}" for r in cold)
-    print(f"\nlinearity: hook seconds per GiB across the (b) sizes: {per_gib}")
+    generated = [r for r in rows if r["case"] != "sample"]
+    for side in ("cold", "warm"):
+        per_gib = [r[f"{side}_per_gib"] for r in generated]
+        middle = statistics.median(per_gib)
+        spread = max(abs(value / middle - 1) for value in per_gib)
+        shown = ", ".join(f"{value:.2f}" for value in per_gib)
+        print(
+            f"linearity, {side}: hook s/GiB at {', '.join(map(str, sizes))} components: {shown} "
+            f"(within ±{spread:.0%} of their median)"
+        )
     print(
-        f"peak RSS of the hook on (b) {sizes[-1]} components: {rss:.0f} MiB "
+        f"peak RSS of the hook on {sizes[-1]} components: {rss:.0f} MiB "
         f"(an interpreter with hatch_pylon imported alone: {baseline:.0f} MiB)"
     )
     for title, table in (("inspect of the 18 MB root", inspect_rows), ("type validation, warm store", type_rows)):
@@ -256,6 +336,9 @@ def main() -> None:
         print("|---|---:|")
         for label, seconds in table:
             print(f"| {label} | {seconds:.4f} |")
+    if profiled:
+        print(f"\nprofile: a cold build of {args.profile} components, one scan thread\n")
+        print("\n".join(profiled))
 
 
 if __name__ == "__main__":

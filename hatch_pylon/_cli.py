@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 TYPE_CHECKING = False  # typing itself costs a few ms at start-up
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from contextlib import AbstractContextManager
     from pathlib import Path
@@ -16,17 +16,20 @@ if TYPE_CHECKING:
 
 DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
-    "a wheel (.whl), an sdist (.tar.gz), a bundle folder, or an installed distribution "
-    "(dist:NAME always means the distribution, ./NAME always the folder)"
+    "a wheel (.whl), an sdist (.tar.gz), a bundle folder, a project folder (resolved from its sources as "
+    "its build would, no wheel), or an installed distribution (dist:NAME always means the distribution, "
+    "./NAME always the folder)"
 )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
-        parser.print_help()
-        return 0
+    args = _quick(list(sys.argv[1:] if argv is None else argv))
+    if args is None:
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
+            parser.print_help()
+            return 0
     _terminate_cleanly()
     try:
         return int(args.handler(args))
@@ -46,7 +49,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(error, "exit_status", 1))
 
 
+class _Args:
+    """The parsed arguments of a command ``_quick`` read."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+
+def _quick(argv: list[str]) -> argparse.Namespace | None:
+    """``plan [PROJECT] [--json | --digest]`` read without argparse, whose import is a tenth of ``plan``'s
+    start-up; anything else (help, a typo, both flags) is argparse's to parse and to explain."""
+    if not argv or argv[0] != "plan":
+        return None
+    project: str | None = None
+    flags: list[str] = []
+    for token in argv[1:]:
+        if token in ("--json", "--digest") and not flags:
+            flags.append(token)
+        elif not token.startswith("-") and project is None:
+            project = token
+        else:
+            return None
+    values = {"command": "plan", "handler": _plan, "project": project or ".", "json": False, "digest": False}
+    values.update({flag[2:]: True for flag in flags})
+    return _Args(**values)  # type: ignore[return-value]
+
+
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class _Formatter(argparse.RawDescriptionHelpFormatter):
+        """argparse's formatter, told the terminal width so it does not import ``shutil`` (and its compressors)."""
+
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog, width=_terminal_width() - 2)
+
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="hatch-pylon", description=DESCRIPTION, formatter_class=_Formatter)
@@ -75,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(handler=_plan)
 
-    verify = command("verify", help="prove a wheel, sdist, installed distribution or bundle folder")
+    verify = command("verify", help="prove a wheel, sdist, installed distribution, bundle or project")
     verify.add_argument("target", help=TARGET_HELP)
     verify.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
     verify.add_argument(
@@ -142,13 +179,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, told the terminal width so it does not import ``shutil`` (and its compressors)."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=_terminal_width() - 2)
-
-
 def _terminal_width() -> int:
     """What ``shutil.get_terminal_size().columns`` says: $COLUMNS, else the terminal's width, else 80."""
     try:
@@ -180,6 +210,10 @@ def _silence_stdout() -> None:
 
 
 def _say(message: str) -> None:
+    from ._errors import WARNING
+
+    if message.startswith(WARNING):
+        message = f"{_paint(WARNING.rstrip(), 'warning', sys.stderr)} {message[len(WARNING) :]}"
     print(f"hatch-pylon: {message}", file=sys.stderr)
 
 
@@ -287,6 +321,7 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     checked = "names and types checked" if report.typed else "names checked"
     checked += "; every component compiled" if report.compiled_all else ""
+    checked += "; composed component re-composed, identical" if report.composed_proven else ""
     if report.unchecked_references:
         checked += f"; {plural(report.unchecked_references, 'referenced distribution')} not checked (above)"
     for skipped in report.skipped:

@@ -248,7 +248,7 @@ def installed(name: str) -> ComponentDistribution:
         ) from None
     version = distribution.version
     label = f"component distribution {name!r} ({version})"
-    files = {str(f): f for f in distribution.files or []}
+    files = _record(distribution.read_text("RECORD") or "", label)
     base = Path(str(distribution.locate_file("")))
     descriptors = sorted(f for f in files if f.endswith(f".dist-info/{DESCRIPTOR_PATH}") and f.count("/") == 2)
     pyforge = sorted(f for f in files if f.endswith(f".dist-info/{PYFORGE_DESCRIPTOR}") and f.count("/") == 1)
@@ -269,14 +269,30 @@ def installed(name: str) -> ComponentDistribution:
     )
 
 
-def _from_record(component: ProvidedComponent, entry: Any, where: str) -> ProvidedComponent:
+def _record(text: str, label: str) -> dict[str, tuple[str, str]]:
+    """RECORD's (hash, size) per listed file, missing files included.
+
+    ``Distribution.files`` leaves out listed files that are missing on Python 3.12 and later, which would turn
+    a damaged install into one that provides nothing; reading RECORD itself says the same on every Python.
+    """
+    import csv
+
+    try:
+        return {row[0]: (row[1], row[2]) for row in csv.reader(text.splitlines()) if len(row) >= 3}
+    except csv.Error as exc:
+        raise ComponentsError(f"{label}: RECORD cannot be read ({exc}); reinstall it") from None
+
+
+def _from_record(component: ProvidedComponent, entry: tuple[str, str] | None, where: str) -> ProvidedComponent:
     """A pyforge artifact's digest and size, from the wheel's RECORD."""
-    record_hash = getattr(entry, "hash", None)
-    if entry is None or record_hash is None or record_hash.mode != "sha256":
+    mode, _, value = (entry or ("", ""))[0].partition("=")
+    try:
+        digest = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
+    except ValueError:
+        digest = ""
+    if entry is None or mode != "sha256" or not is_digest(digest) or not (entry[1].isdigit() or not entry[1]):
         raise ComponentsError(f"{where}: artifact {component.relative} has no sha256 in RECORD; reinstall it")
-    padded = record_hash.value + "=" * (-len(record_hash.value) % 4)
-    digest = base64.urlsafe_b64decode(padded).hex()
-    return component._replace(digest=digest, size=entry.size)
+    return component._replace(digest=digest, size=int(entry[1]) if entry[1] else None)
 
 
 def component_path(distribution: ComponentDistribution, provided: ProvidedComponent) -> Path:

@@ -44,6 +44,7 @@ from wasmtime.component import (
 )
 
 from ._compiler import wasmtime_reason
+from ._errors import printable
 from ._linkage import CAP_INVOKE, CAP_RESOLVE, ENDPOINT, is_endpoint
 from ._plan import Plan
 
@@ -150,7 +151,7 @@ class LinkerHost:
     def _resolve_by_id(self, _store: Any, component_id: str) -> ResourceHost | Record:
         digest = self.registry.get(component_id)
         if digest is None:
-            return HostError("invalid-input", f"unknown component id: {component_id}").record()
+            return HostError("invalid-input", f"unknown component id: {printable(component_id)}").record()
         return self._resolve_by_digest(_store, list(bytes.fromhex(digest)))
 
     def _resolve_by_digest(self, _store: Any, digest: Any) -> ResourceHost | Record:

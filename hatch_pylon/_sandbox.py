@@ -196,6 +196,8 @@ class StopOnSignal:
             self._close_sockets()
             return self
         self._done = threading.Event()
+        # A signal this process ignores (SIGINT in a background job, nohup) stays ignored.
+        numbers = [number for number in numbers if signal.getsignal(number) != signal.SIG_IGN]
         self._previous = {number: signal.signal(number, self._handle) for number in numbers}
         self._thread = threading.Thread(target=self._watch, name="hatch-pylon-signals", daemon=True)
         self._thread.start()
@@ -227,6 +229,7 @@ class StopOnSignal:
             return
         import signal
 
+        self.guest = True  # restoring runs pending handlers: ours only records, and acts once all is restored
         self._done.set()
         for number, handler in self._previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]

@@ -381,7 +381,7 @@ def _check_strays(root: Path, digests: set[str], report: Report) -> None:
             report.problems.append(f"{label}: cannot be listed ({os_reason(exc)})")
             continue
         for entry in entries:
-            name = f"{printable(label)}/{entry.name}"
+            name = f"{label}/{printable(entry.name)}"
             mode = entry.stat(follow_symlinks=False).st_mode
             if stat.S_ISDIR(mode):
                 if label == STORE_DIR and entry.name != BLOBS_DIR:
@@ -405,6 +405,7 @@ def _check_composed(
     from ._layout import composed_name
 
     name = meta.composed
+    shown = printable(name)
     expected = composed_name(plan.root)
     if name != expected:
         report.problems.append(f"{META_FILE}: the composed component must be named {expected!r}, not {name!r}")
@@ -413,27 +414,28 @@ def _check_composed(
         with open_inside(root, name) as file:
             scanned = scan_stream(file, name, None, limits)
     except FileNotFoundError:
-        report.problems.append(f"composed component {name} is missing")
+        report.problems.append(f"composed component {shown} is missing")
         return
     except ComponentFormatError as error:
         modified = _hashed_or_not(root, name, meta.composed_digest or "", limits)
-        report.problems.append(f"composed component {name}: {modified}{error.detail}")
+        report.problems.append(f"composed component {shown}: {modified}{error.detail}")
         return
     except (OSError, TooLarge) as error:
         reason = os_reason(error) if isinstance(error, OSError) else str(error)
-        report.problems.append(f"composed component {name} cannot be used: {reason}")
+        report.problems.append(f"composed component {shown} cannot be used: {reason}")
         return
     if scanned.digest != meta.composed_digest:
         report.problems.append(
-            f"composed component {name} was modified (sha256 {scanned.digest}, {META_FILE} says {meta.composed_digest})"
+            f"composed component {shown} was modified "
+            f"(sha256 {scanned.digest}, {META_FILE} says {meta.composed_digest})"
         )
         return
     if scanned.info.kind != "component":
-        report.problems.append(f"composed component {name} is a core WebAssembly module, not a component")
+        report.problems.append(f"composed component {shown} is a core WebAssembly module, not a component")
         return
     for extern in scanned.info.imports:
         if not extern.name.startswith(ignore) and not host_provides(extern.name, plan.linkage):
-            report.problems.append(f"composed component {name}: import {extern.name!r} is not an ignored prefix")
+            report.problems.append(f"composed component {shown}: import {extern.name!r} is not an ignored prefix")
 
 
 def _prove_composed(
@@ -453,21 +455,22 @@ def _prove_composed(
     """
     from ._compose import compose_bundle, find_wasm_tools, install_hint
 
-    name = meta.composed
+    name = meta.composed or ""  # called only when pylon.json names one
+    shown = printable(name)
     tool = find_wasm_tools()
     if tool is None:
-        report.skipped.append(f"composed component {name}: cannot be proven without wasm-tools ({install_hint()})")
+        report.skipped.append(f"composed component {shown}: cannot be proven without wasm-tools ({install_hint()})")
         return
     try:
         composed = compose_bundle(
             root, plan, ignore_imports=ignore, strip=meta.composed_strip, tool=tool, sources=sources
         )
     except ComposeError as error:
-        report.problems.append(f"composed component {name}: the plan does not compose ({error})")
+        report.problems.append(f"composed component {shown}: the plan does not compose ({error})")
         return
     if composed.digest != meta.composed_digest:
         report.problems.append(
-            f"composed component {name} is not what the plan composes to "
+            f"composed component {shown} is not what the plan composes to "
             f"(sha256 {meta.composed_digest}; wasm-tools composes sha256 {composed.digest})"
         )
         return

@@ -1,4 +1,9 @@
-"""Session fixtures: the sample's real CPython root, its wheel, a shared compile cache, this checkout as a wheel."""
+"""Session fixtures: the sample's real CPython root, its wheel, a shared compile cache, this checkout as a wheel.
+
+Every expensive fixture is built once per test run, also under pytest-xdist (``-n 2``): ``built_once``
+builds it in whichever worker asks first, under a file lock, in a folder keyed by the hash of its
+inputs; the other workers wait for that build and reuse it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO, SAMPLE, copy_sample, sample_build
+from helpers import REPO, SAMPLE, built_once, copy_sample, sample_build
+
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
 def python_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample's real CPython root (componentize-py, ~10 s), built once per session."""
-    return sample_build.build_root(SAMPLE, tmp_path_factory.mktemp("root") / "python.wasm")
+    """The sample's real CPython root (componentize-py, ~10 s), built once per run."""
+    folder = built_once(
+        tmp_path_factory,
+        "python-root",
+        [SAMPLE / "app", SAMPLE / "build_components.py"],
+        lambda out: sample_build.build_root(SAMPLE, out / "python.wasm"),
+    )
+    return folder / "python.wasm"
 
 
 @pytest.fixture
@@ -24,36 +37,36 @@ def sample_project(tmp_path: Path, python_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_wheel(tmp_path_factory: pytest.TempPathFactory, python_root: Path) -> Path:
-    """The sample project's wheel, built once per session with hatchling (no isolation)."""
-    project = copy_sample(tmp_path_factory.mktemp("sample-wheel") / "sample-project", python_root)
-    subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(project / "dist"), str(project)],
-        check=True,
-        capture_output=True,
-    )
-    return next((project / "dist").glob("*.whl"))
+    """The sample project's wheel, built once per run with hatchling (no isolation)."""
+
+    def build(out: Path) -> None:
+        project = copy_sample(out / "sample-project", python_root)
+        command = [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(out / "dist")]
+        subprocess.run([*command, str(project)], check=True, capture_output=True)
+
+    inputs = [SAMPLE, REPO / "hatch_pylon", python_root]
+    return next((built_once(tmp_path_factory, "sample-wheel", inputs, build) / "dist").glob("*.whl"))
 
 
 @pytest.fixture(scope="session")
 def compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One wasmtime compile cache for the session, so the 18 MB root compiles once."""
-    return tmp_path_factory.mktemp("compile-cache")
+    """One wasmtime compile cache for the run (every xdist worker's), so the 18 MB root compiles once."""
+    return built_once(tmp_path_factory, "compile-cache", [], lambda out: None)
 
 
 @pytest.fixture(scope="session")
 def plugin_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This checkout built as a wheel, for front-ends that install build requirements in isolation."""
-    wheelhouse = tmp_path_factory.mktemp("wheelhouse")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    return wheelhouse
+
+    def build(out: Path) -> None:
+        command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)]
+        subprocess.run(command, check=True, capture_output=True)
+
+    return built_once(tmp_path_factory, "wheelhouse", [REPO / "hatch_pylon", REPO / "pyproject.toml"], build)
 
 
-CODEC = Path(__file__).resolve().parent / "codec"
-DYNLINK = Path(__file__).resolve().parent / "dynlink"
+CODEC = TESTS / "codec"
+DYNLINK = TESTS / "dynlink"
 
 
 def componentize_all(source: Path, worlds: dict[str, str], out: Path) -> dict[str, Path]:
@@ -89,7 +102,9 @@ def codec_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
 
     Both build at once (two processes). {"cap": cap.wasm, "root": root.wasm}
     """
-    return componentize_all(CODEC, {"cap": "cap", "root": "root"}, tmp_path_factory.mktemp("codec"))
+    worlds = {"cap": "cap", "root": "root"}
+    folder = built_once(tmp_path_factory, "codec", [CODEC], lambda out: componentize_all(CODEC, worlds, out))
+    return {name: folder / f"{name}.wasm" for name in worlds}
 
 
 @pytest.fixture(scope="session")
@@ -97,18 +112,19 @@ def dynlink_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     """tests/dynlink/'s runtime-linking guests (componentize-py), built once per session, all at once:
     {"guest": the hybrid linker guest, "provider": the echo endpoint provider, "consumer": a flavor-A consumer}."""
     worlds = {"guest": "linker-guest", "provider": "echo-provider", "consumer": "endpoint-consumer"}
-    return componentize_all(DYNLINK, worlds, tmp_path_factory.mktemp("dynlink"))
+    folder = built_once(tmp_path_factory, "dynlink", [DYNLINK], lambda out: componentize_all(DYNLINK, worlds, out))
+    return {name: folder / f"{name}.wasm" for name in worlds}
 
 
 @pytest.fixture(scope="session")
 def cpython_guest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/guest/: a CPython root (componentize-py, ~15 s) whose arguments choose what it does."""
-    out = tmp_path_factory.mktemp("guest") / "guest.wasm"
     command = [sys.executable, "-c", sample_build.COMPONENTIZE, "-d", "wit", "-w", "guest", "componentize", "app"]
-    subprocess.run(
-        [*command, "-o", str(out)], cwd=Path(__file__).resolve().parent / "guest", check=True, capture_output=True
-    )
-    return out
+
+    def build(out: Path) -> None:
+        subprocess.run([*command, "-o", str(out / "guest.wasm")], cwd=TESTS / "guest", check=True, capture_output=True)
+
+    return built_once(tmp_path_factory, "guest", [TESTS / "guest"], build) / "guest.wasm"
 
 
 # Fixtures that build real CPython components (componentize-py) or whole packages: any test using one,

@@ -13,9 +13,12 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import wasmtime
 from hypothesis import strategies as st
 
@@ -280,3 +283,56 @@ def chain_graph(folder: Path, count: int) -> Path:
           (func (export "run") (result u32) (canon lift (core func $i "run"))))""")
     )
     return root
+
+
+# -- built once per test run, whichever xdist worker asks first ------------------------------------------
+
+
+def shared_root(factory: pytest.TempPathFactory) -> Path:
+    """The folder every xdist worker of this run shares (the run's base temp folder without xdist)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def inputs_digest(name: str, inputs: list[Path]) -> str:
+    """SHA-256 over ``name`` and every file of ``inputs`` (folders read recursively; caches skipped)."""
+    digest = hashlib.sha256(name.encode() + b"\0" + componentize_version().encode())
+    for top in inputs:
+        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+        for path in files:
+            if "__pycache__" in path.parts or (path.suffix in (".pyc", ".wasm") and top.is_dir()):
+                continue
+            digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def componentize_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("componentize-py")
+    except PackageNotFoundError:
+        return "none"
+
+
+def built_once(factory: pytest.TempPathFactory, name: str, inputs: list[Path], build: Callable[[Path], object]) -> Path:
+    """The folder ``build`` filled, once per test run: the first worker to ask builds it under a file lock,
+    the others wait for the lock and reuse the folder. Keyed by ``name`` and the hash of ``inputs``; a build
+    that failed is tried again by the next one to ask."""
+    root = shared_root(factory) / "built-once"
+    root.mkdir(exist_ok=True)
+    folder = root / f"{name}-{inputs_digest(name, inputs)[:16]}"
+    with open(f"{folder}.lock", "a") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # no flock (Windows): every worker builds its own copy
+            folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+        done = folder / ".built"
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder

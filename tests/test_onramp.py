@@ -217,6 +217,8 @@ def test_a_binding_the_decoder_cannot_decide_is_named_not_compiled(tmp_path: Pat
         "the binary; hatch-pylon verify checks it with wasmtime" in planned.stderr
     )
     assert not cache.exists()  # nothing was compiled
+    coloured = cli("plan", str(project), env={"HATCH_PYLON_CACHE_DIR": str(cache), "FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert "hatch-pylon: \033[33mwarning:\033[0m binding python -> p" in coloured.stderr
 
 
 RESOURCE_ROOT = """(component
@@ -428,7 +430,10 @@ def test_an_edited_cap_runs_from_the_project_without_a_wheel(
     project = tmp_path / "demo-app"
     shutil.copytree(new_app, project)
     cap = project / "counter" / "app.py"
-    cap.write_text(cap.read_text().replace('f"Hello, {name}!"', 'f"Howdy, {name}!"'))
+    greeting = '        return f"Hello, {name}!"'
+    assert greeting in cap.read_text()
+    raising = '        if name == "boom":\n            raise ValueError("no greeting for boom")\n'
+    cap.write_text(cap.read_text().replace(greeting, raising + greeting.replace("Hello", "Howdy")))
     rebuilt = subprocess.run(
         [sys.executable, "build_components.py", "counter"], cwd=project, capture_output=True, text=True
     )
@@ -436,3 +441,11 @@ def test_an_edited_cap_runs_from_the_project_without_a_wheel(
     ran = cli("run", ".", "you", cwd=project, env={"HATCH_PYLON_CACHE_DIR": str(compile_cache)})
     assert (ran.returncode, ran.stdout) == (0, "Howdy, you! (the counter is at 42)\n"), ran.stderr
     assert not (project / "dist").exists()
+    # An uncaught exception in the guest: its own traceback, then one line from hatch-pylon, no wasm frames.
+    boom = cli("run", ".", "boom", cwd=project, env={"HATCH_PYLON_CACHE_DIR": str(compile_cache)})
+    assert boom.returncode != 0 and boom.stdout == ""
+    assert "Traceback (most recent call last):" in boom.stderr, boom.stderr
+    assert "ValueError: no greeting for boom" in boom.stderr
+    assert "error while executing" not in boom.stderr and not re.search(r"^\s*\d+: +0x", boom.stderr, re.M)
+    said = [line for line in boom.stderr.splitlines() if line.startswith("hatch-pylon:")]
+    assert len(said) == 1 and said[0].startswith("hatch-pylon: error: component 'python'"), boom.stderr

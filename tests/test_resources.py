@@ -142,7 +142,7 @@ def test_run_with_runtime_linkage_composes_in_memory(
         assert runtime.linked == "composed (in memory)"
     # the in-memory composition is exactly the hand-written one: same bytes, so one compile serves both
     cached = list((compile_cache / "composed").glob("*.wasm"))
-    assert [p.read_bytes() for p in cached] == [hand_composed]
+    assert hand_composed in [p.read_bytes() for p in cached]  # the session cache may hold other tests' graphs
 
 
 def test_run_with_static_linkage_runs_the_bundled_composition(

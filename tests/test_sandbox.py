@@ -242,6 +242,7 @@ def test_a_signal_stops_a_looping_guest_and_leaves_nothing(tmp_path: Path, name:
     child = subprocess.Popen(
         [sys.executable, "-m", "hatch_pylon", "run", str(sdist)],
         env=env_for(tmp_path),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background job inherits it ignored
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

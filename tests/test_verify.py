@@ -256,8 +256,11 @@ def test_run_and_trust_refuse_a_blob_that_is_not_webassembly(tmp_path: Path, cap
     _same_refusal_everywhere(folder, tmp_path, capsys, "component 'junk': blob .compose/blobs/")
 
 
-def test_every_consumer_refuses_a_wheel_whose_record_does_not_match(tmp_path: Path, capsys) -> None:
+def test_every_consumer_refuses_a_wheel_whose_record_does_not_match(tmp_path: Path, capsys, monkeypatch) -> None:
     """RECORD mismatches found while unpacking reach the user through the gate, in every command."""
+    # compose looks for wasm-tools first (not in the test extras); a path that does not exist passes that check
+    # and proves the gate refuses before wasm-tools would ever run
+    monkeypatch.setenv("HATCH_PYLON_WASM_TOOLS", str(tmp_path / "no-wasm-tools"))
     write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
     write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
     raw = {"root": "root.wasm", "component-dirs": ["caps"], "destination": "pkg/_pylon"}
