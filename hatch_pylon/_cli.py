@@ -321,6 +321,7 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     checked = "names and types checked" if report.typed else "names checked"
     checked += "; every component compiled" if report.compiled_all else ""
+    checked += "; composed component re-composed, identical" if report.composed_proven else ""
     if report.unchecked_references:
         checked += f"; {plural(report.unchecked_references, 'referenced distribution')} not checked (above)"
     for skipped in report.skipped:
