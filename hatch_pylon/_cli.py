@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 TYPE_CHECKING = False  # typing itself costs a few ms at start-up
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from contextlib import AbstractContextManager
     from pathlib import Path
@@ -23,11 +23,13 @@ TARGET_HELP = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
-        parser.print_help()
-        return 0
+    args = _quick(list(sys.argv[1:] if argv is None else argv))
+    if args is None:
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
+            parser.print_help()
+            return 0
     _terminate_cleanly()
     try:
         return int(args.handler(args))
@@ -47,7 +49,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(error, "exit_status", 1))
 
 
+class _Args:
+    """The parsed arguments of a command ``_quick`` read."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+
+def _quick(argv: list[str]) -> argparse.Namespace | None:
+    """``plan [PROJECT] [--json | --digest]`` read without argparse, whose import is a tenth of ``plan``'s
+    start-up; anything else (help, a typo, both flags) is argparse's to parse and to explain."""
+    if not argv or argv[0] != "plan":
+        return None
+    project: str | None = None
+    flags: list[str] = []
+    for token in argv[1:]:
+        if token in ("--json", "--digest") and not flags:
+            flags.append(token)
+        elif not token.startswith("-") and project is None:
+            project = token
+        else:
+            return None
+    values = {"command": "plan", "handler": _plan, "project": project or ".", "json": False, "digest": False}
+    values.update({flag[2:]: True for flag in flags})
+    return _Args(**values)  # type: ignore[return-value]
+
+
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class _Formatter(argparse.RawDescriptionHelpFormatter):
+        """argparse's formatter, told the terminal width so it does not import ``shutil`` (and its compressors)."""
+
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog, width=_terminal_width() - 2)
+
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="hatch-pylon", description=DESCRIPTION, formatter_class=_Formatter)
@@ -141,13 +177,6 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("info", "clear"), help="info: where, size, entries; clear: remove them")
     cache.set_defaults(handler=_cache)
     return parser
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, told the terminal width so it does not import ``shutil`` (and its compressors)."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=_terminal_width() - 2)
 
 
 def _terminal_width() -> int:
@@ -292,6 +321,7 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     checked = "names and types checked" if report.typed else "names checked"
     checked += "; every component compiled" if report.compiled_all else ""
+    checked += "; composed component re-composed, identical" if report.composed_proven else ""
     if report.unchecked_references:
         checked += f"; {plural(report.unchecked_references, 'referenced distribution')} not checked (above)"
     for skipped in report.skipped:

@@ -16,7 +16,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -224,6 +223,8 @@ def build_bundle(
             atexit.register(shutil.rmtree, staging, True)
         composed_path = staging / composed_name(plan.root)
         atomic_write(composed_path, composed.data)
+        from dataclasses import replace
+
         meta = replace(meta, composed=composed_path.name, composed_digest=composed.digest, composed_strip=config.strip)
     return Bundle(plan, plan.to_json(), blobs, sizes, resolution, meta.to_json(), composed_path, references)
 
@@ -430,6 +431,8 @@ def shipped_bundle(
                 ],
             )
         return None
+    import dataclasses
+
     from ._compiler import optional_compiler
     from ._sources import BundleFolder
     from ._verify import verify_bundle
@@ -462,7 +465,7 @@ def shipped_bundle(
         verified.plan.to_json(),
         {digest: path for digest, path in verified.blobs.items() if digest not in verified.referenced},
         dict(verified.sizes),
-        meta_json=replace(verified.meta, plan_digest=verified.plan.plan_digest()).to_json(),
+        meta_json=dataclasses.replace(verified.meta, plan_digest=verified.plan.plan_digest()).to_json(),
         composed=composed,
         references=verified.meta.references,
     )

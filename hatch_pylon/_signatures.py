@@ -19,7 +19,6 @@ import contextlib
 import mmap
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TypeVar, Union, cast
 
 from ._errors import ComponentFormatError
@@ -45,17 +44,44 @@ class Undecidable(Exception):
     """The binary uses something this decoder does not model; ask wasmtime instead."""
 
 
-@dataclass(frozen=True)
-class Signature:
+class _Record:
+    """A value compared and hashed by its fields (``_key``), never changed once made.
+
+    Plain classes rather than dataclasses: ``dataclasses`` (with ``inspect``) is the largest import
+    on ``hatch-pylon plan``'s path, which decodes types by default.
+    """
+
+    __slots__ = ()
+
+    def _key(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}{self._key()!r}"
+
+
+class Signature(_Record):
     """A component function: named parameters and an optional result, types rendered as WIT-like text.
 
     ``handles``: an ``own`` or ``borrow`` handle appears somewhere in a parameter or the result, as
     found while walking the type structure (decoded or reflected), never by reading the text.
     """
 
-    params: tuple[tuple[str, str], ...]
-    result: str | None
-    handles: bool = False
+    __slots__ = ("handles", "params", "result")
+
+    def __init__(self, params: tuple[tuple[str, str], ...], result: str | None, handles: bool = False) -> None:
+        self.params = params
+        self.result = result
+        self.handles = handles
+
+    def _key(self) -> tuple[object, ...]:
+        return self.params, self.result, self.handles
 
     def __str__(self) -> str:
         params = ", ".join(f"{name}: {text}" for name, text in self.params)
@@ -67,20 +93,36 @@ class Signature:
         return tuple(text for _, text in self.params), self.result
 
 
-@dataclass(frozen=True)
-class InstanceSignatures:
-    """An instance's function exports; handles in them name the instance's own resource exports."""
+class InstanceSignatures(_Record):
+    """An instance's function exports; handles in them name the instance's own resource exports.
 
-    functions: Mapping[str, Signature]
-    type_only: bool = field(default=False, compare=False)  # types only, no resource: a linker defines nothing
-    resources: tuple[str, ...] = ()  # the names its resource types are exported under, sorted
+    ``type_only``: types only, no resource (a linker defines nothing); not compared. ``resources``: the
+    names its resource types are exported under, sorted.
+    """
+
+    __slots__ = ("functions", "resources", "type_only")
+
+    def __init__(
+        self, functions: Mapping[str, Signature], type_only: bool = False, resources: tuple[str, ...] = ()
+    ) -> None:
+        self.functions = functions
+        self.type_only = type_only
+        self.resources = resources
+
+    def _key(self) -> tuple[object, ...]:
+        return self.functions, self.resources
 
 
-@dataclass(frozen=True)
-class OtherItem:
+class OtherItem(_Record):
     """An import or export that is neither a function nor an instance: named by its kind only."""
 
-    kind: str
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.kind,)
 
 
 Item = Union[Signature, InstanceSignatures, OtherItem]
@@ -113,25 +155,33 @@ def describe(item: Item) -> str:
 _Node = Union[str, tuple]
 
 
-@dataclass(frozen=True)
 class _Func:
-    params: tuple[tuple[str, _Node], ...]
-    result: _Node | None
+    __slots__ = ("params", "result")
+
+    def __init__(self, params: tuple[tuple[str, _Node], ...], result: _Node | None) -> None:
+        self.params = params
+        self.result = result
 
 
-@dataclass(frozen=True)
 class _Instance:
-    exports: Mapping[str, object]  # export name -> _Func | _Instance | _TypeExport | _OPAQUE | _UNKNOWN
+    __slots__ = ("exports",)
+
+    def __init__(self, exports: Mapping[str, object]) -> None:
+        self.exports = exports  # export name -> _Func | _Instance | _TypeExport | _OPAQUE | _UNKNOWN
 
 
-@dataclass(frozen=True)
 class _Component:
-    exports: Mapping[str, object]  # what an instance of it provides, as in ``_Instance``
+    __slots__ = ("exports",)
+
+    def __init__(self, exports: Mapping[str, object]) -> None:
+        self.exports = exports  # what an instance of it provides, as in ``_Instance``
 
 
-@dataclass(frozen=True)
 class _TypeExport:
-    target: object  # what the exported type name stands for
+    __slots__ = ("target",)
+
+    def __init__(self, target: object) -> None:
+        self.target = target  # what the exported type name stands for
 
 
 class _Marker:

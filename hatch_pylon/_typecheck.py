@@ -10,7 +10,6 @@ what a mismatch message shows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
@@ -23,12 +22,14 @@ if TYPE_CHECKING:
     from ._compiler import Compiler
 
 
-@dataclass
 class TypeReport:
-    problems: list[str] = field(default_factory=list)
-    compiled: list[str] = field(default_factory=list)  # components wasmtime had to read
-    skipped: list[str] = field(default_factory=list)  # components nobody could read (no wasmtime)
-    resource_bindings: list[str] | None = None  # bound imports passing own/borrow handles; None: not known for all
+    """What a type check found (a plain class: ``dataclasses`` would cost ``plan``'s start-up)."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.compiled: list[str] = []  # components wasmtime had to read
+        self.skipped: list[str] = []  # components nobody could read (no wasmtime)
+        self.resource_bindings: list[str] | None = None  # bound imports passing handles; None: not known for all
 
 
 CompilerSource = Union["Compiler", Callable[[], Union["Compiler", None]], None]

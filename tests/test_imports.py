@@ -174,3 +174,27 @@ def test_the_design_notes_layer_table_lists_every_module_in_import_order() -> No
     assert sorted(listed - set(order)) == [], "add these modules to docs/design.md's layer table"
     upward = [f"{a} -> {b}" for a in sorted(listed) for b in sorted(edges[a] & listed) if order[b] >= order[a]]
     assert upward == [], "imports that go against docs/design.md's layer order"
+
+
+def test_plan_of_a_project_imports_neither_dataclasses_nor_argparse(tmp_path: Path) -> None:
+    """``plan`` decodes types by default; the decoder's records are plain classes, so start-up skips
+    ``dataclasses`` (and the ``inspect`` it imports). ``plan [PROJECT] [--json | --digest]`` is read
+    without argparse; any other form goes to argparse, which explains it."""
+    from helpers import hook_pyproject, write_component
+
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
+    (tmp_path / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    probe = (
+        "import sys, contextlib, io; from hatch_pylon._cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): status = main(['plan', sys.argv[1]])\n"
+        "heavy = ('dataclasses', 'inspect', 'concurrent.futures', 'argparse')\n"
+        "print(status, sorted(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
+    from hatch_pylon._cli import main
+
+    with pytest.raises(SystemExit) as both:
+        main(["plan", "--json", "--digest", str(tmp_path)])
+    assert both.value.code == 2
