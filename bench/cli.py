@@ -11,7 +11,7 @@ median of each side is reported:
 - ``hatch-pylon plan <sample>`` against a Python process that reads and hashes the sample's components;
 - ``hatch-pylon --help`` against ``python -c pass``.
 
-Targets (issue 9): <= 1.5, <= 1.5, <= 2.5.
+Targets: <= 1.5, <= 1.5, <= 2.5.
 """
 
 from __future__ import annotations

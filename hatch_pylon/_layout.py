@@ -18,7 +18,8 @@ TEMP_PREFIX = ".tmp-"  # every temporary file hatch-pylon writes starts with thi
 COMPOSED_SUFFIX = ".composed.wasm"
 
 # Defaults the build records and every reader of a bundle falls back to.
-DEFAULT_IGNORE_IMPORTS = ("wasi:",)  # import prefixes left to the host (ignore-imports)
+WASI_PREFIX = "wasi:"  # the interfaces a WASI host provides
+DEFAULT_IGNORE_IMPORTS = (WASI_PREFIX,)  # import prefixes left to the host (ignore-imports)
 DEFAULT_MAX_COMPONENT_SIZE = 2 << 30  # bytes per component file (max-component-size)
 
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from ._components import Candidate, Catalog
 from ._config import PylonConfig
 from ._errors import ResolveError
+from ._layout import WASI_PREFIX
 from ._linkage import CAP_INVOKE, CAP_RESOLVE, LINKER, host_provides, is_endpoint, is_linker, roles
 from ._names import ExternName, compatible, parse_name
 from ._plan import Binding, find_cycle
@@ -181,7 +182,7 @@ def _registry(
 
 def _foreign_imports(member: Candidate) -> list[str]:
     """Imports a WASI-only store cannot satisfy: anything but ``wasi:`` and type-only instances (sys:compose/types)."""
-    others = sorted({e.name for e in member.file.info.imports if not e.name.startswith("wasi:")})
+    others = sorted({e.name for e in member.file.info.imports if not e.name.startswith(WASI_PREFIX)})
     if not others:
         return []
     from ._signatures import InstanceSignatures, Undecidable, decode_file

@@ -50,6 +50,7 @@ from ._cache import COMPOSED_DIR, keep
 from ._compiler import Compiler, wasmtime_reason
 from ._errors import CompileError, ComposeError, PylonError, RunError, plural, printable
 from ._fs import open_inside, os_reason, sha256_hex
+from ._layout import WASI_PREFIX
 from ._linkage import bound_closure, host_provides, is_endpoint, is_linker
 from ._plan import Binding, Plan
 from ._reflect import item_of
@@ -385,7 +386,7 @@ class Runtime:
         component = self.components[component_id]
         imports = component.type.imports(engine)
         linker = Linker(engine)
-        if any(name.startswith("wasi:") for name in imports):
+        if any(name.startswith(WASI_PREFIX) for name in imports):
             linker.add_wasip2()  # a third of the cost of linking a small component: only where it is imported
         if any(host_provides(name, "runtime") for name in imports):
             self._host_imports(component_id, component, linker)

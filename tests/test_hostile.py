@@ -525,6 +525,7 @@ def test_a_verify_stopped_by_a_signal_removes_its_unpacked_copy(
     verify = subprocess.Popen(
         [sys.executable, "-m", "hatch_pylon", "verify", str(giant_wheel)],
         env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background job inherits it ignored
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
