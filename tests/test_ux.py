@@ -169,7 +169,7 @@ def test_readme_install_and_setuptools_notes() -> None:
 
 
 @pytest.mark.slow
-def test_a_folder_named_like_the_distribution_does_not_hide_it(sample_wheel: Path, tmp_path: Path) -> None:
+def test_a_folder_named_like_the_distribution_is_refused_naming_both(sample_wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(sample_wheel)],
@@ -185,8 +185,16 @@ def test_a_folder_named_like_the_distribution_does_not_hide_it(sample_wheel: Pat
         cwd=tmp_path / "work",
         env={**__import__("os").environ, "PYTHONPATH": env_path},
     )
-    assert result.returncode == 0, result.stderr
-    assert "using the installed distribution 'sample-pkg'" in result.stderr
+    assert result.returncode == 1, result.stderr  # both: refused, naming the two spellings
+    assert "write ./sample-pkg for the folder or dist:sample-pkg for the distribution" in result.stderr
+    chosen = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "verify", "dist:sample-pkg"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "work",
+        env={**__import__("os").environ, "PYTHONPATH": env_path},
+    )
+    assert chosen.returncode == 0, chosen.stderr
     explicit = subprocess.run(
         [sys.executable, "-m", "hatch_pylon", "verify", "./sample-pkg"],
         capture_output=True,
