@@ -1,12 +1,19 @@
 """Turn a TARGET (folder, wheel, sdist or installed distribution) into a folder holding a bundle.
 
 A bundle folder has ``plan.json`` and ``.compose/blobs/…``. Archives are
-never trusted: only the bundle's own members are copied out, each streamed
-through a byte limit into a private temp folder that is removed on every
-exit path; duplicate names, file/folder conflicts, absolute and ``..``
-names, links and special members are refused. A wheel's bundle files are
-also checked against its ``RECORD``. Folders and installed distributions
-are read in place by the verification gate, which never follows a link.
+never trusted and are judged from their index first: at most
+``MAX_MEMBERS`` members; no duplicate names, file/folder conflicts,
+absolute or ``..`` names, names that land on one path on case-insensitive
+or normalizing file systems, or parts Windows would change; an sdist's
+bundle is ``<root>/.pylon-bundle/`` only. Then the plan and ``pylon.json``
+are copied out, and only the members the plan names after them (a member
+under the bundle it does not name, a link, a special file or more than
+``MAX_EXTRACTED`` bytes in all refuse the archive first), each streamed
+through a byte limit into a private temp folder removed on every exit
+path. A wheel's bundle files are also checked against its ``RECORD``.
+Folders are read in place by the verification gate, which never follows a
+link; installed distributions too, once their bundle is known to lie in
+their site-packages behind real folders.
 """
 
 from __future__ import annotations
