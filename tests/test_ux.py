@@ -169,7 +169,8 @@ def test_readme_install_and_setuptools_notes() -> None:
 
 
 @pytest.mark.slow
-def test_a_folder_named_like_the_distribution_is_refused_naming_both_forms(sample_wheel: Path, tmp_path: Path) -> None:
+def test_a_folder_named_like_the_distribution_does_not_hide_it(sample_wheel: Path, tmp_path: Path) -> None:
+    """A bare name that is both a folder here and an installed distribution is refused, naming both forms."""
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(sample_wheel)],
@@ -180,19 +181,20 @@ def test_a_folder_named_like_the_distribution_is_refused_naming_both_forms(sampl
     env = {**__import__("os").environ, "PYTHONPATH": str(target)}
 
     def verify(name: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "hatch_pylon", "verify", name],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path / "work",
-            env=env,
-        )
+        command = [sys.executable, "-m", "hatch_pylon", "verify", name]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path / "work", env=env)
 
-    bare = verify("sample-pkg")  # no note and no guess: the user says which
-    assert bare.returncode == 1 and "sample-pkg is both a folder here and an installed distribution" in bare.stderr
-    assert "write ./sample-pkg for the folder or dist:sample-pkg for the distribution" in bare.stderr
-    assert verify("dist:sample-pkg").returncode == 0
-    explicit = verify("./sample-pkg")
+    both = verify("sample-pkg")
+    assert both.returncode == 1, both.stderr
+    assert "write ./sample-pkg for the folder or dist:sample-pkg for the distribution" in both.stderr
+    installed = verify("dist:sample-pkg")
+    assert installed.returncode == 0, installed.stderr
+    explicit = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "verify", "./sample-pkg"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "work",
+    )
     assert explicit.returncode == 1 and "no plan.json here" in explicit.stderr
 
 
