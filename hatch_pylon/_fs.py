@@ -8,7 +8,8 @@ Linux-only calls deleted from ``os``):
   an inode comparison after it refuse links and special files;
 - ``fcntl.flock``: a temp file's writer holds a lock on it, so a sweeper can
   tell a dead writer's file from a live one's (a PID says nothing across PID
-  namespaces); without it, only age decides;
+  namespaces); a file whose writer could not lock it carries ``UNLOCKED_TAG``
+  in its name, and for it, as everywhere without locks, only age decides;
 - ``os.replace`` over a file another process holds open fails on Windows:
   the temp file is closed and the rename retried.
 """
@@ -35,6 +36,7 @@ LARGE_FILE = 4 << 20  # bytes; below this a helper thread costs more than overla
 STALE_AFTER = 24 * 3600  # seconds after which any temp file is garbage, lock or no lock
 _NASCENT_GRACE = 60.0  # seconds; a file still under its nascent name after this was left by a dead writer
 NASCENT_PREFIX = ".tmp~"  # a new file's name until it is locked (see ``_born_locked``)
+UNLOCKED_TAG = "nolock-"  # after the prefix: its writer could not lock it, so a free lock proves nothing
 
 
 class NotRegularFile(OSError):
@@ -186,7 +188,9 @@ def _born_locked(folder: Path, prefix: str) -> tuple[Path, int]:
 
     It is created under a name sweepers ignore (``.tmp~…``), locked, then
     renamed: a lock-free file under ``prefix`` therefore always means its
-    writer is gone, with no window in which a live writer looks dead.
+    writer is gone, with no window in which a live writer looks dead. Where
+    the lock cannot be taken (no ``flock``, or a file system without locks)
+    the name says so (``prefix`` + ``UNLOCKED_TAG``), and only age judges it.
     """
     import secrets  # here, not at the top: the CLI's start-up does not need it
 
@@ -195,8 +199,8 @@ def _born_locked(folder: Path, prefix: str) -> tuple[Path, int]:
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(nascent, flags, 0o600)
     try:
-        _lock(fd)  # where locks exist (else only age judges it)
-        path = folder / f"{prefix}{token}"
+        tag = "" if _lock(fd) else UNLOCKED_TAG
+        path = folder / f"{prefix}{tag}{token}"
         os.replace(nascent, path)
     except BaseException:
         os.close(fd)
@@ -288,8 +292,8 @@ def _abandoned(path: Path) -> bool:
         return True
     if path.name.startswith(NASCENT_PREFIX):
         return age > _NASCENT_GRACE  # its writer died between creating and naming it
-    if not can_lock():
-        return False  # without locks only age can tell
+    if not can_lock() or UNLOCKED_TAG in path.name:
+        return False  # without a lock only age can tell
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
         return _lock(fd)  # free: its writer is gone (a live one locked it before it had this name)
@@ -367,8 +371,13 @@ def _folder_abandoned(path: Path, info: os.stat_result) -> bool:
     if time.time() - info.st_mtime > STALE_AFTER:
         return True
     markers = [e for e in os.scandir(path) if e.name.startswith(FOLDER_MARKER)]
-    if len(markers) != 1 or not markers[0].is_file(follow_symlinks=False) or not can_lock():
-        return False  # being created, or made without locks: age decides
+    if (
+        len(markers) != 1
+        or not markers[0].is_file(follow_symlinks=False)
+        or not can_lock()
+        or UNLOCKED_TAG in markers[0].name
+    ):
+        return False  # being created, or made without a lock: age decides
     fd = os.open(markers[0].path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
         return _lock(fd)  # the lock was free: its creator is gone

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from ._errors import printable
-from ._fs import open_regular, sha256_hex
+from ._fs import open_regular, os_reason, sha256_hex
 from ._plan import Binding
 from ._signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
 
@@ -70,12 +70,19 @@ def type_problems(
                 continue
             except Undecidable:
                 pass
+            except OSError as exc:  # removed or replaced after the gate hashed it
+                report.problems.append(f"component {component_id!r}: {path} cannot be read ({os_reason(exc)})")
+                continue
         chosen = get_compiler()
         if chosen is None:
             report.skipped.append(component_id)
             continue
-        with open_regular(path, follow_symlinks=False) as file:
-            data = file.read()  # wasmtime compiles from memory; only the undecodable ones come here
+        try:
+            with open_regular(path, follow_symlinks=False) as file:
+                data = file.read()  # wasmtime compiles from memory; only the undecodable ones come here
+        except OSError as exc:
+            report.problems.append(f"component {component_id!r}: {path} cannot be read ({os_reason(exc)})")
+            continue
         if sha256_hex(data) != expected:  # the bytes compiled must be the bytes checked
             report.problems.append(f"component {component_id!r}: {path} changed while being verified")
             continue

@@ -27,14 +27,10 @@ PROBE = (
 EXPECTED_RUN = "sum-range(10) = 55; mul(6, 7) = 42"
 
 
-def portable_env(temp: Path | None = None, **extra: str) -> dict[str, str]:
-    """The portable mode's environment; with ``temp``, a temp dir of its own. A process without locks cannot
-    hold its private folders against a sweeper that has them (theirs look abandoned to it), and a shared temp
-    dir on a busy machine holds such sweepers; a real machine has one kind of process or the other."""
+def portable_env(**extra: str) -> dict[str, str]:
+    """The portable mode's environment. Its processes share the temp dir with the locking ones the other tests
+    run: files they could not lock are named so, and those sweepers judge them by age alone."""
     path = os.pathsep.join(p for p in (str(PORTABLE), os.environ.get("PYTHONPATH", "")) if p)
-    if temp is not None:
-        temp.mkdir(exist_ok=True)
-        extra = {"TMPDIR": str(temp), **extra}
     return {**os.environ, "PYTHONPATH": path, **extra}
 
 
@@ -85,7 +81,7 @@ def test_portable_build_is_byte_identical_and_verifies_and_runs(
     assert python_root.stat().st_size > 4 << 20  # large enough for the kernel-copy path in the normal build
     wheel, sdist = build(normal, dict(os.environ))
     log = tmp_path / "portable.log"
-    portable_wheel, portable_sdist = build(portable, portable_env(tmp_path / "tmp", HATCH_PYLON_PORTABLE_LOG=str(log)))
+    portable_wheel, portable_sdist = build(portable, portable_env(HATCH_PYLON_PORTABLE_LOG=str(log)))
     assert portable_wheel == wheel
     assert portable_sdist == sdist
     # The backend that ran the hook (and staged the 18 MB root) had none of the facilities.
@@ -94,7 +90,7 @@ def test_portable_build_is_byte_identical_and_verifies_and_runs(
     assert backends, seen
     assert all(s["present"] == [] for s in seen), seen
 
-    env = portable_env(tmp_path / "tmp", HATCH_PYLON_CACHE_DIR=str(compile_cache))
+    env = portable_env(HATCH_PYLON_CACHE_DIR=str(compile_cache))
     probe = subprocess.run(
         [sys.executable, "-c", "import json; " + PROBE], capture_output=True, text=True, env=env, check=True
     )

@@ -51,6 +51,7 @@ def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, 
     assert not list((tmp_path / "cache").rglob("*.cwasm"))
 
 
+@pytest.mark.slow  # runs wasm-tools compose: in the compose extra (3.11+), not the fast tier's test extra
 def test_an_interface_exporting_only_a_resource_type_runs_composed(tmp_path: Path, monkeypatch) -> None:
     """The resource check reads the type structure: a resource type alone routes the graph to composition."""
     (tmp_path / "root.wat").write_text(

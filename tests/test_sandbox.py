@@ -212,6 +212,7 @@ def test_io_ops_is_said_to_be_unenforced(tmp_path: Path) -> None:
     assert "policy.limits.io_ops = 10 is not enforced" in result.stderr
 
 
+@pytest.mark.slow  # runs wasm-tools compose: in the compose extra (3.11+), not the fast tier's test extra
 def test_strict_determinism_runs_only_statically_composed(tmp_path: Path) -> None:
     project = tmp_path / "project"
     write_component(project / "caps" / "cap.wasm", exports=["t:c/api@1.0.0"])

@@ -242,3 +242,37 @@ def test_a_live_writer_in_another_pid_namespace_is_not_swept(tmp_path: Path) -> 
         removed = sweep_temps(tmp_path)
         time.sleep(0.01)
     assert removed == [temp] and not temp.exists()
+
+
+LOCKLESS_WRITER = """
+import fcntl, sys, time
+from pathlib import Path
+del fcntl.flock  # a platform without flock, as the portable mode has it
+from hatch_pylon._fs import TempFile, make_private_folder
+temp = TempFile(Path(sys.argv[1]))
+temp.file.write(b"partial")
+temp.file.flush()
+folder = make_private_folder("hatch-pylon-test-", Path(sys.argv[1]) / "tmp")
+print(temp.path, folder, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_lockless_writer_is_judged_by_age_not_by_a_free_lock(tmp_path: Path) -> None:
+    """A writer that could not lock its file (no flock, a file system without locks) names it so; a sweeper
+    that can lock must not take the free lock for a dead writer, or it removes a live build's files."""
+    from hatch_pylon._fs import can_lock, sweep_private_folders
+
+    if not can_lock():
+        pytest.skip("this sweeper has no locks either: only age judges, which the test cannot wait for")
+    (tmp_path / "tmp").mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", LOCKLESS_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None
+        temp, folder = map(Path, writer.stdout.readline().split())
+        assert temp.name.startswith(TEMP_PREFIX)
+        assert sweep_temps(tmp_path) == [] and temp.exists()
+        assert sweep_private_folders(tmp_path / "tmp") == [] and folder.is_dir()
+    finally:
+        writer.kill()
+        writer.wait()

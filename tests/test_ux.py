@@ -169,7 +169,8 @@ def test_readme_install_and_setuptools_notes() -> None:
 
 
 @pytest.mark.slow
-def test_a_folder_named_like_the_distribution_is_refused_naming_both(sample_wheel: Path, tmp_path: Path) -> None:
+def test_a_folder_named_like_the_distribution_does_not_hide_it(sample_wheel: Path, tmp_path: Path) -> None:
+    """A bare name that is both a folder here and an installed distribution is refused, naming both forms."""
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(sample_wheel)],
@@ -177,24 +178,17 @@ def test_a_folder_named_like_the_distribution_is_refused_naming_both(sample_whee
         capture_output=True,
     )
     (tmp_path / "work" / "sample-pkg").mkdir(parents=True)  # the project's own folder, holding no bundle
-    env_path = f"{target}"
-    result = subprocess.run(
-        [sys.executable, "-m", "hatch_pylon", "verify", "sample-pkg"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path / "work",
-        env={**__import__("os").environ, "PYTHONPATH": env_path},
-    )
-    assert result.returncode == 1, result.stderr  # both: refused, naming the two spellings
-    assert "write ./sample-pkg for the folder or dist:sample-pkg for the distribution" in result.stderr
-    chosen = subprocess.run(
-        [sys.executable, "-m", "hatch_pylon", "verify", "dist:sample-pkg"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path / "work",
-        env={**__import__("os").environ, "PYTHONPATH": env_path},
-    )
-    assert chosen.returncode == 0, chosen.stderr
+    env = {**__import__("os").environ, "PYTHONPATH": str(target)}
+
+    def verify(name: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "hatch_pylon", "verify", name]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path / "work", env=env)
+
+    both = verify("sample-pkg")
+    assert both.returncode == 1, both.stderr
+    assert "write ./sample-pkg for the folder or dist:sample-pkg for the distribution" in both.stderr
+    installed = verify("dist:sample-pkg")
+    assert installed.returncode == 0, installed.stderr
     explicit = subprocess.run(
         [sys.executable, "-m", "hatch_pylon", "verify", "./sample-pkg"],
         capture_output=True,

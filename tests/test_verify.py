@@ -287,3 +287,12 @@ def test_every_consumer_refuses_a_wheel_whose_record_does_not_match(tmp_path: Pa
         err = capsys.readouterr().err
         assert expected in err and "failed verification" in err, (command, err)
     assert not (tmp_path / "store").exists() and not (tmp_path / "out.wasm").exists()
+
+
+def test_a_blob_gone_after_the_gate_hashed_it_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    from hatch_pylon._plan import Binding
+    from hatch_pylon._typecheck import type_problems
+
+    missing = tmp_path / "gone.wasm"
+    report = type_problems({"python": (missing, "ab" * 32)}, [Binding("python", "a:b/c@1.0.0", "p", "x")], None)
+    assert report.problems == [f"component 'python': {missing} cannot be read (No such file or directory)"]
