@@ -55,7 +55,7 @@ from ._layout import (
 )
 from ._linkage import exec_refusal, host_provides
 from ._plan import MAX_PLAN_BYTES, Binding, Plan, parse_plan
-from ._wasm import Limits, WasmInfo, scan_stream
+from ._wasm import Limits, ScannedFile, WasmInfo, scan_stream
 
 if TYPE_CHECKING:
     from ._compiler import Compiler
@@ -317,41 +317,68 @@ def _check_blobs(
                 continue  # reported by locate_references (a problem, or not checked)
             base, relative, label = external[component.digest]
             where = f"component {component.id!r}: blob {relative} of {label}"
-        temp = None
-        try:
-            with open_inside(base, relative) as file:
-                if copy_to is not None and base is root:
-                    destination = copy_to / STORE_DIR / blob_relpath(component.digest)
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    temp = TempFile(destination.parent)
-                scanned = scan_stream(file, relative, temp.file.write if temp else None, limits)
-            if scanned.digest != component.digest:
-                report.problems.append(f"{where} was modified (sha256 {scanned.digest}, plan says {component.digest})")
-                continue
-            if scanned.info.kind != "component":
-                report.problems.append(f"{where} is a core WebAssembly module, not a component")
-                continue
-            if temp is not None:
-                assert copy_to is not None
-                temp.commit(destination)
-                blobs[component.digest] = destination
-                sources[component.digest] = (copy_to, f"{STORE_DIR}/{blob_relpath(component.digest)}")
-            else:
-                blobs[component.digest] = inside(base, relative)
-                sources[component.digest] = (base, relative)
-            sizes[component.digest] = scanned.size
-            infos[component.id] = scanned.info
-        except FileNotFoundError:
-            report.problems.append(f"{where} is missing")
-        except ComponentFormatError as error:
-            report.problems.append(f"{where}: {_hashed_or_not(base, relative, component.digest, limits)}{error.detail}")
-        except (OSError, TooLarge) as error:
-            reason = os_reason(error) if isinstance(error, OSError) else str(error)
-            report.problems.append(f"{where} cannot be used: {reason}")
-        finally:
-            if temp is not None and not temp.done:
-                temp.discard()
+        copy = copy_to if base is root else None
+        checked = _check_blob(base, relative, component.digest, where, "plan", limits, report, copy)
+        if checked is None:
+            continue
+        scanned, blobs[component.digest] = checked
+        if copy is not None:
+            sources[component.digest] = (copy, f"{STORE_DIR}/{blob_relpath(component.digest)}")
+        else:
+            sources[component.digest] = (base, relative)
+        sizes[component.digest] = scanned.size
+        infos[component.id] = scanned.info
     return blobs, sizes, infos, sources
+
+
+def _check_blob(
+    base: Path,
+    relative: str,
+    digest: str,
+    where: str,
+    says: str,
+    limits: Limits,
+    report: Report,
+    copy_to: Path | None = None,
+    also: Callable[[ScannedFile], str | None] | None = None,
+) -> tuple[ScannedFile, Path] | None:
+    """The one blob check: ``relative`` below ``base``, opened without following a link, streamed through
+    SHA-256 (and into ``copy_to``'s store as it is hashed), compared with ``digest`` (what ``says`` says) and
+    read as a component in the same pass; ``also`` may name one more problem. The scan and the file holding
+    exactly the checked bytes, or None with every problem in ``report``."""
+    temp = None
+    try:
+        with open_inside(base, relative) as file:
+            if copy_to is not None:
+                destination = copy_to / STORE_DIR / blob_relpath(digest)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                temp = TempFile(destination.parent)
+            scanned = scan_stream(file, relative, temp.file.write if temp else None, limits)
+        if scanned.digest != digest:
+            report.problems.append(f"{where} was modified (sha256 {scanned.digest}, {says} says {digest})")
+            return None
+        if scanned.info.kind != "component":
+            report.problems.append(f"{where} is a core WebAssembly module, not a component")
+            return None
+        problem = also(scanned) if also is not None else None
+        if problem is not None:
+            report.problems.append(f"{where}: {problem}")
+            return None
+        if temp is not None:
+            temp.commit(destination)
+            return scanned, destination
+        return scanned, inside(base, relative)
+    except FileNotFoundError:
+        report.problems.append(f"{where} is missing")
+    except ComponentFormatError as error:
+        report.problems.append(f"{where}: {_hashed_or_not(base, relative, digest, limits)}{error.detail}")
+    except (OSError, TooLarge) as error:
+        reason = os_reason(error) if isinstance(error, OSError) else str(error)
+        report.problems.append(f"{where} cannot be used: {reason}")
+    finally:
+        if temp is not None and not temp.done:
+            temp.discard()
+    return None
 
 
 def _hashed_or_not(root: Path, relative: str, digest: str, limits: Limits) -> str:
@@ -543,50 +570,21 @@ def verify_provided(
     limits = Limits(max_size=limit)
     blobs: dict[str, Path] = {}
     for component in components:
-        where = f"component {component.id!r}: blob {component.relative}"
-        temp = None
-        try:
-            with open_inside(root, component.relative) as file:
-                if copy_to is not None:
-                    destination = copy_to / STORE_DIR / blob_relpath(component.digest or "")
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    temp = TempFile(destination.parent)
-                scanned = scan_stream(file, component.relative, temp.file.write if temp else None, limits)
-            if scanned.digest != component.digest:
-                report.problems.append(
-                    f"{where} was modified (sha256 {scanned.digest}, {descriptor} says {component.digest})"
-                )
-                continue
-            if scanned.info.kind != "component":
-                report.problems.append(f"{where} is a core WebAssembly module, not a component")
-                continue
+
+        def listed(scanned: ScannedFile, component: ProvidedComponent = component) -> str | None:
             actual = (
+                scanned.size,
                 tuple(sorted({(e.name, e.kind) for e in scanned.info.imports})),
                 tuple(sorted({(e.name, e.kind) for e in scanned.info.exports})),
             )
-            if (scanned.size, *actual) != (
-                component.size,
-                tuple(sorted(component.imports)),
-                tuple(sorted(component.exports)),
-            ):
-                report.problems.append(f"{where}: its size, imports or exports are not what {descriptor} lists")
-                continue
-            if temp is not None:
-                temp.commit(destination)
-                blobs[scanned.digest] = destination
-            else:
-                blobs[scanned.digest] = inside(root, component.relative)
-        except FileNotFoundError:
-            report.problems.append(f"{where} is missing")
-        except ComponentFormatError as error:
-            modified = _hashed_or_not(root, component.relative, component.digest or "", limits)
-            report.problems.append(f"{where}: {modified}{error.detail}")
-        except (OSError, TooLarge) as error:
-            reason = os_reason(error) if isinstance(error, OSError) else str(error)
-            report.problems.append(f"{where} cannot be used: {reason}")
-        finally:
-            if temp is not None and not temp.done:
-                temp.discard()
+            expected = (component.size, tuple(sorted(component.imports)), tuple(sorted(component.exports)))
+            return None if actual == expected else f"its size, imports or exports are not what {descriptor} lists"
+
+        where = f"component {component.id!r}: blob {component.relative}"
+        digest = component.digest or ""
+        checked = _check_blob(root, component.relative, digest, where, descriptor, limits, report, copy_to, listed)
+        if checked is not None:
+            blobs[digest] = checked[1]
     if store == STORE_DIR or store.endswith(f"/{STORE_DIR}"):
         _check_strays(root / store[: -len(STORE_DIR)], {c.digest or "" for c in components}, report)
     report.checked_components = len(blobs)
