@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._errors import ComponentsError
-from ._fs import open_inside, os_reason
+from ._errors import ComponentsError, TooLarge
+from ._fs import os_reason, read_small
 from ._layout import STORE_DIR, blob_relpath, is_digest
 
 if sys.version_info >= (3, 11):
@@ -321,15 +321,13 @@ def component_path(distribution: ComponentDistribution, provided: ProvidedCompon
 def read_capped(base: Path, relative: str, where: str) -> bytes:
     """A small file below ``base``, opened without following links, at most ``MAX_DESCRIPTOR_BYTES``."""
     try:
-        with open_inside(base, relative) as file:
-            data = file.read(MAX_DESCRIPTOR_BYTES + 1)
+        return read_small(base, relative, MAX_DESCRIPTOR_BYTES)
     except FileNotFoundError:
         raise ComponentsError(f"{where}: is missing; reinstall the distribution") from None
     except OSError as error:
         raise ComponentsError(f"{where}: cannot be read ({os_reason(error)})") from None
-    if len(data) > MAX_DESCRIPTOR_BYTES:
-        raise ComponentsError(f"{where}: over the limit of {MAX_DESCRIPTOR_BYTES} bytes")
-    return data
+    except TooLarge as error:
+        raise ComponentsError(f"{where}: {error}") from None
 
 
 # -- references, as pylon.json records them -----------------------------------------------------------------

@@ -121,6 +121,18 @@ def open_inside(root: Path, relative: str) -> BinaryIO:
     return open_regular(path, follow_symlinks=False)
 
 
+def read_small(base: Path, relative: str, limit: int) -> bytes:
+    """A small file below ``base`` (a plan, a record, a descriptor), opened without following a link.
+
+    Raises ``FileNotFoundError`` or ``OSError`` as the open does, and ``TooLarge`` past ``limit`` bytes.
+    """
+    with open_inside(base, relative) as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"over the limit of {limit} bytes")
+    return data
+
+
 def new_hasher() -> hashlib._Hash:
     """A fresh SHA-256, the one digest every blob name, plan digest and check uses."""
     return hashlib.sha256()

@@ -43,7 +43,7 @@ from ._errors import (
     VerificationError,
     printable,
 )
-from ._fs import TempFile, inside, open_inside, os_reason
+from ._fs import TempFile, inside, open_inside, os_reason, read_small
 from ._layout import (
     BLOBS_DIR,
     DEFAULT_IGNORE_IMPORTS,
@@ -241,15 +241,13 @@ def bundle_meta(folder: Path) -> BundleMeta:
 
 def _read_small(root: Path, name: str) -> bytes:
     try:
-        with open_inside(root, name) as file:
-            data = file.read(MAX_PLAN_BYTES + 1)
+        return read_small(root, name, MAX_PLAN_BYTES)
     except FileNotFoundError:
         raise PylonError(f"{name}: not found in the bundle") from None
     except OSError as exc:
         raise PylonError(f"{name}: cannot be read ({os_reason(exc)})") from None
-    if len(data) > MAX_PLAN_BYTES:
-        raise PylonError(f"{name}: over the limit of {MAX_PLAN_BYTES} bytes")
-    return data
+    except TooLarge as error:
+        raise PylonError(f"{name}: {error}") from None
 
 
 def _read_plan(root: Path) -> Plan:
