@@ -23,8 +23,8 @@ import wasmtime
 
 with atheris.instrument_imports():
     from hatch_pylon._errors import ComponentFormatError
-    from hatch_pylon._signatures import Undecidable, export_signatures, import_signatures
-    from hatch_pylon._wasm import inspect_bytes
+    from hatch_pylon.wasm.binary import inspect_bytes
+    from hatch_pylon.wasm.signatures import Undecidable, export_signatures, import_signatures
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_WAT = [

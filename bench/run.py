@@ -34,10 +34,10 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component
 
-from hatch_pylon import _wasm as wasm
-from hatch_pylon._config import load_config
-from hatch_pylon._pipeline import build_bundle
-from hatch_pylon._signatures import export_signatures, import_signatures
+from hatch_pylon.build.config import load_config
+from hatch_pylon.build.pipeline import build_bundle
+from hatch_pylon.wasm import binary as wasm
+from hatch_pylon.wasm.signatures import export_signatures, import_signatures
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 1 << 20
@@ -113,7 +113,7 @@ def profile(folder: Path, raw: dict, top: int = 18) -> list[str]:
     import cProfile
     import pstats
 
-    from hatch_pylon import _components
+    from hatch_pylon.build import components as _components
 
     shutil.rmtree(folder / ".compose", ignore_errors=True)
     os.sync()
@@ -201,12 +201,12 @@ def peak_rss_mib(project: Path, raw: dict) -> tuple[float, float]:
     # VmHWM, not getrusage: Linux carries ru_maxrss over from the parent across fork and exec.
     report = "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
     work = (
-        "import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
+        "import sys, json; from hatch_pylon.build.pipeline import build_bundle; from hatch_pylon.build.config import "
         "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
         f"project_name='bench', environ={{}})); {report}"
     )
     peaks = []
-    for code in (work, f"import hatch_pylon._pipeline; {report}"):
+    for code in (work, f"import hatch_pylon.build.pipeline; {report}"):
         result = subprocess.run(
             [sys.executable, "-c", code, json.dumps(raw), str(project)], capture_output=True, text=True, check=True
         )

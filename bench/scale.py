@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from helpers import chain_graph  # noqa: E402
 
-from hatch_pylon._config import load_config  # noqa: E402
-from hatch_pylon._pipeline import build_bundle  # noqa: E402
+from hatch_pylon.build.config import load_config  # noqa: E402
+from hatch_pylon.build.pipeline import build_bundle  # noqa: E402
 
 COMMAND = [str(Path(sys.executable).with_name("hatch-pylon"))]
 
@@ -82,7 +82,7 @@ def big(work: Path, count: int, limit: int = 256) -> None:
     env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(work / "cache-big")}
     script = (
         f"import resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); "
-        "from hatch_pylon._config import load_config; from hatch_pylon._pipeline import build_bundle; "
+        "from hatch_pylon.build.config import load_config; from hatch_pylon.build.pipeline import build_bundle; "
         "c = load_config({'root': 'root.wasm', 'component-dirs': ['caps']}, project_root=sys.argv[1], "
         "project_name='big', environ={}); build_bundle(c).write_to(sys.argv[1] + '/bundle')"
     )

@@ -21,11 +21,11 @@ __all__ = ["PylonError", "Runtime", "__version__", "build_bundle", "load_config"
 
 _HOMES = {
     "PylonError": "._errors",
-    "Runtime": "._runtime",
-    "build_bundle": "._pipeline",
-    "load_config": "._config",
-    "open_target": "._sources",
-    "verify_bundle": "._verify",
+    "Runtime": ".use.runtime",
+    "build_bundle": ".build.pipeline",
+    "load_config": ".build.config",
+    "open_target": ".bundle.sources",
+    "verify_bundle": ".bundle.verify",
 }
 
 

@@ -1,8 +1,8 @@
-"""Hatch plugin registration; the hook itself lives in ``_hatch``."""
+"""Hatch plugin registration; the hook itself lives in ``adapters/hatch.py``."""
 
 from hatchling.plugin import hookimpl
 
-from ._hatch import PylonBuildHook, PylonMetadataHook
+from .adapters.hatch import PylonBuildHook, PylonMetadataHook
 
 
 @hookimpl

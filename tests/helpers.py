@@ -13,7 +13,10 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import pytest
 import wasmtime
 from hypothesis import strategies as st
 
-from hatch_pylon._compiler import Compiler
+from hatch_pylon.wasm.compiler import Compiler
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -336,3 +339,26 @@ def built_once(factory: pytest.TempPathFactory, name: str, inputs: list[Path], b
             build(folder)
             done.touch()
     return folder
+
+
+def run_build(project: Path, *flags: str, env: dict | None = None, umask: int | None = None):
+    outdir = project / "dist"
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(outdir), *flags, str(project)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=project.parent,
+        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
+    )
+
+
+def tiny_project(root: Path, hook_toml: str, components: dict[str, dict]) -> Path:
+    (root / "demo").mkdir(parents=True)
+    (root / "demo" / "__init__.py").write_text("")
+    for relative, spec in components.items():
+        write_component(root / relative, **spec)
+    (root / "pyproject.toml").write_text(hook_pyproject("demo", textwrap.dedent(hook_toml)))
+    return root

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from corpus import CASES, Case, base_project
 
-from hatch_pylon._cli import main
+from hatch_pylon.adapters.cli import main
 
 # Root reads any file; without these capabilities it is held to the permission bits like anyone else.
 DROP_READ_POWER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []

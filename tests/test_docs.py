@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hatch_pylon._schema import OPTIONS, markdown_table
+from hatch_pylon.build.schema import OPTIONS, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- config-table:start -->", "<!-- config-table:end -->"
-FIX = "run `python -m hatch_pylon._schema --markdown` and paste its output between the markers in README.md"
+FIX = "run `python -m hatch_pylon.build.schema --markdown` and paste its output between the markers in README.md"
 
 
 def readme_table() -> str:
@@ -31,14 +31,14 @@ def test_every_option_has_a_row() -> None:
 
 def test_the_generator_command_prints_the_table() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hatch_pylon._schema", "--markdown"],
+        [sys.executable, "-m", "hatch_pylon.build.schema", "--markdown"],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
     assert result.stdout == markdown_table()
-    usage = subprocess.run([sys.executable, "-m", "hatch_pylon._schema"], capture_output=True, text=True, cwd=ROOT)
+    usage = subprocess.run([sys.executable, "-m", "hatch_pylon.build.schema"], capture_output=True, text=True, cwd=ROOT)
     assert usage.returncode == 2 and "--markdown" in usage.stderr
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from helpers import SpyCompiler, copy_sample, name, section, write_component
 
-from hatch_pylon._cli import main
-from hatch_pylon._config import load_config
 from hatch_pylon._errors import PylonError
-from hatch_pylon._pipeline import build_bundle
-from hatch_pylon._runtime import Runtime
-from hatch_pylon._sources import open_target
+from hatch_pylon.adapters.cli import main
+from hatch_pylon.build.config import load_config
+from hatch_pylon.build.pipeline import build_bundle
+from hatch_pylon.bundle.sources import open_target
+from hatch_pylon.use.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_build_killed_mid_write_leaves_the_store_valid(tmp_path: Path) -> None:
     finished = assert_store_sound(store)
 
     code = (
-        "import sys, json; from hatch_pylon._pipeline import build_bundle; from hatch_pylon._config import "
+        "import sys, json; from hatch_pylon.build.pipeline import build_bundle; from hatch_pylon.build.config import "
         "load_config; build_bundle(load_config(json.loads(sys.argv[1]), project_root=sys.argv[2], "
         "project_name='k', environ={}))"
     )

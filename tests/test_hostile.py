@@ -550,8 +550,8 @@ def bundle_from(tmp_path: Path, root_wat: str, caps: dict[str, str]) -> Path:
     """A bundle folder built by the pipeline (names checked only) from WAT components."""
     import wasmtime
 
-    from hatch_pylon._config import load_config
-    from hatch_pylon._pipeline import build_bundle
+    from hatch_pylon.build.config import load_config
+    from hatch_pylon.build.pipeline import build_bundle
 
     project = tmp_path / "project"
     (project / "caps").mkdir(parents=True)
@@ -719,7 +719,7 @@ def test_strays_are_refused_before_anything_is_extracted(tmp_path: Path, base_wh
 
 
 def test_an_archive_with_too_many_members_is_refused_from_its_index(tmp_path: Path, base_wheel: Path) -> None:
-    from hatch_pylon._sources import MAX_MEMBERS
+    from hatch_pylon.bundle.sources import MAX_MEMBERS
 
     wheel = rewrite_wheel(
         base_wheel, tmp_path / base_wheel.name, [(f"demo/x{n}", b"") for n in range(MAX_MEMBERS)], False
@@ -730,8 +730,8 @@ def test_an_archive_with_too_many_members_is_refused_from_its_index(tmp_path: Pa
 
 
 def test_total_extracted_bytes_are_capped(tmp_path: Path, base_wheel: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from hatch_pylon import _sources
-    from hatch_pylon._cli import main
+    from hatch_pylon.adapters.cli import main
+    from hatch_pylon.bundle import sources as _sources
 
     monkeypatch.setattr(_sources, "MAX_EXTRACTED", 100)  # the real cap is 4 GiB; the two blobs here hold more than 100
     assert main(["verify", str(base_wheel)]) == 1
@@ -843,7 +843,7 @@ def test_an_installed_bundle_is_read_inside_site_packages_only(
 
 def sealed(meta_json: bytes, plan_json: bytes) -> bytes:
     """pylon.json recording the plan digest of ``plan_json``, as a build of that plan would."""
-    from hatch_pylon._plan import parse_plan
+    from hatch_pylon.composectl.plan import parse_plan
 
     meta = json.loads(meta_json)
     meta["plan-digest"] = parse_plan(plan_json, "plan.json").plan_digest()

@@ -11,27 +11,45 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hatch_pylon"
 NAME = "hatch_pylon"
-MODULES = {(NAME if path.stem == "__init__" else f"{NAME}.{path.stem}"): path for path in PACKAGE.glob("*.py")}
+
+
+def module_name(path: Path) -> str:
+    parts = [NAME, *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py") if "template" not in path.parts}
+# Read bottom-up: a module imports only from its own subpackage or from a lower layer. ``build`` and
+# ``use`` share a layer, so neither imports the other. The package itself only names ``__version__``.
+LAYERS = {"": 0, "_errors": 0, "_layout": 0, "_fs": 1, "wasm": 2, "composectl": 3, "bundle": 4, "build": 5, "use": 5}
+LAYERS |= {"adapters": 6, "hooks": 7, "__main__": 7}
+
+
+def home(module: str) -> str:
+    """The subpackage (or bottom module) ``module`` belongs to; "" for the package itself."""
+    return module.split(".")[1] if "." in module else ""
 
 
 def imported_modules(module: str, path: Path) -> set[str]:
     """Every hatch_pylon module ``module`` imports anywhere: top level, inside functions, under TYPE_CHECKING."""
-    package = NAME  # all modules are direct children of the package
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.split(".")[0] == NAME)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                assert node.level == 1, f"{module}: relative import above the package"
-                base = f"{package}.{node.module}" if node.module else package
+                anchor = package.split(".")
+                assert node.level <= len(anchor), f"{module}: relative import above the package"
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, node.module] if node.module else anchor)
             elif node.module and node.module.split(".")[0] == NAME:
                 base = node.module
             else:
                 continue
             found.add(base)
-            if base == package:  # ``from . import _x`` imports a module; ``from . import __version__`` does not
-                found.update(f"{package}.{alias.name}" for alias in node.names if f"{package}.{alias.name}" in MODULES)
+            # ``from . import x`` imports a module when x is one; ``from .. import __version__`` does not
+            found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES)
     return {name for name in found if name != module}
 
 
@@ -66,8 +84,8 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read_from_every_kind_of_import() -> None:
     edges = graph()
-    assert f"{NAME}._inspect" in edges[f"{NAME}._cli"]  # a function-level ``from ._inspect import show``
-    assert f"{NAME}._config" in edges[f"{NAME}._hatch"]  # a top-level import
+    assert f"{NAME}.adapters.inspect" in edges[f"{NAME}.adapters.cli"]  # a function-level ``from .inspect import show``
+    assert f"{NAME}.build.config" in edges[f"{NAME}.adapters.hatch"]  # a top-level ``from ..build.config import``
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
@@ -75,6 +93,46 @@ def test_the_graph_is_read_from_every_kind_of_import() -> None:
 def test_no_import_cycle_inside_the_package() -> None:
     cycle = find_cycle(graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_every_module_sits_in_a_layer() -> None:
+    assert sorted({home(module) for module in MODULES} - set(LAYERS)) == []
+
+
+def test_no_import_runs_upward_or_sideways() -> None:
+    """Each subpackage imports only from lower layers (and itself); a test of the test below."""
+    assert find_upward(graph()) == [], "imports against the layers (see docs/design.md)"
+    assert find_upward({"hatch_pylon.wasm.binary": {"hatch_pylon.bundle.verify"}}) == [
+        "hatch_pylon.wasm.binary -> hatch_pylon.bundle.verify"
+    ]
+    assert find_upward({"hatch_pylon.use.runtime": {"hatch_pylon.build.pipeline"}}) != []
+
+
+def find_upward(edges: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{a} -> {b}"
+        for a in sorted(edges)
+        for b in sorted(edges[a])
+        if home(a) != home(b) and LAYERS[home(b)] >= LAYERS[home(a)]
+    ]
+
+
+def test_each_subpackage_docstring_names_what_it_may_import() -> None:
+    """Each subpackage's ``Imports:`` line names exactly the subpackages below it, so the docstrings stay true."""
+    import re
+
+    for sub, layer in LAYERS.items():
+        path = PACKAGE / sub / "__init__.py"
+        if not sub or not path.exists():
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        line = next((line for line in doc.splitlines() if line.startswith("Imports:")), "")
+        assert line, f"{sub}/__init__.py: no 'Imports:' line"
+        if "anything below" in line:
+            continue
+        named = {name for name in re.findall(r"``(\w+)``", line.split(";")[0]) if (PACKAGE / name).is_dir()}
+        below = {other for other, rank in LAYERS.items() if 0 < rank < layer and (PACKAGE / other).is_dir()}
+        assert named == below, f"{sub}/__init__.py says it imports {sorted(named)}; its layer allows {sorted(below)}"
 
 
 # -- what start-up imports -----------------------------------------------------------------------------------
@@ -102,9 +160,9 @@ before = set(sys.modules)
 {action}
 print(repr(sorted(set(sys.modules) - before)), file=sys.stderr)
 """
-IMPORT_CLI = "import hatch_pylon._cli"
+IMPORT_CLI = "import hatch_pylon.adapters.cli"
 HELP = """\
-from hatch_pylon._cli import main
+from hatch_pylon.adapters.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     try:
         main(["--help"])
@@ -120,10 +178,10 @@ def test_cli_start_up_imports_nothing_heavy(action: str) -> None:
     result = subprocess.run([sys.executable, "-c", PROBE.format(action=action)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     loaded = set(ast.literal_eval(result.stderr.splitlines()[-1]))
-    assert "hatch_pylon._cli" in loaded
+    assert "hatch_pylon.adapters.cli" in loaded
     heavy = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in HEAVY))
     assert heavy == []
-    assert not {name for name in loaded if name.startswith(NAME + ".")} - {NAME + "._cli"}
+    assert not {name for name in loaded if name.startswith(NAME + ".")} - {f"{NAME}.adapters", f"{NAME}.adapters.cli"}
 
 
 def test_help_of_the_installed_command_imports_nothing_heavy() -> None:
@@ -142,8 +200,8 @@ def test_verify_of_a_decodable_bundle_never_imports_wasmtime(tmp_path: Path) -> 
     """Types are decoded from the binaries; wasmtime is imported only for a component the decoder cannot read."""
     from helpers import write_component
 
-    from hatch_pylon._config import load_config
-    from hatch_pylon._pipeline import build_bundle
+    from hatch_pylon.build.config import load_config
+    from hatch_pylon.build.pipeline import build_bundle
 
     write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
     write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
@@ -152,28 +210,27 @@ def test_verify_of_a_decodable_bundle_never_imports_wasmtime(tmp_path: Path) -> 
         tmp_path / "bundle"
     )
     probe = (
-        "import sys; from hatch_pylon._cli import main; status = main(['verify', sys.argv[1]]); "
+        "import sys; from hatch_pylon.adapters.cli import main; status = main(['verify', sys.argv[1]]); "
         "print('wasmtime' in sys.modules, status)"
     )
     result = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "False 0", result.stdout + result.stderr
 
 
-def test_the_design_notes_layer_table_lists_every_module_in_import_order() -> None:
-    """docs/design.md's layer table: every module, each importing only modules above it (or left of it in its row)."""
+def test_the_design_notes_layer_table_lists_every_module() -> None:
+    """docs/design.md's layer table names every module (``sub/module`` or a bottom ``_module``)."""
     import re
 
     text = (PACKAGE.parent / "docs" / "design.md").read_text(encoding="utf-8")
     section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
-    order: dict[str, int] = {}
-    for row in (line for line in section.splitlines() if line.startswith("| `")):
-        for name in re.findall(r"`(_?\w+)`", row.split("|")[1]):
-            order[f"{NAME}.{name}"] = len(order)
-    edges = graph()
-    listed = {module for module in edges if module not in (NAME, f"{NAME}.__main__")}
-    assert sorted(listed - set(order)) == [], "add these modules to docs/design.md's layer table"
-    upward = [f"{a} -> {b}" for a in sorted(listed) for b in sorted(edges[a] & listed) if order[b] >= order[a]]
-    assert upward == [], "imports that go against docs/design.md's layer order"
+    listed = {
+        f"{NAME}." + name.replace("/", ".")
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`([\w/]+)`", line.split("|")[1])
+    }
+    modules = {m for m in MODULES if m.count(".") == 2 or home(m) in ("_errors", "_fs", "_layout")}
+    assert sorted(modules - listed) == [], "add these modules to docs/design.md's layer table"
 
 
 def test_plan_of_a_project_imports_neither_dataclasses_nor_argparse(tmp_path: Path) -> None:
@@ -186,14 +243,14 @@ def test_plan_of_a_project_imports_neither_dataclasses_nor_argparse(tmp_path: Pa
     write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
     (tmp_path / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
     probe = (
-        "import sys, contextlib, io; from hatch_pylon._cli import main\n"
+        "import sys, contextlib, io; from hatch_pylon.adapters.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()): status = main(['plan', sys.argv[1]])\n"
         "heavy = ('dataclasses', 'inspect', 'concurrent.futures', 'argparse')\n"
         "print(status, sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
-    from hatch_pylon._cli import main
+    from hatch_pylon.adapters.cli import main
 
     with pytest.raises(SystemExit) as both:
         main(["plan", "--json", "--digest", str(tmp_path)])

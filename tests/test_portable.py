@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import TESTS, copy_sample, find_links_env
 
-from hatch_pylon._hatch import PylonBuildHook
+from hatch_pylon.adapters.hatch import PylonBuildHook
 
 PORTABLE = TESTS / "portable"
 PROBE = (
@@ -86,7 +86,7 @@ def test_portable_build_is_byte_identical_and_verifies_and_runs(
     assert portable_sdist == sdist
     # The backend that ran the hook (and staged the 18 MB root) had none of the facilities.
     seen = [json.loads(line) for line in log.read_text().splitlines()]
-    backends = [s for s in seen if "hatch_pylon._ingest" in s["modules"]]
+    backends = [s for s in seen if "hatch_pylon.build.ingest" in s["modules"]]
     assert backends, seen
     assert all(s["present"] == [] for s in seen), seen
 

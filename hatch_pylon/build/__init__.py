@@ -1,0 +1,10 @@
+"""Making a bundle at build time: configuration in, plan and blobs out.
+
+``schema`` declares every option (and drives parsing and the README's table),
+``config`` parses it, ``project`` reads a project's pyproject, ``components``
+discovers component files and distributions, ``resolve`` binds imports to
+exports, ``ingest`` stages blobs, and ``pipeline`` runs them in that order and
+hands the result to the gate.
+
+Imports: the bottom modules, ``wasm``, ``composectl`` and ``bundle``; never ``use``.
+"""

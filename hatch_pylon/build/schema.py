@@ -1,0 +1,307 @@
+"""The pylon configuration's schema: every key (``OPTIONS``), its kinds, and the README table it renders.
+
+``OPTIONS`` lists every key (name, type, default, doc), sub-keys of ``policy`` and of the
+``components``, ``policy.capabilities`` and ``secrets`` entries included; ``type_problem`` says why a value
+does not fit its key. The parser (``build.config``) takes unknown keys and type errors from here.
+
+``markdown_table()`` renders ``OPTIONS`` for README.md; ``python -m hatch_pylon.build.schema
+--markdown`` prints it, and ``tests/test_docs.py`` fails when the README's copy is stale.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from .._layout import DEFAULT_IGNORE_IMPORTS, DEFAULT_MAX_COMPONENT_SIZE
+from ..composectl.plan import CAPABILITY_LEVELS, DEFAULT_CAPABILITIES, DETERMINISM, LINKAGES, MAX_U64
+
+HATCH_TABLE = "tool.hatch.build.hooks.pylon"
+SETUPTOOLS_TABLE = "tool.pylon"
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+VALIDATION_LEVELS = ("names", "types")
+DEFAULT_MAX_IMPORTS = 10_000
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+class Option(NamedTuple):
+    """One configuration key.
+
+    ``name`` is its path inside the pylon table: ``policy.limits.cpu-ms`` for a key of a
+    sub-table, ``components[].id`` for a key of each entry of an array of tables. ``kind`` is
+    one of ``KINDS``; ``default`` is ``REQUIRED``, ``None`` (unset) or the value used when the
+    key is absent; ``shown_default`` replaces it in the README where it is computed.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    shown_default: str | None = None
+
+    @property
+    def parent(self) -> str:
+        return self.name.rpartition(".")[0] if "." in self.name else ""
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rpartition(".")[2]
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "root",
+        "path",
+        REQUIRED,
+        "the root component's file; its id is `root-id`. Optional with `provides`, or when a "
+        "`component-distributions` entry provides `root-id`",
+    ),
+    Option("root-id", "id", "python", "the root's id in the plan"),
+    Option("components", "tables", [], "pinned components, which win over found ones"),
+    Option("components[].id", "id", REQUIRED, "the component's id in the plan"),
+    Option("components[].path", "path", REQUIRED, "its file"),
+    Option(
+        "components[].source",
+        "url",
+        None,
+        "where composectl may fetch it: `file://`, `http(s)://`, `ipfs://` or `oci://` (the plan's `source`)",
+    ),
+    Option("component-dirs", "paths", [], "folders searched (not recursively) for `*.wasm` providers"),
+    Option(
+        "manifest",
+        "path",
+        None,
+        "python-wasm's `.pylon.toml`: its `[[capabilities]]` `{ id, path }` entries "
+        "are pinned like `components`; other tables in it are ignored",
+    ),
+    Option(
+        "component-distributions",
+        "strings",
+        [],
+        "installed distributions whose components are candidates, ranked after `component-dirs`; "
+        "list them in `build-system.requires` too ([docs](docs/distributions.md))",
+    ),
+    Option(
+        "distributed",
+        "choice",
+        "reference",
+        "components chosen from `component-distributions`: `reference` (the plan names them by digest, the "
+        "blobs stay in that distribution, the wheel requires it `==` the version used) or `copy` them in",
+        choices=("reference", "copy"),
+    ),
+    Option(
+        "provides",
+        "strings",
+        [],
+        "ids of configured components this wheel provides: a component wheel (no plan) whose "
+        "`.dist-info/extra_metadata/pylon-components.json` lists them",
+    ),
+    Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
+    Option(
+        "registry",
+        "ids",
+        None,
+        "when a component imports `compose:dynlink/linker`: the ids of the endpoint providers bundled, unbound, "
+        "for it to resolve at run time",
+        shown_default="every `compose:dynlink/endpoint` provider found",
+    ),
+    Option(
+        "destination",
+        "folder",
+        None,
+        "folder inside the package tree for `plan.json` and `.compose/`: relative, no `..`, not the wheel's top level",
+        shown_default='"<import name>/_pylon"',
+    ),
+    Option("store", "path", ".compose", "local blob store the build stages into (composectl layout)"),
+    Option(
+        "linkage",
+        "choice",
+        "runtime",
+        "`runtime`: the plan is linked when run; `static`: composectl's "
+        "static plan (imports merged into one sealed component)",
+        choices=LINKAGES,
+    ),
+    Option("compose", "bool", False, "also bundle the composed component `<destination>/<root-id>.composed.wasm`"),
+    Option("strip", "bool", False, "drop custom sections from the composed component (needs `compose`)"),
+    Option(
+        "validate",
+        "choice",
+        "types",
+        "`types`: every binding also type-checked, with types decoded from the binaries (a binding the decoder "
+        "cannot decide is named in a warning); `names`: only that every import is bound to an export of its "
+        "name and kind",
+        choices=VALIDATION_LEVELS,
+    ),
+    Option(
+        "max-component-size",
+        "count",
+        DEFAULT_MAX_COMPONENT_SIZE,
+        "bytes; a larger component file is refused before it is read",
+    ),
+    Option("max-imports", "count", DEFAULT_MAX_IMPORTS, "imports (and, separately, exports) per component"),
+    Option("policy", "table", {}, "composectl's policy, written into the plan"),
+    Option("policy.determinism", "choice", "relaxed", '`strict` only with `linkage = "static"`', choices=DETERMINISM),
+    Option("policy.tenant", "name", None, "composectl's tenant id for the plan"),
+    Option(
+        "policy.capabilities",
+        "tables",
+        [{"name": n, "level": lvl} for n, lvl in DEFAULT_CAPABILITIES],
+        "capabilities the plan requests, unique by name",
+        shown_default="`dynlink:resolve`, `dynlink:invoke`, both required",
+    ),
+    Option("policy.capabilities[].name", "name", REQUIRED, "the capability's name"),
+    Option("policy.capabilities[].level", "choice", "required", "how much it is needed", choices=CAPABILITY_LEVELS),
+    Option("policy.limits", "table", {}, "resource limits; only the keys given are written"),
+    Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`"),
+    Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`"),
+    Option("policy.limits.io-ops", "u64", None, "written as `io_ops`"),
+    Option("secrets", "tables", [], "secrets composectl resolves for the plan at run time: where, never a value"),
+    Option("secrets[].secret-id", "name", REQUIRED, "the secret's id (`secret_id`), unique"),
+    Option("secrets[].backend-uri", "url", REQUIRED, "its backend, `<scheme>://…` (`backend_uri`; no password)"),
+)
+
+# Type column of the README, and the phrase a type error uses (``must be ...``); ``id`` and
+# ``choice`` name the bad value first instead.
+KINDS = {
+    "path": ("path", "a non-empty string path"),
+    "paths": ("list of paths", "a list of non-empty strings"),
+    "strings": ("list of strings", "a list of non-empty strings"),
+    "ids": ("list of ids", "a list of component ids"),
+    "folder": ("string", "a non-empty relative folder"),
+    "name": ("string", "a non-empty string"),
+    "url": ("URL", "a non-empty string"),
+    "id": ("id", ""),
+    "choice": ("", ""),
+    "bool": ("boolean", "true or false"),
+    "count": ("positive integer", "a positive integer"),
+    "u64": ("integer, 0 to 2**64 - 1", "a non-negative integer below 2**64"),
+    "table": ("table", "a table"),
+    "tables": ("array of tables", "an array of tables"),
+}
+
+
+def children(prefix: str) -> dict[str, Option]:
+    return {option.leaf: option for option in OPTIONS if option.parent == prefix}
+
+
+def type_problem(option: Option, value: Any) -> str | None:
+    """Why ``value`` does not fit ``option``'s type, or None."""
+    kind = option.kind
+    if kind == "id":
+        ok = isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+        return None if ok else f"{describe(value)} is not a valid component id (use [a-z0-9][a-z0-9._-]*)"
+    if kind == "choice":
+        options = ", ".join(repr(choice) for choice in option.choices)
+        return None if value in option.choices else f"{describe(value)} is not one of {options}"
+    checks = {
+        "path": lambda: isinstance(value, str) and value != "",
+        "paths": lambda: isinstance(value, list) and all(isinstance(item, str) and item for item in value),
+        "folder": lambda: isinstance(value, str) and value.strip("/") != "",
+        "name": lambda: isinstance(value, str) and value != "",
+        "url": lambda: isinstance(value, str) and value != "",
+        "bool": lambda: isinstance(value, bool),
+        "count": lambda: isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        "u64": lambda: isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_U64,
+        "table": lambda: isinstance(value, Mapping),
+        "tables": lambda: isinstance(value, list),
+    }
+    checks["strings"] = checks["paths"]
+    checks["ids"] = lambda: (
+        isinstance(value, list) and all(isinstance(item, str) and ID_PATTERN.fullmatch(item) for item in value)
+    )
+    if checks[kind]():
+        return _unicode_problem(value)
+    expected = KINDS[kind][1]
+    if kind == "tables":
+        expected = f"an array of {{ {', '.join(children(option.name + '[]'))} }} tables"
+    return f"must be {expected}, got {describe(value)}"
+
+
+def _unicode_problem(value: Any) -> str | None:
+    """A string that cannot be written as UTF-8 (a lone surrogate), anywhere in ``value``."""
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{text!r} holds a lone surrogate, which is not Unicode"
+    return None
+
+
+# -- the README table ----------------------------------------------------------------------------
+
+
+def markdown_table() -> str:
+    """The configuration table README.md carries between its ``config-table`` markers."""
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for option in OPTIONS:
+        if option.kind == "choice":
+            type_text = " \\| ".join(f'`"{choice}"`' for choice in option.choices)
+        else:
+            type_text = KINDS[option.kind][0]
+        lines.append(f"| `{option.name}` | {type_text} | {_default_text(option)} | {option.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+def _default_text(option: Option) -> str:
+    if option.shown_default is not None:
+        text = option.shown_default
+        return text if "`" in text else f"`{text}`"
+    if option.default is REQUIRED:
+        return "required"
+    if option.default is None:
+        return "unset"
+    if option.kind in ("table", "tables") or option.default == []:
+        return "`[]`" if option.kind != "table" else "`{}`"
+    return f"`{_toml(option.default)}`"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return str(value)
+
+
+def type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return f"{type_name(value)} ({value!r})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hatch_pylon.build.schema --markdown``: print the README's configuration table."""
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["--markdown"]:
+        print("usage: python -m hatch_pylon.build.schema --markdown", file=sys.stderr)
+        return 2
+    sys.stdout.write(markdown_table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

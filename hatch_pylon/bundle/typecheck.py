@@ -1,0 +1,144 @@
+"""Do a provider's exports have the types its consumers import?
+
+Types are decoded from the binaries (``wasm.signatures``) without compiling
+anything; only a component the decoder cannot read is compiled, and then
+wasmtime's reflection (``wasm.reflect``) stands in. Signatures are compared
+positionally: what links is the shape of the values, and the rendering is
+what a mismatch message shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from .._errors import printable
+from .._fs import open_regular, os_reason, sha256_hex
+from ..composectl.plan import Binding
+from ..wasm.signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
+
+if TYPE_CHECKING:
+    from ..wasm.compiler import Compiler
+
+
+class TypeReport:
+    """What a type check found (a plain class: ``dataclasses`` would cost ``plan``'s start-up)."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.compiled: list[str] = []  # components wasmtime had to read
+        self.skipped: list[str] = []  # components nobody could read (no wasmtime)
+        self.resource_bindings: list[str] | None = None  # bound imports passing handles; None: not known for all
+
+
+CompilerSource = Union["Compiler", Callable[[], Union["Compiler", None]], None]
+
+
+def type_problems(
+    files: Mapping[str, tuple[Path, str]],
+    bindings: list[Binding],
+    compiler: CompilerSource,
+    compile_all: bool = False,
+) -> TypeReport:
+    """Type-check ``bindings`` between components given as id -> (file, expected sha256).
+
+    Import and export types are decoded from each binary, mapped rather than
+    read whole. A component the decoder does not model is compiled instead
+    (through the cache), and so is every component with ``compile_all``,
+    which also proves wasmtime accepts its code. ``compiler`` is a Compiler,
+    or a callable making one (or None) only when the first compile is needed,
+    so wasmtime is not even imported when every type can be read. Without
+    one (wasmtime not installed) such components are listed in ``skipped``.
+    """
+    report = TypeReport()
+    made: list[Compiler | None] = []
+
+    def get_compiler() -> Compiler | None:
+        if not made:
+            made.append(compiler() if callable(compiler) else compiler)
+        return made[0]
+
+    imports: dict[str, Mapping[str, Item]] = {}
+    exports: dict[str, Mapping[str, Item]] = {}
+    providers = {b.provider_id for b in bindings}
+    for component_id, (path, expected) in sorted(files.items()):
+        if not compile_all:
+            try:
+                decoded = decode_file(path, exports=component_id in providers)
+                imports[component_id], exports[component_id] = decoded
+                continue
+            except Undecidable:
+                pass
+            except OSError as exc:  # removed or replaced after the gate hashed it
+                report.problems.append(f"component {component_id!r}: {path} cannot be read ({os_reason(exc)})")
+                continue
+        chosen = get_compiler()
+        if chosen is None:
+            report.skipped.append(component_id)
+            continue
+        try:
+            with open_regular(path, follow_symlinks=False) as file:
+                data = file.read()  # wasmtime compiles from memory; only the undecodable ones come here
+        except OSError as exc:
+            report.problems.append(f"component {component_id!r}: {path} cannot be read ({os_reason(exc)})")
+            continue
+        if sha256_hex(data) != expected:  # the bytes compiled must be the bytes checked
+            report.problems.append(f"component {component_id!r}: {path} changed while being verified")
+            continue
+        from .._errors import CompileError
+        from ..wasm.reflect import exports_of, imports_of
+
+        try:
+            component = chosen.component(data, expected, component_id).type
+        except CompileError as error:
+            report.problems.append(f"component {component_id!r}: {error}")
+            continue
+        report.compiled.append(component_id)
+        imports[component_id] = imports_of(component, chosen.engine)
+        exports[component_id] = exports_of(component, chosen.engine)
+    for binding in bindings:
+        if binding.consumer_id in imports and binding.provider_id in exports:
+            report.problems += binding_problems(binding, imports[binding.consumer_id], exports[binding.provider_id])
+    if all(b.consumer_id in imports for b in bindings):
+        report.resource_bindings = [
+            f"{b.consumer_id} imports {b.import_name!r}"
+            for b in bindings
+            if (item := imports[b.consumer_id].get(b.import_name)) is not None and uses_resources(item)
+        ]
+    return report
+
+
+def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Mapping[str, Item]) -> list[str]:
+    """Every function the consumer imports through ``binding`` must exist in the provider with the same types.
+
+    ``imports`` are the consumer's, ``exports`` the provider's; functions are
+    compared by shape, and a handle names the resource its instance exports
+    it as, so ``borrow<a>`` never matches ``borrow<b>`` (resources are told
+    apart by identity, as wasm-compose and wasmtime do).
+    """
+    consumer, provider = printable(binding.consumer_id), printable(binding.provider_id)
+    label = f"{consumer} -> {provider} ({printable(binding.import_name)})"
+    wanted = imports.get(binding.import_name)
+    offered = exports.get(binding.export_name)
+    if wanted is None:
+        return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
+    if offered is None:
+        return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
+    if isinstance(wanted, Signature) and isinstance(offered, Signature):
+        return _compare({"": wanted}, {"": offered}, label)
+    if not isinstance(wanted, InstanceSignatures) or not isinstance(offered, InstanceSignatures):
+        return [f"{label}: import is a {describe(wanted)}, export is a {describe(offered)}"]
+    return _compare(wanted.functions, offered.functions, label)
+
+
+def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
+    problems = []
+    for name, item in sorted(wanted.items()):
+        where = f"function {name!r}" if name else "the function"
+        match = offered.get(name)
+        if match is None:
+            problems.append(f"{label}: provider does not export {where} ({item})")
+        elif item.shape != match.shape:
+            problems.append(f"{label}: {where} differs: consumer imports {item}, provider exports {match}")
+    return problems

@@ -1,0 +1,486 @@
+"""Run a bundled plan with wasmtime: verify, compile, link caps to consumers, call the root.
+
+Trust: the bundle goes through the verification gate (``bundle.verify``) first, the
+same checks as ``verify``, types included, so nothing is compiled unless all
+of them pass; each blob is then re-hashed as it is read for compiling.
+
+How the graph is linked, in order of preference:
+
+1. the bundle carries a composed component (``compose = true``) the gate
+   proved (re-composed from the plan, byte for byte): it runs as is, with
+   only WASI; one it could not prove (no wasm-tools) is never run;
+2. a binding's interface uses resources and ``wasm-tools`` is installed: the
+   graph is composed in memory (``bundle.compose``, from copies of the blobs
+   re-hashed on the way) and that runs with only WASI. The composed bytes are
+   cached next to the compile cache, keyed by composectl's plan digest. Composition
+   is chosen over proxying resource handles through Python, which measured
+   10-20x slower per call (docs/design.md), and wasmtime(-py) 50 traps
+   ("deferred host scope has no call context") on a ``borrow`` nested in a
+   list or option parameter of a host function, which composition avoids;
+3. otherwise (value types only) each bound import is defined on the
+   consumer's linker as Python functions forwarding to the provider
+   instance's export; this keeps the per-component compile cache warm and
+   needs no extra tool. Resources without wasm-tools are refused by name.
+
+Runtime linking as composectl runs it (``use.dynlink``): a ``compose:dynlink/linker``
+import is served by the host, whose guest resolves registry components at run
+time, each in a store of its own; a bound ``compose:dynlink/endpoint`` import
+forwards to its provider in a store of its own. Neither is instantiated with
+the rest of the graph.
+
+A plan with ``determinism = "strict"`` runs only as 1 or 2 (composectl refuses
+runtime linking under it). What the plan's limits and signals do is
+``use.sandbox``'s part: every store is made by ``_new_store``, with the plan's
+fuel budget and memory limit. Linking is linear in the number of components
+and bindings.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
+
+from .._errors import CompileError, ComposeError, PylonError, RunError, plural, printable
+from .._fs import open_inside, os_reason, sha256_hex
+from .._layout import WASI_PREFIX
+from ..bundle.verify import Report, Verified, verify_bundle
+from ..composectl.linkage import bound_closure, host_provides, is_endpoint, is_linker
+from ..composectl.plan import Binding, Plan
+from ..wasm.cache import COMPOSED_DIR, keep
+from ..wasm.compiler import Compiler, wasmtime_reason
+from ..wasm.reflect import item_of
+from ..wasm.signatures import Item, Undecidable, decode_file, resource_uses, uses_resources
+from .sandbox import (
+    EXIT_ERR,
+    EXIT_TRAP,
+    NO_OPTIONS,
+    Limits,
+    RunOptions,
+    StopOnSignal,
+    stopped,
+    wasi_config,
+)
+
+if TYPE_CHECKING:
+    from wasmtime.component import Func
+
+    from ..bundle.sources import BundleFolder
+    from .dynlink import LinkerHost
+
+
+class Runtime:
+    """A verified plan, ready to instantiate in one wasmtime store."""
+
+    def __init__(self, bundle: BundleFolder | str | os.PathLike[str], compiler: Compiler | None = None) -> None:
+        """``bundle``: what ``bundle.sources.open_target`` yields, or a bundle folder."""
+        self.bundle = bundle
+        if isinstance(bundle, (str, os.PathLike)):
+            self.folder, self.label = Path(bundle), os.fspath(bundle)
+        else:
+            self.folder, self.label = bundle.folder, bundle.label
+        self.compiler = compiler or Compiler()
+        self.components: dict[str, Component] = {}
+        self.composed: Component | None = None  # set when the graph runs as one composed component
+        self.linked = ""  # how: "composed (bundled)", "composed (in memory)" or "runtime"
+        self.dynlink: LinkerHost | None = None  # the compose:dynlink linker host, when a component imports it
+        self._plan: Plan | None = None
+        self._verified: Verified = Verified(Report())
+        self.limits = Limits()
+        self._digests: dict[str, str] = {}
+        self._trapped_in: str | None = None  # the deepest provider a forwarded call trapped in
+
+    @property
+    def plan(self) -> Plan:
+        if self._plan is None:
+            self.load()
+        assert self._plan is not None
+        return self._plan
+
+    def load(self) -> None:
+        """Pass the bundle through the verification gate, then compile (or fetch from cache) each blob.
+
+        Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here (a
+        compile cache hit reads none). A plan with ``cpu_ms`` is compiled for an engine that meters fuel.
+        """
+        verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
+        assert verified.plan is not None
+        self._plan = verified.plan
+        self._verified = verified
+        self.limits = Limits.of(verified.plan.policy.limits)
+        if self.limits.fuel is not None:
+            self.compiler = self.compiler.with_fuel()
+        self._digests = {component.id: component.digest for component in verified.plan.components}
+        meta = verified.meta
+        if meta.composed is not None and not verified.report.composed_proven:
+            self.compiler.say(f"not running {meta.composed}: it cannot be proven without wasm-tools; linking the plan")
+        if meta.composed is not None and meta.composed_digest is not None and verified.report.composed_proven:
+            composed, digest = meta.composed, meta.composed_digest
+            self.composed = self._compile(
+                lambda: self._read_verified(composed, digest, f"composed component {composed}"), digest, composed
+            )
+            self.linked = "composed (bundled)"
+            return
+        heavy = self._resource_bindings()
+        strict = self._plan.policy.determinism == "strict" and bool(self._plan.bindings)
+        if heavy is None or heavy or strict:
+            from ..bundle.compose import find_wasm_tools, install_hint
+
+            tool = find_wasm_tools()
+            if tool is None and heavy:  # said before anything is compiled
+                raise RunError(
+                    f"{heavy[0]} passes resources, so the graph runs composed, which needs wasm-tools: "
+                    f"{install_hint('run')}"
+                )
+            if tool is not None:
+                data = self._compose_in_memory(meta.ignore_imports, tool)
+                label = f"{printable(self._plan.root)} (composed)"
+                self.composed = self._compile(data, sha256_hex(data), label)
+                self.linked = "composed (in memory)"
+                return
+            if strict:
+                from ..bundle.compose import install_hint
+
+                raise RunError(
+                    f"{self.label}: the plan's determinism is 'strict', which allows no runtime linking, so it runs "
+                    f"statically composed, which needs wasm-tools: {install_hint('run')} (or build with compose = true)"
+                )
+        for component_id in sorted(self._instantiated()):
+            digest = self._digests[component_id]
+            self.components[component_id] = self._compile(self._blob_reader(component_id, digest), digest, component_id)
+        self.linked = "runtime"
+
+    def _blob_reader(self, component_id: str, digest: str) -> Callable[[], bytes]:
+        """The component's blob, re-hashed when it is read (only a compile cache miss reads it)."""
+        return lambda: self._read_blob(component_id, digest)
+
+    def _instantiated(self) -> set[str]:
+        """What runs in the root's store: the root and what its bindings reach, except endpoint providers (and
+        registry members), which run in stores of their own."""
+        own_store = {b.provider_id for b in self.plan.bindings if is_endpoint(b.import_name)}
+        return bound_closure(self.plan.root, self.plan.bindings, stop_at=own_store)
+
+    def _load_provider(self, component_id: str, digest: str) -> Component:
+        """A provider resolved at run time: its blob re-hashed, then compiled (or taken from the cache)."""
+        from .dynlink import HostError
+
+        if component_id in self.components:
+            return self.components[component_id]
+        try:
+            data = self._read_blob(component_id, digest)
+        except RunError as error:
+            raise HostError("blob-digest-mismatch", str(error)) from None
+        try:
+            component = self.compiler.component(data, digest, component_id)
+        except CompileError as error:
+            raise HostError("emit-link-error", f"failed to load provider component: {error}") from None
+        self.components[component_id] = component
+        return component
+
+    def _new_store(self) -> wasmtime.Store:
+        """A store on the compiler's engine with the plan's fuel budget and memory limit (every store of a run is
+        made here: a provider in a store of its own gets the same limits)."""
+        store = self.compiler.store(self.limits.fuel)
+        self.limits.apply(store)
+        return store
+
+    def _host_imports(self, component_id: str, component: Component, linker: Linker) -> None:
+        """Define what the runtime host serves: the compose:dynlink linker; type-only sys:compose interfaces need
+        nothing. Anything else the host would have to serve is refused by name."""
+        from ..composectl.linkage import host_provides
+        from .dynlink import LinkerHost, unserved_host_imports
+
+        engine = self.compiler.engine
+        bound = {b.import_name for b in self._wanted.get(component_id, ())}
+        # The gate has checked that every unbound import is ignored or the host's; under static linkage an
+        # ignored linker import is served as well, with the plan's determinism.
+        served = sorted(n for n in component.type.imports(engine) if n not in bound and host_provides(n, "runtime"))
+        unserved = unserved_host_imports(engine, component, served)
+        if unserved:
+            raise RunError(
+                f"{printable(component_id)} imports {printable(', '.join(unserved))}, which hatch-pylon's runtime host "
+                "does not implement "
+                "(it serves compose:dynlink/linker@0.1.x and type-only sys:compose interfaces)"
+            )
+        linkers = [name for name in served if is_linker(name)]
+        if not linkers:
+            return
+        if self.dynlink is None:
+            self.dynlink = LinkerHost(engine, self.plan, self._load_provider, self._new_store)
+        with linker.root() as root:
+            for name in linkers:
+                self.dynlink.define(root, name)
+
+    def _read_blob(self, component_id: str, digest: str) -> bytes:
+        """A plan blob's bytes, re-hashed, from where the gate found it (this bundle or a referenced distribution)."""
+        base, relative = self._verified.sources[digest]
+        return self._read_verified(relative, digest, f"component {component_id!r}: blob", base)
+
+    def _read_verified(self, relative: str, digest: str, what: str, base: Path | None = None) -> bytes:
+        """The file's bytes, re-hashed: the bytes compiled must be the bytes the gate checked."""
+        try:
+            with open_inside(self.folder if base is None else base, relative) as file:
+                data = file.read()
+        except OSError as exc:
+            raise RunError(f"{what} {relative}: cannot be read ({os_reason(exc)})") from None
+        actual = sha256_hex(data)
+        if actual != digest:
+            raise RunError(
+                f"{what} {relative} changed after it was verified (sha256 {actual}, expected {digest}); "
+                "refusing to run it"
+            )
+        return data
+
+    def _compile(self, data: bytes | Callable[[], bytes], digest: str, label: str) -> Component:
+        try:
+            return self.compiler.component(data, digest, label)
+        except CompileError as error:
+            raise RunError(f"{label}: {error}") from None
+
+    def _resource_bindings(self) -> list[str] | None:
+        """The bindings whose interface passes resources (``root imports 'a:b/c'``): the gate's type check
+        says, else they are decoded from the consumers' binaries (no compile); None when the decoder cannot
+        tell, which counts as "yes": composition is correct for every graph."""
+        if self._verified.report.resource_bindings is not None:
+            return self._verified.report.resource_bindings
+        imports: dict[str, dict[str, Item]] = {}
+        found: list[str] = []
+        for binding in self.plan.bindings:
+            if binding.consumer_id not in imports:
+                path = self._verified.blobs[self._digests[binding.consumer_id]]
+                try:
+                    imports[binding.consumer_id] = dict(decode_file(path, exports=False)[0])
+                except (Undecidable, OSError):
+                    return None
+            item = imports[binding.consumer_id].get(binding.import_name)
+            if item is not None and uses_resources(item):
+                found.append(f"{binding.consumer_id} imports {binding.import_name!r}")
+        return found
+
+    def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
+        """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
+        from ..bundle.compose import compose_bundle
+
+        plan_digest = self.plan.plan_digest()
+        cached = self.compiler.cache_root / COMPOSED_DIR / f"{plan_digest}.wasm"
+        if self.compiler.vetting.usable(cached):  # the compile cache's ownership rules
+            try:
+                return cached.read_bytes()
+            except OSError:
+                pass
+        caps = plural(len(bound_closure(self.plan.root, self.plan.bindings)) - 1, "cap")
+        root = printable(self.plan.root)
+        self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
+        try:
+            composed = compose_bundle(
+                self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
+            )
+        except ComposeError as error:
+            raise RunError(f"cannot compose {self.label} to run it: {error}") from None
+        keep(self.compiler.cache_root, cached, composed.data, "composed component", self.compiler.say)
+        return composed.data
+
+    def instantiate(
+        self, args: Sequence[str] = (), options: RunOptions = NO_OPTIONS
+    ) -> tuple[wasmtime.Store, Instance]:
+        """A store holding the graph, instantiated with the plan's limits; (store, root instance)."""
+        if not self.components and self.composed is None:
+            self.load()
+        engine = self.compiler.engine
+        store = self._new_store()
+        store.set_wasi(wasi_config([self.plan.root, *args], options))
+        if self.composed is not None:  # one component: only WASI and the runtime host's interfaces are left to link
+            linker = Linker(engine)
+            linker.add_wasip2()
+            self._host_imports(self.plan.root, self.composed, linker)
+            try:
+                return store, linker.instantiate(store, self.composed)
+            except wasmtime.WasmtimeError as error:
+                raise self._failed(f"the composed {printable(self.plan.root)}", error, instantiating=True) from None
+        instances: dict[str, Instance] = {}
+        for component_id in self._dependency_order():
+            instances[component_id] = self._instantiate_one(store, component_id, instances)
+        return store, instances[self.plan.root]
+
+    @property
+    def _wanted(self) -> dict[str, list[Binding]]:
+        """Each consumer's bindings, grouped once (a scan per component would be quadratic)."""
+        if getattr(self, "_grouped", None) is None:
+            grouped: dict[str, list[Binding]] = {}
+            for binding in self.plan.bindings:
+                grouped.setdefault(binding.consumer_id, []).append(binding)
+            self._grouped = grouped
+        return self._grouped
+
+    def run(self, args: Sequence[str] = (), options: RunOptions = NO_OPTIONS) -> tuple[int, Any]:
+        """Call the root's ``wasi:cli/run@0.2.*`` ``run`` or its top-level ``run``; (exit status, value).
+
+        A trap or an exceeded limit raises ``GuestStopped`` (one line, with its exit status); SIGINT and
+        SIGTERM stop the guest (``use.sandbox.StopOnSignal``) and then act as they would have.
+        """
+        failure: wasmtime.WasmtimeError | None = None
+        with StopOnSignal(lambda: self.compiler.engine.increment_epoch()) as stop:
+            if not self.components and self.composed is None:
+                self.load()
+            if self.limits.io_ops is not None:
+                self.compiler.say(
+                    f"policy.limits.io_ops = {self.limits.io_ops} is not enforced "
+                    "(neither composectl's wasmtime host nor wasmtime counts I/O operations)"
+                )
+            stop.guest = True
+            store, root = self.instantiate(args, options)
+            func = self._entry_point(store, root)
+            try:
+                value = func(store)
+                func.post_return(store)
+            except wasmtime.ExitTrap as trap:
+                return trap.code, None
+            except wasmtime.WasmtimeError as error:
+                failure = error
+            stop.guest = False
+        if failure is not None:  # after the signal, if any, had its say
+            who = printable(self._trapped_in or self.plan.root)
+            suffix = " (composed with its caps)" if self.composed is not None else ""
+            raise self._failed(f"component {who!r}{suffix}", failure)
+        if isinstance(value, Variant) and value.tag == "err":
+            return EXIT_ERR, None
+        return 0, (None if isinstance(value, Variant) else value)
+
+    def _failed(self, who: str, error: wasmtime.WasmtimeError, instantiating: bool = False) -> PylonError:
+        """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error)."""
+        failure = stopped(who, error, self.limits)
+        if instantiating and failure.exit_status == EXIT_TRAP:
+            return RunError(f"cannot instantiate {who}: {wasmtime_reason(error)}")
+        return failure
+
+    def _dependency_order(self) -> list[str]:
+        """Providers before their consumers, ties broken by id so runs are repeatable (Kahn's algorithm)."""
+        instantiated = self._instantiated()
+        waiting = dict.fromkeys(instantiated, 0)
+        consumers: dict[str, list[str]] = {}
+        for binding in self.plan.bindings:
+            if binding.consumer_id in instantiated and binding.provider_id in instantiated:
+                consumers.setdefault(binding.provider_id, []).append(binding.consumer_id)
+                waiting[binding.consumer_id] += 1
+        ready = [component_id for component_id, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            component_id = heapq.heappop(ready)
+            order.append(component_id)
+            for consumer in consumers.get(component_id, ()):
+                waiting[consumer] -= 1
+                if waiting[consumer] == 0:
+                    heapq.heappush(ready, consumer)
+        if len(order) != len(waiting):
+            raise RunError(f"dependency cycle among {', '.join(sorted(set(waiting) - set(order)))}")
+        return order
+
+    def _instantiate_one(self, store: wasmtime.Store, component_id: str, done: dict[str, Instance]) -> Instance:
+        engine = self.compiler.engine
+        component = self.components[component_id]
+        imports = component.type.imports(engine)
+        linker = Linker(engine)
+        if any(name.startswith(WASI_PREFIX) for name in imports):
+            linker.add_wasip2()  # a third of the cost of linking a small component: only where it is imported
+        if any(host_provides(name, "runtime") for name in imports):
+            self._host_imports(component_id, component, linker)
+        with linker.root() as root:
+            for binding in self._wanted.get(component_id, ()):
+                wanted = imports[binding.import_name].ty
+                if is_endpoint(binding.import_name):
+                    self._forward_endpoint(root, binding)
+                    continue
+                provider = done[binding.provider_id]
+                where = binding.provider_id
+                if isinstance(wanted, FuncType):
+                    root.add_func(binding.import_name, self._forward(store, provider, where, binding.export_name))
+                    continue
+                if not isinstance(wanted, ComponentInstanceType):
+                    raise RunError(
+                        f"{component_id} imports {binding.import_name!r}, which is neither a "
+                        "function nor an interface; the runtime cannot forward it"
+                    )
+                items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
+                heavy = resource_uses(item_of(wanted, engine))
+                if heavy:
+                    from ..bundle.compose import install_hint
+
+                    raise RunError(
+                        f"{component_id} imports {binding.import_name!r}, which uses resources ({', '.join(heavy)}); "
+                        "hatch-pylon's runtime links value types only; a graph with resources runs composed, "
+                        f"which needs wasm-tools: {install_hint('run')}"
+                    )
+                with root.add_instance(binding.import_name) as interface:
+                    for name, item in sorted(items.items()):
+                        if isinstance(item, FuncType):
+                            interface.add_func(name, self._forward(store, provider, where, binding.export_name, name))
+        try:
+            return linker.instantiate(store, component)
+        except wasmtime.WasmtimeError as error:
+            raise self._failed(f"component {printable(component_id)!r}", error, instantiating=True) from None
+
+    def _forward_endpoint(self, root: Any, binding: Any) -> None:
+        """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
+        from .dynlink import HostError, Provider, forward_endpoint
+
+        digest = self._digests[binding.provider_id]
+        if binding.provider_id in self._wanted:
+            raise RunError(
+                f"endpoint provider {binding.provider_id!r} has imports bound to other components; composectl runs "
+                "it with WASI alone, so compose them into it first"
+            )
+        try:
+            component = self._load_provider(binding.provider_id, digest)
+            provider = Provider(self.compiler.engine, component, repr(binding.provider_id), self._new_store)
+        except HostError as error:
+            raise RunError(f"{binding.described()}: {error}") from None
+        forward_endpoint(root, binding.import_name, provider)
+
+    def _forward(
+        self, store: wasmtime.Store, provider: Instance, provider_id: str, export: str, name: str | None = None
+    ) -> Callable[..., Any]:
+        index = provider.get_export_index(store, export)
+        if name is not None and index is not None:
+            index = provider.get_export_index(store, name, index)
+        func = provider.get_func(store, index) if index is not None else None
+        if func is None:
+            raise RunError(f"provider does not export {export}{'#' + name if name else ''}")
+
+        def forward(_caller: Any, *args: Any) -> Any:
+            try:
+                result = func(store, *args)
+                func.post_return(store)
+            except wasmtime.WasmtimeError:
+                if self._trapped_in is None:  # the innermost forward sees the trap first
+                    self._trapped_in = provider_id
+                raise
+            return result
+
+        return forward
+
+    def _entry_point(self, store: wasmtime.Store, root: Instance) -> Func:
+        engine = self.compiler.engine
+        entry = self.composed if self.composed is not None else self.components[self.plan.root]
+        exports = entry.type.exports(engine)
+        found: Func | None = None
+        for name in sorted(exports):
+            if name.startswith("wasi:cli/run@0.2."):
+                interface = root.get_export_index(store, name)
+                index = root.get_export_index(store, "run", interface) if interface is not None else None
+                found = root.get_func(store, index) if index is not None else None
+                break
+        else:
+            if "run" in exports and isinstance(exports["run"].ty, FuncType):
+                found = root.get_func(store, "run")
+        if found is None:
+            raise RunError(
+                f"root {self.plan.root!r} exports neither wasi:cli/run@0.2.* (with a run function) nor a "
+                "top-level run function"
+            )
+        return found

@@ -1,0 +1,273 @@
+"""Component distributions resolved by real installers: a root wheel, a cap wheel and two apps in a find-links folder.
+
+The component wheels are built once per session from small WAT components; the apps with an isolated front-end
+(``uv build``: sdist, then the wheel from it), which must find the root and the cap through
+``build-system.requires``.
+Then ``pip install app-one app-two`` and ``uv pip install`` into clean virtualenvs pull in the rest; both apps
+run, the root's blob is on disk once, and an uninstalled or downgraded cap is named.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers import find_links_env, sha256
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+ROOT_WAT = """
+(component
+  (import "pylon:math/ops@1.0.0" (instance $ops
+    (export "add" (func (param "a" s64) (param "b" s64) (result s64)))))
+  (core func $add (canon lower (func $ops "add")))
+  (core instance $ops_core (export "add" (func $add)))
+  (core module $m
+    (import "ops" "add" (func $add (param i64 i64) (result i64)))
+    (func (export "run") (result i64) (call $add (i64.const {a}) (i64.const 2))))
+  (core instance $i (instantiate $m (with "ops" (instance $ops_core))))
+  (func $run (result s64) (canon lift (core func $i "run")))
+  (export "run" (func $run)))
+"""
+HOOK_REQUIRES = '["hatchling", "hatch-pylon", "pylon-root", "pylon-cap-math"]'
+
+
+def run(command: list, cwd: Path, env: dict, ok: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True)
+    if ok:
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def component_project(folder: Path, name: str, version: str, hook: str, files: dict[str, bytes]) -> Path:
+    package = name.replace("-", "_")
+    (folder / package).mkdir(parents=True)
+    (folder / package / "__init__.py").write_text("")
+    for file, data in files.items():
+        (folder / file).write_bytes(data)
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        f'[tool.hatch.build.targets.wheel]\npackages = ["{package}"]\n'
+        '[tool.hatch.build.targets.sdist]\nexclude = ["/*.wasm"]\n'
+        f"[tool.hatch.build.hooks.pylon]\n{hook}"
+    )
+    return folder
+
+
+def app_project(folder: Path, name: str, dependencies: str) -> Path:
+    """An app whose root and cap come from distributions; ``dependencies`` is its [project] line(s)."""
+    package = name.replace("-", "_")
+    (folder / package).mkdir(parents=True)
+    (folder / package / "__init__.py").write_text("")
+    (folder / "pyproject.toml").write_text(
+        f'[build-system]\nrequires = {HOOK_REQUIRES}\nbuild-backend = "hatchling.build"\n'
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\n{dependencies}\n'
+        f'[tool.hatch.build.targets.wheel]\npackages = ["{package}"]\n'
+        '[tool.hatch.build.hooks.pylon]\ncomponent-distributions = ["pylon-root", "pylon-cap-math"]\n'
+    )
+    return folder
+
+
+def build_here(project: Path, out: Path, *only: str) -> None:
+    """An sdist and a wheel from it (or ``only`` ``--wheel``) with this interpreter's hatchling and this checkout."""
+    command = [sys.executable, "-m", "build", "--no-isolation", *only, "--outdir", out, project]
+    run(command, project, dict(os.environ))
+
+
+@pytest.fixture(scope="session")
+def find_links(tmp_path_factory: pytest.TempPathFactory, plugin_wheelhouse: Path) -> dict[str, Path]:
+    """Every wheel of the scenario, in one find-links folder next to this checkout's plugin wheel."""
+    import wasmtime
+
+    base = tmp_path_factory.mktemp("resolution")
+    folder = base / "wheelhouse"
+    shutil.copytree(plugin_wheelhouse, folder)
+    cap = (Path(__file__).resolve().parents[2] / "sample-project" / "caps" / "pylon-math.wat").read_text()
+    cap_files = {"pylon-math.wasm": wasmtime.wat2wasm(cap)}
+    cap_hook = 'components = [{ id = "pylon-math", path = "pylon-math.wasm" }]\nprovides = ["pylon-math"]\n'
+    for version in ("1.2.0", "1.1.0"):  # 1.1.0 holds the same blob: only its version differs
+        out = base / f"cap-{version}"
+        project = component_project(base / f"cap-src-{version}", "pylon-cap-math", version, cap_hook, cap_files)
+        build_here(project, out, *(() if version == "1.2.0" else ("--wheel",)))
+        for artifact in out.iterdir():
+            shutil.copy(artifact, folder)
+    # The root distribution, built from two folders: the same bytes.
+    root_files = {"python.wasm": wasmtime.wat2wasm(ROOT_WAT.format(a=40))}
+    for where in ("one", "two"):
+        out = base / f"root-{where}"
+        hook = 'root = "python.wasm"\nprovides = ["python"]\n'
+        build_here(component_project(base / where / "root", "pylon-root", "1.0.0", hook, root_files), out)
+    for artifact in (base / "root-one").iterdir():
+        assert artifact.read_bytes() == (base / "root-two" / artifact.name).read_bytes(), artifact.name
+        shutil.copy(artifact, folder)
+
+    env = find_links_env(folder, base)
+    # Isolated front-ends: the hook, the root and the cap come from build-system.requires via find-links.
+    one = app_project(base / "app-one", "app-one", 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]')
+    run([BIN / "uv", "build", "--out-dir", folder, "."], one, env)
+    two_deps = 'dependencies = ["pylon-root==1.0.0", "pylon-cap-math==1.2.0"]'
+    for where in ("two", "two-again"):  # built from two folders with uv: the same bytes
+        two = app_project(base / where / "app-two", "app-two", two_deps)
+        run([BIN / "uv", "build", "--out-dir", base / f"out-{where}", "."], two, env)
+    # An app whose dependencies do not say what its references need: one message, what to write, no artifact.
+    three = app_project(base / "app-three", "app-three", 'dependencies = ["pylon-cap-math>=1"]')
+    refused = run([BIN / "uv", "build", "--wheel", "--out-dir", base / "out-three", "."], three, env, ok=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "must require 'pylon-cap-math==1.2.0' (it says pylon-cap-math>=1)" in refused.stderr
+    assert "must require 'pylon-root==1.0.0'" in refused.stderr
+    assert not list((base / "out-three").glob("*.whl"))
+    for artifact in (base / "out-two").iterdir():
+        assert artifact.read_bytes() == (base / "out-two-again" / artifact.name).read_bytes(), artifact.name
+        shutil.copy(artifact, folder)
+    return {"folder": folder, "base": base}
+
+
+def venv_with(installer: str, folder: Path, base: Path, *requirements: str) -> tuple[Path, dict[str, str]]:
+    env = find_links_env(folder, base)
+    venv = base / f"venv-{installer}"
+    shutil.rmtree(venv, ignore_errors=True)
+    plugin = f"{next(folder.glob('hatch_pylon-*.whl'))}[run]"
+    if installer == "pip":  # a clean virtualenv with only pip in it (uv seeds it faster than ensurepip)
+        run([BIN / "uv", "venv", "--quiet", "--seed", venv], base, env)
+        pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet"]
+        run([*pip, "--find-links", folder, plugin, *requirements], base, env)
+    else:
+        run([BIN / "uv", "venv", "--quiet", venv], base, env)
+        uv = [BIN / "uv", "pip", "install", "--quiet", "--python", venv / "bin" / "python"]
+        run([*uv, "--find-links", folder, plugin, *requirements], base, env)
+    return venv, env
+
+
+def blobs_named(venv: Path, digest: str) -> list[Path]:
+    return [p for p in venv.rglob(digest[2:]) if p.parent.name == digest[:2] and p.is_file()]
+
+
+def test_metadata_and_artifacts(find_links: dict[str, Path]) -> None:
+    folder = find_links["folder"]
+    (one,) = folder.glob("app_one-*.whl")
+    (one_sdist,) = folder.glob("app_one-*.tar.gz")
+    with zipfile.ZipFile(one) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    with tarfile.open(one_sdist) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith("/PKG-INFO"))
+        pkg_info = archive.extractfile(member).read().decode()
+    requires = ["Requires-Dist: pylon-cap-math==1.2.0", "Requires-Dist: pylon-root==1.0.0"]
+    assert [line for line in metadata.splitlines() if line.startswith("Requires-Dist")] == requires
+    assert [line for line in pkg_info.splitlines() if line.startswith("Requires-Dist")] == requires
+    assert not [n for n in names if "/.compose/" in n]  # both components stay in their distributions
+    (cap,) = folder.glob("pylon_cap_math-1.2.0-*.whl")
+    with zipfile.ZipFile(cap) as archive:
+        assert [n for n in archive.namelist() if n.endswith("extra_metadata/pylon-components.json")]
+
+
+def test_pip_installs_both_apps_with_one_root_and_names_a_missing_or_downgraded_cap(
+    find_links: dict[str, Path], compile_cache: Path
+) -> None:
+    folder, base = find_links["folder"], find_links["base"]
+    venv, env = venv_with("pip", folder, base, "app-one", "app-two")
+    env["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    cli = venv / "bin" / "hatch-pylon"
+    for app in ("dist:app-one", "dist:app-two"):
+        assert run([cli, "run", app], base, env).stdout == "42\n"
+        assert "OK (2 components, 1 binding" in run([cli, "verify", app], base, env).stdout
+    root_digest = sha256(base / "one" / "root" / "python.wasm")
+    assert len(blobs_named(venv, root_digest)) == 1  # two apps, one copy of the root
+
+    # The wheel alone names what it could not check (the apps' distributions are installed here, so check
+    # it from the build interpreter, where they are not).
+    (wheel,) = folder.glob("app_one-*.whl")
+    alone = run([sys.executable, "-m", "hatch_pylon", "verify", wheel], base, dict(os.environ))
+    assert "2 referenced distributions not checked" in alone.stdout
+    assert "not checked: referenced component pylon-math from pylon-cap-math==1.2.0" in alone.stderr
+
+    pip = [venv / "bin" / "python", "-m", "pip"]
+    run([*pip, "uninstall", "--quiet", "--yes", "pylon-cap-math"], base, env)
+    missing = run([cli, "run", "dist:app-one"], base, env, ok=False)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert (
+        "component pylon-math is referenced from pylon-cap-math==1.2.0: it is not installed; "
+        "pip install 'pylon-cap-math==1.2.0'" in missing.stderr
+    )
+    run([*pip, "install", "--quiet", "--no-deps", "--find-links", folder, "pylon-cap-math==1.1.0"], base, env)
+    older = run([cli, "verify", "dist:app-two"], base, env, ok=False)
+    assert older.returncode == 1
+    assert "pylon-cap-math 1.1.0 is installed, not 1.2.0; pip install 'pylon-cap-math==1.2.0'" in older.stderr
+
+
+def test_uv_installs_both_apps_and_they_run(find_links: dict[str, Path], compile_cache: Path) -> None:
+    folder, base = find_links["folder"], find_links["base"]
+    venv, env = venv_with("uv", folder, base, "app-one", "app-two")
+    env["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    for app in ("dist:app-one", "dist:app-two"):
+        assert run([venv / "bin" / "hatch-pylon", "run", app], base, env).stdout == "42\n"
+    assert len(blobs_named(venv, sha256(base / "one" / "root" / "python.wasm"))) == 1
+
+
+def test_two_apps_share_one_copy_of_the_real_cpython_root(
+    tmp_path: Path, python_root: Path, plugin_wheelhouse: Path, compile_cache: Path
+) -> None:
+    """The sample's 17.5 MiB CPython root as a component distribution: pip installs it once for two apps."""
+    import wasmtime
+
+    folder = tmp_path / "wheelhouse"
+    shutil.copytree(plugin_wheelhouse, folder)
+    caps = Path(__file__).resolve().parents[2] / "sample-project" / "caps"
+    cap_files = {
+        f"{name}.wasm": wasmtime.wat2wasm((caps / f"{name}.wat").read_text()) for name in ("arrow-core", "pylon-math")
+    }
+    cap_hook = 'component-dirs = ["."]\nprovides = ["arrow-core", "pylon-math"]\n'
+    build_here(component_project(tmp_path / "caps", "pylon-cap-math", "1.2.0", cap_hook, cap_files), folder, "--wheel")
+    root_files = {"python.wasm": python_root.read_bytes()}
+    hook = 'root = "python.wasm"\nprovides = ["python"]\n'
+    build_here(component_project(tmp_path / "root", "pylon-root", "1.0.0", hook, root_files), folder, "--wheel")
+    env = find_links_env(folder, tmp_path)
+    for name in ("app-one", "app-two"):
+        app = app_project(tmp_path / name, name, 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]')
+        run([BIN / "uv", "build", "--wheel", "--out-dir", folder, "."], app, env)
+        (wheel,) = folder.glob(f"{name.replace('-', '_')}-*.whl")
+        assert wheel.stat().st_size < 4096  # the plan and its record: the 17.5 MiB root stays in pylon-root
+
+    venv, env = venv_with("pip", folder, tmp_path, "app-one", "app-two")
+    env["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    assert len(blobs_named(venv, sha256(python_root))) == 1
+    for app in ("dist:app-one", "dist:app-two"):
+        assert (
+            "OK (3 components, 3 bindings" in run([venv / "bin" / "hatch-pylon", "verify", app], tmp_path, env).stdout
+        )
+        assert (
+            run([venv / "bin" / "hatch-pylon", "run", app], tmp_path, env).stdout
+            == "sum-range(10) = 55; mul(6, 7) = 42\n"
+        )
+
+
+def test_setuptools_builds_a_component_wheel_that_verifies(tmp_path: Path) -> None:
+    import wasmtime
+
+    project = tmp_path / "cap"
+    (project / "st_cap").mkdir(parents=True)
+    (project / "st_cap" / "__init__.py").write_text("")
+    cap = (Path(__file__).resolve().parents[2] / "sample-project" / "caps" / "pylon-math.wat").read_text()
+    (project / "pylon-math.wasm").write_bytes(wasmtime.wat2wasm(cap))
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64", "hatch-pylon"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "st-cap"\nversion = "1.0.0"\n[tool.setuptools]\npackages = ["st_cap"]\n'
+        '[tool.pylon]\ncomponents = [{ id = "pylon-math", path = "pylon-math.wasm" }]\nprovides = ["pylon-math"]\n'
+    )
+    build_here(project, tmp_path / "dist")
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "st_cap-1.0.0.dist-info/extra_metadata/pylon-components.json" in names
+    assert [n for n in names if n.startswith("st_cap/_pylon/.compose/blobs/")]
+    for artifact in sorted((tmp_path / "dist").iterdir()):
+        verified = run([sys.executable, "-m", "hatch_pylon", "verify", artifact], tmp_path, dict(os.environ))
+        assert "OK (provides 1 component: pylon-math" in verified.stdout

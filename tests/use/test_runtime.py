@@ -1,0 +1,146 @@
+"""The runtime loader: trust before compile, resource interfaces composed, a real run from an installed wheel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers import SpyCompiler, write_component
+
+from hatch_pylon._errors import PylonError
+from hatch_pylon.adapters.cli import main
+from hatch_pylon.build.config import load_config
+from hatch_pylon.build.pipeline import build_bundle
+from hatch_pylon.use.runtime import Runtime
+from hatch_pylon.wasm.compiler import Compiler
+
+REPO = Path(__file__).resolve().parents[2]
+EXPECTED = "sum-range(10) = 55; mul(6, 7) = 42"
+
+
+@pytest.fixture
+def bundle_folder(sample_wheel: Path, tmp_path: Path) -> Path:
+    with zipfile.ZipFile(sample_wheel) as archive:
+        archive.extractall(tmp_path / "wheel")
+    return tmp_path / "wheel" / "sample_pkg" / "_pylon"
+
+
+def test_runs_the_bundle_in_process(bundle_folder: Path, compile_cache: Path) -> None:
+    status, value = Runtime(bundle_folder, SpyCompiler(compile_cache)).run()
+    assert (status, value) == (0, EXPECTED)
+
+
+def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, tmp_path: Path) -> None:
+    plan = json.loads((bundle_folder / "plan.json").read_text())
+    digest = bytes(next(c for c in plan["components"] if c["id"] == "pylon-math")["digest"]).hex()
+    blob = bundle_folder / ".compose/blobs" / digest[:2] / digest[2:]
+    blob.write_bytes(blob.read_bytes().replace(b"\x7e", b"\x7f", 1))  # i64.add -> i64.sub
+    spy = SpyCompiler(tmp_path / "cache")
+    with pytest.raises(
+        PylonError,
+        match=r"failed verification \(1 problem\):\n  - component 'pylon-math': blob "
+        r".* was modified",
+    ):
+        Runtime(bundle_folder, spy).run()
+    assert spy.requested == [] and spy.compiled == 0
+    assert not list((tmp_path / "cache").rglob("*.cwasm"))
+
+
+@pytest.mark.slow  # runs wasm-tools compose: in the compose extra (3.11+), not the fast tier's test extra
+def test_an_interface_exporting_only_a_resource_type_runs_composed(tmp_path: Path, monkeypatch) -> None:
+    """The resource check reads the type structure: a resource type alone routes the graph to composition."""
+    (tmp_path / "root.wat").write_text(
+        '(component (import "r:s/files@1.0.0" (instance (export "handle" (type (sub resource))))))'
+    )
+    import wasmtime
+
+    import hatch_pylon.bundle.compose as compose_module
+
+    (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm((tmp_path / "root.wat").read_text()))
+    write_component(tmp_path / "caps/files.wasm", exports=["r:s/files@1.0.0"])
+    config = load_config(
+        {"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path, project_name="d", environ={}
+    )
+    folder = build_bundle(config).write_to(tmp_path / "bundle")
+    # wasm-tools composes it, and says the provider's interface (no resource in it) does not fit the import
+    with pytest.raises(PylonError, match=r"cannot compose .* to run it: wasm-tools compose failed:\n.*not compatible"):
+        Runtime(folder, Compiler(tmp_path / "cache")).run()
+    monkeypatch.setattr(compose_module, "find_wasm_tools", lambda: None)
+    with pytest.raises(
+        PylonError,
+        match=r"python imports 'r:s/files@1.0.0' passes resources, so the graph runs composed, which needs wasm-tools",
+    ):
+        Runtime(folder, Compiler(tmp_path / "cache")).run()
+
+
+def test_trust_writes_composectl_entries(sample_wheel: Path, tmp_path: Path, capsys) -> None:
+    store = tmp_path / "store"
+    assert main(["trust", str(sample_wheel), "--store", str(store)]) == 0
+    entries = sorted(store.glob("trust/*/*.json"))
+    blobs = sorted(store.glob("blobs/*/*"))
+    assert len(entries) == len(blobs) == 3
+    for entry, blob in zip(entries, blobs):
+        assert entry.parent.name == blob.parent.name and entry.name == f"{blob.name}.json"
+        assert json.loads(entry.read_text()) == {"signer": "hatch-pylon", "backend": "dev"}
+    assert capsys.readouterr().out.count("trust/") == 3
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_from_a_fresh_venv(sample_wheel: Path, tmp_path: Path, compile_cache: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheelhouse), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"{next(wheelhouse.glob('*.whl'))}[run]", str(sample_wheel)],
+        check=True,
+        capture_output=True,
+    )
+    env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(compile_cache)}
+    result = subprocess.run(
+        [str(venv / "bin" / "hatch-pylon"), "run", "sample-pkg"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == EXPECTED + "\n"
+    verified = subprocess.run(
+        [str(venv / "bin" / "hatch-pylon"), "verify", "sample-pkg"], capture_output=True, text=True, env=env
+    )
+    assert verified.returncode == 0 and "OK (3 components, 3 bindings" in verified.stdout
+
+
+@pytest.mark.parametrize(("discriminant", "status"), [(0, 0), (1, 1)])
+def test_wasi_cli_run_result_sets_the_exit_status(tmp_path: Path, discriminant: int, status: int) -> None:
+    import wasmtime
+
+    (tmp_path / "root.wasm").write_bytes(
+        wasmtime.wat2wasm(f"""
+        (component
+          (core module $m (func (export "run") (result i32) i32.const {discriminant}))
+          (core instance $i (instantiate $m))
+          (func $run (result (result)) (canon lift (core func $i "run")))
+          (instance $cli (export "run" (func $run)))
+          (export "wasi:cli/run@0.2.0" (instance $cli)))""")
+    )
+    config = load_config({"root": "root.wasm"}, project_root=tmp_path, project_name="d", environ={})
+    folder = build_bundle(config).write_to(tmp_path / "bundle")
+    assert Runtime(folder, Compiler(tmp_path / "cache")).run() == (status, None)
+
+
+def test_a_root_with_nothing_to_run_is_a_named_error(tmp_path: Path) -> None:
+    write_component(tmp_path / "root.wasm", exports=["a:b/c@1.0.0"])  # an interface, but no run function
+    config = load_config({"root": "root.wasm"}, project_root=tmp_path, project_name="d", environ={})
+    folder = build_bundle(config).write_to(tmp_path / "bundle")
+    with pytest.raises(
+        PylonError, match=r"root 'python' exports neither wasi:cli/run@0\.2\.\* \(with a run function\)"
+    ):
+        Runtime(folder, Compiler(tmp_path / "cache")).run()
