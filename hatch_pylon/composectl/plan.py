@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .._errors import PlanFormatError, printable
@@ -100,6 +101,7 @@ class Plan(NamedTuple):
     linkage: str = "runtime"
     explicit_exports: tuple[ExplicitExport, ...] = ()
     secrets: tuple[Secret, ...] = ()
+    version: str = PLAN_VERSION  # what the plan says; composectl's validation accepts only "1"
 
     @classmethod
     def create(
@@ -277,37 +279,79 @@ def backend_uri_problem(uri: str) -> str | None:
     return None
 
 
-def parse_plan(data: bytes, source: str) -> Plan:
-    """Read a plan.json back, raising ``PlanFormatError`` listing every problem."""
+def parse_plan(data: bytes, source: str, notes: list[str] | None = None) -> Plan:
+    """Read a plan as composectl's ``read_plan`` and ``validate_structure`` do; ``PlanFormatError`` if they refuse.
+
+    ``notes`` collects warnings about what composectl accepts silently but is likely a mistake (an unknown key,
+    with a did-you-mean). Refused beyond composectl, because reading them is unsafe: a text over
+    ``MAX_PLAN_BYTES``, nesting deeper than Python's decoder goes, a secret's backend URI carrying a password.
+    """
     if len(data) > MAX_PLAN_BYTES:
         raise PlanFormatError(source, [f"{len(data)} bytes is over the limit of {MAX_PLAN_BYTES} for a plan"])
-    # serde_json reads -0 as a float; only a text holding "-0" pays for the hook that keeps it apart from 0.
-    parse_int = _int_or_negative_zero if b"-0" in data else None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanFormatError(
+            source, ["not UTF-8 text (composectl reads a .json plan as UTF-8 JSON, then TOML)"]
+        ) from None
+    unknown: list[tuple[str, str, tuple[str, ...]]] = []
     try:
         raw = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_unique_keys,
+            text,
+            object_pairs_hook=_Pairs,
             parse_float=_Float,
-            parse_int=parse_int,
-            parse_constant=_Float,
+            parse_int=_json_int,
+            parse_constant=_not_json,
         )
+        json_error = None
     except RecursionError:
-        raise PlanFormatError(source, ["JSON nested too deeply"]) from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PlanFormatError(source, [f"not valid UTF-8 JSON ({exc})"]) from None
-    if b"\\u" in data:  # only an escape can make a string that is not Unicode
-        problems = _not_unicode(raw)
-        if problems:
-            raise PlanFormatError(source, problems)
-    reader = _Reader()
-    plan = reader.plan(raw)
-    if reader.problems or plan is None:
-        raise PlanFormatError(source, reader.problems)
+        raise PlanFormatError(source, ["nested too deeply to read"]) from None
+    except ValueError as exc:
+        raw, json_error = None, str(exc)
+    if json_error is None:
+        try:
+            plan = _Serde(unknown, escapes="\\u" in text).plan(raw)
+        except _Refused as refusal:
+            raise PlanFormatError(source, [str(refusal)]) from None
+    else:
+        plan = _from_toml(text, source, json_error, unknown)
+    problems = validate_structure(plan)
+    problems += _unsafe(plan)
+    if problems:
+        raise PlanFormatError(source, problems)
+    if notes is not None and unknown:
+        notes += _unknown_notes(source, unknown)
     return plan
 
 
+def _from_toml(text: str, source: str, json_error: str, unknown: list[tuple[str, str, tuple[str, ...]]]) -> Plan:
+    """composectl's fallback when the text is not a JSON plan: the same text as TOML."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    try:
+        raw = tomllib.loads(text[1:] if text.startswith("\ufeff") else text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise PlanFormatError(
+            source, [f"neither a JSON plan ({json_error}) nor a TOML one ({exc}), which composectl tries next"]
+        ) from None
+    try:
+        return _Serde(unknown, toml=True).plan(raw)
+    except _Refused as refusal:
+        raise PlanFormatError(source, [f"TOML plan (it is not JSON: {json_error}): {refusal}"]) from None
+
+
+class _Refused(Exception):
+    """What serde says when it cannot read the plan into ``PlanV1`` (one message, with where)."""
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs, in order, duplicates kept: serde reads a struct key by key."""
+
+
 class _Float:
-    """A JSON number composectl's serde reads as floating point (``1.5``, ``1e3``, ``-0``, ``NaN``)."""
+    """A JSON number serde reads as floating point (``1.5``, ``1e3``, ``-0``, an integer past 64 bits)."""
 
     __slots__ = ("text",)
 
@@ -315,283 +359,381 @@ class _Float:
         self.text = text
 
     def __repr__(self) -> str:
+        try:
+            value = float(self.text)
+        except (ValueError, OverflowError):
+            return self.text
         # serde's "floating point `-0.0`": a float always shows a decimal point
-        return self.text if any(c in self.text for c in ".eEIN") else f"{self.text}.0"
+        return repr(value) if value != int(value) or abs(value) >= 1e16 else f"{value:.1f}"
 
 
-def _int_or_negative_zero(text: str) -> int | _Float:
-    return _Float(text) if text == "-0" else int(text)
+def _json_int(text: str) -> int | _Float:
+    """An integer as serde_json reads it: past u64 (or below i64), and ``-0``, it is floating point."""
+    if text == "-0" or len(text) > 20:
+        return _Float(text)
+    value = int(text)
+    return value if -(1 << 63) <= value <= MAX_U64 else _Float(text)
 
 
-def _float_problem(where: str, value: Any, expected: str) -> str | None:
-    if isinstance(value, _Float):
-        return f"{where}: invalid type: floating point `{value!r}`, expected {expected}"
-    return None
+def _not_json(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
 
 
-def _not_unicode(raw: Any) -> list[str]:
-    """Where a string (or key) holds a lone surrogate, which ``\\ud800`` escapes can make; JSON paths."""
-    problems = []
-    pending: list[tuple[str, Any]] = [("", raw)]
-    while pending:
-        where, value = pending.pop()
-        if isinstance(value, dict):
-            for key, item in value.items():
-                path = f"{where}.{key}" if where else str(key)
-                if _lone_surrogate(key):
-                    problems.append(f"{where or 'the plan'}: a key holds {_lone_surrogate(key)}")
-                else:
-                    pending.append((path, item))
-        elif isinstance(value, list):
-            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
-        elif isinstance(value, str) and _lone_surrogate(value):
-            problems.append(f"{where}: {_lone_surrogate(value)}")
-    return sorted(problems)
+def _kind(value: Any) -> str:
+    """How serde names what it found instead of what it expected."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{'true' if value else 'false'}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, (_Float, float)):
+        return f"floating point `{value!r}`"
+    if isinstance(value, str):
+        return f"string {json.dumps(value)}"
+    if isinstance(value, (_Pairs, dict)):
+        return "map"
+    if isinstance(value, list):
+        return "sequence"
+    return type(value).__name__  # a TOML date or time
 
 
-def _lone_surrogate(text: str) -> str:
-    if text.isascii():
-        return ""
-    found = next((c for c in text if 0xD800 <= ord(c) <= 0xDFFF), None)
-    if found is None:
-        return ""
-    return f"a lone surrogate (\\u{ord(found):04x}), which is not Unicode: composectl cannot read the string"
+# How a struct field is read when it is absent: serde's derived Deserialize for PlanV1's types.
+_REQUIRED = "required"  # absent: "missing field"
+_OPTION = "option"  # an Option: None when a map leaves it out; a sequence must still hold it
+_DEFAULT = "default"  # #[serde(default)]: its default, from a map or a short sequence
+Reader = Callable[[Any, str], Any]
 
 
-class _DuplicateKey(ValueError):
-    pass
+class _Serde:
+    """serde's derived ``Deserialize`` for ``PlanV1``, on decoded JSON (or TOML) values.
 
+    A struct is a map (unknown keys skipped, a known one twice refused) or a sequence of its fields in order;
+    an ``Option`` is ``null`` or absent for None; an enum is its variant's name, or a one-key map from it to
+    ``null`` (TOML: an empty table); strings must be Unicode.
+    """
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        raise _DuplicateKey(f"duplicate key {duplicate!r}")
-    return result
+    def __init__(
+        self, unknown: list[tuple[str, str, tuple[str, ...]]], escapes: bool = False, toml: bool = False
+    ) -> None:
+        self.unknown = unknown
+        self.escapes = escapes  # only a \\u escape can make a string that is not Unicode
+        self.toml = toml
 
+    # -- scalars ---------------------------------------------------------------------------------------------
 
-_TOP = ("version", "root", "linkage", "components", "bindings", "secrets", "policy", "explicit_exports")
-_REQUIRED = ("version", "root", "components", "bindings", "secrets", "policy")
-_BINDING_FIELDS = ("consumer_id", "import_name", "provider_id", "export_name")
-_SECRET_FIELDS = ("secret_id", "backend_uri")
+    def string(self, value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise _Refused(f"{where}: invalid type: {_kind(value)}, expected a string")
+        if self.escapes and not value.isascii():
+            self.unicode(value, where)
+        return value
 
-
-class _Reader:
-    """Checks a decoded plan against composectl's rules (and hatch-pylon's stricter ones), linearly."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def fail(self, message: str) -> None:
-        self.problems.append(message)
-
-    def keys(self, value: Mapping[str, Any], where: str, known: Iterable[str], hint: str = "") -> None:
-        for key in sorted(set(value) - set(known)):
-            self.fail(f"{where}unknown key {key!r}{hint}")
-
-    def plan(self, raw: Any) -> Plan | None:
-        if not isinstance(raw, dict):
-            self.fail("the plan is not a JSON object")
-            return None
-        self.keys(raw, "", _TOP)
-        missing = [key for key in _REQUIRED if key not in raw]
-        self.problems += [f"missing field '{key}'" for key in missing]
-        if missing:
-            return None
-        if raw["version"] != PLAN_VERSION:
-            self.fail(f"unsupported plan version {raw['version']!r} (expected '1')")
-        linkage = raw.get("linkage", "static")
-        if linkage not in LINKAGES:
-            self.fail(f"linkage {linkage!r} is not 'runtime' or 'static'")
-        root = raw["root"]
-        if not isinstance(root, str) or not root:
-            self.fail("root component id is empty")
-        components = self.components(raw["components"], root)
-        ids = {c.id for c in components}
-        bindings = self.bindings(raw["bindings"], ids, root if isinstance(root, str) else "")
-        secrets = self.secrets(raw["secrets"])
-        policy = self.policy(raw["policy"], linkage)
-        exports = self.explicit_exports(raw.get("explicit_exports", []), ids)
-        if self.problems:
-            return None
-        return Plan(root, tuple(components), tuple(bindings), policy, linkage, tuple(exports), tuple(secrets))
-
-    def components(self, value: Any, root: Any) -> list[PlanComponent]:
-        if not isinstance(value, list) or not value:
-            self.fail("'components' must be a non-empty array")
-            return []
-        result = []
-        seen: set[str] = set()
-        previous = b""
-        ordered = True
-        for index, item in enumerate(value):
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-                self.fail(f"components[{index}] has no id")
-                continue
-            self.keys(item, f"components[{index}]: ", ("id", "digest", "source"))
-            component_id = item["id"]
-            digest = item.get("digest")
-            if not (
-                isinstance(digest, list) and len(digest) == 32 and all(type(b) is int and 0 <= b <= 255 for b in digest)
-            ):
-                floats = (
-                    [_float_problem(f"components[{index}].digest[{i}]", b, "u8") for i, b in enumerate(digest or ())]
-                    if isinstance(digest, list)
-                    else []
-                )
-                self.problems += [p for p in floats if p] or [
-                    f"component {component_id!r} digest must be 32 integers 0-255"
-                ]
-                continue
-            source = item.get("source")
-            if source is not None:
-                problem = source_problem(source) if isinstance(source, str) else "must be a URL (a string)"
-                if problem:
-                    self.fail(f"components[{index}].source: {problem}")
-            if component_id in seen:
-                self.fail(f"duplicate component id {component_id!r}")
-            seen.add(component_id)
-            encoded = component_id.encode()
-            ordered = ordered and encoded >= previous
-            previous = encoded
-            result.append(PlanComponent(component_id, bytes(digest).hex(), source))
-        if not ordered:
-            self.fail("components are not in ascending id order")
-        if isinstance(root, str) and root and root not in seen:
-            self.fail(f"root component {root!r} is not among the components")
-        return result
-
-    def bindings(self, value: Any, ids: set[str], root: str) -> list[Binding]:
-        if not isinstance(value, list):
-            self.fail("'bindings' must be an array")
-            return []
-        result = []
-        keys: set[tuple[bytes, bytes]] = set()
-        previous = (b"", b"")
-        ordered = True
-        for index, item in enumerate(value):
-            if (
-                not isinstance(item, dict)
-                or not all(isinstance(item.get(f), str) and item[f] for f in _BINDING_FIELDS[1:])
-                or not (isinstance(item.get("consumer_id", root), str) and item.get("consumer_id", root))
-            ):
-                self.fail(
-                    f"bindings[{index}] must have non-empty {', '.join(_BINDING_FIELDS[1:])} "
-                    "(and consumer_id, when given; without it the binding is the root's)"
-                )
-                continue
-            self.keys(item, f"bindings[{index}]: ", _BINDING_FIELDS)
-            named = "consumer_id" in item
-            binding = Binding(
-                item.get("consumer_id", root), item["import_name"], item["provider_id"], item["export_name"], named
+    def unicode(self, text: str, where: str) -> None:
+        found = next((c for c in text if 0xD800 <= ord(c) <= 0xDFFF), None)
+        if found is not None:
+            raise _Refused(
+                f"{where}: a lone surrogate (\\u{ord(found):04x}), which is not Unicode: composectl cannot read it"
             )
-            for role in ("consumer_id", "provider_id"):
-                if getattr(binding, role) not in ids:
-                    self.fail(f"bindings[{index}] {role} {getattr(binding, role)!r} is not a component")
-            key = (binding.consumer_id.encode(), binding.import_name.encode())
-            if key in keys:
-                self.fail(f"import {binding.import_name!r} of {binding.consumer_id!r} is bound more than once")
-            keys.add(key)
-            ordered = ordered and key >= previous
-            previous = key
-            result.append(binding)
-        if not ordered:
-            self.fail("bindings are not sorted by (consumer_id, import_name)")
-        cycle = find_cycle(result)
-        if cycle:
-            self.fail(f"dependency cycle: {cycle}")
-        return result
 
-    def secrets(self, value: Any) -> list[Secret]:
-        if not isinstance(value, list):
-            self.fail("'secrets' must be an array")
-            return []
-        result = []
-        seen: set[str] = set()
-        for index, item in enumerate(value):
-            where = f"secrets[{index}]"
-            if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in _SECRET_FIELDS):
-                self.fail(f"{where} must have non-empty secret_id and backend_uri")
-                continue
-            self.keys(item, f"{where}: ", _SECRET_FIELDS, " (a plan names a secret and its backend, never its value)")
-            problem = backend_uri_problem(item["backend_uri"])
-            if problem:
-                self.fail(f"{where}.backend_uri: {problem}")
-            if item["secret_id"] in seen:
-                self.fail(f"{where}: secret {item['secret_id']!r} is listed twice")
-            seen.add(item["secret_id"])
-            result.append(Secret(item["secret_id"], item["backend_uri"]))
-        return result
+    def integer(self, value: Any, where: str, bits: int) -> int:
+        expected = f"u{bits}"
+        if type(value) is not int:
+            raise _Refused(f"{where}: invalid type: {_kind(value)}, expected {expected}")
+        if self.toml and not -(1 << 63) <= value < 1 << 63:
+            raise _Refused(f"{where}: {value} does not fit in TOML's 64-bit integers")
+        if not 0 <= value < 1 << bits:
+            raise _Refused(f"{where}: invalid value: integer `{value}`, expected {expected}")
+        return value
 
-    def policy(self, value: Any, linkage: Any) -> Policy:
-        if not isinstance(value, dict):
-            self.fail("'policy' must be an object")
-            return Policy()
-        self.keys(value, "policy: ", ("determinism", "capabilities", "tenant", "limits"))
-        determinism = value.get("determinism")
-        if determinism not in DETERMINISM:
-            self.fail(f"policy.determinism {determinism!r} is not strict, audit or relaxed")
-        elif determinism == "strict" and linkage == "runtime":
-            self.fail("runtime linkage is incompatible with strict determinism")
-        tenant = value.get("tenant")
-        if tenant is not None and not (isinstance(tenant, str) and tenant):
-            self.fail("policy.tenant must be a non-empty string (the tenant's id)")
-        capabilities = []
-        raw_capabilities = value.get("capabilities")
-        if not isinstance(raw_capabilities, list):
-            self.fail("policy.capabilities must be an array")
-            raw_capabilities = []
-        names: set[str] = set()
-        for index, item in enumerate(raw_capabilities):
-            where = f"policy.capabilities[{index}]"
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
-                self.fail(f"{where} must be an object with a non-empty name")
-                continue
-            self.keys(item, f"{where}: ", ("name", "level"))
-            if item.get("level") not in CAPABILITY_LEVELS:
-                self.fail(f"{where}.level {item.get('level')!r} is not 'required' or 'optional'")
-                continue
-            if item["name"] in names:
-                self.fail(f"{where}: capability {item['name']!r} is listed twice")
-            names.add(item["name"])
-            capabilities.append(Capability(item["name"], item["level"]))
-        limits = []
-        raw_limits = value.get("limits")
-        if not isinstance(raw_limits, dict):
-            self.fail("policy.limits is required (an object)")
-            raw_limits = {}
-        self.keys(raw_limits, "policy.limits: ", LIMIT_FIELDS)
-        for name in LIMIT_FIELDS:
-            if name in raw_limits:
-                amount = raw_limits[name]
-                if type(amount) is not int or not 0 <= amount <= MAX_U64:
-                    where = f"policy.limits.{name}"
-                    self.fail(_float_problem(where, amount, "u64") or f"{where} must be an integer from 0 to {MAX_U64}")
-                    continue
-                limits.append((name, amount))
-        return Policy(str(determinism), tuple(capabilities), tuple(limits), tenant)
+    def option(self, value: Any, where: str, read: Callable[[Any, str], Any]) -> Any:
+        return None if value is None else read(value, where)
 
-    def explicit_exports(self, value: Any, ids: set[str]) -> list[ExplicitExport]:
-        if not isinstance(value, list):
-            self.fail("'explicit_exports' must be an array")
-            return []
-        result: list[ExplicitExport] = []
-        seen: set[ExplicitExport] = set()
-        for index, item in enumerate(value):
-            fields = ("source_instance", "interface_name")
-            if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in fields):
-                self.fail(f"explicit_exports[{index}] must have non-empty source_instance and interface_name")
-                continue
-            self.keys(item, f"explicit_exports[{index}]: ", fields)
-            export = ExplicitExport(item["source_instance"], item["interface_name"])
-            if export.source_instance not in ids:
-                self.fail(f"explicit_exports[{index}] source_instance {export.source_instance!r} is not a component")
-            if export in seen:
-                self.fail(f"explicit_exports[{index}] is listed twice")
-            seen.add(export)
-            result.append(export)
-        return result
+    def sequence(self, value: Any, where: str, read: Callable[[Any, str], Any]) -> list[Any]:
+        if not isinstance(value, list) or isinstance(value, _Pairs):
+            raise _Refused(f"{where}: invalid type: {_kind(value)}, expected a sequence")
+        return [read(item, f"{where}[{index}]") for index, item in enumerate(value)]
+
+    def enum(self, value: Any, where: str, name: str, variants: tuple[str, ...]) -> str:
+        if isinstance(value, (_Pairs, dict)):
+            pairs = list(value.items()) if isinstance(value, dict) else list(value)
+            if len(pairs) != 1:
+                raise _Refused(f"{where}: enum {name} as a map has one key, its variant ({len(pairs)} given)")
+            value, unit = pairs[0]
+            self.key(value, where)
+            empty = unit is None if not self.toml else (isinstance(unit, dict) and not unit)
+            if not empty:
+                raise _Refused(f"{where}.{value}: invalid type: {_kind(unit)}, expected unit")
+        elif not isinstance(value, str):
+            raise _Refused(f"{where}: invalid type: {_kind(value)}, expected enum {name}")
+        if value not in variants:
+            listed = ", ".join(f"`{v}`" for v in variants)
+            raise _Refused(f"{where}: unknown variant `{value}`, expected one of {listed}")
+        return value
+
+    def key(self, key: str, where: str) -> None:
+        if self.escapes and not key.isascii():
+            self.unicode(key, where)
+
+    # -- structs ---------------------------------------------------------------------------------------------
+
+    def struct(
+        self, value: Any, where: str, name: str, fields: tuple[tuple[str, Reader, str, Any], ...]
+    ) -> dict[str, Any]:
+        """A struct's fields by name, from a map or a sequence; ``fields``: (name, reader, when absent, default)."""
+        prefix = f"{where}." if where else ""
+        at = where or "the plan"
+        found: dict[str, Any] = {}
+        if isinstance(value, (_Pairs, dict)):
+            readers = {field: read for field, read, _, _ in fields}
+            for key, item in value.items() if isinstance(value, dict) else value:
+                self.key(key, at)
+                read = readers.get(key)
+                if read is None:
+                    self.unknown.append((at, key, tuple(readers)))
+                elif key in found:
+                    raise _Refused(f"{at}: duplicate field `{key}`")
+                else:
+                    found[key] = read(item, f"{prefix}{key}")
+            for field, _, absent, default in fields:
+                if field not in found:
+                    if absent == _REQUIRED:
+                        raise _Refused(f"{at}: missing field `{field}`")
+                    found[field] = default
+            return found
+        if isinstance(value, list):
+            expected = f"struct {name} with {len(fields)} elements"
+            for index, (field, read, absent, default) in enumerate(fields):
+                if index < len(value):
+                    found[field] = read(value[index], f"{where}[{index}]")
+                elif absent != _DEFAULT:
+                    raise _Refused(f"{at}: invalid length {len(value)}, expected {expected}")
+                else:
+                    found[field] = default
+            if len(value) > len(fields):
+                raise _Refused(f"{at}: {len(value)} elements, more than {expected}")
+            return found
+        raise _Refused(f"{at}: invalid type: {_kind(value)}, expected struct {name}")
+
+    # -- PlanV1 ----------------------------------------------------------------------------------------------
+
+    def plan(self, raw: Any) -> Plan:
+        s, req, dflt = self.string, _REQUIRED, _DEFAULT
+        found = self.struct(
+            raw,
+            "",
+            "PlanV1",
+            (
+                ("version", s, req, None),
+                ("root", s, req, None),
+                ("components", lambda v, w: self.sequence(v, w, self.component), req, None),
+                ("bindings", lambda v, w: self.sequence(v, w, self.binding), req, None),
+                ("secrets", lambda v, w: self.sequence(v, w, self.secret), req, None),
+                ("policy", self.policy, req, None),
+                ("linkage", lambda v, w: self.enum(v, w, "Linkage", LINKAGES), dflt, "static"),
+                ("explicit_exports", lambda v, w: self.sequence(v, w, self.explicit_export), dflt, []),
+            ),
+        )
+        root = found["root"]
+        bindings = tuple(
+            Binding(root if consumer is None else consumer, wanted, provider, export, consumer is not None)
+            for consumer, wanted, provider, export in found["bindings"]
+        )
+        return Plan(
+            root,
+            tuple(found["components"]),
+            bindings,
+            found["policy"],
+            found["linkage"],
+            tuple(found["explicit_exports"]),
+            tuple(found["secrets"]),
+            version=found["version"],
+        )
+
+    def component(self, value: Any, where: str) -> PlanComponent:
+        digest = lambda v, w: self.sequence(v, w, lambda b, x: self.integer(b, x, 8))  # noqa: E731
+        found = self.struct(
+            value,
+            where,
+            "ComponentSpec",
+            (
+                ("id", self.string, _REQUIRED, None),
+                ("digest", digest, _REQUIRED, None),
+                ("source", lambda v, w: self.option(v, w, self.string), _OPTION, None),
+            ),
+        )
+        return PlanComponent(found["id"], bytes(found["digest"]).hex(), found["source"])
+
+    def binding(self, value: Any, where: str) -> tuple[str | None, str, str, str]:
+        found = self.struct(
+            value,
+            where,
+            "ImportBinding",
+            (
+                ("consumer_id", lambda v, w: self.option(v, w, self.string), _OPTION, None),
+                ("import_name", self.string, _REQUIRED, None),
+                ("provider_id", self.string, _REQUIRED, None),
+                ("export_name", self.string, _REQUIRED, None),
+            ),
+        )
+        return found["consumer_id"], found["import_name"], found["provider_id"], found["export_name"]
+
+    def secret(self, value: Any, where: str) -> Secret:
+        fields = (("secret_id", self.string, _REQUIRED, None), ("backend_uri", self.string, _REQUIRED, None))
+        found = self.struct(value, where, "SecretBinding", fields)
+        return Secret(found["secret_id"], found["backend_uri"])
+
+    def explicit_export(self, value: Any, where: str) -> ExplicitExport:
+        fields = (("source_instance", self.string, _REQUIRED, None), ("interface_name", self.string, _REQUIRED, None))
+        found = self.struct(value, where, "ExplicitExport", fields)
+        return ExplicitExport(found["source_instance"], found["interface_name"])
+
+    def capability(self, value: Any, where: str) -> Capability:
+        level = lambda v, w: self.enum(v, w, "CapabilityLevel", CAPABILITY_LEVELS)  # noqa: E731
+        found = self.struct(
+            value, where, "Capability", (("name", self.string, _REQUIRED, None), ("level", level, _REQUIRED, None))
+        )
+        return Capability(found["name"], found["level"])
+
+    def limits(self, value: Any, where: str) -> tuple[tuple[str, int], ...]:
+        amount = lambda v, w: self.option(v, w, lambda a, x: self.integer(a, x, 64))  # noqa: E731
+        found = self.struct(
+            value, where, "ResourceLimits", tuple((name, amount, _OPTION, None) for name in LIMIT_FIELDS)
+        )
+        return tuple((name, found[name]) for name in LIMIT_FIELDS if found[name] is not None)
+
+    def policy(self, value: Any, where: str) -> Policy:
+        found = self.struct(
+            value,
+            where,
+            "Policy",
+            (
+                ("determinism", lambda v, w: self.enum(v, w, "DeterminismMode", DETERMINISM), _REQUIRED, None),
+                ("capabilities", lambda v, w: self.sequence(v, w, self.capability), _REQUIRED, None),
+                ("tenant", lambda v, w: self.option(v, w, self.string), _OPTION, None),
+                ("limits", self.limits, _REQUIRED, None),
+            ),
+        )
+        return Policy(found["determinism"], tuple(found["capabilities"]), found["limits"], found["tenant"])
+
+
+def validate_structure(plan: Plan) -> list[str]:
+    """composectl's ``PlanValidator::validate_structure``: its phases in order, each problem as composectl words
+    it; the problems of the first phase that finds any (composectl stops at its first)."""
+    for phase in (_schema, _graph, _bindings, _linkage, _explicit_exports):
+        problems = phase(plan)
+        if problems:
+            return problems
+    return []
+
+
+def _schema(plan: Plan) -> list[str]:
+    if plan.version != PLAN_VERSION:
+        return [f"unsupported plan version: {printable(plan.version)}"]
+    if not plan.root:
+        return ["plan root component ID is empty"]
+    if not plan.components:
+        return ["plan has no components"]
+    problems = []
+    seen: set[str] = set()
+    for component in plan.components:
+        if component.id in seen:
+            problems.append(f"duplicate component ID: {printable(component.id)}")
+        seen.add(component.id)
+        if len(component.digest) != 64:
+            problems.append(
+                f"component {printable(component.id)} has invalid digest length: {len(component.digest) // 2}"
+            )
+    if not problems and any(a.id.encode() > b.id.encode() for a, b in zip(plan.components, plan.components[1:])):
+        problems.append("components are not in canonical (ascending id) order")
+    return problems
+
+
+def _graph(plan: Plan) -> list[str]:
+    if plan.root not in {component.id for component in plan.components}:
+        return [f"root component {printable(plan.root)} not found in components"]
+    # composectl walks from the root, following the bindings that name their consumer
+    edges: dict[str, list[str]] = {}
+    for binding in plan.bindings:
+        if binding.named:
+            edges.setdefault(binding.consumer_id, []).append(binding.provider_id)
+    done: set[str] = set()
+    on_path = {plan.root}
+    stack = [(plan.root, iter(edges.get(plan.root, ())))]
+    while stack:
+        node, pending = stack[-1]
+        target = next(pending, None)
+        if target is None:
+            stack.pop()
+            on_path.discard(node)
+            done.add(node)
+        elif target in on_path:
+            return ["circular dependency detected in component graph"]
+        elif target not in done:
+            on_path.add(target)
+            stack.append((target, iter(edges.get(target, ()))))
+    return []
+
+
+def _bindings(plan: Plan) -> list[str]:
+    ids = {component.id for component in plan.components}
+    problems = []
+    for binding in plan.bindings:
+        if binding.provider_id not in ids:
+            problems.append(f"binding provider {printable(binding.provider_id)} not found")
+        if not binding.import_name or not binding.export_name:
+            problems.append("binding has empty import or export name")
+    return problems[:1]
+
+
+def _linkage(plan: Plan) -> list[str]:
+    if plan.linkage == "runtime" and plan.policy.determinism == "strict":
+        return ["runtime linkage is incompatible with strict determinism"]
+    return []
+
+
+def _explicit_exports(plan: Plan) -> list[str]:
+    ids = {component.id for component in plan.components}
+    seen: set[ExplicitExport] = set()
+    for export in plan.explicit_exports:
+        if not export.source_instance or not export.interface_name:
+            return ["explicit-export has empty source_instance or interface_name"]
+        if export.source_instance not in ids:
+            return [f"explicit-export source {printable(export.source_instance)} not found in components"]
+        if export in seen:
+            return [
+                f"duplicate explicit-export {printable(export.source_instance)}::{printable(export.interface_name)}"
+            ]
+        seen.add(export)
+    return []
+
+
+def _unsafe(plan: Plan) -> list[str]:
+    """What hatch-pylon refuses although composectl reads it, because keeping it is unsafe (docs/design.md)."""
+    return [
+        f"secrets[{index}].backend_uri carries a password; a plan names where a secret lives, never a secret "
+        "value (hatch-pylon refuses to keep it; composectl would read it)"
+        for index, secret in enumerate(plan.secrets)
+        if _has_password(secret.backend_uri)
+    ]
+
+
+def _has_password(uri: str) -> bool:
+    authority = uri.split("://", 1)[1].split("/", 1)[0] if "://" in uri else ""
+    return "@" in authority and ":" in authority.rpartition("@")[0]
+
+
+def _unknown_notes(source: str, unknown: list[tuple[str, str, tuple[str, ...]]]) -> list[str]:
+    """One warning per unknown key: composectl ignores it, which hides a misspelt field."""
+    from difflib import get_close_matches
+
+    notes = []
+    for where, key, known in unknown:
+        close = get_close_matches(key, known, n=1, cutoff=0.75)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        place = "" if where == "the plan" else f" in {where}"
+        notes.append(f"{source}: composectl ignores `{printable(key)}`{place}{hint}")
+    return notes
 
 
 def find_cycle(bindings: Iterable[Binding]) -> str | None:
