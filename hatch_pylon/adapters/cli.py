@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
     _terminate_cleanly()
+    _SAID.clear()  # one command's lines
     try:
         return int(args.handler(args))
     except BrokenPipeError:
@@ -148,6 +149,11 @@ def _parser() -> argparse.ArgumentParser:
         help="set this variable in the guest (NAME alone: its value here); none by default",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="with a trap, also print the wasm backtrace")
+    run.add_argument(
+        "--lenient",
+        action="store_true",
+        help="run a plan composectl's exec refuses (a runtime plan without the dynlink capabilities, ...) anyway",
+    )
     run.add_argument("target", nargs="?", metavar="TARGET", help=f"required: {TARGET_HELP}")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
@@ -209,8 +215,17 @@ def _silence_stdout() -> None:
         pass
 
 
+_SAID: set[str] = set()
+
+
 def _say(message: str) -> None:
+    """One line on stderr; a line said before in this command is not repeated (a build and the gate after it
+    may find the same thing)."""
     from .._errors import WARNING
+
+    if message in _SAID:
+        return
+    _SAID.add(message)
 
     if message.startswith(WARNING):
         message = f"{_paint(WARNING.rstrip(), 'warning', sys.stderr)} {message[len(WARNING) :]}"
@@ -372,7 +387,7 @@ def _run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
     )
     with _open(args.target) as bundle:
-        runtime = Runtime(bundle, Compiler(say=_say))
+        runtime = Runtime(bundle, Compiler(say=_say), lenient=args.lenient)
         if bundle.kind == "distribution":
             from .._errors import warning
             from ..build.project import editable_changes

@@ -41,7 +41,7 @@ from ..bundle.distributions import (
     dist_store,
     requirement_problems,
 )
-from ..composectl.linkage import exec_refusal
+from ..composectl.linkage import exec_decision
 from ..composectl.plan import Plan, PlanComponent
 from .components import Progress, discover
 from .config import PylonConfig
@@ -168,9 +168,11 @@ def plan_project(
     plan = Plan.create(
         config.root_id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
     )
-    refusal = exec_refusal(plan, (e.name for e in catalog.root.file.info.imports))
-    if refusal is not None:
-        say(warning(refusal))
+    exports = {c.id: [e.name for e in c.file.info.exports] for c in resolution.components}
+    provider = exports.get(plan.bindings[0].provider_id) if len(plan.bindings) == 1 else None
+    decision = exec_decision(plan, (e.name for e in catalog.root.file.info.imports), provider)
+    if decision.refusal is not None:
+        say(warning(decision.message()))
     return resolution, plan
 
 

@@ -97,7 +97,7 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
     elif config.registry:
         problems.append(
             f"{config.table}.registry lists {', '.join(config.registry)}, but no component of the graph imports "
-            f"{LINKER}@0.1.x to resolve them; remove the key"
+            f"{LINKER} to resolve them; remove the key"
         )
     if unresolved:
         searched = "\n".join(f"    {place}" for place in catalog.searched) or "    (no component dirs configured)"
@@ -134,7 +134,7 @@ def _linker_policy_problems(guests: list[str], config: PylonConfig) -> list[str]
     if missing:
         listed = " and ".join(repr(cap) for cap in missing)
         problems.append(
-            f"{who} imports {LINKER}@0.1.x, which needs {listed} in {config.table}.policy.capabilities "
+            f"{who} imports {LINKER}, which needs {listed} in {config.table}.policy.capabilities "
             f'(e.g. {{ name = "{missing[0]}", level = "required" }})'
         )
     return problems

@@ -52,14 +52,17 @@ from .._layout import (
     STORE_DIR,
     blob_relpath,
 )
-from ..composectl.linkage import exec_refusal, host_provides
-from ..composectl.plan import MAX_PLAN_BYTES, Binding, Plan, parse_plan
+from ..composectl.linkage import ExecDecision, exec_decision, host_provides
+from ..composectl.plan import MAX_PLAN_BYTES, Binding, Plan, find_cycle, parse_plan
 from ..wasm.binary import Limits, ScannedFile, WasmInfo, scan_stream
 from .distributions import ProvidedComponent, Reference, locate_references, parse_references, references_json
 
 if TYPE_CHECKING:
     from ..wasm.compiler import Compiler
     from .sources import BundleFolder
+
+
+OURS = "(hatch-pylon's check, not composectl's validation)"  # every problem but the plan's reading says so
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Report:
     composed_proven: bool = False  # the bundled composed component is what the plan composes to
     unchecked_references: int = 0  # referenced components a bundle checked alone could not check
     plan_digest: str = ""  # composectl's plan digest of the plan read, once it parses
+    exec: ExecDecision | None = None  # how composectl's exec takes the plan (None: the root could not be read)
 
     @property
     def ok(self) -> bool:
@@ -164,14 +168,16 @@ def verify_bundle(
             )
             return Verified(report, label=label)
     try:
-        plan = _read_plan(root)
+        plan = _read_plan(root, report.notes)
     except PlanFormatError as error:
+        report.problems = [f"{problem} {OURS}" for problem in report.problems]
         report.problems += [f"{PLAN_FILE}: {problem}" for problem in error.problems]
         return Verified(report, label=label)
     except PylonError as error:
         report.problems.append(str(error))
         return Verified(report, label=label)
     report.plan_digest = plan.plan_digest()
+    report.problems += plan_problems(plan)
     meta = _read_meta(root, report)
     if meta.plan_digest is not None and meta.plan_digest != report.plan_digest:
         report.problems.append(
@@ -190,9 +196,9 @@ def verify_bundle(
     )
     _check_strays(root, set(digests.values()) - referenced, report)
     _check_names(infos, list(plan.bindings), ignore, plan.linkage, report)
-    if plan.root in infos:
-        refusal = exec_refusal(plan, (e.name for e in infos[plan.root].imports))
-        report.notes += [refusal] if refusal is not None else []
+    report.exec = exec_of(plan, infos)
+    if report.exec is not None and report.exec.refusal is not None:
+        report.notes.append(report.exec.message())
     _check_composed(root, plan, meta, ignore, Limits(max_size=limit), report)
     if types and len(infos) == len(digests):
         from .typecheck import type_problems
@@ -212,7 +218,39 @@ def verify_bundle(
         _prove_composed(root, plan, meta, ignore, report, sources)
     report.checked_components = len(infos)
     report.checked_bindings = len(plan.bindings)
+    report.problems = [f"{problem} {OURS}" for problem in report.problems]
     return Verified(report, plan, meta, blobs, sizes, label, sources, frozenset(referenced))
+
+
+def plan_problems(plan: Plan) -> list[str]:
+    """hatch-pylon's own checks of a plan composectl's validation accepts: what it needs to link the graph (each
+    binding's consumer a component, one provider per import, no cycle anywhere)."""
+    ids = {c.id for c in plan.components}
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for binding in plan.bindings:
+        if binding.consumer_id not in ids:
+            problems.append(f"binding {binding.described()}: its consumer is not a component of the plan")
+        key = (binding.consumer_id, binding.import_name)
+        if key in seen:
+            problems.append(
+                f"import {printable(binding.import_name)!r} of {printable(binding.consumer_id)!r} is bound more than "
+                "once"
+            )
+        seen.add(key)
+    cycle = find_cycle(plan.bindings)
+    if cycle is not None:
+        problems.append(f"dependency cycle: {cycle}")
+    return problems
+
+
+def exec_of(plan: Plan, infos: dict[str, WasmInfo]) -> ExecDecision | None:
+    """composectl's exec decision for a plan whose root (and a flavor-A provider, if any) were read."""
+    if plan.root not in infos:
+        return None
+    provider = infos.get(plan.bindings[0].provider_id) if len(plan.bindings) == 1 else None
+    exports = [e.name for e in provider.exports] if provider is not None else None
+    return exec_decision(plan, (e.name for e in infos[plan.root].imports), exports)
 
 
 def _check_references(plan: Plan, meta: BundleMeta, report: Report) -> set[str]:
@@ -250,8 +288,8 @@ def _read_small(root: Path, name: str) -> bytes:
         raise PylonError(f"{name}: {error}") from None
 
 
-def _read_plan(root: Path) -> Plan:
-    return parse_plan(_read_small(root, PLAN_FILE), PLAN_FILE)
+def _read_plan(root: Path, notes: list[str]) -> Plan:
+    return parse_plan(_read_small(root, PLAN_FILE), PLAN_FILE, notes)
 
 
 def _read_meta(root: Path, report: Report) -> BundleMeta:

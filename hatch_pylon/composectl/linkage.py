@@ -1,22 +1,27 @@
-"""How composectl runs each linkage: the host's own interfaces, dynlink roles, and which runtime plans its exec refuses.
+"""How composectl's exec runs each linkage: the host's own interfaces, dynlink roles, and which plans it refuses.
 
-composectl runs a ``linkage: "runtime"`` plan in one of two ways:
+composectl's exec (``hosts/wasmtime/src/exec.rs``) decides, before anything starts:
 
-- **flavor A**: the root imports ``compose:dynlink/endpoint`` and the plan's one
-  binding names the provider, which runs in its own store;
-- **flavor B**: the root imports ``compose:dynlink/linker@0.1.x`` (served by the
-  host, with ``sys:compose/*``) and resolves providers from the plan's
-  components by id or digest at run time; typed bindings next to it are
-  composed first.
+- a **static** plan is composed into one component and linked with WASI alone:
+  a root importing ``compose:dynlink/linker`` fails to instantiate;
+- a **runtime** plan needs both ``dynlink:resolve`` and ``dynlink:invoke`` in
+  ``policy.capabilities`` (``exec-capability-denied`` otherwise), then:
+  - **flavor B** when the root imports ``compose:dynlink/linker`` at any version
+    (served by the host, with ``sys:compose/*``): it resolves providers from the
+    plan's components by id or digest at run time; typed bindings next to it are
+    composed first;
+  - **flavor A** otherwise, on the plan's one binding, whatever its names: its
+    provider, which must export ``compose:dynlink/endpoint``, serves the root's
+    ``compose:dynlink/endpoint`` import from a store of its own; 0 or 2+ bindings
+    are refused.
 
-Any other runtime plan is refused by composectl's exec ("runtime linkage binds
-one endpoint provider per plan"). A static plan is composed into one
-component, so nothing in it can import the linker. Pure: names only, no I/O.
+Pure: names only, no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from ..wasm.names import parse_name
 from .plan import Binding, Plan
@@ -24,7 +29,6 @@ from .plan import Binding, Plan
 LINKER = "compose:dynlink/linker"
 ENDPOINT = "compose:dynlink/endpoint"
 SYS_COMPOSE = "sys:compose/"
-LINKER_TRACK = f"{LINKER}@0.1"  # the linker interface the host implements: compose:dynlink/linker@0.1.x
 CAP_RESOLVE = "dynlink:resolve"
 CAP_INVOKE = "dynlink:invoke"
 
@@ -32,10 +36,12 @@ LINKER_GUEST = "linker guest"
 ENDPOINT_PROVIDER = "endpoint provider"
 ENDPOINT_CONSUMER = "endpoint consumer"
 
+STATIC, FLAVOR_A, FLAVOR_B = "static", "flavor A", "flavor B"
+
 
 def is_linker(name: str) -> bool:
-    """``compose:dynlink/linker@0.1.x``: the interface composectl's host implements for flavor B."""
-    return parse_name(name).track == LINKER_TRACK
+    """``compose:dynlink/linker`` at any version: what makes composectl's exec run a runtime plan as flavor B."""
+    return name.startswith(LINKER)
 
 
 def is_endpoint(name: str) -> bool:
@@ -60,30 +66,70 @@ def roles(imports: Iterable[str], exports: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def exec_refusal(plan: Plan, root_imports: Iterable[str]) -> str | None:
-    """Why composectl's exec refuses this plan, or None when it runs it (``root_imports``: the root's import names)."""
+class ExecDecision(NamedTuple):
+    """How composectl's exec takes a plan: its flavor, and why it refuses the plan (with the fix), if it does."""
+
+    flavor: str  # STATIC, FLAVOR_A or FLAVOR_B
+    refusal: str | None = None
+    fix: str = ""
+
+    def message(self) -> str:
+        """The refusal and its fix, one line (empty when exec runs the plan)."""
+        if self.refusal is None:
+            return ""
+        kind = "static plan" if self.flavor == STATIC else f"runtime plan ({self.flavor})"
+        return f"composectl's exec refuses this {kind}: {self.refusal}; {self.fix}"
+
+
+def exec_decision(
+    plan: Plan, root_imports: Iterable[str], provider_exports: Iterable[str] | None = None
+) -> ExecDecision:
+    """What composectl's exec does with ``plan`` (``root_imports``: the root's import names; ``provider_exports``:
+    the export names of a flavor-A plan's one provider, when known)."""
+    imports = list(root_imports)
+    linker = next((name for name in imports if is_linker(name)), None)
     if plan.linkage != "runtime":
-        return None
+        if linker is None:
+            return ExecDecision(STATIC)
+        return ExecDecision(
+            STATIC,
+            f"it links a static plan's composed component with WASI alone, so the root's import {linker} is not "
+            "served (exec-trap: failed to instantiate command)",
+            f'set linkage = "runtime" with the {CAP_RESOLVE} and {CAP_INVOKE} capabilities',
+        )
+    flavor = FLAVOR_B if linker is not None else FLAVOR_A
     granted = {capability.name for capability in plan.policy.capabilities}
     missing = [cap for cap in (CAP_RESOLVE, CAP_INVOKE) if cap not in granted]
     if missing:
-        return (
-            f"composectl's exec refuses this runtime plan: runtime linking requires the '{CAP_RESOLVE}' and "
-            f"'{CAP_INVOKE}' capabilities, and policy.capabilities lacks {' and '.join(map(repr, missing))}"
+        return ExecDecision(
+            flavor,
+            f"runtime linking requires the '{CAP_RESOLVE}' and '{CAP_INVOKE}' capabilities "
+            f"(exec-capability-denied; policy.capabilities lacks {' and '.join(map(repr, missing))})",
+            "add them to the policy's capabilities",
         )
-    if any(is_linker(name) for name in root_imports):
-        return None
-    if (
-        len(plan.bindings) == 1
-        and plan.bindings[0].consumer_id == plan.root
-        and is_endpoint(plan.bindings[0].import_name)
-    ):
-        return None
-    return (
-        f"composectl's exec refuses this runtime plan: its root imports no {LINKER}@0.1.x and it is not one "
-        f'{ENDPOINT} binding ("runtime linkage binds one endpoint provider per plan"); set linkage = "static" '
-        "for composectl to compose it (hatch-pylon run runs it either way)"
-    )
+    if linker is not None:
+        return ExecDecision(flavor)
+    fix = f'set linkage = "static" (composectl composes the graph) or import {LINKER} in the root'
+
+    if not plan.bindings:
+        return ExecDecision(flavor, "runtime linkage requires exactly one endpoint binding (plan-invalid-graph)", fix)
+    if len(plan.bindings) > 1:
+        return ExecDecision(
+            flavor,
+            "runtime linkage binds one endpoint provider per plan; use guest-driven linking "
+            f"(compose:dynlink/linker) for multiple providers (plan-invalid-graph; the plan has {len(plan.bindings)} "
+            "bindings)",
+            fix,
+        )
+    if provider_exports is not None and not any(is_endpoint(name) for name in provider_exports):
+        return ExecDecision(flavor, f"provider does not export {ENDPOINT} (plan-invalid-graph)", fix)
+    if not any(is_endpoint(name) for name in imports):
+        return ExecDecision(
+            flavor,
+            f"consumer does not import {ENDPOINT}; the runtime binding has nothing to satisfy (plan-invalid-graph)",
+            fix,
+        )
+    return ExecDecision(flavor)
 
 
 def bound_closure(root: str, bindings: Iterable[Binding], stop_at: Iterable[str] = ()) -> set[str]:

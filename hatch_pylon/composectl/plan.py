@@ -287,7 +287,10 @@ def parse_plan(data: bytes, source: str, notes: list[str] | None = None) -> Plan
     ``MAX_PLAN_BYTES``, nesting deeper than Python's decoder goes, a secret's backend URI carrying a password.
     """
     if len(data) > MAX_PLAN_BYTES:
-        raise PlanFormatError(source, [f"{len(data)} bytes is over the limit of {MAX_PLAN_BYTES} for a plan"])
+        raise PlanFormatError(
+            source,
+            [f"{len(data)} bytes is over hatch-pylon's limit of {MAX_PLAN_BYTES} for a plan (composectl reads any)"],
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

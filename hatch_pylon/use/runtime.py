@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
-from .._errors import CompileError, ComposeError, PylonError, RunError, plural, printable
+from .._errors import CompileError, ComposeError, PylonError, RunError, plural, printable, warning
 from .._fs import open_inside, os_reason, sha256_hex
 from .._layout import WASI_PREFIX
 from ..bundle.verify import Report, Verified, verify_bundle
@@ -77,9 +77,13 @@ if TYPE_CHECKING:
 class Runtime:
     """A verified plan, ready to instantiate in one wasmtime store."""
 
-    def __init__(self, bundle: BundleFolder | str | os.PathLike[str], compiler: Compiler | None = None) -> None:
-        """``bundle``: what ``bundle.sources.open_target`` yields, or a bundle folder."""
+    def __init__(
+        self, bundle: BundleFolder | str | os.PathLike[str], compiler: Compiler | None = None, lenient: bool = False
+    ) -> None:
+        """``bundle``: what ``bundle.sources.open_target`` yields, or a bundle folder. A plan composectl's exec
+        refuses is refused too, unless ``lenient``: then it runs as hatch-pylon can run it, and that is said."""
         self.bundle = bundle
+        self.lenient = lenient
         if isinstance(bundle, (str, os.PathLike)):
             self.folder, self.label = Path(bundle), os.fspath(bundle)
         else:
@@ -110,6 +114,12 @@ class Runtime:
         """
         verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
         assert verified.plan is not None
+        decision = verified.report.exec
+        if decision is not None and decision.refusal is not None:
+            if not self.lenient:
+                raise RunError(f"{self.label}: {decision.message()} (hatch-pylon run --lenient runs it anyway)")
+            self.compiler.say(warning(decision.message()))
+            self.compiler.say("running it anyway, as hatch-pylon runs it (--lenient)")
         self._plan = verified.plan
         self._verified = verified
         self.limits = Limits.of(verified.plan.policy.limits)
@@ -155,6 +165,11 @@ class Runtime:
             self.components[component_id] = self._compile(self._blob_reader(component_id, digest), digest, component_id)
         self.linked = "runtime"
 
+    @property
+    def _serves(self) -> str:
+        """The linkage whose host interfaces this run serves: the plan's, or runtime's with --lenient."""
+        return "runtime" if self.lenient else self.plan.linkage
+
     def _blob_reader(self, component_id: str, digest: str) -> Callable[[], bytes]:
         """The component's blob, re-hashed when it is read (only a compile cache miss reads it)."""
         return lambda: self._read_blob(component_id, digest)
@@ -173,8 +188,8 @@ class Runtime:
             return self.components[component_id]
         try:
             data = self._read_blob(component_id, digest)
-        except RunError as error:
-            raise HostError("blob-digest-mismatch", str(error)) from None
+        except RunError as error:  # composectl's resolve says blob-not-found for any blob it cannot get
+            raise HostError("blob-not-found", str(error)) from None
         try:
             component = self.compiler.component(data, digest, component_id)
         except CompileError as error:
@@ -197,9 +212,9 @@ class Runtime:
 
         engine = self.compiler.engine
         bound = {b.import_name for b in self._wanted.get(component_id, ())}
-        # The gate has checked that every unbound import is ignored or the host's; under static linkage an
-        # ignored linker import is served as well, with the plan's determinism.
-        served = sorted(n for n in component.type.imports(engine) if n not in bound and host_provides(n, "runtime"))
+        # The gate has checked that every unbound import is ignored or the host's. composectl's exec serves the
+        # linker to runtime plans only; a static plan's ignored linker import is served only with --lenient.
+        served = sorted(n for n in component.type.imports(engine) if n not in bound and host_provides(n, self._serves))
         unserved = unserved_host_imports(engine, component, served)
         if unserved:
             raise RunError(
@@ -388,7 +403,7 @@ class Runtime:
         linker = Linker(engine)
         if any(name.startswith(WASI_PREFIX) for name in imports):
             linker.add_wasip2()  # a third of the cost of linking a small component: only where it is imported
-        if any(host_provides(name, "runtime") for name in imports):
+        if any(host_provides(name, self._serves) for name in imports):
             self._host_imports(component_id, component, linker)
         with linker.root() as root:
             for binding in self._wanted.get(component_id, ()):

@@ -200,7 +200,9 @@ def test_plan_and_the_default_build_refuse_a_type_mismatch_as_verify_does(tmp_pa
         tmp_path / "bundle"
     )
     verified = cli("verify", str(folder))
-    assert verified.returncode == 1 and f"  - {MISMATCH}\n" in verified.stderr
+    assert verified.returncode == 1 and f"  - {MISMATCH} (hatch-pylon's check, not composectl's validation)\n" in (
+        verified.stderr
+    )
 
 
 UNDECODABLE = '(component (import "a:b/c@1.0.0" (instance (core type (module)) (export "f" (func (result u32))))))'
@@ -242,7 +244,7 @@ def test_run_without_wasm_tools_says_what_is_needed_once_before_compiling(tmp_pa
     (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_ROOT))
     (tmp_path / "caps").mkdir()
     (tmp_path / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_CAP))
-    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "linkage": "static"}
     folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
         tmp_path / "bundle"
     )
@@ -286,7 +288,8 @@ def test_run_and_verify_a_project_from_its_sources_without_a_wheel(tmp_path: Pat
     project.mkdir()
     (project / "root.wasm").write_bytes(wasmtime.wat2wasm(CALLING_ROOT))
     constant_cap(project / "caps" / "p.wasm", 7)
-    (project / "pyproject.toml").write_text(hook_pyproject("app", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    hook = 'root = "root.wasm"\ncomponent-dirs = ["caps"]\nlinkage = "static"\n'
+    (project / "pyproject.toml").write_text(hook_pyproject("app", hook))
     env = {"HATCH_PYLON_CACHE_DIR": str(tmp_path / "cache")}
     verified = cli("verify", ".", env=env, cwd=project)
     assert verified.returncode == 0 and verified.stdout.startswith(".: OK (2 components, 1 binding;"), verified.stderr

@@ -170,7 +170,8 @@ def test_a_composectl_plan_with_every_field_verifies_and_keeps_its_digest(tmp_pa
         ('"cpu_ms": 1000', '"cpu_ms": 1000.0', "plan.json: policy.limits.cpu_ms: invalid type: floating point"),
         ('"tenant": "team-a"', '"tenant": "team-\\ud800"', "plan.json: policy.tenant: a lone surrogate (\\ud800)"),
         ('"id": "cap"', '"id": "\\udc00"', "plan.json: components[1].id: a lone surrogate (\\udc00)"),
-        ('"pkcs11://slot/0"', '"slot-0"', "plan.json: secrets[0].backend_uri: is not a backend URI"),
+        ('"pkcs11://slot/0"', '"vault://u:pw@host/0"', "plan.json: secrets[0].backend_uri carries a password"),
+        ('"root": "app"', '"root": "app", "root": "app"', "plan.json: the plan: duplicate field `root`"),
     ],
 )
 def test_what_composectl_cannot_read_fails_every_command_with_one_message(
@@ -188,7 +189,7 @@ def test_what_composectl_cannot_read_fails_every_command_with_one_message(
 def test_a_plan_changed_after_the_build_no_longer_matches_its_recorded_digest(parity_project: Path, tmp_path) -> None:
     from hatch_pylon.build.pipeline import build_bundle
     from hatch_pylon.build.project import load_project
-    from hatch_pylon.bundle.verify import verify_bundle
+    from hatch_pylon.bundle.verify import OURS, verify_bundle
 
     folder = build_bundle(load_project(parity_project)).write_to(tmp_path / "bundle")
     report = verify_bundle(folder).report
@@ -200,7 +201,7 @@ def test_a_plan_changed_after_the_build_no_longer_matches_its_recorded_digest(pa
     problems = verify_bundle(folder).report.problems
     assert problems == [
         f"pylon.json records plan digest {recorded}, but plan.json's is "
-        f"{verify_bundle(folder).report.plan_digest}: the plan changed after the build"
+        f"{verify_bundle(folder).report.plan_digest}: the plan changed after the build {OURS}"
     ]
 
 

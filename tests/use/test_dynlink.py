@@ -100,7 +100,7 @@ def test_registry_without_a_linker_guest_is_refused(tmp_path: Path) -> None:
 def test_a_linker_import_needs_both_capabilities(hybrid: Path) -> None:
     policy = {"capabilities": [{"name": "dynlink:resolve"}]}
     with pytest.raises(
-        ResolveError, match=r"python imports compose:dynlink/linker@0.1.x, which needs 'dynlink:invoke'"
+        ResolveError, match=r"python imports compose:dynlink/linker, which needs 'dynlink:invoke'"
     ):
         plan_project(config_for(hybrid, policy=policy))
     with pytest.raises(ResolveError, match=r"needs 'dynlink:resolve' and 'dynlink:invoke' in"):
@@ -199,6 +199,7 @@ def test_composectl_refuses_a_runtime_plan_without_the_dynlink_capabilities(tmp_
     warnings: list[str] = []
     plan_project(config_for(tmp_path, policy={"capabilities": [{"name": "dynlink:resolve"}]}), say=warnings.append)
     assert warnings == [
-        "warning: composectl's exec refuses this runtime plan: runtime linking requires the 'dynlink:resolve' and "
-        "'dynlink:invoke' capabilities, and policy.capabilities lacks 'dynlink:invoke'"
+        "warning: composectl's exec refuses this runtime plan (flavor A): runtime linking requires the "
+        "'dynlink:resolve' and 'dynlink:invoke' capabilities (exec-capability-denied; policy.capabilities lacks "
+        "'dynlink:invoke'); add them to the policy's capabilities"
     ]

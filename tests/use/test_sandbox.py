@@ -67,7 +67,10 @@ def bundle(tmp_path: Path, root_wat: str | bytes, policy: dict | None = None, **
     data = root_wat if isinstance(root_wat, bytes) else wasmtime.wat2wasm(root_wat)
     (project / "root.wasm").write_bytes(data)
     config = load_config(
-        {"root": "root.wasm", "policy": policy or {}, **raw}, project_root=project, project_name="d", environ={}
+        {"root": "root.wasm", "linkage": "static", "policy": policy or {}, **raw},
+        project_root=project,
+        project_name="d",
+        environ={},
     )
     return build_bundle(config).write_to(tmp_path / "bundle")
 
@@ -427,7 +430,7 @@ def test_a_graph_of_more_components_than_open_files_builds_verifies_and_runs(tmp
     build = (
         "import sys; from hatch_pylon.build.config import load_config; "
         "from hatch_pylon.build.pipeline import build_bundle; "
-        "c = load_config({'root': 'root.wasm', 'component-dirs': ['caps']}, project_root=sys.argv[1], "
+        "c = load_config({'root': 'root.wasm', 'linkage': 'static', 'component-dirs': ['caps']}, project_root=sys.argv[1], "
         "project_name='chain', environ={}); build_bundle(c).write_to(sys.argv[1] + '/bundle')"
     )
     env = env_for(tmp_path)
