@@ -30,7 +30,7 @@ from typing import Any
 from hatch_pylon._errors import PlanFormatError
 from hatch_pylon.composectl.plan import parse_plan
 
-DELIBERATE = ("over the limit", "carries a password", "nested too deeply")
+DELIBERATE = ("over hatch-pylon's limit", "carries a password", "nested too deeply")
 
 
 def digest(n: int) -> list[int]:
@@ -146,11 +146,8 @@ def handmade() -> dict[str, str]:
     edit(
         "cycle-unreachable",
         full,
-        lambda p: p["bindings"].extend(
-            [
-                {"consumer_id": "echo", "import_name": "x", "provider_id": "math", "export_name": "x"},
-                {"consumer_id": "math", "import_name": "y", "provider_id": "echo", "export_name": "y"},
-            ]
+        lambda p: p["bindings"].append(
+            {"consumer_id": "echo", "import_name": "x", "provider_id": "echo", "export_name": "x"}
         ),
     )
     edit(
@@ -163,10 +160,10 @@ def handmade() -> dict[str, str]:
     edit(
         "cycle-through-unnamed",
         full,
-        lambda p: p["bindings"].append(
-            {"consumer_id": "math", "import_name": "y", "provider_id": "app", "export_name": "y"}
-        )
-        or p["bindings"].__setitem__(0, dict(p["bindings"][0], consumer_id=None, provider_id="math")),
+        lambda p: (
+            p["bindings"].append({"consumer_id": "math", "import_name": "y", "provider_id": "app", "export_name": "y"})
+            or p["bindings"].__setitem__(0, dict(p["bindings"][0], consumer_id=None, provider_id="math"))
+        ),
     )
     edit("secret-empty-id", full, lambda p: p["secrets"].append({"secret_id": "", "backend_uri": ""}))
     edit("secret-duplicate", full, lambda p: p["secrets"].append(dict(p["secrets"][0])))
@@ -234,7 +231,8 @@ def handmade() -> dict[str, str]:
         toml = to_toml(cases[name])
         if toml:
             texts[f"toml-{name}"] = toml
-    texts["toml-enum-table"] = (to_toml(hello) or "").replace('"determinism": "relaxed"', '"determinism": {relaxed = {}}')
+    enum_table = '"determinism": {relaxed = {}}'
+    texts["toml-enum-table"] = (to_toml(hello) or "").replace('"determinism": "relaxed"', enum_table)
     return texts
 
 

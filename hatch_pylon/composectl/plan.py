@@ -339,10 +339,29 @@ def _from_toml(text: str, source: str, json_error: str, unknown: list[tuple[str,
         raise PlanFormatError(
             source, [f"neither a JSON plan ({json_error}) nor a TOML one ({exc}), which composectl tries next"]
         ) from None
+    too_big = _outside_i64(raw)
+    if too_big is not None:  # composectl's TOML reader stores integers in 64 bits, wherever they are
+        raise PlanFormatError(
+            source, [f"neither a JSON plan ({json_error}) nor a TOML one ({too_big} does not fit in 64 bits)"]
+        )
     try:
         return _Serde(unknown, toml=True).plan(raw)
     except _Refused as refusal:
         raise PlanFormatError(source, [f"TOML plan (it is not JSON: {json_error}): {refusal}"]) from None
+
+
+def _outside_i64(value: Any) -> int | None:
+    """The first integer of a TOML document that does not fit in a signed 64-bit integer, if any."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif type(item) is int and not -(1 << 63) <= item < 1 << 63:
+            return item
+    return None
 
 
 class _Refused(Exception):
@@ -443,8 +462,6 @@ class _Serde:
         expected = f"u{bits}"
         if type(value) is not int:
             raise _Refused(f"{where}: invalid type: {_kind(value)}, expected {expected}")
-        if self.toml and not -(1 << 63) <= value < 1 << 63:
-            raise _Refused(f"{where}: {value} does not fit in TOML's 64-bit integers")
         if not 0 <= value < 1 << bits:
             raise _Refused(f"{where}: invalid value: integer `{value}`, expected {expected}")
         return value

@@ -99,9 +99,7 @@ def test_registry_without_a_linker_guest_is_refused(tmp_path: Path) -> None:
 
 def test_a_linker_import_needs_both_capabilities(hybrid: Path) -> None:
     policy = {"capabilities": [{"name": "dynlink:resolve"}]}
-    with pytest.raises(
-        ResolveError, match=r"python imports compose:dynlink/linker, which needs 'dynlink:invoke'"
-    ):
+    with pytest.raises(ResolveError, match=r"python imports compose:dynlink/linker, which needs 'dynlink:invoke'"):
         plan_project(config_for(hybrid, policy=policy))
     with pytest.raises(ResolveError, match=r"needs 'dynlink:resolve' and 'dynlink:invoke' in"):
         plan_project(config_for(hybrid, policy={"capabilities": []}))

@@ -131,14 +131,16 @@ def test_wasi_cli_run_result_sets_the_exit_status(tmp_path: Path, discriminant: 
           (instance $cli (export "run" (func $run)))
           (export "wasi:cli/run@0.2.0" (instance $cli)))""")
     )
-    config = load_config({"root": "root.wasm", "linkage": "static"}, project_root=tmp_path, project_name="d", environ={})
+    raw = {"root": "root.wasm", "linkage": "static"}
+    config = load_config(raw, project_root=tmp_path, project_name="d", environ={})
     folder = build_bundle(config).write_to(tmp_path / "bundle")
     assert Runtime(folder, Compiler(tmp_path / "cache")).run() == (status, None)
 
 
 def test_a_root_with_nothing_to_run_is_a_named_error(tmp_path: Path) -> None:
     write_component(tmp_path / "root.wasm", exports=["a:b/c@1.0.0"])  # an interface, but no run function
-    config = load_config({"root": "root.wasm", "linkage": "static"}, project_root=tmp_path, project_name="d", environ={})
+    raw = {"root": "root.wasm", "linkage": "static"}
+    config = load_config(raw, project_root=tmp_path, project_name="d", environ={})
     folder = build_bundle(config).write_to(tmp_path / "bundle")
     with pytest.raises(
         PylonError, match=r"root 'python' exports neither wasi:cli/run@0\.2\.\* \(with a run function\)"

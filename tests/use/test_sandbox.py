@@ -430,7 +430,8 @@ def test_a_graph_of_more_components_than_open_files_builds_verifies_and_runs(tmp
     build = (
         "import sys; from hatch_pylon.build.config import load_config; "
         "from hatch_pylon.build.pipeline import build_bundle; "
-        "c = load_config({'root': 'root.wasm', 'linkage': 'static', 'component-dirs': ['caps']}, project_root=sys.argv[1], "
+        "c = load_config({'root': 'root.wasm', 'linkage': 'static', 'component-dirs': ['caps']}, "
+        "project_root=sys.argv[1], "
         "project_name='chain', environ={}); build_bundle(c).write_to(sys.argv[1] + '/bundle')"
     )
     env = env_for(tmp_path)
