@@ -16,10 +16,9 @@ raises ``Undecidable``, and callers fall back to wasmtime.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar, Union, cast
+from typing import TYPE_CHECKING, TypeVar, Union, cast
 
 from .._errors import ComponentFormatError
 from .binary import (
@@ -35,6 +34,9 @@ from .binary import (
     Cursor,
     top_level_sections,
 )
+
+if TYPE_CHECKING:
+    import mmap
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -252,6 +254,8 @@ def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[st
     reason = None
     name = os.fspath(path)
     found: tuple[dict[str, Item], dict[str, Item]] = ({}, {})
+    import mmap
+
     from .._fs import open_regular
 
     with open_regular(name) as file:
