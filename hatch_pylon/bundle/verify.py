@@ -307,7 +307,14 @@ def _check_blobs(
     sizes: dict[str, int] = {}
     infos: dict[str, WasmInfo] = {}
     sources: dict[str, tuple[Path, str]] = {}
+    scans: dict[str, ScannedFile | None] = {}  # digest -> its scan: each distinct blob is read once, whatever names it
     for component in plan.components:
+        if component.digest in scans:
+            earlier = scans[component.digest]
+            if earlier is not None:
+                infos[component.id] = earlier.info
+            continue
+        scans[component.digest] = None
         base, relative = root, f"{STORE_DIR}/{blob_relpath(component.digest)}"
         where = f"component {component.id!r}: blob {relative}"
         if component.digest in referenced:
@@ -320,6 +327,7 @@ def _check_blobs(
         if checked is None:
             continue
         scanned, blobs[component.digest] = checked
+        scans[component.digest] = scanned
         if copy is not None:
             sources[component.digest] = (copy, f"{STORE_DIR}/{blob_relpath(component.digest)}")
         else:
@@ -567,6 +575,7 @@ def verify_provided(
     components = tuple(c._replace(relative=f"{store}/{blob_relpath(c.digest or '')}") for c in components)
     limits = Limits(max_size=limit)
     blobs: dict[str, Path] = {}
+    scans: dict[str, ScannedFile | None] = {}  # digest -> its scan: each distinct blob is read once
     for component in components:
 
         def listed(scanned: ScannedFile, component: ProvidedComponent = component) -> str | None:
@@ -580,8 +589,16 @@ def verify_provided(
 
         where = f"component {component.id!r}: blob {component.relative}"
         digest = component.digest or ""
+        if digest in scans:  # read already: only what this entry lists is compared
+            earlier = scans[digest]
+            problem = listed(earlier) if earlier is not None else None
+            if problem is not None:
+                report.problems.append(f"{where}: {problem}")
+            continue
+        scans[digest] = None
         checked = _check_blob(root, component.relative, digest, where, descriptor, limits, report, copy_to, listed)
         if checked is not None:
+            scans[digest] = checked[0]
             blobs[digest] = checked[1]
     if store == STORE_DIR or store.endswith(f"/{STORE_DIR}"):
         _check_strays(root / store[: -len(STORE_DIR)], {c.digest or "" for c in components}, report)
