@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .._errors import ComponentFormatError, ComponentsError, PylonError
+from .._errors import ComponentFormatError, ComponentsError, PylonError, shell_word
 from .._fs import LARGE_FILE
 from ..bundle.distributions import ComponentDistribution, ProvidedComponent, component_path, installed
 from ..wasm.binary import Limits, ScannedFile, scan
@@ -97,7 +97,7 @@ def scan_candidates(
             problems.append(
                 f"{job.origin}: {_display(config, job)} does not match its descriptor (sha256 {outcome.digest}, "
                 f"{distribution.descriptor} says {provided.digest}); reinstall it: "
-                f"pip install --force-reinstall '{distribution.requirement}'"
+                f"pip install --force-reinstall {shell_word(distribution.requirement)}"
             )
             continue
         candidates.append(Candidate(job.id, job.origin, job.pinned, outcome, _display(config, job), job.source))
