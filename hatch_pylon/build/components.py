@@ -87,7 +87,7 @@ def scan_candidates(
     candidates: list[Candidate] = []
     copy_distributed = ingest if config.distributed == "copy" else None
     limits = Limits(max_size=config.max_component_size, max_externs=config.max_imports)
-    outcomes = _scan_all(jobs, ingest, limits, copy_distributed)
+    outcomes = _scan_all(jobs, ingest, limits, copy_distributed, keep_types=config.validate == "types")
     for job, outcome in zip(jobs, outcomes):
         if isinstance(outcome, str):
             problems.append(f"{job.origin}: {_display(config, job)}{outcome}")
@@ -120,9 +120,10 @@ _MAX_WORKERS = 4
 
 
 def _scan_all(
-    jobs: list[_Job], ingest: Ingest | None, limits: Limits, distributed: Ingest | None = None
+    jobs: list[_Job], ingest: Ingest | None, limits: Limits, distributed: Ingest | None = None, keep_types: bool = False
 ) -> list[ScannedFile | str]:
-    """Scan every job, concurrently where that pays; the outcomes come back in job order.
+    """Scan every job, concurrently where that pays; the outcomes come back in job order. ``keep_types``:
+    each scan keeps the sections the type check decodes, so no file is read twice.
 
     Files go to a thread pool, unless together they are too few bytes to
     repay starting one. The exception is a project with a single large file
@@ -145,7 +146,7 @@ def _scan_all(
     workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(pooled)))
 
     def scan_one(index: int) -> ScannedFile | str:
-        return _scan(jobs[index], ingest if jobs[index].source is None else distributed, limits)
+        return _scan(jobs[index], ingest if jobs[index].source is None else distributed, limits, keep_types)
 
     if workers == 1 or sum(sizes[i] for i in pooled) < LARGE_FILE:
         for index in pooled:
@@ -170,12 +171,12 @@ def _size(path: Path) -> int:
         return 0  # the scan will say what is wrong with it
 
 
-def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str:
+def _scan(job: _Job, ingest: Ingest | None, limits: Limits, keep_types: bool = False) -> ScannedFile | str:
     """The scanned file, or the problem (as text following the path)."""
     name = os.fspath(job.path)
     try:
         sink = ingest.sink(name) if ingest else None
-        scanned = scan(name, sink, limits, via=sink.reading if sink else None)
+        scanned = scan(name, sink, limits, via=sink.reading if sink else None, keep_types=keep_types)
     except ComponentFormatError as error:
         if ingest is not None:
             ingest.failed(name)
