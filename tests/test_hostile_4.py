@@ -283,3 +283,34 @@ def test_run_v_prints_the_backtraces_function_names_escaped(tmp_path: Path) -> N
     code, output = run(tmp_path, "-m", "hatch_pylon", "run", "-v", ".", cwd=project)
     assert code != 0 and r"boom\x1b]0;owned\x07" in output, output
     assert "\x1b" not in output and "\x07" not in output, output
+
+
+# -- 12. setuptools removes a stale descriptor when provides is gone -------------------------------------
+
+SETUPTOOLS_PYPROJECT = (
+    '[build-system]\nrequires = ["setuptools>=64", "hatch-pylon"]\nbuild-backend = "setuptools.build_meta"\n'
+    '[project]\nname = "demo"\nversion = "1.0"\n[tool.setuptools]\npackages = ["demo"]\n[tool.pylon]\n'
+)
+
+
+def test_a_setuptools_app_built_after_a_component_wheel_ships_no_descriptor(tmp_path: Path) -> None:
+    import zipfile
+
+    from test_hostile import build
+
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(SETUPTOOLS_PYPROJECT + 'components = [{ id = "p", path = "caps/p.wasm" }]\nprovides = ["p"]\n')
+    code, output = build(tmp_path, project, "wheel", tmp_path / "provided")
+    assert code == 0, output
+    pyproject.write_text(SETUPTOOLS_PYPROJECT + BASE_HOOK)
+    code, output = build(tmp_path, project, "wheel", tmp_path / "app")
+    assert code == 0, output
+    (wheel,) = (tmp_path / "app").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "demo/_pylon/plan.json" in names, names
+    assert not [n for n in names if n.endswith("pylon-components.json")], names
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 0 and "OK (2 components, 1 binding" in output, output
