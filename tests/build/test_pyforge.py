@@ -50,7 +50,7 @@ def cap_wat(interfaces: dict[str, str] | None = None, value: int = 42) -> str:
         '  (instance $api (export "f" (func $f)))',
     ]
     lines += [f'  (export "zstd:compression/{name}@{version}" (instance $api))' for name, version in interfaces.items()]
-    return "\n".join(lines + [")"])
+    return "\n".join([*lines, ")"])
 
 
 ROOT_WAT = """
@@ -240,3 +240,71 @@ def test_a_capability_skew_is_refused_by_verify_and_by_an_app_build(
     with pytest.raises(PylonError) as failure:
         build_bundle(load_config(raw, project_root=project, project_name="app", environ={}))
     assert str(failure.value).count("\n") == 1 and "requires zstd:compression/advanced@0.1.0" in str(failure.value)
+
+
+def app_project(folder: Path, hook: str = "") -> Path:
+    """An app whose root imports ``zstd:compression/simple@0.1.0`` and takes it from the ``zstd-cap`` wheel."""
+    write_wasm(folder / "root.wasm", ROOT_WAT)
+    (folder / "zstd_app").mkdir(parents=True)
+    (folder / "zstd_app" / "__init__.py").write_text("")
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "zstd-app"\nversion = "1.0"\n'
+        '[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\ncomponent-distributions = ["zstd-cap"]\n' + hook
+    )
+    return folder
+
+
+def build(project: Path, out: Path, *only: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "build", "--no-isolation", *only, "--outdir", str(out), str(project)]
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def test_an_app_copies_a_wasm32_component_from_python_wasm_home_runs_it_and_installs_with_a_host_pip(
+    python_wasm_built: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    assert pip_target(python_wasm_built, home / "site-packages").returncode == 0
+    project = app_project(tmp_path / "app")
+    built = build(project, tmp_path / "dist", "--wheel")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (
+        "copied from zstd-cap 0.1.0 (wasm32 only: a host pip cannot install it), found in "
+        f"$PYTHON_WASM_HOME/site-packages ({home / 'site-packages'})"
+    ) in built.stdout + built.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("zstd_app-1.0.dist-info/METADATA").decode()
+        blobs = [n for n in archive.namelist() if "/.compose/blobs/" in n]
+    assert "Requires-Dist" not in metadata and len(blobs) == 2  # the root and the copied cap
+
+    status, out, err = cli(capsys, "verify", str(wheel))
+    assert status == 0 and "2 components, 1 binding" in out, err
+    status, out, err = cli(capsys, "run", str(wheel))
+    assert (status, out) == (0, "42\n"), err
+
+    site = tmp_path / "host-site"
+    installed = pip_target(wheel, site, wasm=False)  # a host pip: nothing to require, nothing it cannot install
+    assert installed.returncode == 0, installed.stderr
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(tmp_path / "empty-home"))  # the installed app needs nothing else
+    status, out, err = cli(capsys, "run", "dist:zstd-app")
+    assert (status, out) == (0, "42\n"), err
+
+
+def test_distributed_reference_on_a_wasm32_component_is_refused_naming_why(
+    python_wasm_built: Path, home: Path, tmp_path: Path
+) -> None:
+    assert pip_target(python_wasm_built, home / "site-packages").returncode == 0
+    project = tmp_path / "app"
+    write_wasm(project / "root.wasm", ROOT_WAT)
+    raw = {"root": "root.wasm", "component-distributions": ["zstd-cap"], "distributed": "reference"}
+    with pytest.raises(PylonError) as failure:
+        build_bundle(load_config(raw, project_root=project, project_name="app", environ={}))
+    assert str(failure.value) == (
+        "cannot reference the components:\n"
+        "  - tool.hatch.build.hooks.pylon.distributed: \"reference\" cannot apply to component 'zstd.component' of "
+        "zstd-cap 0.1.0: that distribution is built for cp314-cp314-wasm32_wasip2 only, so a host pip can never "
+        "install a Requires-Dist on it and the app could not be installed; remove the distributed key (its "
+        'components are then copied into the bundle) or write distributed = "copy"'
+    )

@@ -203,8 +203,9 @@ def test_the_root_must_come_from_somewhere(site: Path, tmp_path: Path) -> None:
 
 
 def test_a_dist_info_pyforge_toml_is_not_a_descriptor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """python-wasm's landed wheel spec keeps everything out of dist-info; its manifest is the bridge's
-    ``pyforge-pkg.toml`` (tests/build/test_pyforge.py), so an early sketch's ``.dist-info/pyforge.toml`` says nothing."""
+    """python-wasm's landed wheel spec keeps everything out of dist-info: its manifest is the bridge's
+    ``pyforge-pkg.toml`` (tests/build/test_pyforge.py), and an early sketch's ``.dist-info/pyforge.toml`` says
+    nothing."""
     site = tmp_path / "site"
     artifact = write_component(site / "_xx-component" / "xx_extra.wasm", exports=[OPS])
     dist_info = site / "xx_extra-0.1.0.dist-info"
