@@ -486,20 +486,25 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from .._errors import human_size, plural
-    from ..wasm.cache import CACHE_VARIABLE, clear, default_cache_dir, sections
+    from .._errors import bullets, human_size, plural, printable
+    from ..wasm.cache import CACHE_VARIABLE, LIMIT_VARIABLE, cache_limit, clear, default_cache_dir, sections
 
     root = default_cache_dir()
     if args.action == "clear":
-        removed, freed = clear(root)
-        print(f"{root}: removed {plural(removed, 'entry', 'entries')} ({human_size(freed)})")
+        cleared = clear(root)
+        print(f"{root}: removed {plural(cleared.removed, 'entry', 'entries')} ({human_size(cleared.freed)})")
+        if cleared.left:
+            print(f"left what hatch-pylon did not make:\n{bullets(printable(name) for name in cleared.left)}")
         return 0
+    limit, chosen = cache_limit()
     found = sections(root)
     total = sum(section.size for section in found)
     count = sum(len(section.entries) for section in found)
     where = f"${CACHE_VARIABLE}" if os.environ.get(CACHE_VARIABLE) else f"set ${CACHE_VARIABLE} to move it"
+    bound = f"${LIMIT_VARIABLE}" if chosen else f"the default; set ${LIMIT_VARIABLE} to change it"
     print(f"cache: {root} ({where})")
     print(f"size:  {human_size(total)} in {plural(count, 'entry', 'entries')}")
+    print(f"limit: {human_size(limit)} ({bound}); the least recently used entries go first")
     for section in found:
         what = "composed graphs" if section.name == "composed" else f"compiled components ({section.name})"
         print(f"  {what}: {plural(len(section.entries), 'entry', 'entries')}, {human_size(section.size)}")

@@ -119,7 +119,8 @@ def _source_problem(source: tuple[ComponentDistribution, ProvidedComponent], sca
             f"{distribution.descriptor} says {provided.digest}, {provided.size} bytes); reinstall it: "
             f"pip install --force-reinstall '{distribution.requirement}'"
         )
-    return capability_problem(distribution.label, provided, (e.name for e in scanned.info.exports))
+    problem = capability_problem(distribution.label, provided, (e.name for e in scanned.info.exports))
+    return None if problem is None else f"component {provided.id!r}: {provided.relative}: {problem}"
 
 
 def copied(source: tuple[ComponentDistribution, ProvidedComponent] | None, distributed: str) -> bool:

@@ -196,7 +196,7 @@ def build_bundle(
 
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
-            say(warning(f"removed {path}, left behind by a build that did not finish"))
+            say(warning(f"removed {printable(str(path))}, left behind by a build that did not finish"))
         resolution, plan = plan_project(config, ingest, progress, say)
         blobs: dict[str, Path] = {}
         references = _references(resolution, config)
@@ -312,7 +312,7 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
 
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
-            say(warning(f"removed {path}, left behind by a build that did not finish"))
+            say(warning(f"removed {printable(str(path))}, left behind by a build that did not finish"))
         candidates, _, shadowed = scan_candidates(config, ingest, progress, with_root=False)
         for component_id, loser, winner in shadowed:
             say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._errors import ComponentsError, TooLarge, bullets, printable
+from .._errors import ArchiveError, ComponentsError, TooLarge, bullets, printable, quoted
 from .._fs import os_reason, read_small
 from .._layout import STORE_DIR, blob_relpath, is_digest
 
@@ -330,18 +330,16 @@ def missing_capabilities(required: Iterable[str], exports: Iterable[str]) -> lis
     return [name for name in required if not any(compatible(parse_name(name), o) for o in offered)]
 
 
-def capability_problem(
-    distribution: str, provided: ProvidedComponent, exports: Iterable[str], manifest: str | None = None
-) -> str | None:
-    """One message when ``provided`` does not export every capability its bridge requires, else None."""
+def capability_problem(distribution: str, provided: ProvidedComponent, exports: Iterable[str]) -> str | None:
+    """Why ``provided`` does not export every capability its bridge requires (to follow the component's name and
+    file in a message), or None."""
     exported = sorted(set(exports))
     missing = missing_capabilities(provided.requires, exported)
     if not missing:
         return None
-    where = f"{manifest or provided.manifest} requires" if (manifest or provided.manifest) else "requires"
     return (
-        f"{distribution}: {where} {', '.join(missing)}, which component {provided.id!r} ({provided.relative}) "
-        f"does not export; it exports {', '.join(exported) or 'nothing'}"
+        f"{provided.manifest} of {distribution} requires {', '.join(missing)}, which it does not export "
+        f"(it exports {', '.join(exported) or 'nothing'})"
     )
 
 
@@ -396,7 +394,7 @@ def read_distribution(distribution: Any, name: str, found_in: str = BUILD_ENVIRO
     """
     version = distribution.version
     label = f"component distribution {name!r} ({version})"
-    files = _record(distribution.read_text("RECORD") or "", label)
+    files = _record(distribution, label)
     if not files:
         raise ComponentsError(f"{label}: has no RECORD, so its files cannot be found; reinstall it")
     base = Path(str(distribution.locate_file("")))
@@ -449,22 +447,49 @@ def _wheel_tags(text: str) -> tuple[str, ...]:
     return tuple(sorted(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")))
 
 
-def _record(text: str, label: str) -> dict[str, tuple[str, str]]:
-    """RECORD's (hash, size) per listed file, missing files included.
+MAX_RECORD_BYTES = 64 << 20  # a RECORD's size: a 100,000-member wheel's is about 15 MB
+
+
+def parse_record(text: str, where: str) -> dict[str, tuple[str, str]]:
+    """The one RECORD reader, for a wheel's and an installed distribution's alike: (hash, size) per listed
+    file, missing files included; ``ArchiveError`` naming ``where`` for a RECORD over ``MAX_RECORD_BYTES`` or
+    one csv cannot read (a field over its limit, a stray quote), never a traceback.
 
     ``Distribution.files`` leaves out listed files that are missing on Python 3.12 and later, which would turn
-    a damaged install into one that provides nothing; reading RECORD itself says the same on every Python.
+    a damaged install into one that provides nothing, and raises csv's own error on a field over its limit;
+    reading RECORD itself says the same on every Python.
     """
     import csv
+    import io
 
+    if len(text) > MAX_RECORD_BYTES:
+        raise ArchiveError(f"{where}: RECORD is over {MAX_RECORD_BYTES} bytes")
     try:
-        return {row[0]: (row[1], row[2]) for row in csv.reader(text.splitlines()) if len(row) >= 3}
+        return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text)) if len(row) >= 3}
     except csv.Error as exc:
-        raise ComponentsError(f"{label}: RECORD cannot be read ({exc}); reinstall it") from None
+        raise ArchiveError(f"{where}: RECORD cannot be read ({exc})") from None
+
+
+def installed_record(distribution: Any, label: str) -> dict[str, tuple[str, str]]:
+    """An installed distribution's RECORD (``importlib.metadata`` distribution), through ``parse_record``."""
+    try:
+        text = distribution.read_text("RECORD") or ""
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise ArchiveError(f"{label}: RECORD cannot be read ({reason})") from None
+    return parse_record(text, label)
+
+
+def _record(distribution: Any, label: str) -> dict[str, tuple[str, str]]:
+    try:
+        return installed_record(distribution, label)
+    except ArchiveError as error:
+        raise ComponentsError(f"{error}; reinstall it") from None
 
 
 def _from_record(component: ProvidedComponent, entry: tuple[str, str] | None, where: str) -> ProvidedComponent:
-    """A pyforge artifact's digest and size, from the wheel's RECORD (which must list it: it is inside the wheel)."""
+    """A pyforge artifact's digest and size, from the wheel's RECORD, which must list it (it is inside the wheel;
+    a size is at most 20 ASCII digits)."""
     if entry is None:
         raise ComponentsError(
             f"{where}: artifact {component.relative} is not a file of the distribution (RECORD does not list it)"
@@ -474,9 +499,15 @@ def _from_record(component: ProvidedComponent, entry: tuple[str, str] | None, wh
         digest = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
     except ValueError:
         digest = ""
-    if mode != "sha256" or not is_digest(digest) or not entry[1].isdigit():
-        raise ComponentsError(f"{where}: artifact {component.relative} has no sha256 and size in RECORD; reinstall it")
-    return component._replace(digest=digest, size=int(entry[1]))
+    if mode != "sha256" or not is_digest(digest):
+        raise ComponentsError(f"{where}: artifact {component.relative} has no sha256 in RECORD; reinstall it")
+    size = entry[1]
+    if not (size.isascii() and size.isdigit() and len(size) <= 20):
+        shown = size if len(size) <= 40 else f"{size[:40]}... ({len(size)} characters)"
+        raise ComponentsError(
+            f"{where}: artifact {component.relative} has no byte count in RECORD ({quoted(shown)}); reinstall it"
+        )
+    return component._replace(digest=digest, size=int(size))
 
 
 def component_path(distribution: ComponentDistribution, provided: ProvidedComponent) -> Path:

@@ -19,8 +19,6 @@ their site-packages behind real folders.
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import os
 import stat
 import tarfile
@@ -36,9 +34,17 @@ from .._errors import ArchiveError, PylonError, TooLarge, bullets, plural, print
 from .._fs import TempFile, os_reason, private_folder, sha256_of
 from .._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ..composectl.plan import MAX_PLAN_BYTES
-from .distributions import DESCRIPTOR, DESCRIPTOR_PATH, PYFORGE_MANIFEST, find_distribution, is_installed
+from .distributions import (
+    DESCRIPTOR,
+    DESCRIPTOR_PATH,
+    MAX_RECORD_BYTES,
+    PYFORGE_MANIFEST,
+    find_distribution,
+    installed_record,
+    is_installed,
+    parse_record,
+)
 
-_MAX_RECORD = 64 << 20
 MAX_MEMBERS = 100_000  # members in one wheel or sdist (a 10,000-component bundle has about 10,300)
 MAX_EXTRACTED = 4 << 30  # bytes copied out of one archive, every bundle member together
 DIST_PREFIX = "dist:"
@@ -130,24 +136,26 @@ def _installed_target(name: str, label: str) -> BundleFolder:
             "$PYTHON_WASM_HOME/site-packages)"
         )
     distribution = found[0]
-    files = [PurePosixPath(str(f)).as_posix() for f in distribution.files or []]
+    files = [PurePosixPath(f).as_posix() for f in installed_record(distribution, f"distribution {quoted(name)}")]
     provided = _provided(files)
     if provided is None:
-        return BundleFolder(_installed_bundle(distribution, name, files), label, "distribution")
-    return BundleFolder(
-        Path(str(distribution.locate_file(""))), label, "distribution", dist_info=provided.split("/", 1)[0]
-    )
+        return BundleFolder(_installed_bundle(distribution, name), label, "distribution")
+    if provided.endswith(".dist-info"):
+        return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", dist_info=provided)
+    return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", provided=provided)
 
 
 def _provided(names: list[str]) -> str | None:
-    """A component distribution's descriptor (``*.dist-info/extra_metadata/pylon-components.json``), or its
-    ``.dist-info`` folder when it is a python-wasm extension wheel (a ``<bridge>/pyforge-pkg.toml`` at its top);
-    None when it has a plan or neither."""
-    if any(name == PLAN_FILE or name.endswith(f"/{PLAN_FILE}") for name in names):
-        return None
+    """A component wheel's descriptor (``*.dist-info/extra_metadata/pylon-components.json``), if it has one, or its
+    ``.dist-info`` folder when it is a python-wasm extension wheel (a ``<bridge>/pyforge-pkg.toml`` at its top).
+
+    These decide: a component distribution stays one whatever data files it ships (a ``plan.json`` among its
+    examples), and an app's wheel has neither.
+    """
     if any(n.count("/") == 1 and n.endswith(f"/{PYFORGE_MANIFEST}") for n in names):
         records = sorted(n for n in names if n.endswith(".dist-info/RECORD") and n.count("/") == 1)
-        return records[0].split("/", 1)[0] if records else None
+        if records:
+            return records[0].split("/", 1)[0]
     found = sorted(n for n in names if n.endswith(f".dist-info/{DESCRIPTOR_PATH}") and n.count("/") == 2)
     return found[0] if found else None
 
@@ -159,9 +167,12 @@ def _folder_bundle(path: Path) -> Path | None:
     return None
 
 
-def _bundle_prefix(names: list[str], source: str) -> str:
-    """The archive folder whose plan.json sits next to a .compose store."""
-    prefixes = sorted(name[: -len(PLAN_FILE)] for name in names if name.endswith(f"/{PLAN_FILE}") or name == PLAN_FILE)
+def _bundle_prefix(names: list[str], source: str, provided: bool = False) -> str:
+    """The archive folder whose plan.json (``provided``: a component wheel's descriptor) sits next to a .compose
+    store."""
+    prefixes = (
+        [] if provided else sorted(n[: -len(PLAN_FILE)] for n in names if n.endswith(f"/{PLAN_FILE}") or n == PLAN_FILE)
+    )
     if not prefixes:  # a component wheel's sdist carries its descriptor where an app's carries the plan
         prefixes = sorted(n[: -len(DESCRIPTOR)] for n in names if n.endswith(f"/{DESCRIPTOR}"))
     stores = {name.split(f"{STORE_DIR}/", 1)[0] for name in names if f"{STORE_DIR}/" in name}
@@ -431,7 +442,7 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str],
                 members = _descriptor_beside_store(members, provided, wheel)
 
             def prefix_of(names: list[str]) -> str:
-                return _bundle_prefix(names, str(wheel))
+                return _bundle_prefix(names, str(wheel), provided is not None)
 
             def open_member(member: _Member) -> IO[bytes]:
                 return archive.open(cast(zipfile.ZipInfo, member.handle))
@@ -483,7 +494,7 @@ def _unpack_distribution(
     small += [m.name for m in members if m.name.count("/") == 1 and m.name.endswith(f"/{PYFORGE_MANIFEST}")]
     for name in small:
         if name in by_name:
-            extract(name, MAX_PLAN_BYTES if not name.endswith("/RECORD") else _MAX_RECORD)
+            extract(name, MAX_PLAN_BYTES if not name.endswith("/RECORD") else MAX_RECORD_BYTES)
     try:
         record = PathDistribution(folder / dist_info)
         components = read_distribution(record, record.metadata["Name"] or dist_info).components
@@ -503,13 +514,9 @@ def _record(archive: zipfile.ZipFile, names: list[str], wheel: Path) -> dict[str
     if len(records) != 1:
         return None
     info = archive.getinfo(records[0])
-    if info.file_size > _MAX_RECORD:
-        raise ArchiveError(f"{wheel}: RECORD is over {_MAX_RECORD} bytes")
-    text = archive.read(info).decode("utf-8", errors="replace")
-    try:
-        return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text)) if len(row) >= 3}
-    except csv.Error as exc:
-        raise ArchiveError(f"{wheel}: RECORD cannot be read ({exc})") from None
+    if info.file_size > MAX_RECORD_BYTES:
+        raise ArchiveError(f"{wheel}: RECORD is over {MAX_RECORD_BYTES} bytes")
+    return parse_record(archive.read(info).decode("utf-8", errors="replace"), str(wheel))
 
 
 def _record_problems(record: dict[str, tuple[str, str]] | None, hashes: dict[str, tuple[str, int]]) -> list[str]:
@@ -549,8 +556,9 @@ def _unpack_sdist(sdist: Path, temp: Path, limit: int) -> Path:
     return folder
 
 
-def _installed_bundle(distribution: Any, name: str, files: list[str]) -> Path:
+def _installed_bundle(distribution: Any, name: str) -> Path:
     label = f"distribution {quoted(name)}"
+    files = [PurePosixPath(f).as_posix() for f in installed_record(distribution, label)]
     prefix = _bundle_prefix(files, label)
     return _inside_site_packages(Path(str(distribution.locate_file(""))), prefix, files, label)
 

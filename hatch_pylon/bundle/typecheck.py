@@ -62,10 +62,19 @@ def type_problems(
     imports: dict[str, Mapping[str, Item]] = {}
     exports: dict[str, Mapping[str, Item]] = {}
     providers = {b.provider_id for b in bindings}
+    with_exports = {files[cid][1] for cid in providers if cid in files}  # digests whose exports are needed
+    done: dict[str, str] = {}  # digest -> the id it was read for: each distinct blob is read once
     for component_id, (path, expected) in sorted(files.items()):
+        first = done.setdefault(expected, component_id)
+        if first != component_id:  # the same bytes under another id: the same types, or the same verdict
+            if first in imports:
+                imports[component_id], exports[component_id] = imports[first], exports[first]
+            elif first in report.skipped:
+                report.skipped.append(component_id)
+            continue
         if not compile_all:
             try:
-                decoded = decode_file(path, exports=component_id in providers)
+                decoded = decode_file(path, exports=expected in with_exports)
                 imports[component_id], exports[component_id] = decoded
                 continue
             except Undecidable:

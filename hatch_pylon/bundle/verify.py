@@ -314,7 +314,14 @@ def _check_blobs(
     sizes: dict[str, int] = {}
     infos: dict[str, WasmInfo] = {}
     sources: dict[str, tuple[Path, str]] = {}
+    scans: dict[str, ScannedFile | None] = {}  # digest -> its scan: each distinct blob is read once, whatever names it
     for component in plan.components:
+        if component.digest in scans:
+            earlier = scans[component.digest]
+            if earlier is not None:
+                infos[component.id] = earlier.info
+            continue
+        scans[component.digest] = None
         base, relative = root, f"{STORE_DIR}/{blob_relpath(component.digest)}"
         where = f"component {component.id!r}: blob {relative}"
         if component.digest in referenced:
@@ -327,6 +334,7 @@ def _check_blobs(
         if checked is None:
             continue
         scanned, blobs[component.digest] = checked
+        scans[component.digest] = scanned
         if copy is not None:
             sources[component.digest] = (copy, f"{STORE_DIR}/{blob_relpath(component.digest)}")
         else:
@@ -590,12 +598,13 @@ def _check_provided(
     copy_to: Path | None = None,
     distribution: str = "",
 ) -> dict[str, Path]:
-    """Each provided component through the one blob check: its digest and size, the imports and exports the
-    descriptor lists (when it lists them), and every capability its bridge requires exported. Digest -> the file
-    holding exactly the checked bytes."""
+    """Each provided component through the one blob check (each distinct blob read once): its digest and size,
+    the imports and exports the descriptor lists (when it lists them), and every capability its bridge requires
+    exported. Digest -> the file holding exactly the checked bytes."""
     from .distributions import capability_problem
 
     blobs: dict[str, Path] = {}
+    scans: dict[str, ScannedFile | None] = {}  # digest -> its scan: each distinct blob is read once
     for component in components:
 
         def listed(scanned: ScannedFile, component: ProvidedComponent = component) -> str | None:
@@ -608,18 +617,21 @@ def _check_provided(
                 tuple(sorted(component.exports)),
             ):
                 return f"its imports or exports are not what {says} lists"
-            return None
+            return capability_problem(distribution or says, component, (name for name, _ in exports))
 
         where = f"component {component.id!r}: {'blob ' if '/blobs/' in component.relative else ''}{component.relative}"
         digest = component.digest or ""
+        if digest in scans:  # read already: only what this entry lists is compared
+            earlier = scans[digest]
+            problem = listed(earlier) if earlier is not None else None
+            if problem is not None:
+                report.problems.append(f"{where}: {problem}")
+            continue
+        scans[digest] = None
         checked = _check_blob(root, component.relative, digest, where, says, limits, report, copy_to, listed)
-        if checked is None:
-            continue
-        missing = capability_problem(distribution or says, component, (e.name for e in checked[0].info.exports))
-        if missing is not None:
-            report.problems.append(missing)
-            continue
-        blobs[digest] = checked[1]
+        if checked is not None:
+            scans[digest] = checked[0]
+            blobs[digest] = checked[1]
     report.checked_components = len(blobs)
     return blobs
 

@@ -227,8 +227,8 @@ def test_a_capability_skew_is_refused_by_verify_and_by_an_app_build(
         status, _, err = cli(capsys, "verify", str(wheel))
         exports = ", ".join(f"zstd:compression/{i}@{v}" for i, v in sorted(interfaces.items()))
         expected = (
-            f"zstd-cap 0.1.0: _zstd_cap/pyforge-pkg.toml requires zstd:compression/advanced@0.1.0, which component "
-            f"'zstd.component' (_zstd_cap_component/zstd.component.wasm) does not export; it exports {exports}"
+            "component 'zstd.component': _zstd_cap_component/zstd.component.wasm: _zstd_cap/pyforge-pkg.toml of "
+            f"zstd-cap 0.1.0 requires zstd:compression/advanced@0.1.0, which it does not export (it exports {exports})"
         )
         assert status == 1 and err.count(" - ") == 1 and expected in err, err
 
