@@ -199,3 +199,48 @@ def test_a_descriptor_naming_one_blob_many_times_reads_it_once(tmp_path: Path, c
     assert code == 0 and "OK (provides 41 components" in output, output
     read = int(output.rsplit("READ ", 1)[1].split()[0])
     assert read < 3 * PAD, f"{read} bytes read for one {PAD}-byte blob listed 41 times"
+
+
+# -- 5. pylon.json's references are a distribution name and a version, printed escaped ----------------
+
+
+def small_bundle(tmp_path: Path, hook: str = BASE_HOOK) -> Path:
+    from hatch_pylon.build.pipeline import build_bundle
+    from hatch_pylon.build.project import load_project
+
+    project = tmp_path / "demo-project"
+    base_project(project, hook)
+    return build_bundle(load_project(project)).write_to(tmp_path / "bundle")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        (
+            "distribution",
+            "x\x1b]0;owned\x07\x1b[2J",
+            r"references[0].distribution is not a distribution name: 'x\x1b]0;",
+        ),
+        ("version", "1.0' ; touch pwned ; echo '", "references[0].version is not a version (PEP 440): \"1.0' ; touch"),
+        ("version", "1.0\n", r"references[0].version is not a version (PEP 440): '1.0\n'"),
+    ],
+    ids=["escapes-in-name", "quote-in-version", "newline-in-version"],
+)
+def test_a_reference_that_is_not_a_name_and_version_is_refused_escaped(
+    tmp_path: Path, field: str, value: str, fragment: str
+) -> None:
+    import json
+
+    bundle = small_bundle(tmp_path)
+    plan = json.loads((bundle / "plan.json").read_bytes())
+    digest = bytes(next(c for c in plan["components"] if c["id"] == "p")["digest"]).hex()
+    meta = json.loads((bundle / "pylon.json").read_bytes())
+    reference = {"distribution": "capdist", "version": "1.0", "components": [{"id": "p", "digest": digest}]}
+    meta["references"] = [{**reference, field: value}]
+    (bundle / "pylon.json").write_text(json.dumps(meta))
+    (bundle / ".compose" / "blobs" / digest[:2] / digest[2:]).unlink()  # it stays in the referenced distribution
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, str(bundle))
+        assert code == 1 and fragment in output, (command, output)
+        assert "\x1b" not in output and "' ; touch pwned" not in output.replace(fragment, ""), (command, output)
+    assert not (tmp_path / "pwned").exists()

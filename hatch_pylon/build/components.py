@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .._errors import ComponentFormatError, ComponentsError, PylonError
+from .._errors import ComponentFormatError, ComponentsError, PylonError, shell_word
 from .._fs import LARGE_FILE
 from ..bundle.distributions import ComponentDistribution, ProvidedComponent, component_path, installed
 from ..wasm.binary import Limits, ScannedFile, scan
@@ -86,7 +86,7 @@ def scan_candidates(
     totals = [0, 0]
     candidates: list[Candidate] = []
     limits = Limits(max_size=config.max_component_size, max_externs=config.max_imports)
-    outcomes = _scan_all(jobs, ingest, limits, config.distributed)
+    outcomes = _scan_all(jobs, ingest, limits, config.distributed, keep_types=config.validate == "types")
     for job, outcome in zip(jobs, outcomes):
         if isinstance(outcome, str):
             problems.append(f"{job.origin}: {_display(config, job)}{outcome}")
@@ -117,7 +117,7 @@ def _source_problem(source: tuple[ComponentDistribution, ProvidedComponent], sca
         return (
             f"{where} does not match its descriptor (sha256 {scanned.digest}, {scanned.size} bytes; "
             f"{distribution.descriptor} says {provided.digest}, {provided.size} bytes); reinstall it: "
-            f"pip install --force-reinstall '{distribution.requirement}'"
+            f"pip install --force-reinstall {shell_word(distribution.requirement)}"
         )
     problem = capability_problem(distribution.label, provided, (e.name for e in scanned.info.exports))
     return None if problem is None else f"component {provided.id!r}: {provided.relative}: {problem}"
@@ -138,8 +138,12 @@ def _display(config: PylonConfig, job: _Job) -> str:
 _MAX_WORKERS = 4
 
 
-def _scan_all(jobs: list[_Job], ingest: Ingest | None, limits: Limits, distributed: str) -> list[ScannedFile | str]:
-    """Scan every job, concurrently where that pays; the outcomes come back in job order.
+def _scan_all(
+    jobs: list[_Job], ingest: Ingest | None, limits: Limits, distributed: str, keep_types: bool = False
+) -> list[ScannedFile | str]:
+    """Scan every job, concurrently where that pays; the outcomes come back in job order. ``keep_types``:
+    each scan keeps the sections the type check decodes, so no file is read twice. A distribution's component
+    is staged only when it is copied (``copied``).
 
     Files go to a thread pool, unless together they are too few bytes to
     repay starting one. The exception is a project with a single large file
@@ -163,7 +167,7 @@ def _scan_all(jobs: list[_Job], ingest: Ingest | None, limits: Limits, distribut
 
     def scan_one(index: int) -> ScannedFile | str:
         source = jobs[index].source
-        return _scan(jobs[index], ingest if source is None or copied(source, distributed) else None, limits)
+        return _scan(jobs[index], ingest if source is None or copied(source, distributed) else None, limits, keep_types)
 
     if workers == 1 or sum(sizes[i] for i in pooled) < LARGE_FILE:
         for index in pooled:
@@ -188,12 +192,12 @@ def _size(path: Path) -> int:
         return 0  # the scan will say what is wrong with it
 
 
-def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str:
+def _scan(job: _Job, ingest: Ingest | None, limits: Limits, keep_types: bool = False) -> ScannedFile | str:
     """The scanned file, or the problem (as text following the path)."""
     name = os.fspath(job.path)
     try:
         sink = ingest.sink(name) if ingest else None
-        scanned = scan(name, sink, limits, via=sink.reading if sink else None)
+        scanned = scan(name, sink, limits, via=sink.reading if sink else None, keep_types=keep_types)
     except ComponentFormatError as error:
         if ingest is not None:
             ingest.failed(name)

@@ -21,7 +21,6 @@ from .._errors import ConfigError, quoted
 from .._layout import DEFAULT_MAX_COMPONENT_SIZE
 from ..composectl.plan import Capability, Policy, Secret
 from .expand import MAX_DEFAULT_DEPTH, TooDeep, expand_variables
-from .manifest import read_manifest
 from .schema import (
     DEFAULT_MAX_IMPORTS,
     HATCH_TABLE,
@@ -350,6 +349,8 @@ class _Parser:
         shown = self.path_text(value, self.key("manifest"))
         if shown is None:
             return None, ()
+        from .manifest import read_manifest  # only a project naming a manifest pays for reading one
+
         path = self.root / shown
         sources = []
         for entry_key, values in read_manifest(path, shown, self.key("manifest"), self.problems):

@@ -394,7 +394,8 @@ def _check_types(resolution: Resolution, say: Say) -> None:
     from ..bundle.typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    report = type_problems(files, list(resolution.bindings), None)
+    shaping = {c.id: c.file.shaping for c in resolution.components if c.file.shaping is not None}
+    report = type_problems(files, list(resolution.bindings), None, shaping=shaping)
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     undecided = set(report.skipped)

@@ -277,7 +277,7 @@ def rule_problems(option: Option, value: Any, key: str) -> list[str]:
         if message is not None:
             problems.append(f"{key}{'' if index is None else f'[{index}]'}: {message}")
     first: dict[str, int] = {}
-    for index, item in items if option.unique is not None else ():
+    for index, item in enumerate(value) if option.unique is not None and isinstance(value, list) else ():
         entry = f"{key}[{index}]"
         name = item if option.unique == "*" else item.get(option.unique) if isinstance(item, Mapping) else None
         if not isinstance(name, str) or any(problem.startswith(entry) for problem in problems):

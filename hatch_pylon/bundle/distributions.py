@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._errors import ArchiveError, ComponentsError, TooLarge, bullets, printable, quoted
+from .._errors import ArchiveError, ComponentsError, TooLarge, bullets, printable, quoted, shell_word
 from .._fs import os_reason, read_small
 from .._layout import STORE_DIR, blob_relpath, is_digest
 
@@ -379,8 +379,8 @@ def installed(name: str) -> ComponentDistribution:
     if found is None:
         raise ComponentsError(
             f"component distribution {name!r} is not installed here nor in $PYTHON_WASM_HOME/site-packages "
-            f"({printable(str(python_wasm_site()))}); install it (pip install {name}, or python-wasm pip install "
-            f"{name}) or, for a build, add it to build-system.requires"
+            f"({printable(str(python_wasm_site()))}); install it (pip install {shell_word(name)}, or python-wasm pip "
+            f"install {shell_word(name)}) or, for a build, add it to build-system.requires"
         )
     return read_distribution(found[0], name, found[1])
 
@@ -528,7 +528,7 @@ def component_path(distribution: ComponentDistribution, provided: ProvidedCompon
     except FileNotFoundError:
         raise ComponentsError(
             f"{distribution.label}: component {provided.id!r} is missing ({provided.relative}); reinstall it: "
-            f"pip install --force-reinstall '{distribution.requirement}'"
+            f"pip install --force-reinstall {shell_word(distribution.requirement)}"
         ) from None
     return path
 
@@ -560,17 +560,33 @@ def references_json(references: Iterable[Reference]) -> list[dict[str, Any]]:
     ]
 
 
+_DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508's name
+
+
+class BadReference(ValueError):
+    """A reference whose distribution name or version is not one: the message names the field and its value."""
+
+
 def parse_references(value: Any) -> tuple[Reference, ...] | None:
-    """The ``references`` of a bundle record; None when malformed."""
+    """The ``references`` of a bundle record; None when malformed.
+
+    Each ``distribution`` must be a distribution name (PEP 508, as PEP 503 normalizes it) and each ``version``
+    a version (PEP 440, spelled without spaces), or ``BadReference`` says which is not: both reach messages and
+    the commands they suggest.
+    """
     if not isinstance(value, list):
         return None
     result = []
-    for entry in value:
+    for index, entry in enumerate(value):
         if not isinstance(entry, Mapping):
             return None
         name, version, components = entry.get("distribution"), entry.get("version"), entry.get("components")
         if not (isinstance(name, str) and name and isinstance(version, str) and version):
             return None
+        if not _DISTRIBUTION_NAME.fullmatch(name):
+            raise BadReference(f"references[{index}].distribution is not a distribution name: {quoted(name)}")
+        if not _is_version(version):
+            raise BadReference(f"references[{index}].version is not a version (PEP 440): {quoted(version)}")
         if not isinstance(components, list) or not components:
             return None
         pairs = []
@@ -585,6 +601,18 @@ def parse_references(value: Any) -> tuple[Reference, ...] | None:
             pairs.append((item["id"], item["digest"]))
         result.append(Reference(name, version, tuple(sorted(pairs))))
     return tuple(result)
+
+
+def _is_version(text: str) -> bool:
+    from packaging.version import InvalidVersion, Version  # hatchling's dependency, so always here
+
+    if not text.isascii() or any(c.isspace() for c in text):
+        return False
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 class Located(NamedTuple):
@@ -605,7 +633,7 @@ def locate_references(references: Iterable[Reference], *, required: bool) -> Loc
     located = Located({}, [], [])
     for reference in references:
         ids = ", ".join(cid for cid, _ in reference.components)
-        install = f"pip install '{reference.requirement}'"
+        install = f"pip install {shell_word(reference.requirement)}"
         if not is_installed(reference.distribution):
             if required:
                 located.problems.append(_referenced(reference, ids, f"it is not installed; {install}"))
@@ -633,11 +661,11 @@ def locate_references(references: Iterable[Reference], *, required: bool) -> Loc
                         reference,
                         cid,
                         f"{distribution.label} does not provide a component with sha256 {digest}; "
-                        f"reinstall it: pip install --force-reinstall '{reference.requirement}'",
+                        f"reinstall it: pip install --force-reinstall {shell_word(reference.requirement)}",
                     )
                 )
                 continue
-            advice = f"reinstall it: pip install --force-reinstall '{reference.requirement}'"
+            advice = f"reinstall it: pip install --force-reinstall {shell_word(reference.requirement)}"
             located.blobs[digest] = (distribution.base, provided.relative, f"{distribution.label} ({advice})")
     return located
 

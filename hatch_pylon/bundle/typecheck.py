@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Union
 from .._errors import printable
 from .._fs import open_regular, os_reason, sha256_hex
 from ..composectl.plan import Binding
-from ..wasm.signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
+from ..wasm.signatures import (
+    InstanceSignatures,
+    Item,
+    Signature,
+    Undecidable,
+    decode_file,
+    decode_types,
+    describe,
+    uses_resources,
+)
 
 if TYPE_CHECKING:
     from ..wasm.compiler import Compiler
@@ -40,11 +49,14 @@ def type_problems(
     bindings: list[Binding],
     compiler: CompilerSource,
     compile_all: bool = False,
+    shaping: Mapping[str, bytes] | None = None,
 ) -> TypeReport:
     """Type-check ``bindings`` between components given as id -> (file, expected sha256).
 
     Import and export types are decoded from each binary, mapped rather than
-    read whole. A component the decoder does not model is compiled instead
+    read whole, or from ``shaping[id]``: the type sections a scan kept from
+    the bytes it hashed (``ScannedFile.shaping``), so the file is not read
+    again. A component the decoder does not model is compiled instead
     (through the cache), and so is every component with ``compile_all``,
     which also proves wasmtime accepts its code. ``compiler`` is a Compiler,
     or a callable making one (or None) only when the first compile is needed,
@@ -74,7 +86,11 @@ def type_problems(
             continue
         if not compile_all:
             try:
-                decoded = decode_file(path, exports=expected in with_exports)
+                kept = (shaping or {}).get(component_id)
+                wanted = expected in with_exports
+                decoded = (
+                    decode_file(path, exports=wanted) if kept is None else decode_types(kept, str(path), exports=wanted)
+                )
                 imports[component_id], exports[component_id] = decoded
                 continue
             except Undecidable:

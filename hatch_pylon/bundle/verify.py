@@ -56,6 +56,7 @@ from ..composectl.linkage import exec_refusal, host_provides
 from ..composectl.plan import MAX_PLAN_BYTES, Binding, Plan, parse_plan
 from ..wasm.binary import Limits, ScannedFile, WasmInfo, scan_stream
 from .distributions import (
+    BadReference,
     ComponentDistribution,
     ProvidedComponent,
     Reference,
@@ -272,7 +273,11 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
     plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
-    references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
+    try:
+        references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
+    except BadReference as error:
+        report.problems.append(f"{META_FILE}: {error}")
+        return BundleMeta()
     if (
         references is None
         or not isinstance(ignore, list)
