@@ -244,3 +244,42 @@ def test_a_reference_that_is_not_a_name_and_version_is_refused_escaped(
         assert code == 1 and fragment in output, (command, output)
         assert "\x1b" not in output and "' ; touch pwned" not in output.replace(fragment, ""), (command, output)
     assert not (tmp_path / "pwned").exists()
+
+
+# -- 6. names from binaries reach the terminal escaped ------------------------------------------------
+
+HOSTILE_PARAM = r'(param "x\1b]0;owned\07\1b[2J" u32) (result u32)'
+
+
+def test_names_in_a_binarys_types_are_printed_escaped(tmp_path: Path) -> None:
+    from helpers import write_component
+
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    write_component(project / "root.wasm", imports=["a:b/c@1.0.0"], import_sigs={"a:b/c@1.0.0": HOSTILE_PARAM})
+    code, output = run(tmp_path, "-m", "hatch_pylon", "inspect", "--types", str(project / "root.wasm"))
+    assert code == 0 and r"f: func(x\x1b]0;owned\x07\x1b[2J: u32) -> u32" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", ".", cwd=project)
+    assert code == 1 and r"consumer imports func(x\x1b]0;owned\x07\x1b[2J: u32) -> u32" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
+
+
+TRAPPING_ROOT = r"""(component
+  (core module $m (func (@name "boom\1b]0;owned\07") (export "run") (result i32) unreachable))
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run"))))"""
+
+
+def test_run_v_prints_the_backtraces_function_names_escaped(tmp_path: Path) -> None:
+    import wasmtime
+    from helpers import hook_pyproject
+
+    project = tmp_path / "demo-project"
+    (project / "demo").mkdir(parents=True)
+    (project / "demo" / "__init__.py").write_text("")
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(TRAPPING_ROOT))
+    (project / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\n'))
+    code, output = run(tmp_path, "-m", "hatch_pylon", "run", "-v", ".", cwd=project)
+    assert code != 0 and r"boom\x1b]0;owned\x07" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output

@@ -45,8 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, PylonError):
             raise
-        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {error}", file=sys.stderr)
+        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {_shown(str(error))}", file=sys.stderr)
         return int(getattr(error, "exit_status", 1))
+
+
+def _shown(text: str) -> str:
+    """``text``, each line through ``_errors.printable``: what wasmtime says (a backtrace's function names, a
+    link error's import names) comes from the binary, and no line of it may drive the terminal."""
+    from .._errors import printable
+
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class _Args:
@@ -419,7 +427,7 @@ def _run(args: argparse.Namespace) -> int:
             status, value = runtime.run(args.args, options)
         except GuestStopped as stopped:
             if args.verbose and stopped.detail:
-                print(stopped.detail, file=sys.stderr)
+                print(_shown(stopped.detail), file=sys.stderr)  # wasmtime's backtrace names the binary's functions
             raise
     if value is not None:
         print(value)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .._errors import printable
+from .._errors import printable, quoted
 from .._fs import open_regular, os_reason, sha256_hex
 from ..composectl.plan import Binding
 from ..wasm.signatures import (
@@ -147,9 +147,9 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
     wanted = imports.get(binding.import_name)
     offered = exports.get(binding.export_name)
     if wanted is None:
-        return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
+        return [f"{label}: {consumer} has no import {quoted(binding.import_name)}"]
     if offered is None:
-        return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
+        return [f"{label}: {provider} has no export {quoted(binding.export_name)}"]
     if isinstance(wanted, Signature) and isinstance(offered, Signature):
         return _compare({"": wanted}, {"": offered}, label)
     if not isinstance(wanted, InstanceSignatures) or not isinstance(offered, InstanceSignatures):
@@ -160,10 +160,13 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
 def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
     problems = []
     for name, item in sorted(wanted.items()):
-        where = f"function {name!r}" if name else "the function"
+        where = f"function {quoted(name)}" if name else "the function"
         match = offered.get(name)
         if match is None:
-            problems.append(f"{label}: provider does not export {where} ({item})")
+            problems.append(f"{label}: provider does not export {where} ({printable(str(item))})")
         elif item.shape != match.shape:
-            problems.append(f"{label}: {where} differs: consumer imports {item}, provider exports {match}")
+            problems.append(
+                f"{label}: {where} differs: consumer imports {printable(str(item))}, "
+                f"provider exports {printable(str(match))}"
+            )
     return problems
