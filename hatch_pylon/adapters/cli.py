@@ -309,6 +309,8 @@ def _verify(args: argparse.Namespace) -> int:
     # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
     with _open(args.target) as bundle:
+        if bundle.dist_info is not None:
+            return _verify_distribution(args.target, bundle)
         if bundle.provided is not None:
             return _verify_provided(args.target, bundle)
         verified = verify_bundle(
@@ -360,6 +362,39 @@ def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def
     print(
         f"{target}: {_paint('OK', 'ok', sys.stdout)} (provides {plural(len(checked.components), 'component')}: "
         f"{ids}; blobs re-hashed, imports and exports as the descriptor lists them)"
+    )
+    return 0
+
+
+def _verify_distribution(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
+    """A component distribution laid out as installed (an installed one, or an unpacked extension wheel)."""
+    from .._errors import bullets, plural
+    from ..bundle.distributions import BUILD_ENVIRONMENT, DESCRIPTOR
+    from ..bundle.verify import verify_distribution
+
+    assert bundle.dist_info is not None
+    found_in = BUILD_ENVIRONMENT if bundle.kind == "distribution" else "the wheel"
+    if bundle.kind == "distribution":
+        from ..bundle.distributions import find_distribution
+
+        found = find_distribution(target.removeprefix("dist:"))
+        found_in = found[1] if found is not None else found_in
+    checked = verify_distribution(bundle.folder, bundle.dist_info, found_in)
+    problems = [*bundle.problems, *checked.report.problems]
+    if problems:
+        failed = _paint("failed verification", "error", sys.stderr)
+        print(f"{target}: {failed} ({plural(len(problems), 'problem')}):\n{bullets(problems)}", file=sys.stderr)
+        return 1
+    assert checked.distribution is not None
+    components = checked.distribution.components
+    required = sorted({name for c in components for name in c.requires})
+    exported = plural(len(required), "required capability", "required capabilities")
+    capabilities = f"; {exported} exported" if required else ""
+    where = f" (found in {found_in})" if bundle.kind == "distribution" else ""
+    print(
+        f"{target}: {_paint('OK', 'ok', sys.stdout)} ({checked.distribution.label}{where} provides "
+        f"{plural(len(components), 'component')}: {', '.join(c.id for c in components)}; files re-hashed against "
+        f"{'its descriptor' if DESCRIPTOR in checked.distribution.descriptor else 'RECORD'}{capabilities})"
     )
     return 0
 

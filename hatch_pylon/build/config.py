@@ -76,6 +76,7 @@ class PylonConfig(NamedTuple):
     root_id: str = "python"
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
+    distributed_set: bool = False  # written in the table (not the default)
     provides: tuple[str, ...] = ()
     registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
@@ -197,6 +198,7 @@ class _Parser:
             root_id=root_id,
             component_distributions=distributions,
             distributed=top["distributed"],
+            distributed_set="distributed" in self.raw,
             provides=provides,
             registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
