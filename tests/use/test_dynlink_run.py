@@ -33,7 +33,7 @@ def project_with(root: Path, components: dict[str, Path], name: str = "dyn-pkg")
     root.mkdir(parents=True)
     caps = root / "caps"
     caps.mkdir()
-    for wat in (SAMPLE / "caps").glob("*.wat"):
+    for wat in (SAMPLE / "caps" / name for name in ("arrow-core.wat", "pylon-math.wat")):
         (caps / f"{wat.stem}.wasm").write_bytes(wasmtime.wat2wasm(wat.read_text(encoding="utf-8")))
     for file_name, source in components.items():
         shutil.copy(source, root / file_name if file_name == "root.wasm" else caps / file_name)
@@ -166,12 +166,25 @@ def test_each_resolution_gets_its_own_store_and_dropping_the_handle_frees_it(
          "determinism"),
     ],
 )  # fmt: skip
-def test_the_gates_deny_a_plan_without_the_capability_or_under_strict(
+def test_run_refuses_what_exec_refuses_and_lenient_shows_the_linkers_own_gates(
     hybrid_bundle: Path, tmp_path: Path, capabilities, strict: bool, expected: str, capsys
 ) -> None:
     folder = edited(hybrid_bundle, tmp_path / "bundle", capabilities=capabilities, strict=strict)
-    status, out = run(folder, "id=echo", "upper:x", capsys=capsys)
-    assert status == 0 and expected in out, out
+    assert main(["run", str(folder), "id=echo", "upper:x"]) == 1
+    refused = capsys.readouterr()
+    reason = (
+        "composectl's exec refuses this static plan: it links a static plan's composed component with WASI alone, "
+        "so the root's import compose:dynlink/linker@0.1.0 is not served"
+        if strict
+        else "composectl's exec refuses this runtime plan (flavor B): runtime linking requires the 'dynlink:resolve' "
+        "and 'dynlink:invoke' capabilities (exec-capability-denied"
+    )
+    assert reason in refused.err and "(hatch-pylon run --lenient runs it anyway)" in refused.err, refused.err
+    assert refused.out == "" and "Traceback" not in refused.err
+    status = main(["run", "--lenient", str(folder), "id=echo", "upper:x"])
+    lenient = capsys.readouterr()
+    assert status == 0 and expected in lenient.out, lenient
+    assert lenient.err.count(reason) == 1 and "running it anyway, as hatch-pylon runs it (--lenient)" in lenient.err
 
 
 def test_a_flavor_a_consumer_reaches_its_provider_in_its_own_store(
@@ -195,3 +208,28 @@ def test_a_flavor_a_consumer_reaches_its_provider_in_its_own_store(
         0,
         "err ExecTrap: provider endpoint error: cannot x (context None)",
     )
+
+
+def test_run_refuses_a_flavor_a_plan_without_dynlink_invoke_as_exec_does(
+    tmp_path: Path, dynlink_components: dict[str, Path], capsys
+) -> None:
+    project = project_with(
+        tmp_path / "project",
+        {"root.wasm": dynlink_components["consumer"], "echo.wasm": dynlink_components["provider"]},
+    )
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "policy": {"capabilities": [{"name": "dynlink:resolve"}]}}
+    warnings: list[str] = []
+    config = load_config(raw, project_root=project, project_name="a")
+    folder = build_bundle(config, say=warnings.append).write_to(tmp_path / "bundle")
+    reason = (
+        "composectl's exec refuses this runtime plan (flavor A): runtime linking requires the 'dynlink:resolve' and "
+        "'dynlink:invoke' capabilities (exec-capability-denied; policy.capabilities lacks 'dynlink:invoke'); add "
+        "them to the policy's capabilities"
+    )
+    assert warnings == [f"warning: {reason}"]  # the build says it once
+    assert main(["run", str(folder)]) == 1
+    refused = capsys.readouterr()
+    assert f"{reason} (hatch-pylon run --lenient runs it anyway)" in refused.err and refused.out == ""
+    assert main(["run", "--lenient", str(folder)]) == 0
+    lenient = capsys.readouterr()
+    assert lenient.out == "HELLO FROM CONSUMER\n" and lenient.err.count(reason) == 1

@@ -10,17 +10,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import SpyCompiler, write_component
+from helpers import SAMPLE_OUTPUT, SpyCompiler, write_component
 
 from hatch_pylon._errors import PylonError
 from hatch_pylon.adapters.cli import main
 from hatch_pylon.build.config import load_config
 from hatch_pylon.build.pipeline import build_bundle
+from hatch_pylon.bundle.verify import verify_bundle
+from hatch_pylon.composectl.linkage import FLAVOR_B, ExecDecision
 from hatch_pylon.use.runtime import Runtime
 from hatch_pylon.wasm.compiler import Compiler
 
 REPO = Path(__file__).resolve().parents[2]
-EXPECTED = "sum-range(10) = 55; mul(6, 7) = 42"
 
 
 @pytest.fixture
@@ -30,9 +31,31 @@ def bundle_folder(sample_wheel: Path, tmp_path: Path) -> Path:
     return tmp_path / "wheel" / "sample_pkg" / "_pylon"
 
 
-def test_runs_the_bundle_in_process(bundle_folder: Path, compile_cache: Path) -> None:
+def test_runs_the_bundle_in_process(bundle_folder: Path, compile_cache: Path, capfd) -> None:
     status, value = Runtime(bundle_folder, SpyCompiler(compile_cache)).run()
-    assert (status, value) == (0, EXPECTED)
+    assert (status, value) == (0, None)  # the root's wasi:cli/run printed its lines
+    assert capfd.readouterr().out == SAMPLE_OUTPUT
+
+
+def test_the_sample_is_a_plan_composectls_exec_runs_and_nothing_warns(
+    sample_project: Path, sample_wheel: Path, bundle_folder: Path, compile_cache: Path
+) -> None:
+    """A Pylon in its real shape: typed caps bound in the plan and the host's linker (flavor B), runtime linkage,
+    an endpoint provider in its registry; plan, verify and run say nothing but what they are asked."""
+    report = verify_bundle(bundle_folder).report
+    assert report.ok and report.notes == [] and report.exec == ExecDecision(FLAVOR_B)
+    env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(compile_cache)}
+    for command in (["plan", str(sample_project)], ["verify", str(sample_wheel)], ["run", str(sample_wheel)]):
+        done = subprocess.run([sys.executable, "-m", "hatch_pylon", *command], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "warning" not in done.stderr and "note:" not in done.stderr, done.stderr
+    assert (
+        "linkage: runtime"
+        in subprocess.run(
+            [sys.executable, "-m", "hatch_pylon", "plan", str(sample_project)], capture_output=True, text=True, env=env
+        ).stdout
+    )
+    assert done.stdout == SAMPLE_OUTPUT  # the typed call, then the late-bound one
 
 
 def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, tmp_path: Path) -> None:
@@ -63,9 +86,8 @@ def test_an_interface_exporting_only_a_resource_type_runs_composed(tmp_path: Pat
 
     (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm((tmp_path / "root.wat").read_text()))
     write_component(tmp_path / "caps/files.wasm", exports=["r:s/files@1.0.0"])
-    config = load_config(
-        {"root": "root.wasm", "component-dirs": ["caps"]}, project_root=tmp_path, project_name="d", environ={}
-    )
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "linkage": "static"}
+    config = load_config(raw, project_root=tmp_path, project_name="d", environ={})
     folder = build_bundle(config).write_to(tmp_path / "bundle")
     # wasm-tools composes it, and says the provider's interface (no resource in it) does not fit the import
     with pytest.raises(PylonError, match=r"cannot compose .* to run it: wasm-tools compose failed:\n.*not compatible"):
@@ -83,11 +105,11 @@ def test_trust_writes_composectl_entries(sample_wheel: Path, tmp_path: Path, cap
     assert main(["trust", str(sample_wheel), "--store", str(store)]) == 0
     entries = sorted(store.glob("trust/*/*.json"))
     blobs = sorted(store.glob("blobs/*/*"))
-    assert len(entries) == len(blobs) == 3
+    assert len(entries) == len(blobs) == 4
     for entry, blob in zip(entries, blobs):
         assert entry.parent.name == blob.parent.name and entry.name == f"{blob.name}.json"
         assert json.loads(entry.read_text()) == {"signer": "hatch-pylon", "backend": "dev"}
-    assert capsys.readouterr().out.count("trust/") == 3
+    assert capsys.readouterr().out.count("trust/") == 4
 
 
 @pytest.mark.slow
@@ -111,11 +133,11 @@ def test_installed_wheel_runs_from_a_fresh_venv(sample_wheel: Path, tmp_path: Pa
         [str(venv / "bin" / "hatch-pylon"), "run", "sample-pkg"], capture_output=True, text=True, env=env
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == EXPECTED + "\n"
+    assert result.stdout == SAMPLE_OUTPUT
     verified = subprocess.run(
         [str(venv / "bin" / "hatch-pylon"), "verify", "sample-pkg"], capture_output=True, text=True, env=env
     )
-    assert verified.returncode == 0 and "OK (3 components, 3 bindings" in verified.stdout
+    assert verified.returncode == 0 and "OK (4 components, 3 bindings" in verified.stdout
 
 
 @pytest.mark.parametrize(("discriminant", "status"), [(0, 0), (1, 1)])
