@@ -2,8 +2,8 @@
 
 What composectl's host does (``hosts/wasmtime/src/dynlink.rs``), and so what this does:
 
-- **the linker** (``compose:dynlink/linker@0.1.x``, flavor B): ``resolve-by-id`` maps
-  a plan component id to its digest (unknown: ``invalid-input``, ``unknown component
+- **the linker** (``compose:dynlink/linker``, flavor B, defined under the name the guest imports):
+  ``resolve-by-id`` maps a plan component id to its digest (unknown: ``invalid-input``, ``unknown component
   id: <id>``) and goes on as ``resolve-by-digest``, which refuses under strict
   determinism and without ``dynlink:resolve`` (``exec-capability-denied``), accepts
   only the digest of a verified plan component (else ``trust-untrusted-source``),

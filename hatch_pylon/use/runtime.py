@@ -220,7 +220,7 @@ class Runtime:
             raise RunError(
                 f"{printable(component_id)} imports {printable(', '.join(unserved))}, which hatch-pylon's runtime host "
                 "does not implement "
-                "(it serves compose:dynlink/linker@0.1.x and type-only sys:compose interfaces)"
+                "(it serves compose:dynlink/linker and type-only sys:compose interfaces)"
             )
         linkers = [name for name in served if is_linker(name)]
         if not linkers:

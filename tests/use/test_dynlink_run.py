@@ -233,3 +233,19 @@ def test_run_refuses_a_flavor_a_plan_without_dynlink_invoke_as_exec_does(
     assert main(["run", "--lenient", str(folder)]) == 0
     lenient = capsys.readouterr()
     assert lenient.out == "HELLO FROM CONSUMER\n" and lenient.err.count(reason) == 1
+
+
+def test_a_provider_blob_changed_after_verification_is_blob_not_found_to_the_guest(
+    hybrid_bundle: Path, tmp_path: Path, compile_cache: Path
+) -> None:
+    folder = tmp_path / "bundle"
+    shutil.copytree(hybrid_bundle, folder)
+    runtime = Runtime(folder, Compiler(compile_cache))
+    runtime.load()  # verified: the echo provider is read and compiled only when the guest resolves it
+    digest = runtime.plan.digest_of("echo")
+    blob = folder / ".compose" / "blobs" / digest[:2] / digest[2:]
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes() + b"\0")
+    status, value = runtime.run(["id=echo", "upper:x"])
+    assert status == 0 and "resolve echo: err blob-not-found: " in value, value  # composectl's code for any blob
+    assert "changed after it was verified" in value
