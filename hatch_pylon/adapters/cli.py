@@ -227,13 +227,14 @@ _SAID: set[str] = set()
 
 
 def _say(message: str) -> None:
-    """One line on stderr; a line said before in this command is not repeated (a build and the gate after it
-    may find the same thing)."""
+    """One line on stderr; what was said before in this command, as a warning or a note, is not repeated (a
+    build and the gate after it may find the same thing)."""
     from .._errors import WARNING
 
-    if message in _SAID:
+    said = message.removeprefix(WARNING).removeprefix("note: ")
+    if said in _SAID:
         return
-    _SAID.add(message)
+    _SAID.add(said)
 
     if message.startswith(WARNING):
         message = f"{_paint(WARNING.rstrip(), 'warning', sys.stderr)} {message[len(WARNING) :]}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from helpers import component_wat, write_component
+from helpers import component_wat, hook_pyproject, write_component
 
 from hatch_pylon._errors import WARNING, ResolveError
 from hatch_pylon._layout import STORE_DIR, blob_relpath
@@ -201,3 +201,38 @@ def test_composectl_refuses_a_runtime_plan_without_the_dynlink_capabilities(tmp_
         "'dynlink:resolve' and 'dynlink:invoke' capabilities (exec-capability-denied; policy.capabilities lacks "
         "'dynlink:invoke'); add them to the policy's capabilities"
     ]
+
+
+def test_a_plan_exec_refuses_is_said_once_per_command_and_run_refuses_it_unless_lenient(tmp_path: Path, capsys) -> None:
+    project = tmp_path / "app"
+    (project / "caps").mkdir(parents=True)
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(CALLING_ROOT))
+    (project / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(SEVEN))
+    (project / "pyproject.toml").write_text(hook_pyproject("app", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    reason = "composectl's exec refuses this runtime plan (flavor A): provider does not export compose:dynlink/endpoint"
+    for command in (["plan", str(project)], ["verify", str(project)]):
+        assert main(command) == 0
+        assert capsys.readouterr().err.count(reason) == 1, command  # the build's warning, not the gate's note again
+    assert main(["run", str(project)]) == 1
+    refused = capsys.readouterr()
+    assert refused.out == "" and f"error: {project}: {reason}" in refused.err
+    assert "(hatch-pylon run --lenient runs it anyway)" in refused.err
+    assert main(["run", "--lenient", str(project)]) == 0
+    lenient = capsys.readouterr()
+    assert lenient.out == "7\n" and lenient.err.count(reason) == 1 and "(--lenient)" in lenient.err
+
+
+CALLING_ROOT = """(component
+  (import "a:b/c@1.0.0" (instance $c (export "f" (func (result u32)))))
+  (alias export $c "f" (func $f))
+  (core func $cf (canon lower (func $f)))
+  (core module $m (import "" "f" (func $f (result i32))) (func (export "run") (result i32) call $f))
+  (core instance $i (instantiate $m (with "" (instance (export "f" (func $cf))))))
+  (func $run (result u32) (canon lift (core func $i "run")))
+  (export "run" (func $run)))"""
+SEVEN = """(component
+  (core module $m (func (export "f") (result i32) i32.const 7))
+  (core instance $i (instantiate $m))
+  (func $f (result u32) (canon lift (core func $i "f")))
+  (instance $api (export "f" (func $f)))
+  (export "a:b/c@1.0.0" (instance $api)))"""
