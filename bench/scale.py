@@ -37,9 +37,8 @@ def bundle(folder: Path, count: int) -> tuple[Path, float]:
     """The chain's bundle, and how long the build took (seconds)."""
     chain_graph(folder, count)
     started = time.perf_counter()
-    config = load_config(
-        {"root": "root.wasm", "component-dirs": ["caps"]}, project_root=folder, project_name="chain", environ={}
-    )
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "linkage": "static"}  # a plan composectl's exec runs
+    config = load_config(raw, project_root=folder, project_name="chain", environ={})
     built = build_bundle(config).write_to(folder / "bundle")
     return built, time.perf_counter() - started
 
@@ -83,7 +82,8 @@ def big(work: Path, count: int, limit: int = 256) -> None:
     script = (
         f"import resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); "
         "from hatch_pylon.build.config import load_config; from hatch_pylon.build.pipeline import build_bundle; "
-        "c = load_config({'root': 'root.wasm', 'component-dirs': ['caps']}, project_root=sys.argv[1], "
+        "c = load_config({'root': 'root.wasm', 'component-dirs': ['caps'], 'linkage': 'static'}, "
+        "project_root=sys.argv[1], "
         "project_name='big', environ={}); build_bundle(c).write_to(sys.argv[1] + '/bundle')"
     )
     started = time.perf_counter()

@@ -279,7 +279,7 @@ def test_run_v_prints_the_backtraces_function_names_escaped(tmp_path: Path) -> N
     (project / "demo").mkdir(parents=True)
     (project / "demo" / "__init__.py").write_text("")
     (project / "root.wasm").write_bytes(wasmtime.wat2wasm(TRAPPING_ROOT))
-    (project / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\n'))
+    (project / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\nlinkage = "static"\n'))
     code, output = run(tmp_path, "-m", "hatch_pylon", "run", "-v", ".", cwd=project)
     assert code != 0 and r"boom\x1b]0;owned\x07" in output, output
     assert "\x1b" not in output and "\x07" not in output, output

@@ -323,7 +323,8 @@ def test_an_editable_install_warns_when_the_projects_components_changed(tmp_path
     (project / "app" / "__init__.py").write_text("")
     (project / "root.wasm").write_bytes(wasmtime.wat2wasm(CALLING_ROOT))
     constant_cap(project / "caps" / "p.wasm", 7)
-    (project / "pyproject.toml").write_text(hook_pyproject("app", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    hook = 'root = "root.wasm"\ncomponent-dirs = ["caps"]\nlinkage = "static"\n'
+    (project / "pyproject.toml").write_text(hook_pyproject("app", hook))
     prefix = tmp_path / "prefix"
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run(

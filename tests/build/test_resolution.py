@@ -62,8 +62,9 @@ def component_project(folder: Path, name: str, version: str, hook: str, files: d
     return folder
 
 
-def app_project(folder: Path, name: str, dependencies: str) -> Path:
-    """An app whose root and cap come from distributions; ``dependencies`` is its [project] line(s)."""
+def app_project(folder: Path, name: str, dependencies: str, linkage: str = "static") -> Path:
+    """An app whose root and cap come from distributions; ``dependencies`` is its [project] line(s). Static by
+    default: a root of typed imports is a plan composectl's exec runs composed."""
     package = name.replace("-", "_")
     (folder / package).mkdir(parents=True)
     (folder / package / "__init__.py").write_text("")
@@ -72,6 +73,7 @@ def app_project(folder: Path, name: str, dependencies: str) -> Path:
         f'[project]\nname = "{name}"\nversion = "0.1.0"\n{dependencies}\n'
         f'[tool.hatch.build.targets.wheel]\npackages = ["{package}"]\n'
         '[tool.hatch.build.hooks.pylon]\ncomponent-distributions = ["pylon-root", "pylon-cap-math"]\n'
+        f'linkage = "{linkage}"\n'
     )
     return folder
 
@@ -231,7 +233,8 @@ def test_two_apps_share_one_copy_of_the_real_cpython_root(
     build_here(component_project(tmp_path / "root", "pylon-root", "1.0.0", hook, root_files), folder, "--wheel")
     env = find_links_env(folder, tmp_path)
     for name in ("app-one", "app-two"):
-        app = app_project(tmp_path / name, name, 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]')
+        metadata = 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]'
+        app = app_project(tmp_path / name, name, metadata, linkage="runtime")  # the sample's root: a linker guest
         run([BIN / "uv", "build", "--wheel", "--out-dir", folder, "."], app, env)
         (wheel,) = folder.glob(f"{name.replace('-', '_')}-*.whl")
         assert wheel.stat().st_size < 4096  # the plan and its record: the 17.5 MiB root stays in pylon-root

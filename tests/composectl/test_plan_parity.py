@@ -15,6 +15,7 @@ from helpers import cbor_decode as decode
 from helpers import hook_pyproject, write_component
 
 from hatch_pylon.adapters.cli import main
+from hatch_pylon.composectl.plan import parse_plan
 
 PARITY_HOOK = """root = "root.wasm"
 component-dirs = ["caps"]
@@ -184,6 +185,21 @@ def test_what_composectl_cannot_read_fails_every_command_with_one_message(
         assert message in captured.out + captured.err
         assert "Traceback" not in captured.err and "UnicodeEncodeError" not in captured.err
     assert not (tmp_path / "store").exists()
+
+
+def test_what_composectl_reads_leniently_verifies_and_an_unknown_key_is_named(tmp_path: Path, capsys) -> None:
+    def lenient(text: str) -> str:
+        plan = json.loads(text)
+        plan["linkge"] = "static"  # a typo composectl skips: the plan stays runtime
+        plan["policy"].update(tenant="", capabilities=[{"name": "x", "level": {"optional": None}}] * 2)
+        plan["secrets"][0]["backend_uri"] = "slot-0"
+        return json.dumps(plan)
+
+    bundle = composectl_bundle(tmp_path, lenient)
+    match = OK_LINE.search(out_of(capsys, ["verify", str(bundle)]))
+    assert match and match[1] == parse_plan((bundle / "plan.json").read_bytes(), "plan.json").plan_digest()
+    assert main(["verify", str(bundle)]) == 0
+    assert "note: plan.json: composectl ignores `linkge`; did you mean `linkage`?" in capsys.readouterr().err
 
 
 def test_a_plan_changed_after_the_build_no_longer_matches_its_recorded_digest(parity_project: Path, tmp_path) -> None:

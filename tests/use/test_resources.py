@@ -110,12 +110,12 @@ def test_plain_wasmtime_runs_the_composed_graph(hand_composed: bytes, compile_ca
     assert run_plain(hand_composed, compile_cache) == EXPECTED
 
 
-def test_run_with_runtime_linkage_composes_in_memory(
+def test_run_without_a_composed_component_composes_in_memory(
     codec_components: dict[str, Path], tmp_path: Path, compile_cache: Path, hand_composed: bytes
 ) -> None:
-    wheel = build_wheel(codec_project(tmp_path / "codec-demo", codec_components))
+    wheel = build_wheel(codec_project(tmp_path / "codec-demo", codec_components, 'linkage = "static"\n'))
     with zipfile.ZipFile(wheel) as archive:
-        assert json.loads(archive.read("codec_demo/_pylon/plan.json"))["linkage"] == "runtime"
+        assert "linkage" not in json.loads(archive.read("codec_demo/_pylon/plan.json"))  # static: no compose = true
     ran = hatch_pylon_run(wheel, compile_cache)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == EXPECTED + "\n"
