@@ -216,7 +216,11 @@ def small_bundle(tmp_path: Path, hook: str = BASE_HOOK) -> Path:
 @pytest.mark.parametrize(
     ("field", "value", "fragment"),
     [
-        ("distribution", "x\x1b]0;owned\x07\x1b[2J", r"references[0].distribution is not a distribution name: 'x\x1b]0;"),
+        (
+            "distribution",
+            "x\x1b]0;owned\x07\x1b[2J",
+            r"references[0].distribution is not a distribution name: 'x\x1b]0;",
+        ),
         ("version", "1.0' ; touch pwned ; echo '", "references[0].version is not a version (PEP 440): \"1.0' ; touch"),
         ("version", "1.0\n", r"references[0].version is not a version (PEP 440): '1.0\n'"),
     ],

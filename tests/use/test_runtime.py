@@ -144,3 +144,34 @@ def test_a_root_with_nothing_to_run_is_a_named_error(tmp_path: Path) -> None:
         PylonError, match=r"root 'python' exports neither wasi:cli/run@0\.2\.\* \(with a run function\)"
     ):
         Runtime(folder, Compiler(tmp_path / "cache")).run()
+
+
+ANSWER = """(component
+  (core module $m (func (export "run") (result i32) i32.const 42))
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run")))
+)"""
+
+
+def test_run_takes_one_component_file_with_wasi_alone(tmp_path: Path) -> None:
+    import wasmtime
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hatch_pylon", "run", str(path)], capture_output=True, text=True)
+
+    answer = tmp_path / "answer.composed.wasm"
+    answer.write_bytes(wasmtime.wat2wasm(ANSWER))
+    ran = run(answer)
+    assert (ran.returncode, ran.stdout) == (0, "42\n"), ran.stderr
+    module = tmp_path / "module.wasm"
+    module.write_bytes(wasmtime.wat2wasm('(module (func (export "run")))'))
+    refused = run(module)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"hatch-pylon: error: {module} is a core module, not a component: run the component built from it\n"
+    )
+    importing = write_component(tmp_path / "needs.wasm", imports=["a:b/c@1.0.0"], exports=["run"])
+    refused = run(importing)
+    assert refused.returncode == 1 and "imports a:b/c@1.0.0: run alone, a component is given WASI only" in refused.stderr
+    missing = run(tmp_path / "gone.wasm")
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "file not found" in missing.stderr
