@@ -331,9 +331,14 @@ def _verify(args: argparse.Namespace) -> int:
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
-        f"plan digest {report.plan_digest}"
+        f"plan digest {report.plan_digest}{_relocked(report.relocked_from)}"
     )
     return 0
+
+
+def _relocked(bundled: str) -> str:
+    """How the OK line says the plan proved is not the bundle's own (``distributed-versions = "compatible"``)."""
+    return f" (re-resolved against the installed releases above; the bundle's plan: {bundled})" if bundled else ""
 
 
 def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
@@ -373,6 +378,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say))
+        report = runtime.verified.report
+        for replacement in report.notes if report.relocked_from else ():
+            _say(f"note: {replacement}")
+        if report.relocked_from:
+            _say(f"note: running plan {report.plan_digest}{_relocked(report.relocked_from)}")
         if bundle.kind == "distribution":
             from .._errors import warning
             from ..build.project import editable_changes

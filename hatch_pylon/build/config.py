@@ -139,6 +139,7 @@ class PylonConfig(NamedTuple):
     root_id: str = "python"
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
+    distributed_versions: str = "exact"  # "compatible": references are required >= the version, on its track
     provides: tuple[str, ...] = ()
     registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
@@ -261,6 +262,7 @@ class _Parser:
             root_id=root_id,
             component_distributions=distributions,
             distributed=top["distributed"],
+            distributed_versions=top["distributed-versions"],
             provides=provides,
             registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )

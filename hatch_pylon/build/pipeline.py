@@ -63,7 +63,7 @@ class Bundle(NamedTuple):
 
     @property
     def requirements(self) -> list[str]:
-        """The Requires-Dist the references need: each distribution, exactly the version the build used."""
+        """The Requires-Dist the references need: each distribution at the version the build used (or its track)."""
         return sorted({reference.requirement for reference in self.references})
 
     def write_records(self, folder: Path) -> Path:
@@ -239,7 +239,10 @@ def _references(resolution: Resolution, config: PylonConfig) -> tuple[Reference,
             distribution = component.source[0]
             entry = grouped.setdefault(distribution.name, (distribution.version, []))
             entry[1].append((component.id, component.file.digest))
-    return tuple(Reference(name, version, tuple(sorted(ids))) for name, (version, ids) in sorted(grouped.items()))
+    compatible = config.distributed_versions == "compatible"
+    return tuple(
+        Reference(name, version, tuple(sorted(ids)), compatible) for name, (version, ids) in sorted(grouped.items())
+    )
 
 
 class Provided(NamedTuple):
@@ -333,7 +336,7 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
 
 
 def check_requirements(needed: list[str], declared: list[str], table: str) -> None:
-    """The project's dependencies must require each referenced distribution at exactly the version used."""
+    """The project's dependencies must require each referenced distribution as its reference says."""
     problems = requirement_problems(needed, declared, table)
     if problems:
         raise ResolveError("the project's dependencies do not match its references:\n" + bullets(problems))
@@ -440,7 +443,9 @@ def shipped_bundle(
     say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     bundle = BundleFolder(prebuilt, label, "sdist")
-    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler, references_required=False).or_raise()
+    verified = verify_bundle(
+        bundle, copy_to=staging, compiler=optional_compiler, references_required=False, relock=False
+    ).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked

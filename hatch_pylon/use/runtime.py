@@ -98,6 +98,13 @@ class Runtime:
         self._entry = "run"  # the root's export ``run`` calls
 
     @property
+    def verified(self) -> Verified:
+        """What the gate proved: the plan that runs (re-resolved, for a compatible reference) and its report."""
+        if self._plan is None:
+            self.load()
+        return self._verified
+
+    @property
     def plan(self) -> Plan:
         if self._plan is None:
             self.load()
