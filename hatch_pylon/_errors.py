@@ -68,6 +68,16 @@ def printable(text: str) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def shell_word(text: str) -> str:
+    """``text`` as one word of a command a message suggests (``pip install 'name==1.0'``): quoted by
+    ``shlex.quote``, always in single quotes, so nothing in it can end the word or start another command, and
+    escaped as ``printable`` does."""
+    import shlex
+
+    word = shlex.quote(text)
+    return printable(word if word.startswith("'") else f"'{word}'")
+
+
 def quoted(text: str) -> str:
     """``'text'``, escaped as ``printable`` does (Python's ``repr``, which escapes the same characters)."""
     return repr(text)

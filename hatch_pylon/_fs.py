@@ -10,6 +10,11 @@ Linux-only calls deleted from ``os``):
   tell a dead writer's file from a live one's (a PID says nothing across PID
   namespaces); a file whose writer could not lock it carries ``UNLOCKED_TAG``
   in its name, and for it, as everywhere without locks, only age decides;
+- sweepers remove only what hatch-pylon made: a temp file whose whole name has
+  the shape ``_born_locked`` gives (``is_own_temp``), a private folder whose name
+  has ``mkdtemp``'s shape and that holds its creator's marker file; a name that
+  merely starts like one (a user's ``.tmp-keep``, ``hatch-pylon-notes/``) is
+  never judged, whatever its age;
 - ``os.replace`` over a file another process holds open fails on Windows:
   the temp file is closed and the rename retried.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator
@@ -37,6 +43,7 @@ STALE_AFTER = 24 * 3600  # seconds after which any temp file is garbage, lock or
 _NASCENT_GRACE = 60.0  # seconds; a file still under its nascent name after this was left by a dead writer
 NASCENT_PREFIX = ".tmp~"  # a new file's name until it is locked (see ``_born_locked``)
 UNLOCKED_TAG = "nolock-"  # after the prefix: its writer could not lock it, so a free lock proves nothing
+_TOKEN_HEX = 24  # hex digits of the random part of every name ``_born_locked`` gives
 
 
 class NotRegularFile(OSError):
@@ -206,7 +213,7 @@ def _born_locked(folder: Path, prefix: str) -> tuple[Path, int]:
     """
     import secrets  # here, not at the top: the CLI's start-up does not need it
 
-    token = secrets.token_hex(12)
+    token = secrets.token_hex(_TOKEN_HEX // 2)
     nascent = folder / f"{NASCENT_PREFIX}{token}"
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(nascent, flags, 0o600)
@@ -280,12 +287,30 @@ def atomic_write(target: Path, data: bytes | bytearray, mode: int = 0o644) -> No
         temp.commit(target)
 
 
+def _own_name(prefix: str) -> re.Pattern[str]:
+    """The whole-name shape ``_born_locked(folder, prefix)`` gives: prefix, optional lock-less tag, random hex."""
+    return re.compile(f"{re.escape(prefix)}(?:{re.escape(UNLOCKED_TAG)})?[0-9a-f]{{{_TOKEN_HEX}}}")
+
+
+_OWN_TEMP = _own_name(TEMP_PREFIX)
+_OWN_NASCENT = re.compile(f"{re.escape(NASCENT_PREFIX)}[0-9a-f]{{{_TOKEN_HEX}}}")
+
+
+def is_own_temp(name: str) -> bool:
+    """Whether ``name`` is, in full, the name of a temp file hatch-pylon writes (``TempFile``, or one being born).
+
+    Sweepers and the cache judge by this, never by the prefix alone: a user's ``.tmp-keep`` is not ours.
+    """
+    return bool(_OWN_TEMP.fullmatch(name) or _OWN_NASCENT.fullmatch(name))
+
+
 def sweep_temps(folder: Path) -> list[Path]:
-    """Remove ``.tmp-*`` files in ``folder`` whose writers are gone; returns what was removed."""
+    """Remove hatch-pylon's temp files (``is_own_temp``) in ``folder`` whose writers are gone; returns what was
+    removed. Anything else, whatever its name starts with or its age, is left alone."""
     removed: list[Path] = []
     root_type = type(folder)
     try:
-        entries = [entry for entry in os.scandir(folder) if entry.name.startswith((TEMP_PREFIX, NASCENT_PREFIX))]
+        entries = [entry for entry in os.scandir(folder) if is_own_temp(entry.name)]
     except OSError:
         return removed
     for entry in entries:
@@ -315,12 +340,15 @@ def _abandoned(path: Path) -> bool:
 
 FOLDER_MARKER = ".hatch-pylon-alive"  # inside each private folder; its creator holds a lock on it
 SWEPT_PREFIX = "hatch-pylon-"  # private folders of every kind start with this
+# A private folder's whole name: SWEPT_PREFIX, its kind's words ("unpack-", ...), mkdtemp's 8 random characters.
+_OWN_FOLDER = re.compile(f"{re.escape(SWEPT_PREFIX)}(?:[a-z]+-)*[a-z0-9_]{{8}}")
+_OWN_MARKER = _own_name(FOLDER_MARKER)
 _markers: dict[Path, int] = {}
 
 
 def make_private_folder(prefix: str, parent: Path | None = None) -> Path:
     """A fresh folder (0700) holding a locked marker file, in the temp dir or ``parent``; abandoned ones (killed
-    builds) are swept first.
+    builds) are swept first. ``prefix`` is ``SWEPT_PREFIX`` followed by lower-case words, each ending in ``-``.
 
     The folder is the caller's to remove (``release_private_folder``); if the
     process dies instead, its lock goes with it and the next call sweeps the folder.
@@ -334,7 +362,7 @@ def make_private_folder(prefix: str, parent: Path | None = None) -> Path:
     try:
         _, fd = _born_locked(path, FOLDER_MARKER)
     except OSError:
-        return path  # no marker: only age will tell it is abandoned
+        return path  # no marker: never swept (the caller still removes it)
     _markers[path] = fd
     return path
 
@@ -357,12 +385,17 @@ def release_all_private_folders() -> None:
 
 
 def sweep_private_folders(temp_dir: Path) -> list[Path]:
-    """Remove ``hatch-pylon-*`` folders in ``temp_dir`` whose creators are gone; returns what was removed."""
+    """Remove private folders in ``temp_dir`` whose creators are gone; returns what was removed.
+
+    A folder is judged only when its whole name has the private folders' shape and it holds exactly one
+    marker file of the shape ``make_private_folder`` writes: a folder that merely starts with
+    ``hatch-pylon-`` (a user's ``hatch-pylon-notes/``) is never removed, however old.
+    """
     import shutil
 
     removed: list[Path] = []
     try:
-        entries = [e for e in os.scandir(temp_dir) if e.name.startswith(SWEPT_PREFIX)]
+        entries = [e for e in os.scandir(temp_dir) if _OWN_FOLDER.fullmatch(e.name)]
     except OSError:
         return removed
     for entry in entries:
@@ -380,16 +413,15 @@ def sweep_private_folders(temp_dir: Path) -> list[Path]:
 
 
 def _folder_abandoned(path: Path, info: os.stat_result) -> bool:
+    """Whether ``path`` is a private folder whose creator is gone: it holds its marker (without one it is not
+    known to be ours, and is left), and the marker's lock is free or the folder is over a day old."""
+    markers = [e for e in os.scandir(path) if _OWN_MARKER.fullmatch(e.name)]
+    if len(markers) != 1 or not markers[0].is_file(follow_symlinks=False):
+        return False
     if time.time() - info.st_mtime > STALE_AFTER:
         return True
-    markers = [e for e in os.scandir(path) if e.name.startswith(FOLDER_MARKER)]
-    if (
-        len(markers) != 1
-        or not markers[0].is_file(follow_symlinks=False)
-        or not can_lock()
-        or UNLOCKED_TAG in markers[0].name
-    ):
-        return False  # being created, or made without a lock: age decides
+    if not can_lock() or UNLOCKED_TAG in markers[0].name:
+        return False  # made without a lock: age decides
     fd = os.open(markers[0].path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
         return _lock(fd)  # the lock was free: its creator is gone

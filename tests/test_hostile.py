@@ -1,4 +1,4 @@
-"""Issue 8: hostile sdists, wheels, plans, stores and component folders, each through the command a user runs.
+"""Hostile sdists, wheels, plans, stores and component folders, each through the command a user runs.
 
 Every case asserts one clear message, no traceback, nothing written outside the
 intended folders and nothing left in the (private, per-test) temp dir or store.

@@ -45,8 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, PylonError):
             raise
-        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {error}", file=sys.stderr)
+        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {_shown(str(error))}", file=sys.stderr)
         return int(getattr(error, "exit_status", 1))
+
+
+def _shown(text: str) -> str:
+    """``text``, each line through ``_errors.printable``: what wasmtime says (a backtrace's function names, a
+    link error's import names) comes from the binary, and no line of it may drive the terminal."""
+    from .._errors import printable
+
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class _Args:
@@ -301,6 +309,8 @@ def _verify(args: argparse.Namespace) -> int:
     # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
     with _open(args.target) as bundle:
+        if bundle.dist_info is not None:
+            return _verify_distribution(args.target, bundle)
         if bundle.provided is not None:
             return _verify_provided(args.target, bundle)
         verified = verify_bundle(
@@ -361,6 +371,39 @@ def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def
     return 0
 
 
+def _verify_distribution(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
+    """A component distribution laid out as installed (an installed one, or an unpacked extension wheel)."""
+    from .._errors import bullets, plural
+    from ..bundle.distributions import BUILD_ENVIRONMENT, DESCRIPTOR
+    from ..bundle.verify import verify_distribution
+
+    assert bundle.dist_info is not None
+    found_in = BUILD_ENVIRONMENT if bundle.kind == "distribution" else "the wheel"
+    if bundle.kind == "distribution":
+        from ..bundle.distributions import find_distribution
+
+        found = find_distribution(target.removeprefix("dist:"))
+        found_in = found[1] if found is not None else found_in
+    checked = verify_distribution(bundle.folder, bundle.dist_info, found_in)
+    problems = [*bundle.problems, *checked.report.problems]
+    if problems:
+        failed = _paint("failed verification", "error", sys.stderr)
+        print(f"{target}: {failed} ({plural(len(problems), 'problem')}):\n{bullets(problems)}", file=sys.stderr)
+        return 1
+    assert checked.distribution is not None
+    components = checked.distribution.components
+    required = sorted({name for c in components for name in c.requires})
+    exported = plural(len(required), "required capability", "required capabilities")
+    capabilities = f"; {exported} exported" if required else ""
+    where = f" (found in {found_in})" if bundle.kind == "distribution" else ""
+    print(
+        f"{target}: {_paint('OK', 'ok', sys.stdout)} ({checked.distribution.label}{where} provides "
+        f"{plural(len(components), 'component')}: {', '.join(c.id for c in components)}; files re-hashed against "
+        f"{'its descriptor' if DESCRIPTOR in checked.distribution.descriptor else 'RECORD'}{capabilities})"
+    )
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.target is None:
         args.parser.error("the following argument is required: target")
@@ -394,7 +437,7 @@ def _run(args: argparse.Namespace) -> int:
             status, value = runtime.run(args.args, options)
         except GuestStopped as stopped:
             if args.verbose and stopped.detail:
-                print(stopped.detail, file=sys.stderr)
+                print(_shown(stopped.detail), file=sys.stderr)  # wasmtime's backtrace names the binary's functions
             raise
     if value is not None:
         print(value)
@@ -466,20 +509,25 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from .._errors import human_size, plural
-    from ..wasm.cache import CACHE_VARIABLE, clear, default_cache_dir, sections
+    from .._errors import bullets, human_size, plural, printable
+    from ..wasm.cache import CACHE_VARIABLE, LIMIT_VARIABLE, cache_limit, clear, default_cache_dir, sections
 
     root = default_cache_dir()
     if args.action == "clear":
-        removed, freed = clear(root)
-        print(f"{root}: removed {plural(removed, 'entry', 'entries')} ({human_size(freed)})")
+        cleared = clear(root)
+        print(f"{root}: removed {plural(cleared.removed, 'entry', 'entries')} ({human_size(cleared.freed)})")
+        if cleared.left:
+            print(f"left what hatch-pylon did not make:\n{bullets(printable(name) for name in cleared.left)}")
         return 0
+    limit, chosen = cache_limit()
     found = sections(root)
     total = sum(section.size for section in found)
     count = sum(len(section.entries) for section in found)
     where = f"${CACHE_VARIABLE}" if os.environ.get(CACHE_VARIABLE) else f"set ${CACHE_VARIABLE} to move it"
+    bound = f"${LIMIT_VARIABLE}" if chosen else f"the default; set ${LIMIT_VARIABLE} to change it"
     print(f"cache: {root} ({where})")
     print(f"size:  {human_size(total)} in {plural(count, 'entry', 'entries')}")
+    print(f"limit: {human_size(limit)} ({bound}); the least recently used entries go first")
     for section in found:
         what = "composed graphs" if section.name == "composed" else f"compiled components ({section.name})"
         print(f"  {what}: {plural(len(section.entries), 'entry', 'entries')}, {human_size(section.size)}")

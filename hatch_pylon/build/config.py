@@ -13,94 +13,31 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from .._errors import ConfigError, quoted
 from .._layout import DEFAULT_MAX_COMPONENT_SIZE
-from ..composectl.plan import Capability, Policy, Secret, backend_uri_problem, source_problem
-from .schema import DEFAULT_MAX_IMPORTS, HATCH_TABLE, ID_PATTERN, REQUIRED, children, describe, type_name, type_problem
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-LIMIT_KEYS = {"cpu-ms": "cpu_ms", "memory-bytes": "memory_bytes", "io-ops": "io_ops"}
-MAX_MANIFEST_BYTES = 1 << 20
+from ..composectl.plan import Capability, Policy, Secret
+from .expand import MAX_DEFAULT_DEPTH, TooDeep, expand_variables
+from .schema import (
+    DEFAULT_MAX_IMPORTS,
+    HATCH_TABLE,
+    INVALID,
+    OPTIONS,
+    REQUIRED,
+    children,
+    describe,
+    rule_problems,
+    type_name,
+    type_problem,
+)
 
 # Keys hatchling itself reads from every hook table.
 HATCH_RESERVED_KEYS = frozenset(
     {"dependencies", "require-runtime-dependencies", "require-runtime-features", "enable-by-default"}
 )
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MAX_DEFAULT_DEPTH = 16  # ${A:-${B:-...}} nested this deep at most
-
-
-class _TooDeep(Exception):
-    pass
-
-
-def _expand_variables(
-    text: str, environ: Mapping[str, str], missing: list[str], depth: int = 0, used: list[str] | None = None
-) -> str:
-    """``$VAR``, ``${VAR}`` and ``${VAR:-default}`` as a shell expands them, defaults nested to any depth up to
-    ``MAX_DEFAULT_DEPTH`` (``_TooDeep`` beyond); unset variables without a default are added to ``missing``,
-    and the variables whose values were used outside any default to ``used``.
-    Anything else, an unterminated ``${`` included, is kept as written."""
-    if depth > MAX_DEFAULT_DEPTH:
-        raise _TooDeep
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] != "$":
-            out.append(text[i])
-            i += 1
-            continue
-        if text.startswith("${", i):
-            end, level = i + 2, 1
-            while end < len(text) and level:
-                if text.startswith("${", end):
-                    level, end = level + 1, end + 2
-                    continue
-                level -= text[end] == "}"
-                end += 1
-            inner = text[i + 2 : end - 1]
-            name, colon, default = inner.partition(":-")
-            if level or not _NAME.fullmatch(name) or (not colon and inner != name):
-                out.append(text[i : end if not level else i + 2])  # not a variable: kept as written
-                i = end if not level else i + 2
-                continue
-            current = environ.get(name)
-            if colon and not current:  # as a shell does: unset or empty takes the default, itself expanded
-                out.append(_expand_variables(default, environ, missing, depth + 1, used))
-            elif current is None:
-                missing.append(name)
-            else:
-                out.append(current)
-                if used is not None and depth == 0 and name not in used:
-                    used.append(name)
-            i = end
-            continue
-        match = _NAME.match(text, i + 1)
-        if match is None:
-            out.append("$")
-            i += 1
-            continue
-        current = environ.get(match.group())
-        if current is None:
-            missing.append(match.group())
-        else:
-            out.append(current)
-            if used is not None and depth == 0 and current and match.group() not in used:
-                used.append(match.group())
-        i = match.end()
-    return "".join(out)
-
-
 # -- the result ----------------------------------------------------------------------------------
 
 
@@ -140,6 +77,7 @@ class PylonConfig(NamedTuple):
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
     distributed_versions: str = "exact"  # "compatible": references are required >= the version, on its track
+    distributed_set: bool = False  # written in the table (not the default)
     provides: tuple[str, ...] = ()
     registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
@@ -178,7 +116,7 @@ def load_config(
 
 # -- the parser ----------------------------------------------------------------------------------
 
-_INVALID: Any = object()  # a value that failed its type check (the problem is already recorded)
+_INVALID = INVALID
 
 
 class _Parser:
@@ -214,9 +152,8 @@ class _Parser:
         top = self.values("", self.raw, self.table, reserved=HATCH_RESERVED_KEYS)
 
         root_id = top["root-id"] if top["root-id"] is not _INVALID else str(self.raw.get("root-id"))
-        distributions = self.distribution_names(top["component-distributions"])
+        distributions = () if top["component-distributions"] is _INVALID else tuple(top["component-distributions"])
         provides = tuple(top["provides"]) if top["provides"] is not _INVALID else ()
-        provides = self.provided(provides)
         seen: dict[str, str] = {root_id: self.key("root-id")}
         root: ComponentSource | None = None
         components: tuple[ComponentSource, ...] = ()
@@ -263,6 +200,7 @@ class _Parser:
             component_distributions=distributions,
             distributed=top["distributed"],
             distributed_versions=top["distributed-versions"],
+            distributed_set="distributed" in self.raw,
             provides=provides,
             registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
@@ -286,11 +224,11 @@ class _Parser:
                 result[leaf] = option.default
                 continue
             message = type_problem(option, raw[leaf])
+            problems = rule_problems(option, raw[leaf], f"{key}.{leaf}") if message is None else []
             if message is not None:
                 self.problem(f"{key}.{leaf}", message)
-                result[leaf] = _INVALID
-            else:
-                result[leaf] = raw[leaf]
+            self.problems += problems
+            result[leaf] = _INVALID if message is not None or (problems and option.kind != "tables") else raw[leaf]
         return result
 
     def entry(self, prefix: str, raw: Any, key: str, hint: str = "") -> dict[str, Any] | None:
@@ -310,8 +248,8 @@ class _Parser:
         """Expand ``~``, ``$VAR``, ``${VAR}`` and ``${VAR:-default}``; None (with a problem) on an unset variable."""
         missing: list[str] = []
         try:
-            expanded = _expand_variables(value, self.environ, missing)
-        except _TooDeep:
+            expanded = expand_variables(value, self.environ, missing)
+        except TooDeep:
             self.problem(key, f"{quoted(value)} nests defaults more than {MAX_DEFAULT_DEPTH} deep")
             return None
         if missing:
@@ -326,8 +264,8 @@ class _Parser:
             return key
         used: list[str] = []
         try:
-            _expand_variables(value, self.environ, [], used=used)
-        except _TooDeep:
+            expand_variables(value, self.environ, [], used=used)
+        except TooDeep:
             return key
         used = [name for name in used if self.environ.get(name)]
         return f"{key} (from {', '.join('$' + name for name in used)})" if used else key
@@ -401,105 +339,27 @@ class _Parser:
         seen[component_id] = f"{key}.id"
         resolved = None if path is _INVALID else self.path(path, f"{key}.path", base)
         fetch_url = values.get("source")
-        if isinstance(fetch_url, str):
-            problem = source_problem(fetch_url)
-            if problem:
-                self.problem(f"{key}.source", problem)
         source = self.overridden(component_id, resolved, self.origin(f"{key}.path", path))
         if source is None or not isinstance(fetch_url, str):
             return source
         return source._replace(fetch_url=fetch_url)
 
     def manifest(self, value: Any, seen: dict[str, str]) -> tuple[Path | None, tuple[ComponentSource, ...]]:
-        """python-wasm's ``.pylon.toml``: its ``[[capabilities]]`` become pinned components."""
-        key = self.key("manifest")
+        """python-wasm's ``.pylon.toml``: its ``[[capabilities]]`` ``{ id, path }`` entries become pinned components."""
         if value is None or value is _INVALID:
             return None, ()
-        shown = self.path_text(value, key)
+        shown = self.path_text(value, self.key("manifest"))
         if shown is None:
             return None, ()
+        from .manifest import read_manifest  # only a project naming a manifest pays for reading one
+
         path = self.root / shown
-        document = self.read_manifest(path, shown, key)
-        if document is None:
-            return path, ()
-        entries = document.get("capabilities", [])
-        if not isinstance(entries, list):
-            self.problem(
-                f"{shown}: capabilities", f"must be an array of {{ id, path }} tables, got {describe(entries)}"
-            )
-            return path, ()
         sources = []
-        for index, raw in enumerate(entries):
-            entry_key = f"{shown}: capabilities[{index}]"
-            if not isinstance(raw, Mapping):
-                self.problem(entry_key, f"must be a table, got {describe(raw)}")
-                continue
-            values: dict[str, Any] = {}
-            for leaf, option in children("components[]").items():  # other keys are the manifest's own business
-                if option.default is not REQUIRED:  # only `{ id, path }` are read from a manifest's entries
-                    continue
-                values[leaf] = raw.get(leaf, REQUIRED)
-                if values[leaf] is REQUIRED:
-                    self.problem(f"{entry_key}.{leaf}", "is required")
-                elif (message := type_problem(option, values[leaf])) is not None:
-                    self.problem(f"{entry_key}.{leaf}", message)
-                    values[leaf] = _INVALID
+        for entry_key, values in read_manifest(path, shown, self.key("manifest"), self.problems):
             source = self.pinned(values, entry_key, seen, path.parent)
             if source is not None:
                 sources.append(source)
         return path, tuple(sources)
-
-    def read_manifest(self, path: Path, shown: str, key: str) -> dict[str, Any] | None:
-        try:
-            status = os.stat(path)
-            if not stat.S_ISREG(status.st_mode):
-                self.problem(key, f"{shown}: is not a regular file")
-                return None
-            if status.st_size > MAX_MANIFEST_BYTES:
-                self.problem(key, f"{shown}: is {status.st_size} bytes, over the limit of {MAX_MANIFEST_BYTES}")
-                return None
-            return tomllib.loads(path.read_text(encoding="utf-8"))
-        except RecursionError:
-            self.problem(key, f"{shown}: is nested too deeply to read")
-        except FileNotFoundError:
-            self.problem(key, f"{shown}: file not found")
-        except OSError as error:
-            self.problem(key, f"{shown}: cannot be read ({error.strerror or error})")
-        except UnicodeDecodeError:
-            self.problem(key, f"{shown}: is not UTF-8 text")
-        except tomllib.TOMLDecodeError as error:
-            self.problem(key, f"{shown}: is not valid TOML ({error})")
-        return None
-
-    def distribution_names(self, entries: Any) -> tuple[str, ...]:
-        """``component-distributions``: distribution names (PEP 508 names, no versions: pin those in requires)."""
-        if entries is _INVALID:
-            return ()
-        names: list[str] = []
-        for index, name in enumerate(entries):
-            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
-                self.problem(
-                    self.key("component-distributions", index),
-                    f"{name!r} is not a distribution name (give the name only; pin versions in build-system.requires)",
-                )
-            elif name in names:
-                self.problem(self.key("component-distributions", index), f"{name!r} is listed twice")
-            else:
-                names.append(name)
-        return tuple(names)
-
-    def provided(self, ids: tuple[str, ...]) -> tuple[str, ...]:
-        """``provides``: valid, unique ids; whether each is configured is known once the component dirs are listed."""
-        result: list[str] = []
-        for index, component_id in enumerate(ids):
-            key = self.key("provides", index)
-            if not ID_PATTERN.fullmatch(component_id):
-                self.problem(key, f"{component_id!r} is not a valid component id (use [a-z0-9][a-z0-9._-]*)")
-            elif component_id in result:
-                self.problem(key, f"{component_id!r} is listed twice")
-            else:
-                result.append(component_id)
-        return tuple(result)
 
     def search_dirs(self, entries: Any) -> tuple[SearchDir, ...]:
         dirs: list[SearchDir] = []
@@ -557,27 +417,19 @@ class _Parser:
         if entries is _INVALID:
             return ()
         result = []
-        seen: dict[str, str] = {}
         for index, raw in enumerate(entries):
-            item_key = f"{key}[{index}]"
-            values = self.entry("policy.capabilities[]", raw, item_key)
-            if values is None:
-                continue
-            name, level = values["name"], values["level"]
-            if isinstance(name, str) and name in seen:
-                self.problem(f"{item_key}.name", f"duplicate capability {name!r} (already listed at {seen[name]})")
-                continue
-            if isinstance(name, str):
-                seen[name] = item_key
-            result.append(Capability(str(name), str(level)))
+            values = self.entry("policy.capabilities[]", raw, f"{key}[{index}]")
+            if values is not None:
+                result.append(Capability(str(values["name"]), str(values["level"])))
         return tuple(result)
 
     def limits(self, values: Any) -> tuple[tuple[str, int], ...]:
         if values is _INVALID:
             return ()
         limits = self.values("policy.limits", values, self.key("policy", "limits"))
+        plan_keys = {option.leaf: option.plan_key for option in OPTIONS if option.parent == "policy.limits"}
         return tuple(
-            (LIMIT_KEYS[name], amount)
+            (str(plan_keys[name]), amount)
             for name, amount in sorted(limits.items())
             if amount is not None and amount is not _INVALID
         )
@@ -586,26 +438,11 @@ class _Parser:
         if entries is _INVALID:
             return ()
         result = []
-        seen: dict[str, str] = {}
         for index, raw in enumerate(entries):
-            item_key = self.key("secrets", index)
             hint = " (a plan names where a secret lives, never its value)"
-            values = self.entry("secrets[]", raw, item_key, hint=hint)
-            if values is None:
-                continue
-            secret_id, backend = values["secret-id"], values["backend-uri"]
-            if isinstance(backend, str):
-                problem = backend_uri_problem(backend)
-                if problem:
-                    self.problem(f"{item_key}.backend-uri", problem)
-            if isinstance(secret_id, str):
-                if secret_id in seen:
-                    self.problem(
-                        f"{item_key}.secret-id", f"duplicate secret {secret_id!r} (already at {seen[secret_id]})"
-                    )
-                seen[secret_id] = item_key
-                if isinstance(backend, str):
-                    result.append(Secret(secret_id, backend))
+            values = self.entry("secrets[]", raw, self.key("secrets", index), hint=hint)
+            if values is not None and isinstance(values["secret-id"], str) and isinstance(values["backend-uri"], str):
+                result.append(Secret(values["secret-id"], values["backend-uri"]))
         return tuple(result)
 
 

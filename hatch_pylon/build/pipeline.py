@@ -133,6 +133,7 @@ def summary_lines(
     registry = set(resolution.registry) if resolution is not None else set()
     lines = []
     where = {digest: r.requirement for r in references for _, digest in r.components}
+    sources = {c.file.digest: c.source[0] for c in resolution.components if c.source} if resolution else {}
     for component in plan.components:
         these = [*(["root"] if component.id == plan.root else []), *roles.get(component.id, ())]
         if component.id in registry:
@@ -141,6 +142,12 @@ def summary_lines(
         size = human_size(sizes[component.digest]) if component.digest in sizes else "size not known here"
         source = f"  source {component.source}" if component.source is not None else ""
         shared = f"  referenced from {where[component.digest]}" if component.digest in where else ""
+        distribution = sources.get(component.digest)
+        if distribution is not None and not shared:
+            why = " (wasm32 only: a host pip cannot install it)" if distribution.wasm_only else ""
+            shared = f"  copied from {distribution.label}{why}"
+        if distribution is not None:
+            shared += f", found in {distribution.found_in}"
         lines.append(
             f"component {printable(component.id)}{role}  sha256:{component.digest[:12]}  {size}{source}{shared}"
         )
@@ -189,7 +196,7 @@ def build_bundle(
 
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
-            say(warning(f"removed {path}, left behind by a build that did not finish"))
+            say(warning(f"removed {printable(str(path))}, left behind by a build that did not finish"))
         resolution, plan = plan_project(config, ingest, progress, say)
         blobs: dict[str, Path] = {}
         references = _references(resolution, config)
@@ -230,12 +237,26 @@ def build_bundle(
 
 
 def _references(resolution: Resolution, config: PylonConfig) -> tuple[Reference, ...]:
-    """The chosen components of component distributions, by distribution, when they are referenced, not copied."""
+    """The chosen components of component distributions, by distribution, when they are referenced, not copied.
+
+    A ``wasm32``-only distribution's components are always copied: a host pip can never install it, so an app
+    requiring it could never be installed. Asking for ``distributed = "reference"`` with one is an error.
+    """
     if config.distributed != "reference":
         return ()
+    problems = [
+        f'{config.table}.distributed: "reference" cannot apply to component {c.id!r} of '
+        f"{c.source[0].label}: that distribution is built for {', '.join(c.source[0].tags)} only, so a host pip can "
+        "never install a Requires-Dist on it and the app could not be installed; remove the distributed key (its "
+        'components are then copied into the bundle) or write distributed = "copy"'
+        for c in resolution.components
+        if c.source is not None and c.source[0].wasm_only and config.distributed_set
+    ]
+    if problems:
+        raise ResolveError("cannot reference the components:\n" + bullets(problems))
     grouped: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for component in resolution.components:
-        if component.source is not None:
+        if component.source is not None and not component.source[0].wasm_only:
             distribution = component.source[0]
             entry = grouped.setdefault(distribution.name, (distribution.version, []))
             entry[1].append((component.id, component.file.digest))
@@ -294,7 +315,7 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
 
     with Ingest(BlobStore(config.store)) as ingest:
         for path in ingest.swept:
-            say(warning(f"removed {path}, left behind by a build that did not finish"))
+            say(warning(f"removed {printable(str(path))}, left behind by a build that did not finish"))
         candidates, _, shadowed = scan_candidates(config, ingest, progress, with_root=False)
         for component_id, loser, winner in shadowed:
             say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))
@@ -376,7 +397,8 @@ def _check_types(resolution: Resolution, say: Say) -> None:
     from ..bundle.typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    report = type_problems(files, list(resolution.bindings), None)
+    shaping = {c.id: c.file.shaping for c in resolution.components if c.file.shaping is not None}
+    report = type_problems(files, list(resolution.bindings), None, shaping=shaping)
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     undecided = set(report.skipped)

@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from .._layout import DEFAULT_IGNORE_IMPORTS, DEFAULT_MAX_COMPONENT_SIZE
-from ..composectl.plan import CAPABILITY_LEVELS, DEFAULT_CAPABILITIES, DETERMINISM, LINKAGES, MAX_U64
+from ..composectl.plan import (
+    CAPABILITY_LEVELS,
+    DEFAULT_CAPABILITIES,
+    DETERMINISM,
+    LINKAGES,
+    MAX_U64,
+    backend_uri_problem,
+    source_problem,
+)
 
 HATCH_TABLE = "tool.hatch.build.hooks.pylon"
 SETUPTOOLS_TABLE = "tool.pylon"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+ID_PROBLEM = "{} is not a valid component id (use [a-z0-9][a-z0-9._-]*)"
 VALIDATION_LEVELS = ("names", "types")
 DEFAULT_MAX_IMPORTS = 10_000
 
@@ -31,6 +40,8 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
+INVALID: Any = object()  # a value that failed its check (the problem is already recorded)
+DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508's name
 
 
 class Option(NamedTuple):
@@ -39,7 +50,10 @@ class Option(NamedTuple):
     ``name`` is its path inside the pylon table: ``policy.limits.cpu-ms`` for a key of a
     sub-table, ``components[].id`` for a key of each entry of an array of tables. ``kind`` is
     one of ``KINDS``; ``default`` is ``REQUIRED``, ``None`` (unset) or the value used when the
-    key is absent; ``shown_default`` replaces it in the README where it is computed.
+    key is absent; ``shown_default`` replaces it in the README where it is computed. ``check`` is a
+    rule beyond the kind (on each item of a list); ``unique`` says the items of a list (``"*"``) or
+    the entries of an array of tables (by that key) may not repeat; ``plan_key`` is the key it is
+    written as in the plan.
     """
 
     name: str
@@ -48,6 +62,9 @@ class Option(NamedTuple):
     doc: str
     choices: tuple[str, ...] = ()
     shown_default: str | None = None
+    check: Callable[[str], str | None] | None = None
+    unique: str | None = None
+    plan_key: str | None = None
 
     @property
     def parent(self) -> str:
@@ -75,6 +92,7 @@ OPTIONS: tuple[Option, ...] = (
         "url",
         None,
         "where composectl may fetch it: `file://`, `http(s)://`, `ipfs://` or `oci://` (the plan's `source`)",
+        check=source_problem,
     ),
     Option("component-dirs", "paths", [], "folders searched (not recursively) for `*.wasm` providers"),
     Option(
@@ -90,6 +108,12 @@ OPTIONS: tuple[Option, ...] = (
         [],
         "installed distributions whose components are candidates, ranked after `component-dirs`; "
         "list them in `build-system.requires` too ([docs](docs/distributions.md))",
+        check=lambda name: (
+            None
+            if DISTRIBUTION_NAME.fullmatch(name)
+            else f"{name!r} is not a distribution name (give the name only; pin versions in build-system.requires)"
+        ),
+        unique="*",
     ),
     Option(
         "distributed",
@@ -114,6 +138,10 @@ OPTIONS: tuple[Option, ...] = (
         [],
         "ids of configured components this wheel provides: a component wheel (no plan) whose "
         "`.dist-info/extra_metadata/pylon-components.json` lists them",
+        check=lambda component_id: (
+            None if ID_PATTERN.fullmatch(component_id) else ID_PROBLEM.format(repr(component_id))
+        ),
+        unique="*",
     ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
     Option(
@@ -167,16 +195,29 @@ OPTIONS: tuple[Option, ...] = (
         [{"name": n, "level": lvl} for n, lvl in DEFAULT_CAPABILITIES],
         "capabilities the plan requests, unique by name",
         shown_default="`dynlink:resolve`, `dynlink:invoke`, both required",
+        unique="name",
     ),
     Option("policy.capabilities[].name", "name", REQUIRED, "the capability's name"),
     Option("policy.capabilities[].level", "choice", "required", "how much it is needed", choices=CAPABILITY_LEVELS),
     Option("policy.limits", "table", {}, "resource limits; only the keys given are written"),
-    Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`"),
-    Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`"),
-    Option("policy.limits.io-ops", "u64", None, "written as `io_ops`"),
-    Option("secrets", "tables", [], "secrets composectl resolves for the plan at run time: where, never a value"),
+    Option("policy.limits.cpu-ms", "u64", None, "written as `cpu_ms`", plan_key="cpu_ms"),
+    Option("policy.limits.memory-bytes", "u64", None, "written as `memory_bytes`", plan_key="memory_bytes"),
+    Option("policy.limits.io-ops", "u64", None, "written as `io_ops`", plan_key="io_ops"),
+    Option(
+        "secrets",
+        "tables",
+        [],
+        "secrets composectl resolves for the plan at run time: where, never a value",
+        unique="secret-id",
+    ),
     Option("secrets[].secret-id", "name", REQUIRED, "the secret's id (`secret_id`), unique"),
-    Option("secrets[].backend-uri", "url", REQUIRED, "its backend, `<scheme>://…` (`backend_uri`; no password)"),
+    Option(
+        "secrets[].backend-uri",
+        "url",
+        REQUIRED,
+        "its backend, `<scheme>://…` (`backend_uri`; no password)",
+        check=backend_uri_problem,
+    ),
 )
 
 # Type column of the README, and the phrase a type error uses (``must be ...``); ``id`` and
@@ -208,7 +249,7 @@ def type_problem(option: Option, value: Any) -> str | None:
     kind = option.kind
     if kind == "id":
         ok = isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-        return None if ok else f"{describe(value)} is not a valid component id (use [a-z0-9][a-z0-9._-]*)"
+        return None if ok else ID_PROBLEM.format(describe(value))
     if kind == "choice":
         options = ", ".join(repr(choice) for choice in option.choices)
         return None if value in option.choices else f"{describe(value)} is not one of {options}"
@@ -234,6 +275,28 @@ def type_problem(option: Option, value: Any) -> str | None:
     if kind == "tables":
         expected = f"an array of {{ {', '.join(children(option.name + '[]'))} }} tables"
     return f"must be {expected}, got {describe(value)}"
+
+
+def rule_problems(option: Option, value: Any, key: str) -> list[str]:
+    """The ``check`` and ``unique`` rules on ``value`` (of ``option``, at ``key``), which fits its kind."""
+    problems: list[str] = []
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for index, item in items if option.check is not None else ():
+        message = option.check(item) if isinstance(item, str) else None  # type: ignore[misc]
+        if message is not None:
+            problems.append(f"{key}{'' if index is None else f'[{index}]'}: {message}")
+    first: dict[str, int] = {}
+    for index, item in enumerate(value) if option.unique is not None and isinstance(value, list) else ():
+        entry = f"{key}[{index}]"
+        name = item if option.unique == "*" else item.get(option.unique) if isinstance(item, Mapping) else None
+        if not isinstance(name, str) or any(problem.startswith(entry) for problem in problems):
+            continue
+        if name in first:
+            where = entry if option.unique == "*" else f"{entry}.{option.unique}"
+            problems.append(f"{where}: {name!r} is listed twice (first at {key}[{first[name]}])")
+        else:
+            first[name] = index
+    return problems
 
 
 def _unicode_problem(value: Any) -> str | None:

@@ -13,10 +13,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .._errors import printable
+from .._errors import printable, quoted
 from .._fs import open_regular, os_reason, sha256_hex
 from ..composectl.plan import Binding
-from ..wasm.signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
+from ..wasm.signatures import (
+    InstanceSignatures,
+    Item,
+    Signature,
+    Undecidable,
+    decode_file,
+    decode_types,
+    describe,
+    uses_resources,
+)
 
 if TYPE_CHECKING:
     from ..wasm.compiler import Compiler
@@ -40,11 +49,14 @@ def type_problems(
     bindings: list[Binding],
     compiler: CompilerSource,
     compile_all: bool = False,
+    shaping: Mapping[str, bytes] | None = None,
 ) -> TypeReport:
     """Type-check ``bindings`` between components given as id -> (file, expected sha256).
 
     Import and export types are decoded from each binary, mapped rather than
-    read whole. A component the decoder does not model is compiled instead
+    read whole, or from ``shaping[id]``: the type sections a scan kept from
+    the bytes it hashed (``ScannedFile.shaping``), so the file is not read
+    again. A component the decoder does not model is compiled instead
     (through the cache), and so is every component with ``compile_all``,
     which also proves wasmtime accepts its code. ``compiler`` is a Compiler,
     or a callable making one (or None) only when the first compile is needed,
@@ -62,10 +74,23 @@ def type_problems(
     imports: dict[str, Mapping[str, Item]] = {}
     exports: dict[str, Mapping[str, Item]] = {}
     providers = {b.provider_id for b in bindings}
+    with_exports = {files[cid][1] for cid in providers if cid in files}  # digests whose exports are needed
+    done: dict[str, str] = {}  # digest -> the id it was read for: each distinct blob is read once
     for component_id, (path, expected) in sorted(files.items()):
+        first = done.setdefault(expected, component_id)
+        if first != component_id:  # the same bytes under another id: the same types, or the same verdict
+            if first in imports:
+                imports[component_id], exports[component_id] = imports[first], exports[first]
+            elif first in report.skipped:
+                report.skipped.append(component_id)
+            continue
         if not compile_all:
             try:
-                decoded = decode_file(path, exports=component_id in providers)
+                kept = (shaping or {}).get(component_id)
+                wanted = expected in with_exports
+                decoded = (
+                    decode_file(path, exports=wanted) if kept is None else decode_types(kept, str(path), exports=wanted)
+                )
                 imports[component_id], exports[component_id] = decoded
                 continue
             except Undecidable:
@@ -122,9 +147,9 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
     wanted = imports.get(binding.import_name)
     offered = exports.get(binding.export_name)
     if wanted is None:
-        return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
+        return [f"{label}: {consumer} has no import {quoted(binding.import_name)}"]
     if offered is None:
-        return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
+        return [f"{label}: {provider} has no export {quoted(binding.export_name)}"]
     if isinstance(wanted, Signature) and isinstance(offered, Signature):
         return _compare({"": wanted}, {"": offered}, label)
     if not isinstance(wanted, InstanceSignatures) or not isinstance(offered, InstanceSignatures):
@@ -135,10 +160,13 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
 def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
     problems = []
     for name, item in sorted(wanted.items()):
-        where = f"function {name!r}" if name else "the function"
+        where = f"function {quoted(name)}" if name else "the function"
         match = offered.get(name)
         if match is None:
-            problems.append(f"{label}: provider does not export {where} ({item})")
+            problems.append(f"{label}: provider does not export {where} ({printable(str(item))})")
         elif item.shape != match.shape:
-            problems.append(f"{label}: {where} differs: consumer imports {item}, provider exports {match}")
+            problems.append(
+                f"{label}: {where} differs: consumer imports {printable(str(item))}, "
+                f"provider exports {printable(str(match))}"
+            )
     return problems

@@ -56,6 +56,8 @@ from ..composectl.linkage import exec_refusal, host_provides
 from ..composectl.plan import MAX_PLAN_BYTES, Binding, Plan, parse_plan
 from ..wasm.binary import Limits, ScannedFile, WasmInfo, scan_stream
 from .distributions import (
+    BadReference,
+    ComponentDistribution,
     ProvidedComponent,
     Reference,
     exact_requirement,
@@ -172,7 +174,7 @@ def verify_bundle(
         root, label, report = Path(bundle), os.fspath(bundle), Report()
     else:
         root, label, report = bundle.folder, bundle.label, Report(list(bundle.problems))
-        if bundle.provided is not None:
+        if bundle.provided is not None or bundle.dist_info is not None:
             report.problems.append(
                 f"{label} is a component distribution: it provides components and has no plan of its own "
                 f"(hatch-pylon verify {label} checks it; run an app that references it)"
@@ -339,7 +341,11 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
     plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
-    references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
+    try:
+        references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
+    except BadReference as error:
+        report.problems.append(f"{META_FILE}: {error}")
+        return BundleMeta()
     if (
         references is None
         or not isinstance(ignore, list)
@@ -381,7 +387,14 @@ def _check_blobs(
     sizes: dict[str, int] = {}
     infos: dict[str, WasmInfo] = {}
     sources: dict[str, tuple[Path, str]] = {}
+    scans: dict[str, ScannedFile | None] = {}  # digest -> its scan: each distinct blob is read once, whatever names it
     for component in plan.components:
+        if component.digest in scans:
+            earlier = scans[component.digest]
+            if earlier is not None:
+                infos[component.id] = earlier.info
+            continue
+        scans[component.digest] = None
         base, relative = root, f"{STORE_DIR}/{blob_relpath(component.digest)}"
         where = f"component {component.id!r}: blob {relative}"
         if component.digest in referenced:
@@ -394,6 +407,7 @@ def _check_blobs(
         if checked is None:
             continue
         scanned, blobs[component.digest] = checked
+        scans[component.digest] = scanned
         if copy is not None:
             sources[component.digest] = (copy, f"{STORE_DIR}/{blob_relpath(component.digest)}")
         else:
@@ -637,27 +651,97 @@ def verify_provided(
     except ComponentsError as error:
         report.problems.append(str(error))
         return ProvidedCheck(report)
-    store = listed_store if store is None else store
-    components = tuple(c._replace(relative=f"{store}/{blob_relpath(c.digest or '')}") for c in components)
-    limits = Limits(max_size=limit)
-    blobs: dict[str, Path] = {}
-    for component in components:
-
-        def listed(scanned: ScannedFile, component: ProvidedComponent = component) -> str | None:
-            actual = (
-                scanned.size,
-                tuple(sorted({(e.name, e.kind) for e in scanned.info.imports})),
-                tuple(sorted({(e.name, e.kind) for e in scanned.info.exports})),
-            )
-            expected = (component.size, tuple(sorted(component.imports)), tuple(sorted(component.exports)))
-            return None if actual == expected else f"its size, imports or exports are not what {descriptor} lists"
-
-        where = f"component {component.id!r}: blob {component.relative}"
-        digest = component.digest or ""
-        checked = _check_blob(root, component.relative, digest, where, descriptor, limits, report, copy_to, listed)
-        if checked is not None:
-            blobs[digest] = checked[1]
-    if store == STORE_DIR or store.endswith(f"/{STORE_DIR}"):
+    if store is not None:  # every component is a blob in the store given
+        components = tuple(c._replace(relative=f"{store}/{blob_relpath(c.digest or '')}") for c in components)
+    else:
+        store = listed_store
+    blobs = _check_provided(root, components, descriptor, Limits(max_size=limit), report, copy_to)
+    if store is not None and (store == STORE_DIR or store.endswith(f"/{STORE_DIR}")):
         _check_strays(root / store[: -len(STORE_DIR)], {c.digest or "" for c in components}, report)
     report.checked_components = len(blobs)
     return ProvidedCheck(report, data, components, blobs)
+
+
+def _check_provided(
+    root: Path,
+    components: tuple[ProvidedComponent, ...],
+    says: str,
+    limits: Limits,
+    report: Report,
+    copy_to: Path | None = None,
+    distribution: str = "",
+) -> dict[str, Path]:
+    """Each provided component through the one blob check (each distinct blob read once): its digest and size,
+    the imports and exports the descriptor lists (when it lists them), and every capability its bridge requires
+    exported. Digest -> the file holding exactly the checked bytes."""
+    from .distributions import capability_problem
+
+    blobs: dict[str, Path] = {}
+    scans: dict[str, ScannedFile | None] = {}  # digest -> its scan: each distinct blob is read once
+    for component in components:
+
+        def listed(scanned: ScannedFile, component: ProvidedComponent = component) -> str | None:
+            imports = tuple(sorted({(e.name, e.kind) for e in scanned.info.imports}))
+            exports = tuple(sorted({(e.name, e.kind) for e in scanned.info.exports}))
+            if component.size is not None and scanned.size != component.size:
+                return f"it is {scanned.size} bytes, {says} says {component.size}"
+            if component.listed and (imports, exports) != (
+                tuple(sorted(component.imports)),
+                tuple(sorted(component.exports)),
+            ):
+                return f"its imports or exports are not what {says} lists"
+            return capability_problem(distribution or says, component, (name for name, _ in exports))
+
+        where = f"component {component.id!r}: {'blob ' if '/blobs/' in component.relative else ''}{component.relative}"
+        digest = component.digest or ""
+        if digest in scans:  # read already: only what this entry lists is compared
+            earlier = scans[digest]
+            problem = listed(earlier) if earlier is not None else None
+            if problem is not None:
+                report.problems.append(f"{where}: {problem}")
+            continue
+        scans[digest] = None
+        checked = _check_blob(root, component.relative, digest, where, says, limits, report, copy_to, listed)
+        if checked is not None:
+            scans[digest] = checked[0]
+            blobs[digest] = checked[1]
+    report.checked_components = len(blobs)
+    return blobs
+
+
+def verify_distribution(
+    base: Path, dist_info: str, found_in: str, *, limit: int = DEFAULT_MAX_COMPONENT_SIZE
+) -> Checked:
+    """Check a component distribution laid out as installed below ``base`` (site-packages, or an unpacked wheel):
+    what it provides (hatch-pylon's descriptor, or python-wasm's bridge manifests), each file opened below
+    ``base`` without following a link and streamed through SHA-256 against the digest and size its descriptor or
+    RECORD gives, read as a component in the same pass, every capability its bridge requires exported; a
+    descriptor's store holds nothing else."""
+    from importlib.metadata import PathDistribution
+
+    from .._errors import ComponentsError
+    from .distributions import DESCRIPTOR, read_distribution
+
+    report = Report()
+    record = PathDistribution(base / dist_info)
+    name = record.metadata["Name"] or dist_info
+    try:
+        distribution = read_distribution(record, name, found_in)
+    except ComponentsError as error:
+        report.problems.append(str(error))
+        return Checked(report)
+    says = "its descriptor" if DESCRIPTOR in distribution.descriptor else "RECORD"
+    _check_provided(base, distribution.components, says, Limits(max_size=limit), report, None, distribution.label)
+    store = distribution.store
+    if store is not None and (store == STORE_DIR or store.endswith(f"/{STORE_DIR}")):
+        in_store = {c.digest or "" for c in distribution.components if c.relative.startswith(f"{store}/")}
+        _check_strays(base / store[: -len(STORE_DIR)], in_store, report)
+    return Checked(report, distribution)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A component distribution, checked (or the report of why not)."""
+
+    report: Report
+    distribution: ComponentDistribution | None = None

@@ -53,7 +53,7 @@ from .._layout import WASI_PREFIX
 from ..bundle.verify import Report, Verified, verify_bundle
 from ..composectl.linkage import bound_closure, host_provides, is_endpoint, is_linker
 from ..composectl.plan import Binding, Plan
-from ..wasm.cache import COMPOSED_DIR, keep
+from ..wasm.cache import COMPOSED_DIR
 from ..wasm.compiler import Compiler, wasmtime_reason
 from ..wasm.reflect import item_of
 from ..wasm.signatures import Item, Undecidable, decode_file, resource_uses, uses_resources
@@ -277,11 +277,9 @@ class Runtime:
 
         plan_digest = self.plan.plan_digest()
         cached = self.compiler.cache_root / COMPOSED_DIR / f"{plan_digest}.wasm"
-        if self.compiler.vetting.usable(cached):  # the compile cache's ownership rules
-            try:
-                return cached.read_bytes()
-            except OSError:
-                pass
+        data = self.compiler.cached(cached)  # the compile cache's ownership rules
+        if data is not None:
+            return data
         caps = plural(len(bound_closure(self.plan.root, self.plan.bindings)) - 1, "cap")
         root = printable(self.plan.root)
         self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
@@ -291,7 +289,7 @@ class Runtime:
             )
         except ComposeError as error:
             raise RunError(f"cannot compose {self.label} to run it: {error}") from None
-        keep(self.compiler.cache_root, cached, composed.data, "composed component", self.compiler.say)
+        self.compiler.keep(cached, composed.data, "composed component")
         return composed.data
 
     def instantiate(

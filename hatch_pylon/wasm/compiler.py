@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import CompileError, Say, WasmtimeMissing, say_nothing
-from .cache import COMPILED_PREFIX, Vetting, default_cache_dir, keep
+from .cache import COMPILED_PREFIX, Pins, Vetting, cache_limit, default_cache_dir, keep, touch, trim
 
 if TYPE_CHECKING:
     import wasmtime
@@ -88,6 +88,8 @@ class Compiler:
         self.engine = wasmtime.Engine(config)
         self.fuel = fuel
         self.cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.limit, _ = cache_limit()  # a bad $HATCH_PYLON_CACHE_MAX is said before anything is compiled
+        self.pins = Pins(self.cache_root)
         self.cache_dir = self.cache_root / f"{COMPILED_PREFIX}{_wasmtime_version()}-epoch{'-fuel' if fuel else ''}"
         self.compiled = 0
         self.say = say
@@ -105,7 +107,11 @@ class Compiler:
 
     def with_fuel(self) -> Compiler:
         """This compiler's cache and output, with an engine that meters fuel."""
-        return self if self.fuel else Compiler(self.cache_root, self.say, fuel=True)
+        if self.fuel:
+            return self
+        fueled = Compiler(self.cache_root, self.say, fuel=True)
+        fueled.pins = self.pins  # one pin file per process
+        return fueled
 
     def store(self, fuel: int | None = None) -> wasmtime.Store:
         """A store of this engine that runs until the epoch moves (and, if metering, for ``fuel`` units)."""
@@ -117,6 +123,24 @@ class Compiler:
             store.set_fuel((1 << 64) - 1 if fuel is None else fuel)
         return store
 
+    def keep(self, entry: Path, data: bytes | bytearray, what: str) -> None:
+        """Write a cache entry (held by this process), then evict what the cache's limit leaves no room for."""
+        self.pins.hold(entry)
+        if keep(self.cache_root, entry, data, what, self.say):
+            trim(self.cache_root, self.limit, self.pins, self.say)
+
+    def cached(self, entry: Path) -> bytes | None:
+        """A cache entry's bytes (held by this process, marked used), or None when it is absent or not usable."""
+        self.pins.hold(entry)
+        if not self.vetting.usable(entry):
+            return None
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            return None
+        touch(entry)
+        return data
+
     def component(self, data: bytes | Callable[[], bytes], digest: str, label: str = "") -> Component:
         """A compiled component for ``data``, whose SHA-256 the caller has checked is ``digest``.
 
@@ -126,12 +150,18 @@ class Compiler:
         from wasmtime.component import Component
 
         cached = self.cache_dir / f"{digest}.cwasm"
+        self.pins.hold(cached)  # before it is read: an eviction running meanwhile leaves it
         if self.vetting.usable(cached):
             try:
-                return self._deserialize(cached)
+                component = self._deserialize(cached)
             except wasmtime.WasmtimeError:
                 with contextlib.suppress(OSError):
                     cached.unlink()  # stale or damaged: compile again
+            except OSError:
+                pass  # removed since it was looked at: compile again
+            else:
+                touch(cached)
+                return component
         if callable(data):
             data = data()
         if len(data) >= _SLOW_COMPILE:
@@ -142,7 +172,7 @@ class Compiler:
         except wasmtime.WasmtimeError as error:
             raise CompileError(f"wasmtime cannot compile it: {wasmtime_reason(error)}") from None
         self.compiled += 1
-        keep(self.cache_root, cached, component.serialize(), "compiled component", self.say)
+        self.keep(cached, component.serialize(), "compiled component")
         if len(data) >= _SLOW_COMPILE:
             self.say(f"compiled {label or digest[:12]} in {time.monotonic() - started:.1f} s")
         return component

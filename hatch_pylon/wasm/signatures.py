@@ -16,10 +16,9 @@ raises ``Undecidable``, and callers fall back to wasmtime.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar, Union, cast
+from typing import TYPE_CHECKING, TypeVar, Union, cast
 
 from .._errors import ComponentFormatError
 from .binary import (
@@ -30,11 +29,14 @@ from .binary import (
     SECTION_COMPONENT,
     SECTION_EXPORT,
     SECTION_IMPORT,
-    SECTION_INSTANCE,
     SECTION_TYPE,
+    SHAPING_SECTIONS,
     Cursor,
     top_level_sections,
 )
+
+if TYPE_CHECKING:
+    import mmap
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -223,9 +225,6 @@ _PRIMITIVES = {
     0x73: "string",
     0x64: "error-context",
 }
-_SHAPING_SECTIONS = frozenset(
-    {SECTION_TYPE, SECTION_ALIAS, SECTION_IMPORT, SECTION_EXPORT, SECTION_INSTANCE, SECTION_COMPONENT, SECTION_CANON}
-)
 _SORT_CORE, _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x00, 0x01, 0x03, 0x04, 0x05
 # extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
 _DESCRIPTOR_SORTS = {0x01: _SORT_FUNC, 0x03: _SORT_TYPE, 0x04: _SORT_COMPONENT, 0x05: _SORT_INSTANCE}
@@ -237,7 +236,7 @@ def import_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[st
     Raises ``Undecidable`` for what is not modelled, and for bytes that do not
     decode (the caller's full check, wasmtime, will then say what is wrong).
     """
-    return _decode(data, path, exports=False)
+    return _decode(data, path, exports=False)[0]
 
 
 def export_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[str, Item]:
@@ -247,15 +246,16 @@ def export_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[st
     ``canon lift`` and instantiated nested components (the shims wit-component
     generates), whose exports carry their types.
     """
-    return _decode(data, path, exports=True)
+    return _decode(data, path, exports=True)[1]
 
 
 def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[str, Item], dict[str, Item]]:
     """(imports, exports if asked) of a component file, decoded from a memory map: only pages holding types are read."""
     reason = None
     name = os.fspath(path)
-    found: dict[str, Item] = {}
-    offered: dict[str, Item] = {}
+    found: tuple[dict[str, Item], dict[str, Item]] = ({}, {})
+    import mmap
+
     from .._fs import open_regular
 
     with open_regular(name) as file:
@@ -263,8 +263,7 @@ def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[st
             raise Undecidable("empty file")
         view = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            found = import_signatures(view, name)
-            offered = export_signatures(view, name) if exports else {}
+            found = decode_types(view, name, exports=exports)
         except Undecidable as exc:
             reason = str(exc)  # not the exception itself: its frames hold views into the map
         finally:
@@ -272,10 +271,16 @@ def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[st
                 view.close()
     if reason is not None:
         raise Undecidable(reason)
-    return found, offered
+    return found
 
 
-def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, Item]:
+def decode_types(data: bytes | mmap.mmap, path: str, *, exports: bool) -> tuple[dict[str, Item], dict[str, Item]]:
+    """(imports, exports if asked) of the component in ``data``, in one pass over its sections: a file's
+    bytes, or the type-shaping sections a scan kept (``ScannedFile.shaping``)."""
+    return _decode(data, path, exports=exports)
+
+
+def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> tuple[dict[str, Item], dict[str, Item]]:
     if data[:8] != MAGIC + bytes([COMPONENT_VERSION, 0, 1, 0]):
         raise Undecidable("not a component binary")
     decoder = _Decoder()
@@ -284,10 +289,11 @@ def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, I
             decoder.section(section_id, cursor)
     except ComponentFormatError as error:
         raise Undecidable(error.reason) from None
-    renderer = _Renderer()
-    items = decoder.exports if exports else decoder.imports
-    top = resource_names(items.items(), _resource_of)
-    return {name: renderer.item(item, top) for name, item in items.items()}
+    rendered = []
+    for items in (decoder.imports, decoder.exports if exports else {}):
+        top, renderer = resource_names(items.items(), _resource_of), _Renderer()
+        rendered.append({name: renderer.item(item, top) for name, item in items.items()})
+    return rendered[0], rendered[1]
 
 
 def _resource_of(item: object) -> _Resource | None:
@@ -322,7 +328,7 @@ def _sections(
 
     Sections, nested components above all, are decoded in place, never copied.
     """
-    found = [(i, cursor) for i, cursor in top_level_sections(data, path, base) if i in _SHAPING_SECTIONS]
+    found = [(i, cursor) for i, cursor in top_level_sections(data, path, base) if i in SHAPING_SECTIONS]
     while up_to_last_import and found and found[-1][0] != SECTION_IMPORT:
         found.pop()
     return found

@@ -241,7 +241,7 @@ def test_limits_are_u64_and_capabilities_unique() -> None:
         }
     )
     assert found == [
-        f"{HATCH_TABLE}.policy.capabilities[2].name: duplicate capability 'x' (already listed at "
+        f"{HATCH_TABLE}.policy.capabilities[2].name: 'x' is listed twice (first at "
         f"{HATCH_TABLE}.policy.capabilities[0])",
         f"{HATCH_TABLE}.policy.capabilities[3].name: is required",
         f"{HATCH_TABLE}.policy.limits.cpu-ms: must be a non-negative integer below 2**64, got a float (1.5)",
@@ -606,7 +606,7 @@ def test_planv1_fields_are_checked_where_they_are_written() -> None:
         f"{table}.policy.tenant: must be a non-empty string, got an integer (7)",
         f"{table}.secrets[0].backend-uri: is not a backend URI",
         f"{table}.secrets[1].backend-uri: carries a password",
-        f"{table}.secrets[1].secret-id: duplicate secret 'k' (already at {table}.secrets[0])",
+        f"{table}.secrets[1].secret-id: 'k' is listed twice (first at {table}.secrets[0])",
         f"{table}.secrets[2].value is not a known option (a plan names where a secret lives, never its value)",
         f"{table}.secrets[3].secret-id: is required",
     ]

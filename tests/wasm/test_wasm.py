@@ -164,7 +164,7 @@ def test_directory_and_missing_file(tmp_path: Path) -> None:
         wasm.inspect(tmp_path / "nope.wasm")
 
 
-# -- issue 8: linear on hostile bytes, the external-id name attribute ----------------------------------
+# -- linear on hostile bytes, the external-id name attribute ----------------------------------------------
 
 
 def test_zero_bytes_after_a_header_are_refused_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,285 @@
+"""Hostile and careless inputs against what was added last (component distributions, the registry, ``new``,
+the cache, ``run .``), each through the command a user runs.
+
+Every case asserts one clear message (or the right result), no traceback, and that nothing hatch-pylon did
+not make is deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from corpus import BASE_HOOK, base_project
+from test_hostile import assert_temp_empty, built_base, run
+
+pytestmark = pytest.mark.slow
+
+DAYS = 24 * 3600
+
+
+@pytest.fixture(scope="module")
+def base_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built_base(tmp_path_factory, "wheel")
+
+
+def aged(path: Path, days: float = 3) -> Path:
+    then = time.time() - days * DAYS
+    os.utime(path, (then, then))
+    return path
+
+
+# -- 1. sweeps remove only what hatch-pylon made ---------------------------------------------------
+
+
+def test_a_sweep_leaves_a_users_old_folders_in_the_temp_dir(tmp_path: Path, base_wheel: Path) -> None:
+    temp = tmp_path / "private-tmp"
+    temp.mkdir()
+    notes = temp / "hatch-pylon-notes"
+    lookalike = temp / "hatch-pylon-abcd1234"  # mkdtemp's shape, but no marker of ours in it
+    for folder in (notes, lookalike):
+        folder.mkdir()
+        (folder / "todo.txt").write_text("mine")
+        aged(folder)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(base_wheel))
+    assert code == 0 and "OK" in output, output
+    assert (notes / "todo.txt").read_text() == "mine" and (lookalike / "todo.txt").read_text() == "mine"
+    notes_left = sorted(p.name for p in temp.iterdir())
+    assert notes_left == ["hatch-pylon-abcd1234", "hatch-pylon-notes"], notes_left
+
+
+def test_a_sweep_in_a_shared_store_leaves_files_it_did_not_write(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK + 'store = "../shared"\n')
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / ".tmp-keep").write_text("mine")  # fresh, and nobody holds a lock on it
+    (shared / ".tmp-0123").write_text("mine")
+    notes = shared / "hatch-pylon-notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    aged(notes)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", ".", cwd=project)
+    assert code == 0 and "OK" in output, output
+    assert "did not finish" not in output, output
+    assert (shared / ".tmp-keep").read_text() == "mine" and (shared / ".tmp-0123").read_text() == "mine"
+    assert (notes / "todo.txt").read_text() == "mine"
+    assert_temp_empty(tmp_path)
+
+
+# -- 3. each distinct blob is read once per gate call ----------------------------------------------
+
+
+READS = (
+    "import sys; from hatch_pylon.adapters.cli import main; status = main(sys.argv[1:]); sys.stdout.flush(); "
+    "rchar = next(line for line in open('/proc/self/io') if line.startswith('rchar')); "
+    "print('READ', rchar.split()[1]); sys.exit(status)"
+)
+PAD = 8 << 20  # bytes of custom section in the shared blob
+
+
+def padded(path: Path, size: int) -> None:
+    """A valid component with ``size`` bytes of custom section appended (a component is a list of sections)."""
+    from helpers import leb, name, section
+
+    body = name("pad") + bytes(size)
+    path.write_bytes(path.read_bytes() + section(0, body))
+    assert len(leb(len(body))) <= 5
+
+
+def many_ids_bundle(tmp_path: Path, copies: int) -> Path:
+    """A bundle folder whose plan names the cap's one blob under ``copies`` more ids."""
+    import json
+
+    from test_hostile import sealed
+
+    from hatch_pylon.build.pipeline import build_bundle
+    from hatch_pylon.build.project import load_project
+
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    padded(project / "caps" / "p.wasm", PAD)
+    bundle = build_bundle(load_project(project)).write_to(tmp_path / "bundle")
+    plan = json.loads((bundle / "plan.json").read_bytes())
+    (cap,) = [c for c in plan["components"] if c["id"] == "p"]
+    plan["components"] += [{**cap, "id": f"q{index:03}"} for index in range(copies)]
+    plan_json = json.dumps(plan).encode()
+    (bundle / "plan.json").write_bytes(plan_json)
+    (bundle / "pylon.json").write_bytes(sealed((bundle / "pylon.json").read_bytes(), plan_json))
+    return bundle
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts the bytes read through /proc/self/io")
+@pytest.mark.parametrize("flags", [["--names-only"], []], ids=["names-only", "types"])
+def test_a_blob_named_by_many_ids_is_read_once(tmp_path: Path, flags: list[str]) -> None:
+    bundle = many_ids_bundle(tmp_path, 40)
+    code, output = run(tmp_path, "-c", READS, "verify", *flags, str(bundle))
+    assert code == 0 and "OK (42 components" in output, output
+    read = int(output.rsplit("READ ", 1)[1].split()[0])
+    assert read < 3 * PAD, f"{read} bytes read for one {PAD}-byte blob named 41 times"
+
+
+# -- a component distribution, built by hatchling, shipping a plan.json as data ----------------------
+
+CAP_HOOK = 'components = [{ id = "p", path = "caps/p.wasm" }]\nprovides = ["p"]\n'
+
+
+@pytest.fixture(scope="module")
+def capdist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """capdist's wheel and sdist: it provides the component ``p`` and ships ``capdist/examples/plan.json``."""
+    from helpers import hook_pyproject, write_component
+    from test_hostile import build
+
+    tmp = tmp_path_factory.mktemp("capdist")
+    project = tmp / "capdist-project"
+    (project / "capdist" / "examples").mkdir(parents=True)
+    (project / "capdist" / "__init__.py").write_text("")
+    (project / "capdist" / "examples" / "plan.json").write_text('{"an": "example the package documents"}\n')
+    write_component(project / "caps" / "p.wasm", exports=["a:b/c@1.0.0"])
+    (project / "pyproject.toml").write_text(hook_pyproject("capdist", CAP_HOOK))
+    for kind in ("sdist", "wheel"):
+        code, output = build(tmp, project, kind, tmp / "dist")
+        assert code == 0, output
+    return {"wheel": next((tmp / "dist").glob("*.whl")), "sdist": next((tmp / "dist").glob("*.tar.gz"))}
+
+
+def install_wheel(tmp_path: Path, wheel: Path) -> tuple[Path, dict[str, str]]:
+    from test_hostile import installed
+
+    return installed(tmp_path, wheel)
+
+
+def test_a_component_distribution_is_what_its_descriptor_says(tmp_path: Path, capdist: dict[str, Path]) -> None:
+    _, env = install_wheel(tmp_path, capdist["wheel"])
+    for target in (str(capdist["wheel"]), str(capdist["sdist"]), "dist:capdist"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", "verify", target, extra_env=env)
+        assert code == 0 and "OK (provides 1 component: p;" in output, (target, output)
+    assert_temp_empty(tmp_path)
+
+
+# -- 11. an installed RECORD goes through the same guarded reader as a wheel's -----------------------
+
+
+@pytest.mark.parametrize("which", ["capdist", "demo"])
+def test_an_installed_record_with_an_oversized_field_is_one_message(
+    tmp_path: Path, capdist: dict[str, Path], base_wheel: Path, which: str
+) -> None:
+    site, env = install_wheel(tmp_path, capdist["wheel"] if which == "capdist" else base_wheel)
+    (record,) = site.glob("*.dist-info/RECORD")
+    with record.open("a") as file:
+        file.write('"' + "x" * 200_000 + '",,\n')  # csv's field limit is 131,072
+    for command, target in (("verify", f"dist:{which}"), ("run", which)):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, target, extra_env=env)
+        assert code == 1 and "RECORD cannot be read (field larger than field limit" in output, (command, output)
+    assert_temp_empty(tmp_path)
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts the bytes read through /proc/self/io")
+def test_a_descriptor_naming_one_blob_many_times_reads_it_once(tmp_path: Path, capdist: dict[str, Path]) -> None:
+    import hashlib
+    import json
+
+    site, env = install_wheel(tmp_path, capdist["wheel"])
+    (descriptor,) = site.glob("*.dist-info/extra_metadata/pylon-components.json")
+    document = json.loads(descriptor.read_bytes())
+    (entry,) = document["components"]
+    blobs = site / document["store"] / "blobs"
+    old = blobs / entry["digest"][:2] / entry["digest"][2:]
+    padded(old, PAD)
+    data = old.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    (blobs / digest[:2]).mkdir(exist_ok=True)
+    old.rename(blobs / digest[:2] / digest[2:])
+    entry.update(digest=digest, size=len(data))
+    document["components"] = [entry] + [{**entry, "id": f"q{index:03}"} for index in range(40)]
+    descriptor.write_text(json.dumps(document))
+    code, output = run(tmp_path, "-c", READS, "verify", "dist:capdist", extra_env=env)
+    assert code == 0 and "OK (provides 41 components" in output, output
+    read = int(output.rsplit("READ ", 1)[1].split()[0])
+    assert read < 3 * PAD, f"{read} bytes read for one {PAD}-byte blob listed 41 times"
+
+
+# -- 5. pylon.json's references are a distribution name and a version, printed escaped ----------------
+
+
+def small_bundle(tmp_path: Path, hook: str = BASE_HOOK) -> Path:
+    from hatch_pylon.build.pipeline import build_bundle
+    from hatch_pylon.build.project import load_project
+
+    project = tmp_path / "demo-project"
+    base_project(project, hook)
+    return build_bundle(load_project(project)).write_to(tmp_path / "bundle")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        (
+            "distribution",
+            "x\x1b]0;owned\x07\x1b[2J",
+            r"references[0].distribution is not a distribution name: 'x\x1b]0;",
+        ),
+        ("version", "1.0' ; touch pwned ; echo '", "references[0].version is not a version (PEP 440): \"1.0' ; touch"),
+        ("version", "1.0\n", r"references[0].version is not a version (PEP 440): '1.0\n'"),
+    ],
+    ids=["escapes-in-name", "quote-in-version", "newline-in-version"],
+)
+def test_a_reference_that_is_not_a_name_and_version_is_refused_escaped(
+    tmp_path: Path, field: str, value: str, fragment: str
+) -> None:
+    import json
+
+    bundle = small_bundle(tmp_path)
+    plan = json.loads((bundle / "plan.json").read_bytes())
+    digest = bytes(next(c for c in plan["components"] if c["id"] == "p")["digest"]).hex()
+    meta = json.loads((bundle / "pylon.json").read_bytes())
+    reference = {"distribution": "capdist", "version": "1.0", "components": [{"id": "p", "digest": digest}]}
+    meta["references"] = [{**reference, field: value}]
+    (bundle / "pylon.json").write_text(json.dumps(meta))
+    (bundle / ".compose" / "blobs" / digest[:2] / digest[2:]).unlink()  # it stays in the referenced distribution
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, str(bundle))
+        assert code == 1 and fragment in output, (command, output)
+        assert "\x1b" not in output and "' ; touch pwned" not in output.replace(fragment, ""), (command, output)
+    assert not (tmp_path / "pwned").exists()
+
+
+# -- 6. names from binaries reach the terminal escaped ------------------------------------------------
+
+HOSTILE_PARAM = r'(param "x\1b]0;owned\07\1b[2J" u32) (result u32)'
+
+
+def test_names_in_a_binarys_types_are_printed_escaped(tmp_path: Path) -> None:
+    from helpers import write_component
+
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    write_component(project / "root.wasm", imports=["a:b/c@1.0.0"], import_sigs={"a:b/c@1.0.0": HOSTILE_PARAM})
+    code, output = run(tmp_path, "-m", "hatch_pylon", "inspect", "--types", str(project / "root.wasm"))
+    assert code == 0 and r"f: func(x\x1b]0;owned\x07\x1b[2J: u32) -> u32" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", ".", cwd=project)
+    assert code == 1 and r"consumer imports func(x\x1b]0;owned\x07\x1b[2J: u32) -> u32" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
+
+
+TRAPPING_ROOT = r"""(component
+  (core module $m (func (@name "boom\1b]0;owned\07") (export "run") (result i32) unreachable))
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run"))))"""
+
+
+def test_run_v_prints_the_backtraces_function_names_escaped(tmp_path: Path) -> None:
+    import wasmtime
+    from helpers import hook_pyproject
+
+    project = tmp_path / "demo-project"
+    (project / "demo").mkdir(parents=True)
+    (project / "demo" / "__init__.py").write_text("")
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(TRAPPING_ROOT))
+    (project / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\n'))
+    code, output = run(tmp_path, "-m", "hatch_pylon", "run", "-v", ".", cwd=project)
+    assert code != 0 and r"boom\x1b]0;owned\x07" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
