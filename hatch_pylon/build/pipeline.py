@@ -215,7 +215,12 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest(), references=references)
+    meta = BundleMeta(
+        ignore_imports=config.ignore_imports,
+        plan_digest=plan.plan_digest(),
+        references=references,
+        validate=config.validate,
+    )
     composed_path = None
     if config.compose:
         from ..bundle.compose import compose_plan

@@ -101,9 +101,12 @@ class BundleMeta:
     composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
     references: tuple[Reference, ...] = ()  # components whose blobs stay in other distributions
     plan_digest: str | None = None  # composectl's plan digest of the plan built (None in older bundles)
+    validate: str = "types"  # what the build checked: "names" did not compare the bindings' types
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
+        if self.validate != "types":
+            document["validate"] = self.validate
         if self.plan_digest is not None:
             document["plan-digest"] = self.plan_digest
         if self.composed is not None:
@@ -233,6 +236,11 @@ def verify_bundle(
         files = {cid: (blobs[digest], digest) for cid, digest in digests.items()}
         typed = type_problems(files, list(plan.bindings), compiler, compile_all=compile_all)
         report.problems += typed.problems
+        if typed.problems and meta.validate == "names":
+            report.problems.append(
+                'the build checked names only (validate = "names"), so it did not compare these types: make '
+                "both sides' WIT agree, then rebuild (a rebuild alone makes the same bundle)"
+            )
         report.skipped += [
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
         ]
@@ -341,6 +349,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
     plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
+    validate = raw.get("validate", "types") if isinstance(raw, dict) else "types"
     try:
         references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
     except BadReference as error:
@@ -354,6 +363,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
             or (isinstance(plan_digest, str) and len(plan_digest) == 64 and set(plan_digest) <= set("0123456789abcdef"))
         )
         or not all(isinstance(p, str) and p for p in ignore)
+        or validate not in ("names", "types")
         or (
             composed is not None
             and not (
@@ -367,10 +377,16 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         report.problems.append(f"{META_FILE}: not a hatch-pylon bundle record")
         return BundleMeta()
     if composed is None:
-        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references)
+        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references, validate=validate)
     strip = composed.get("strip", False)
     return BundleMeta(
-        tuple(ignore), composed["file"], composed["digest"], strip, plan_digest=plan_digest, references=references
+        tuple(ignore),
+        composed["file"],
+        composed["digest"],
+        strip,
+        plan_digest=plan_digest,
+        references=references,
+        validate=validate,
     )
 
 
