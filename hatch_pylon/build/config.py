@@ -60,7 +60,6 @@ class Pyforge(NamedTuple):
 
     bridge: Path
     python: str  # "3.14"
-    wit_world: str | None = None
 
     @property
     def bridge_name(self) -> str:
@@ -433,30 +432,33 @@ class _Parser:
         return Policy(str(determinism), capabilities, self.limits(values["limits"]), tenant)
 
     def pyforge(self, raw: Any, provides: tuple[str, ...]) -> Pyforge | None:
-        """``pyforge``: a python-wasm extension wheel carries exactly one component (``provides``)."""
+        """``pyforge = { bridge, python }``: a python-wasm extension wheel carries exactly one component."""
         key = self.key("pyforge")
         if raw is None or raw is _INVALID:
             return None
-        values = self.values("pyforge", raw, key)
-        for leaf, value in values.items():
-            if value is REQUIRED:
-                self.problem(f"{key}.{leaf}", "is required")
+        for name in sorted(set(raw) - {"bridge", "python"}, key=str):
+            self.problem(f"{key}.{name}", f"is not a known option{_suggestion(str(name), ['bridge', 'python'])}")
+        for name in ("bridge", "python"):
+            if name not in raw:
+                self.problem(f"{key}.{name}", "is required")
+            elif not isinstance(raw[name], str) or not raw[name]:
+                self.problem(f"{key}.{name}", f"must be a non-empty string, got {describe(raw[name])}")
         if len(provides) != 1:
             self.problem(
                 key,
                 f"a python-wasm extension wheel carries one capability component; provides lists {len(provides)} "
                 "(give the one component's id)",
             )
-        python = values["python"]
-        if isinstance(python, str) and not re.fullmatch(r"3\.(0|[1-9][0-9]*)", python):
+        python = raw.get("python")
+        if isinstance(python, str) and python and not re.fullmatch(r"3\.(0|[1-9][0-9]*)", python):
             self.problem(f"{key}.python", f"{python!r} is not a CPython minor version such as '3.14'")
-        bridge = self.path(values["bridge"], f"{key}.bridge") if isinstance(values["bridge"], str) else None
+        value = raw.get("bridge")
+        bridge = self.path(value, f"{key}.bridge") if isinstance(value, str) and value else None
         if bridge is not None and not bridge.name.startswith("_"):
             self.problem(f"{key}.bridge", f"{bridge.name!r}: a bridge folder's name starts with '_' (_<srcdir>)")
         if bridge is None or not isinstance(python, str) or self.problems:
             return None
-        world = values["wit-world"] if isinstance(values["wit-world"], str) else None
-        return Pyforge(bridge, python, world)
+        return Pyforge(bridge, python)
 
     def capabilities(self, entries: Any, key: str) -> tuple[Capability, ...]:
         if entries is _INVALID:

@@ -2,8 +2,8 @@
 
 ``zstd_cap-0.1.0-cp314-cp314-wasm32_wasip2.whl`` holds the bridge folder ``_<srcdir>/`` as it is in the project
 (``__pycache__``, ``*.pyc`` and editor swap files left out), its ``pyforge-pkg.toml`` written back with a
-``[wheel.component]`` block (``artifact``, and ``wit_world`` when known) as python-wasm's ``wheel_builder.py``
-writes it, and the one capability component at ``_<srcdir>_component/<its file name>``; the member names are
+``[wheel.component] artifact`` as python-wasm's ``wheel_builder.py`` writes it (a ``wit_world`` the manifest
+gives is kept), and the one capability component at ``_<srcdir>_component/<its file name>``; the member names are
 the ones ``wheel_builder.build()`` gives for the same bridge and component, plus hatch-pylon's descriptor in
 ``.dist-info/extra_metadata/`` (which names the component's file, so there is no second copy). The tag is
 ``cp3X-cp3X-wasm32_wasip2``, ``Root-Is-Purelib: false``; METADATA gets ``Platform: wasm32-wasip2`` and
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from .._errors import ComponentsError, ConfigError, PylonError, TooLarge, printable
+from .._errors import ComponentsError, PylonError, ResolveError, TooLarge, bullets, printable
 from .._fs import atomic_write, os_reason, read_small
 from ..bundle.distributions import (
     PYFORGE_MANIFEST,
@@ -50,6 +50,10 @@ class ExtensionWheel(NamedTuple):
     lines: tuple[str, ...]
 
 
+def _refused(problems: list[str]) -> ResolveError:
+    return ResolveError("cannot build the python-wasm extension wheel:\n" + bullets(problems))
+
+
 def requires_python_for(python: str) -> str:
     major, minor = python.split(".")
     return f">={python},<{major}.{int(minor) + 1}"
@@ -66,7 +70,7 @@ def prepare(
     staging: Path,
     table: str,
 ) -> ExtensionWheel:
-    """Check the bridge and the component as the spec's section 7 does and lay the wheel out; ``ConfigError``
+    """Check the bridge and the component as the spec's section 7 does and lay the wheel out; ``ResolveError``
     listing every problem otherwise. The written-back manifest goes to ``staging``."""
     key = f"{table}.pyforge"
     bridge = pyforge.bridge
@@ -75,14 +79,14 @@ def prepare(
     try:
         text = read_small(bridge, PYFORGE_MANIFEST, 1 << 20)
     except FileNotFoundError:
-        raise ConfigError([f"{key}.bridge: {shown}/{PYFORGE_MANIFEST} is missing (the bridge's manifest)"]) from None
+        raise _refused([f"{key}.bridge: {shown}/{PYFORGE_MANIFEST} is missing (the bridge's manifest)"]) from None
     except (OSError, TooLarge) as error:
         reason = os_reason(error) if isinstance(error, OSError) else str(error)
-        raise ConfigError([f"{manifest_where}: cannot be read ({reason})"]) from None
+        raise _refused([f"{manifest_where}: cannot be read ({reason})"]) from None
     try:
         manifest = parse_pyforge_manifest(text, manifest_where)
     except ComponentsError as error:
-        raise ConfigError([str(error)]) from None
+        raise _refused([str(error)]) from None
     problems = _identity_problems(manifest, project_name, project_version, requires_python, pyforge, key)
     problems += _verify_problems(manifest, bridge, manifest_where)
     artifact = component.path or f"{bridge.name}_component/{component.id}.wasm"
@@ -100,9 +104,9 @@ def prepare(
         )
     files = _bridge_files(bridge, key, problems)
     if problems:
-        raise ConfigError(problems)
+        raise _refused(problems)
     written = staging / PYFORGE_MANIFEST
-    atomic_write(written, _written_back(text, manifest, artifact, pyforge.wit_world, manifest_where))
+    atomic_write(written, _written_back(text, manifest, artifact, manifest_where))
     layout = {os.fspath(bridge / relative): f"{bridge.name}/{relative}" for relative in files}
     layout = {source: target for source, target in layout.items() if target != f"{bridge.name}/{PYFORGE_MANIFEST}"}
     layout[os.fspath(written)] = f"{bridge.name}/{PYFORGE_MANIFEST}"
@@ -197,18 +201,15 @@ def _bridge_files(bridge: Path, key: str, problems: list[str]) -> list[str]:
     return sorted(found)
 
 
-def _written_back(text: bytes, manifest: PyforgeManifest, artifact: str, world: str | None, where: str) -> bytes:
-    """The manifest with its ``[wheel.component]`` block: appended when it has none (its text otherwise kept)."""
+def _written_back(text: bytes, manifest: PyforgeManifest, artifact: str, where: str) -> bytes:
+    """The manifest with its ``[wheel.component]`` block, as ``wheel_builder`` writes it: ``artifact`` added when
+    it has none (a ``wit_world`` the manifest gives is kept; the binary does not name its world). Its text is
+    otherwise kept, comments included."""
     import json
 
     if manifest.artifact is not None:
         return text
     block = f"\n[wheel.component]\nartifact = {json.dumps(artifact)}\n"
-    world = world or manifest.wit_world
-    if world is not None:
-        block += f"wit_world = {json.dumps(world)}\n"
-    if "component" in (manifest.document.get("wheel") or {}):
-        raise ConfigError([f"{where}: [wheel.component] has no artifact; add artifact = {json.dumps(artifact)}"])
     data = text.rstrip(b"\n") + b"\n" + block.encode("utf-8")
     parse_pyforge_manifest(data, where)  # the written-back manifest reads back
     return data

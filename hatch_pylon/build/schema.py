@@ -138,16 +138,8 @@ OPTIONS: tuple[Option, ...] = (
         "pyforge",
         "table",
         None,
-        "with `provides` (one component): the wheel is a python-wasm extension wheel, as its "
-        "[pyforge-wheel spec](docs/distributions.md#python-wasms-extension-wheels) lays it out",
-    ),
-    Option("pyforge.bridge", "path", REQUIRED, "the bridge folder (`_<srcdir>/`, holding `pyforge-pkg.toml`)"),
-    Option("pyforge.python", "name", REQUIRED, 'the one CPython minor the wheel is for, `"3.14"`: tag `cp314-cp314`'),
-    Option(
-        "pyforge.wit-world",
-        "name",
-        None,
-        "the component's WIT world, written as `[wheel.component] wit_world` when the manifest has none",
+        '`{ bridge = "_<srcdir>", python = "3.14" }` with one `provides` id: the wheel is a python-wasm extension '
+        "wheel of that bridge folder for that CPython ([docs](docs/distributions.md#python-wasms-extension-wheels))",
     ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
     Option(

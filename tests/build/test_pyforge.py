@@ -368,3 +368,39 @@ def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an
     (app_wheel,) = (tmp_path / "app-dist").glob("*.whl")
     status, out, err = cli(capsys, "run", str(app_wheel))
     assert (status, out) == (0, "42\n"), err
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            "skew",
+            "tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml requires "
+            "zstd:compression/advanced@0.1.0, which component 'zstd' does not export (it exports "
+            "zstd:compression/info@0.1.0, zstd:compression/simple@0.1.0, zstd:compression/streaming@0.1.0)",
+        ),
+        (
+            "version",
+            "[project] version '0.2.0' and tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml "
+            "[package] version '0.1.0' must be the same",
+        ),
+        (
+            "c_file",
+            "tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml: [extension] c_file names "
+            "_zstd_capmodule.c, which is not in the bridge",
+        ),
+    ],
+)
+def test_the_spec_checks_refuse_a_build_with_one_message(tmp_path: Path, change: str, expected: str) -> None:
+    wat = cap_wat({"simple": "0.1.0", "streaming": "0.1.0", "info": "0.1.0"}) if change == "skew" else None
+    project = extension_project(tmp_path / "zstd-cap", wat)
+    if change == "version":
+        text = (project / "pyproject.toml").read_text()
+        (project / "pyproject.toml").write_text(text.replace('version = "0.1.0"', 'version = "0.2.0"'))
+    if change == "c_file":
+        (project / "_zstd_cap" / "_zstd_capmodule.c").unlink()
+    built = build(project, tmp_path / "dist", "--wheel")
+    assert built.returncode != 0
+    output = built.stdout + built.stderr
+    assert output.count(expected) == 1, output
+    assert not list((tmp_path / "dist").glob("*.whl"))
