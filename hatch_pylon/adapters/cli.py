@@ -492,10 +492,12 @@ def _new(args: argparse.Namespace) -> int:
     from .new import new_project
 
     folder, written = new_project(args.name)
-    print(f"wrote {folder}/: {', '.join(written)}")
+    from .._errors import printable, shell_word
+
+    print(f"wrote {printable(str(folder))}/: {', '.join(written)}")
     print(
         f"next (componentize-py, hatch and hatch-pylon[run] installed):\n"
-        f"  cd {folder}\n"
+        f"  cd {shell_word(str(folder))}\n"
         "  python build_components.py   # the root and the cap, with componentize-py (~20 s each)\n"
         "  hatch-pylon run .            # run it from the sources, no wheel\n"
         "  hatch build                  # the wheel and the sdist, each with the bundle"

@@ -43,8 +43,8 @@ def finalize(dist: Any) -> None:
     state = _State(root, raw, data.get("project", {}).get("name"), dist)
     dist.cmdclass["build_py"] = _wrap_build_py(dist.cmdclass.get("build_py") or _default("build_py"), state)
     dist.cmdclass["sdist"] = _wrap_sdist(dist.cmdclass.get("sdist") or _default("sdist"), state)
-    if isinstance(raw, dict) and raw.get("provides"):
-        dist.cmdclass["egg_info"] = _wrap_egg_info(dist.cmdclass.get("egg_info") or _default("egg_info"), state)
+    provides = isinstance(raw, dict) and bool(raw.get("provides"))
+    dist.cmdclass["egg_info"] = _wrap_egg_info(dist.cmdclass.get("egg_info") or _default("egg_info"), state, provides)
 
 
 def _default(command: str) -> type:
@@ -158,10 +158,19 @@ def _wrap_sdist(base: type, state: _State) -> type:
     return sdist
 
 
-def _wrap_egg_info(base: type, state: _State) -> type:
+def _wrap_egg_info(base: type, state: _State, provides: bool) -> type:
+    """egg_info writes the descriptor of a component wheel; without ``provides`` it removes the one an earlier
+    build left in the same tree (``*.egg-info`` outlives a build, and its files become the wheel's metadata)."""
+
     class egg_info(base):
         def run(self) -> None:
             super().run()
+            if not provides:
+                stale = Path(self.egg_info) / DESCRIPTOR_PATH
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink()
+                    _say(f"removed {DESCRIPTOR_PATH} from {self.egg_info}: this build provides no components")
+                return
             _, provided = state.get()
             if isinstance(provided, Provided):
                 target = Path(self.egg_info) / DESCRIPTOR_PATH

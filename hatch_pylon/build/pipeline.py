@@ -354,11 +354,15 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
                     candidate.file.size,
                     tuple((e.name, e.kind) for e in info.imports),
                     tuple((e.name, e.kind) for e in info.exports),
+                    None
+                    if config.pyforge is None
+                    else f"{config.pyforge.bridge_name}_component/{Path(candidate.path).name}",
                 )
             )
         ingest.save_index()
     described.sort(key=lambda c: c.id)
-    return Provided(blobs, descriptor_json(dist_store(config.destination), described), tuple(described))
+    store = None if config.pyforge is not None else dist_store(config.destination)  # an extension: its own path
+    return Provided(blobs, descriptor_json(store, described), tuple(described))
 
 
 def check_requirements(needed: list[str], declared: list[str], table: str) -> None:
@@ -386,11 +390,13 @@ def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) 
     say(f"using the components shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     checked = verify_provided(prebuilt, DESCRIPTOR, STORE_DIR, copy_to=staging)
     checked.or_raise(f"the components in {SDIST_BUNDLE_DIR}/")
+    document = json.loads(checked.descriptor)
+    paths = {entry["id"]: entry.get("path") for entry in document["components"]}  # parsed by the gate already
     described = tuple(
-        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports) for c in checked.components
+        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports, paths.get(c.id))
+        for c in checked.components
     )
-    store = json.loads(checked.descriptor)["store"]
-    return Provided(dict(checked.blobs), descriptor_json(store, described), described)
+    return Provided(dict(checked.blobs), descriptor_json(document.get("store"), described), described)
 
 
 def _check_types(resolution: Resolution, say: Say) -> None:

@@ -143,6 +143,13 @@ OPTIONS: tuple[Option, ...] = (
         ),
         unique="*",
     ),
+    Option(
+        "pyforge",
+        "table",
+        None,
+        '`{ bridge = "_<srcdir>", python = "3.14" }` with one `provides` id: the wheel is a python-wasm extension '
+        "wheel of that bridge folder for that CPython ([docs](docs/distributions.md#python-wasms-extension-wheels))",
+    ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
     Option(
         "registry",

@@ -308,3 +308,99 @@ def test_distributed_reference_on_a_wasm32_component_is_refused_naming_why(
         "install a Requires-Dist on it and the app could not be installed; remove the distributed key (its "
         'components are then copied into the bundle) or write distributed = "copy"'
     )
+
+
+# -- building them with hatch build -------------------------------------------------------------------------
+
+
+def extension_project(folder: Path, component_wat: str | None = None, extra: str = "") -> Path:
+    """The item-4 project: the bridge, its Lib/ shim, a built component, and a ``pyforge`` table."""
+    import shutil
+
+    shutil.copytree(BRIDGE, folder / "_zstd_cap")
+    shutil.copytree(BRIDGE.parent / "_compression", folder / "_compression")
+    write_wasm(folder / "build" / "zstd.component.wasm", component_wat or cap_wat())
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "zstd-cap"\nversion = "0.1.0"\n' + extra + "[tool.hatch.build.hooks.pylon]\n"
+        'components = [{ id = "zstd", path = "build/zstd.component.wasm" }]\nprovides = ["zstd"]\n'
+        'pyforge = { bridge = "_zstd_cap", python = "3.14" }\n'
+    )
+    return folder
+
+
+def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an_app_uses_it(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    project = extension_project(tmp_path / "one" / "zstd-cap")
+    built = build(project, tmp_path / "dist-one")
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = tmp_path / "dist-one" / WHEEL_NAME
+    again = build(extension_project(tmp_path / "two" / "elsewhere"), tmp_path / "dist-two", "--wheel")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (tmp_path / "dist-two" / WHEEL_NAME).read_bytes() == wheel.read_bytes()  # from any folder
+
+    component = project / "build" / "zstd.component.wasm"
+    theirs = python_wasm_wheel(BRIDGE, component, "3.14", tmp_path / "theirs")
+    descriptor = "zstd_cap-0.1.0.dist-info/extra_metadata/pylon-components.json"
+    with zipfile.ZipFile(wheel) as ours, zipfile.ZipFile(theirs) as reference:
+        assert sorted(set(ours.namelist()) - {descriptor}) == sorted(reference.namelist())
+        assert ours.read("_zstd_cap_component/zstd.component.wasm") == component.read_bytes()
+        assert sum(1 for i in ours.infolist() if i.file_size == component.stat().st_size) == 1  # one copy
+        manifest = tomllib.loads(ours.read("_zstd_cap/pyforge-pkg.toml").decode())
+        metadata = ours.read("zstd_cap-0.1.0.dist-info/METADATA").decode()
+        wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
+    assert manifest["wheel"]["component"] == {"artifact": "_zstd_cap_component/zstd.component.wasm"}
+    assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
+
+    site = home / "site-packages"
+    assert pip_target(wheel, site).returncode == 0
+    assert stage_listing(site) == [("zstd-cap", "A", "_zstd_cap", "_zstd_cap_component/zstd.component.wasm")]
+    status, out, err = cli(capsys, "verify", str(wheel))
+    assert status == 0 and "provides 1 component: zstd; files re-hashed against its descriptor" in out, err
+    status, out, err = cli(capsys, "verify", "dist:zstd-cap")
+    assert status == 0, err
+
+    app = app_project(tmp_path / "app")
+    built = build(app, tmp_path / "app-dist", "--wheel")
+    assert built.returncode == 0, built.stdout + built.stderr
+    (app_wheel,) = (tmp_path / "app-dist").glob("*.whl")
+    status, out, err = cli(capsys, "run", str(app_wheel))
+    assert (status, out) == (0, "42\n"), err
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            "skew",
+            "tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml requires "
+            "zstd:compression/advanced@0.1.0, which component 'zstd' does not export (it exports "
+            "zstd:compression/info@0.1.0, zstd:compression/simple@0.1.0, zstd:compression/streaming@0.1.0)",
+        ),
+        (
+            "version",
+            "[project] version '0.2.0' and tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml "
+            "[package] version '0.1.0' must be the same",
+        ),
+        (
+            "c_file",
+            "tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml: [extension] c_file names "
+            "_zstd_capmodule.c, which is not in the bridge",
+        ),
+    ],
+)
+def test_the_spec_checks_refuse_a_build_with_one_message(tmp_path: Path, change: str, expected: str) -> None:
+    wat = cap_wat({"simple": "0.1.0", "streaming": "0.1.0", "info": "0.1.0"}) if change == "skew" else None
+    project = extension_project(tmp_path / "zstd-cap", wat)
+    if change == "version":
+        text = (project / "pyproject.toml").read_text()
+        (project / "pyproject.toml").write_text(text.replace('version = "0.1.0"', 'version = "0.2.0"'))
+    if change == "c_file":
+        (project / "_zstd_cap" / "_zstd_capmodule.c").unlink()
+    built = build(project, tmp_path / "dist", "--wheel")
+    assert built.returncode != 0
+    output = built.stdout + built.stderr
+    assert output.count(expected) == 1, output
+    assert not list((tmp_path / "dist").glob("*.whl"))
