@@ -336,9 +336,14 @@ def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an
     built = build(project, tmp_path / "dist-one")
     assert built.returncode == 0, built.stdout + built.stderr
     wheel = tmp_path / "dist-one" / WHEEL_NAME
-    again = build(extension_project(tmp_path / "two" / "elsewhere"), tmp_path / "dist-two", "--wheel")
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert (tmp_path / "dist-two" / WHEEL_NAME).read_bytes() == wheel.read_bytes()  # from any folder
+    elsewhere = extension_project(tmp_path / "two" / "elsewhere")
+    for only in ("--sdist", "--wheel"):  # the wheel straight from the project: the same as from its sdist
+        again = build(elsewhere, tmp_path / "dist-two", only)
+        assert again.returncode == 0, again.stdout + again.stderr
+    for artifact in (WHEEL_NAME, "zstd_cap-0.1.0.tar.gz"):  # byte-identical from any folder
+        assert (tmp_path / "dist-two" / artifact).read_bytes() == (tmp_path / "dist-one" / artifact).read_bytes()
+    status, out, err = cli(capsys, "verify", str(tmp_path / "dist-one" / "zstd_cap-0.1.0.tar.gz"))
+    assert status == 0, err
 
     component = project / "build" / "zstd.component.wasm"
     theirs = python_wasm_wheel(BRIDGE, component, "3.14", tmp_path / "theirs")
@@ -353,6 +358,11 @@ def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an
     assert manifest["wheel"]["component"] == {"artifact": "_zstd_cap_component/zstd.component.wasm"}
     assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
     assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
+    import tarfile
+
+    with tarfile.open(tmp_path / "dist-one" / "zstd_cap-0.1.0.tar.gz") as sdist:
+        pkg_info = sdist.extractfile("zstd_cap-0.1.0/PKG-INFO").read().decode()  # type: ignore[union-attr]
+    assert "Platform: wasm32-wasip2\n" in pkg_info and "Requires-Python: >=3.14,<3.15\n" in pkg_info
 
     site = home / "site-packages"
     assert pip_target(wheel, site).returncode == 0
