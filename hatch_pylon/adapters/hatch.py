@@ -88,6 +88,10 @@ class PylonBuildHook(BuildHookInterface):
                 from ..build.pyforge import finish_wheel
 
                 finish_wheel(Path(artifact_path), metadata)
+            elif metadata and self.target_name == "sdist":
+                from ..build.pyforge import finish_sdist
+
+                finish_sdist(Path(artifact_path), metadata)
         except PylonError as error:
             self.app.abort(f"hatch-pylon: {error}")
             raise
@@ -109,9 +113,6 @@ class PylonBuildHook(BuildHookInterface):
             build_data["extra_metadata"][os.fspath(descriptor)] = DESCRIPTOR
             build_data["tag"] = config.pyforge.tag
             build_data["pure_python"] = False
-            self._extension_metadata = [f"Platform: {PLATFORM}"]
-            if extension.add_requires_python:
-                self._extension_metadata.append(f"Requires-Python: {extension.requires_python}")
             where = f".dist-info/{DESCRIPTOR_PATH}"
         else:
             layout = provided.layout(config.destination)
@@ -146,6 +147,9 @@ class PylonBuildHook(BuildHookInterface):
             staging=staging,
             table=config.table,
         )
+        self._extension_metadata = [f"Platform: {PLATFORM}"]  # written by finalize, after hatchling
+        if extension.add_requires_python:
+            self._extension_metadata.append(f"Requires-Python: {extension.requires_python}")
         if self.target_name == "sdist":
             bridge = config.pyforge.bridge
             files = [Path(source) for source in extension.layout if bridge in Path(source).parents]

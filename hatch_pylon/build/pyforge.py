@@ -7,7 +7,7 @@ gives is kept), and the one capability component at ``_<srcdir>_component/<its f
 the ones ``wheel_builder.build()`` gives for the same bridge and component, plus hatch-pylon's descriptor in
 ``.dist-info/extra_metadata/`` (which names the component's file, so there is no second copy). The tag is
 ``cp3X-cp3X-wasm32_wasip2``, ``Root-Is-Purelib: false``; METADATA gets ``Platform: wasm32-wasip2`` and
-``Requires-Python: >=3.X,<3.X+1`` (``finish_wheel``).
+``Requires-Python: >=3.X,<3.X+1`` (``finish_wheel``; the sdist's PKG-INFO too, ``finish_sdist``, so they agree).
 
 Before anything is written, the spec's section 7 checks run, each problem one line: the manifest's schema
 and ``[package]``; ``[project]`` name and version equal to ``[package]``'s; the files ``[extension]`` and
@@ -218,6 +218,44 @@ def _written_back(text: bytes, manifest: PyforgeManifest, artifact: str, where: 
 # -- after hatchling wrote the wheel ------------------------------------------------------------------------
 
 
+def _with_headers(text: str, added: list[str]) -> bytes:
+    """Core metadata with ``added`` (``Field: value``) at the end of its headers, replacing those fields."""
+    head, separator, body = text.partition("\n\n")
+    fields = {line.split(":", 1)[0] for line in added}
+    kept = [line for line in head.splitlines() if line.split(":", 1)[0] not in fields]
+    return ("\n".join([*kept, *added]) + "\n" + (separator[1:] + body if separator else "")).encode("utf-8")
+
+
+def finish_sdist(sdist: Path, lines: Iterable[str]) -> None:
+    """Add ``lines`` to the sdist's PKG-INFO, as ``finish_wheel`` adds them to the wheel's METADATA: the archive is
+    rewritten in place, streamed, every other member, header and timestamp kept (gzip's too)."""
+    import gzip
+    import io
+    import tarfile
+
+    from .._fs import TempFile
+
+    added = list(lines)
+    try:
+        with open(sdist, "rb") as raw:
+            header = raw.read(10)
+        mtime = int.from_bytes(header[4:8], "little")
+        with tarfile.open(sdist, "r:gz") as source, TempFile(sdist.parent) as temp:
+            packed = gzip.GzipFile(filename="", fileobj=temp.file, mode="wb", mtime=mtime)
+            with packed, tarfile.TarFile(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as output:
+                for member in source:
+                    stream = source.extractfile(member) if member.isfile() else None
+                    if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                        assert stream is not None
+                        data = _with_headers(stream.read().decode("utf-8"), added)
+                        member.size = len(data)
+                        stream = io.BytesIO(data)
+                    output.addfile(member, stream)
+            temp.commit(sdist)
+    except (OSError, EOFError, UnicodeDecodeError, tarfile.TarError) as error:
+        raise PylonError(f"{sdist}: cannot add {', '.join(added)} to its PKG-INFO ({error})") from None
+
+
 def finish_wheel(wheel: Path, lines: Iterable[str]) -> None:
     """Add ``lines`` (``Platform``, ``Requires-Python``) to the wheel's METADATA headers and its RECORD row,
     rewriting the archive in place with every other member's bytes, order and timestamps kept."""
@@ -236,10 +274,7 @@ def finish_wheel(wheel: Path, lines: Iterable[str]) -> None:
             names = [i.filename for i in infos]
             metadata = next(n for n in names if n.endswith(".dist-info/METADATA") and n.count("/") == 1)
             record = metadata.rsplit("/", 1)[0] + "/RECORD"
-            text = archive.read(metadata).decode("utf-8")
-            head, separator, body = text.partition("\n\n")
-            kept = [line for line in head.splitlines() if line.split(":", 1)[0] not in {a.split(":")[0] for a in added}]
-            new_metadata = ("\n".join([*kept, *added]) + "\n" + (separator[1:] + body if separator else "")).encode()
+            new_metadata = _with_headers(archive.read(metadata).decode("utf-8"), added)
             digest = base64.urlsafe_b64encode(hashlib.sha256(new_metadata).digest()).rstrip(b"=").decode()
             rows = list(csv.reader(io.StringIO(archive.read(record).decode("utf-8"))))
             rows = [
