@@ -8,10 +8,11 @@ Pairs, each run interleaved (A, B, B, A, ...) so a noisy machine moves both side
 median of each side is reported:
 
 - ``hatch-pylon inspect <root>`` against a Python process that reads and SHA-256s the same file;
-- ``hatch-pylon plan <sample>`` against a Python process that reads and hashes the sample's components;
+- ``hatch-pylon plan <sample>`` against a Python process that reads and hashes the sample's components,
+  and against one that reads all of plan's inputs: that, and ``pyproject.toml`` parsed with ``tomllib``;
 - ``hatch-pylon --help`` against ``python -c pass``.
 
-Targets: <= 1.5, <= 1.5, <= 2.5.
+Targets: <= 1.5, <= 1.5 (both floors), <= 2.5.
 """
 
 from __future__ import annotations
@@ -37,6 +38,19 @@ for name in sys.argv[1:]:
             digest.update(chunk)
     print(digest.hexdigest())
 """
+READ_INPUTS = (
+    """\
+import sys
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+with open(sys.argv[1], "rb") as file:
+    tomllib.load(file)
+sys.argv[1:] = sys.argv[2:]
+"""
+    + HASH_FILES
+)
 
 
 def cli_command() -> list[str]:
@@ -118,10 +132,18 @@ def main() -> int:
                 env,
             ),
             pair(
+                "plan of the sample vs reading pyproject.toml + SHA-256",
+                [*hatch_pylon, "plan", str(project)],
+                [*python, "-c", READ_INPUTS, str(project / "pyproject.toml"), *components],
+                args.runs,
+                project,
+                env,
+            ),
+            pair(
                 "--help vs python -c pass", [*hatch_pylon, "--help"], [*python, "-c", "pass"], args.runs, project, env
             ),
         ]
-    targets = [1.5, 1.5, 2.5]
+    targets = [1.5, 1.5, 1.5, 2.5]
     print(f"hatch-pylon CLI, whole processes ({env_note}); medians")
     failed = 0
     for (label, tool, floor), target in zip(rows, targets):

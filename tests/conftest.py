@@ -19,6 +19,12 @@ from helpers import REPO, SAMPLE, built_once, copy_sample, sample_build
 TESTS = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True)
+def _python_wasm_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distributions are looked up in ``$PYTHON_WASM_HOME/site-packages`` too: never the user's."""
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(tmp_path_factory.getbasetemp() / "no-python-wasm-home"))
+
+
 @pytest.fixture(scope="session")
 def python_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample's real CPython root (componentize-py, ~10 s), built once per run."""

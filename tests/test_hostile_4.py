@@ -244,3 +244,126 @@ def test_a_reference_that_is_not_a_name_and_version_is_refused_escaped(
         assert code == 1 and fragment in output, (command, output)
         assert "\x1b" not in output and "' ; touch pwned" not in output.replace(fragment, ""), (command, output)
     assert not (tmp_path / "pwned").exists()
+
+
+# -- 6. names from binaries reach the terminal escaped ------------------------------------------------
+
+HOSTILE_PARAM = r'(param "x\1b]0;owned\07\1b[2J" u32) (result u32)'
+
+
+def test_names_in_a_binarys_types_are_printed_escaped(tmp_path: Path) -> None:
+    from helpers import write_component
+
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    write_component(project / "root.wasm", imports=["a:b/c@1.0.0"], import_sigs={"a:b/c@1.0.0": HOSTILE_PARAM})
+    code, output = run(tmp_path, "-m", "hatch_pylon", "inspect", "--types", str(project / "root.wasm"))
+    assert code == 0 and r"f: func(x\x1b]0;owned\x07\x1b[2J: u32) -> u32" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", ".", cwd=project)
+    assert code == 1 and r"consumer imports func(x\x1b]0;owned\x07\x1b[2J: u32) -> u32" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
+
+
+TRAPPING_ROOT = r"""(component
+  (core module $m (func (@name "boom\1b]0;owned\07") (export "run") (result i32) unreachable))
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run"))))"""
+
+
+def test_run_v_prints_the_backtraces_function_names_escaped(tmp_path: Path) -> None:
+    import wasmtime
+    from helpers import hook_pyproject
+
+    project = tmp_path / "demo-project"
+    (project / "demo").mkdir(parents=True)
+    (project / "demo" / "__init__.py").write_text("")
+    (project / "root.wasm").write_bytes(wasmtime.wat2wasm(TRAPPING_ROOT))
+    (project / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\n'))
+    code, output = run(tmp_path, "-m", "hatch_pylon", "run", "-v", ".", cwd=project)
+    assert code != 0 and r"boom\x1b]0;owned\x07" in output, output
+    assert "\x1b" not in output and "\x07" not in output, output
+
+
+# -- 12. setuptools removes a stale descriptor when provides is gone -------------------------------------
+
+SETUPTOOLS_PYPROJECT = (
+    '[build-system]\nrequires = ["setuptools>=64", "hatch-pylon"]\nbuild-backend = "setuptools.build_meta"\n'
+    '[project]\nname = "demo"\nversion = "1.0"\n[tool.setuptools]\npackages = ["demo"]\n[tool.pylon]\n'
+)
+
+
+def test_a_setuptools_app_built_after_a_component_wheel_ships_no_descriptor(tmp_path: Path) -> None:
+    import zipfile
+
+    from test_hostile import build
+
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(SETUPTOOLS_PYPROJECT + 'components = [{ id = "p", path = "caps/p.wasm" }]\nprovides = ["p"]\n')
+    code, output = build(tmp_path, project, "wheel", tmp_path / "provided")
+    assert code == 0, output
+    pyproject.write_text(SETUPTOOLS_PYPROJECT + BASE_HOOK)
+    code, output = build(tmp_path, project, "wheel", tmp_path / "app")
+    assert code == 0, output
+    (wheel,) = (tmp_path / "app").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "demo/_pylon/plan.json" in names, names
+    assert not [n for n in names if n.endswith("pylon-components.json")], names
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 0 and "OK (2 components, 1 binding" in output, output
+
+
+# -- 9, 10. hatch-pylon new: ".", a path under a file, a folder it did not make, WIT keywords ------------
+
+
+def test_new_dot_writes_into_the_empty_current_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "notes-app"
+    folder.mkdir()
+    code, output = run(tmp_path, "-m", "hatch_pylon", "new", ".", cwd=folder)
+    assert code == 0 and "wrote ./" in output, output
+    assert "package notes-app:counter@0.1.0;" in (folder / "wit" / "deps" / "counter" / "counter.wit").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes-app", "private-tmp"]
+    assert not [p for p in folder.iterdir() if p.name.startswith(".hatch-pylon")]
+
+
+def test_new_under_a_file_is_one_message(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    code, output = run(tmp_path, "-m", "hatch_pylon", "new", "notes.txt/app")
+    assert code == 1 and "notes.txt/app: " in output and "notes.txt is a file, not a folder" in output, output
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_new_never_removes_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    code, output = run(tmp_path, "-m", "hatch_pylon", "new", "../sub", cwd=sub)
+    assert code == 0, output
+    assert (sub / "pyproject.toml").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private-tmp", "sub"]  # no .sub-* temp folder
+    # A failure half-way (a read-only folder) leaves the empty folder it found, and nothing in it.
+    if os.geteuid() == 0:
+        return  # root writes through a read-only mode
+    other = tmp_path / "other"
+    other.mkdir(mode=0o555)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "new", "other")
+    assert code == 1 and "other: cannot write the project" in output, output
+    assert other.is_dir() and list(other.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["stream", "record", "world", "interface", "result", "future"])
+def test_new_with_a_wit_keyword_writes_wit_that_parses(tmp_path: Path, name: str) -> None:
+    from hatch_pylon.bundle.compose import find_wasm_tools
+
+    tool = find_wasm_tools()
+    if tool is None:
+        pytest.skip("wasm-tools parses the WIT")
+    code, output = run(tmp_path, "-m", "hatch_pylon", "new", name)
+    assert code == 0, output
+    import subprocess
+
+    parsed = subprocess.run([tool, "component", "wit", str(tmp_path / name / "wit")], capture_output=True, text=True)
+    assert parsed.returncode == 0, parsed.stderr
+    assert f"package {name}-app:app@0.1.0;" in (tmp_path / name / "wit" / "world.wit").read_text()

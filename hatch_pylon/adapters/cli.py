@@ -48,8 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, PylonError):
             raise
-        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {error}", file=sys.stderr)
+        print(f"{_paint('hatch-pylon: error:', 'error', sys.stderr)} {_shown(str(error))}", file=sys.stderr)
         return int(getattr(error, "exit_status", 1))
+
+
+def _shown(text: str) -> str:
+    """``text``, each line through ``_errors.printable``: what wasmtime says (a backtrace's function names, a
+    link error's import names) comes from the binary, and no line of it may drive the terminal."""
+    from .._errors import printable
+
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class _Args:
@@ -311,6 +319,8 @@ def _verify(args: argparse.Namespace) -> int:
     # Made only if a component's types cannot be decoded (or --compile-all): wasmtime stays unimported.
     compiler = (lambda: Compiler(say=_say)) if args.compile_all else (lambda: optional_compiler(say=_say))
     with _open(args.target) as bundle:
+        if bundle.dist_info is not None:
+            return _verify_distribution(args.target, bundle)
         if bundle.provided is not None:
             return _verify_provided(args.target, bundle)
         verified = verify_bundle(
@@ -343,9 +353,14 @@ def _verify(args: argparse.Namespace) -> int:
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
-        f"plan digest {report.plan_digest}"
+        f"plan digest {report.plan_digest}{_relocked(report.relocked_from)}"
     )
     return 0
+
+
+def _relocked(bundled: str) -> str:
+    """How the OK line says the plan proved is not the bundle's own (``distributed-versions = "compatible"``)."""
+    return f" (re-resolved against the installed releases above; the bundle's plan: {bundled})" if bundled else ""
 
 
 def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
@@ -376,6 +391,39 @@ def _warm(bundle: BundleFolder, verified: Verified) -> None:
     Runtime(bundle, Compiler(say=_say)).load(verified)
 
 
+def _verify_distribution(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
+    """A component distribution laid out as installed (an installed one, or an unpacked extension wheel)."""
+    from .._errors import bullets, plural
+    from ..bundle.distributions import BUILD_ENVIRONMENT, DESCRIPTOR
+    from ..bundle.verify import verify_distribution
+
+    assert bundle.dist_info is not None
+    found_in = BUILD_ENVIRONMENT if bundle.kind == "distribution" else "the wheel"
+    if bundle.kind == "distribution":
+        from ..bundle.distributions import find_distribution
+
+        found = find_distribution(target.removeprefix("dist:"))
+        found_in = found[1] if found is not None else found_in
+    checked = verify_distribution(bundle.folder, bundle.dist_info, found_in)
+    problems = [*bundle.problems, *checked.report.problems]
+    if problems:
+        failed = _paint("failed verification", "error", sys.stderr)
+        print(f"{target}: {failed} ({plural(len(problems), 'problem')}):\n{bullets(problems)}", file=sys.stderr)
+        return 1
+    assert checked.distribution is not None
+    components = checked.distribution.components
+    required = sorted({name for c in components for name in c.requires})
+    exported = plural(len(required), "required capability", "required capabilities")
+    capabilities = f"; {exported} exported" if required else ""
+    where = f" (found in {found_in})" if bundle.kind == "distribution" else ""
+    print(
+        f"{target}: {_paint('OK', 'ok', sys.stdout)} ({checked.distribution.label}{where} provides "
+        f"{plural(len(components), 'component')}: {', '.join(c.id for c in components)}; files re-hashed against "
+        f"{'its descriptor' if DESCRIPTOR in checked.distribution.descriptor else 'RECORD'}{capabilities})"
+    )
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.target is None:
         args.parser.error("the following argument is required: target")
@@ -394,6 +442,11 @@ def _run(args: argparse.Namespace) -> int:
         return _finish_run(args, Runtime.single(args.target, Compiler(say=_say)), options)
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say))
+        report = runtime.verified.report
+        for replacement in report.notes if report.relocked_from else ():
+            _say(f"note: {replacement}")
+        if report.relocked_from:
+            _say(f"note: running plan {report.plan_digest}{_relocked(report.relocked_from)}")
         if bundle.kind == "distribution":
             from .._errors import warning
             from ..build.project import editable_changes
@@ -412,7 +465,7 @@ def _finish_run(args: argparse.Namespace, runtime: Runtime, options: RunOptions)
         status, value = runtime.run(args.args, options)
     except GuestStopped as stopped:
         if args.verbose and stopped.detail:
-            print(stopped.detail, file=sys.stderr)
+            print(_shown(stopped.detail), file=sys.stderr)  # wasmtime's backtrace names the binary's functions
         raise
     if value is not None:
         print(value)
@@ -467,14 +520,21 @@ def _new(args: argparse.Namespace) -> int:
     from .new import new_project
 
     folder, written = new_project(args.name)
-    print(f"wrote {folder}/: {', '.join(written)}")
+    from .._errors import printable, shell_word
+
+    print(f"wrote {printable(str(folder))}/: {', '.join(written)}")
     print(
         f"next (componentize-py, hatch and hatch-pylon[run] installed):\n"
-        f"  cd {folder}\n"
+        f"  cd {shell_word(str(folder))}\n"
         "  python build_components.py   # the root and the cap, with componentize-py (~20 s each)\n"
         "  hatch-pylon run .            # run it from the sources, no wheel\n"
         "  hatch build                  # the wheel and the sdist, each with the bundle"
     )
+    if sys.version_info < (3, 11):
+        _say(
+            "note: this Python builds and verifies the project, but its cap has a resource, so it runs composed, "
+            "with wasm-tools, whose wheels need Python 3.11 or later: run it from a 3.11+ environment"
+        )
     return 0
 
 

@@ -51,7 +51,8 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
         for extern in externs:
             print(f"  {extern.kind:<9} {printable(extern.name)}")
             for name, signature in sorted(typed.get(extern.name, {}).items()):
-                print(f"              {name}: {signature}" if name else f"              {signature}")
+                shown = printable(f"{name}: {signature}" if name else str(signature))
+                print(f"              {shown}")
     if hidden and len(imports) != len(info.imports) and not prefix:
         print(f"({len(info.imports) - len(imports)} wasi: imports hidden; --all shows them)")
     return 0

@@ -43,8 +43,8 @@ def finalize(dist: Any) -> None:
     state = _State(root, raw, data.get("project", {}).get("name"), dist)
     dist.cmdclass["build_py"] = _wrap_build_py(dist.cmdclass.get("build_py") or _default("build_py"), state)
     dist.cmdclass["sdist"] = _wrap_sdist(dist.cmdclass.get("sdist") or _default("sdist"), state)
-    if isinstance(raw, dict) and raw.get("provides"):
-        dist.cmdclass["egg_info"] = _wrap_egg_info(dist.cmdclass.get("egg_info") or _default("egg_info"), state)
+    provides = isinstance(raw, dict) and bool(raw.get("provides"))
+    dist.cmdclass["egg_info"] = _wrap_egg_info(dist.cmdclass.get("egg_info") or _default("egg_info"), state, provides)
 
 
 def _default(command: str) -> type:
@@ -87,6 +87,12 @@ class _State:
                     table=SETUPTOOLS_TABLE,
                     shipped=has_shipped_bundle(self.root),
                 )
+                if self.config.pyforge is not None:
+                    raise PylonError(
+                        f"{SETUPTOOLS_TABLE}.pyforge: python-wasm extension wheels are built by the hatchling hook "
+                        "only (setuptools' bdist_wheel chooses the wheel's tag and its files); build this project "
+                        'with build-backend = "hatchling.build" and the same keys in [tool.hatch.build.hooks.pylon]'
+                    )
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
                 if self.config.provides:
@@ -158,10 +164,19 @@ def _wrap_sdist(base: type, state: _State) -> type:
     return sdist
 
 
-def _wrap_egg_info(base: type, state: _State) -> type:
+def _wrap_egg_info(base: type, state: _State, provides: bool) -> type:
+    """egg_info writes the descriptor of a component wheel; without ``provides`` it removes the one an earlier
+    build left in the same tree (``*.egg-info`` outlives a build, and its files become the wheel's metadata)."""
+
     class egg_info(base):
         def run(self) -> None:
             super().run()
+            if not provides:
+                stale = Path(self.egg_info) / DESCRIPTOR_PATH
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink()
+                    _say(f"removed {DESCRIPTOR_PATH} from {self.egg_info}: this build provides no components")
+                return
             _, provided = state.get()
             if isinstance(provided, Provided):
                 target = Path(self.egg_info) / DESCRIPTOR_PATH

@@ -85,21 +85,17 @@ def scan_candidates(
     jobs, searched, shadowed = _plan_jobs(config, problems, with_root)
     totals = [0, 0]
     candidates: list[Candidate] = []
-    copy_distributed = ingest if config.distributed == "copy" else None
     limits = Limits(max_size=config.max_component_size, max_externs=config.max_imports)
-    outcomes = _scan_all(jobs, ingest, limits, copy_distributed)
+    outcomes = _scan_all(jobs, ingest, limits, config.distributed, keep_types=config.validate == "types")
     for job, outcome in zip(jobs, outcomes):
         if isinstance(outcome, str):
             problems.append(f"{job.origin}: {_display(config, job)}{outcome}")
             continue
-        if job.source is not None and outcome.digest != job.source[1].digest:
-            distribution, provided = job.source
-            problems.append(
-                f"{job.origin}: {_display(config, job)} does not match its descriptor (sha256 {outcome.digest}, "
-                f"{distribution.descriptor} says {provided.digest}); reinstall it: "
-                f"pip install --force-reinstall {shell_word(distribution.requirement)}"
-            )
-            continue
+        if job.source is not None:
+            problem = _source_problem(job.source, outcome)
+            if problem is not None:
+                problems.append(f"{job.origin}: {problem}")
+                continue
         candidates.append(Candidate(job.id, job.origin, job.pinned, outcome, _display(config, job), job.source))
         totals[0] += 1
         totals[1] += outcome.size
@@ -108,6 +104,29 @@ def scan_candidates(
     if problems:
         raise PylonError("cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems))
     return candidates, searched, shadowed
+
+
+def _source_problem(source: tuple[ComponentDistribution, ProvidedComponent], scanned: ScannedFile) -> str | None:
+    """A distribution's component must be the file its descriptor or RECORD names (digest and size) and export
+    every capability its bridge requires."""
+    from ..bundle.distributions import capability_problem
+
+    distribution, provided = source
+    where = f"{distribution.label}: {provided.relative}"
+    if scanned.digest != provided.digest or (provided.size is not None and scanned.size != provided.size):
+        return (
+            f"{where} does not match its descriptor (sha256 {scanned.digest}, {scanned.size} bytes; "
+            f"{distribution.descriptor} says {provided.digest}, {provided.size} bytes); reinstall it: "
+            f"pip install --force-reinstall {shell_word(distribution.requirement)}"
+        )
+    problem = capability_problem(distribution.label, provided, (e.name for e in scanned.info.exports))
+    return None if problem is None else f"component {provided.id!r}: {provided.relative}: {problem}"
+
+
+def copied(source: tuple[ComponentDistribution, ProvidedComponent] | None, distributed: str) -> bool:
+    """Whether a distribution's component is copied into the app's bundle: with ``distributed = "copy"``, and
+    always from a ``wasm32``-only distribution (a host pip could never install a requirement on it)."""
+    return source is not None and (distributed == "copy" or source[0].wasm_only)
 
 
 def _display(config: PylonConfig, job: _Job) -> str:
@@ -120,9 +139,11 @@ _MAX_WORKERS = 4
 
 
 def _scan_all(
-    jobs: list[_Job], ingest: Ingest | None, limits: Limits, distributed: Ingest | None = None
+    jobs: list[_Job], ingest: Ingest | None, limits: Limits, distributed: str, keep_types: bool = False
 ) -> list[ScannedFile | str]:
-    """Scan every job, concurrently where that pays; the outcomes come back in job order.
+    """Scan every job, concurrently where that pays; the outcomes come back in job order. ``keep_types``:
+    each scan keeps the sections the type check decodes, so no file is read twice. A distribution's component
+    is staged only when it is copied (``copied``).
 
     Files go to a thread pool, unless together they are too few bytes to
     repay starting one. The exception is a project with a single large file
@@ -145,7 +166,8 @@ def _scan_all(
     workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(pooled)))
 
     def scan_one(index: int) -> ScannedFile | str:
-        return _scan(jobs[index], ingest if jobs[index].source is None else distributed, limits)
+        source = jobs[index].source
+        return _scan(jobs[index], ingest if source is None or copied(source, distributed) else None, limits, keep_types)
 
     if workers == 1 or sum(sizes[i] for i in pooled) < LARGE_FILE:
         for index in pooled:
@@ -170,12 +192,12 @@ def _size(path: Path) -> int:
         return 0  # the scan will say what is wrong with it
 
 
-def _scan(job: _Job, ingest: Ingest | None, limits: Limits) -> ScannedFile | str:
+def _scan(job: _Job, ingest: Ingest | None, limits: Limits, keep_types: bool = False) -> ScannedFile | str:
     """The scanned file, or the problem (as text following the path)."""
     name = os.fspath(job.path)
     try:
         sink = ingest.sink(name) if ingest else None
-        scanned = scan(name, sink, limits, via=sink.reading if sink else None)
+        scanned = scan(name, sink, limits, via=sink.reading if sink else None, keep_types=keep_types)
     except ComponentFormatError as error:
         if ingest is not None:
             ingest.failed(name)
@@ -233,7 +255,7 @@ def _plan_jobs(
         except ComponentsError as error:
             problems.append(f"{origin}: {error}")
             continue
-        searched.append(f"{distribution.label} ({origin})")
+        searched.append(f"{distribution.label} ({origin}; found in {distribution.found_in})")
         for provided in distribution.components:
             where = f"{distribution.label}: {provided.relative}"
             try:

@@ -63,7 +63,7 @@ class Bundle(NamedTuple):
 
     @property
     def requirements(self) -> list[str]:
-        """The Requires-Dist the references need: each distribution, exactly the version the build used."""
+        """The Requires-Dist the references need: each distribution at the version the build used (or its track)."""
         return sorted({reference.requirement for reference in self.references})
 
     def write_records(self, folder: Path) -> Path:
@@ -133,6 +133,7 @@ def summary_lines(
     registry = set(resolution.registry) if resolution is not None else set()
     lines = []
     where = {digest: r.requirement for r in references for _, digest in r.components}
+    sources = {c.file.digest: c.source[0] for c in resolution.components if c.source} if resolution else {}
     for component in plan.components:
         these = [*(["root"] if component.id == plan.root else []), *roles.get(component.id, ())]
         if component.id in registry:
@@ -141,6 +142,12 @@ def summary_lines(
         size = human_size(sizes[component.digest]) if component.digest in sizes else "size not known here"
         source = f"  source {component.source}" if component.source is not None else ""
         shared = f"  referenced from {where[component.digest]}" if component.digest in where else ""
+        distribution = sources.get(component.digest)
+        if distribution is not None and not shared:
+            why = " (wasm32 only: a host pip cannot install it)" if distribution.wasm_only else ""
+            shared = f"  copied from {distribution.label}{why}"
+        if distribution is not None:
+            shared += f", found in {distribution.found_in}"
         lines.append(
             f"component {printable(component.id)}{role}  sha256:{component.digest[:12]}  {size}{source}{shared}"
         )
@@ -208,7 +215,12 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest(), references=references)
+    meta = BundleMeta(
+        ignore_imports=config.ignore_imports,
+        plan_digest=plan.plan_digest(),
+        references=references,
+        validate=config.validate,
+    )
     composed_path = None
     if config.compose:
         from ..bundle.compose import compose_plan
@@ -230,16 +242,33 @@ def build_bundle(
 
 
 def _references(resolution: Resolution, config: PylonConfig) -> tuple[Reference, ...]:
-    """The chosen components of component distributions, by distribution, when they are referenced, not copied."""
+    """The chosen components of component distributions, by distribution, when they are referenced, not copied.
+
+    A ``wasm32``-only distribution's components are always copied: a host pip can never install it, so an app
+    requiring it could never be installed. Asking for ``distributed = "reference"`` with one is an error.
+    """
     if config.distributed != "reference":
         return ()
+    problems = [
+        f'{config.table}.distributed: "reference" cannot apply to component {c.id!r} of '
+        f"{c.source[0].label}: that distribution is built for {', '.join(c.source[0].tags)} only, so a host pip can "
+        "never install a Requires-Dist on it and the app could not be installed; remove the distributed key (its "
+        'components are then copied into the bundle) or write distributed = "copy"'
+        for c in resolution.components
+        if c.source is not None and c.source[0].wasm_only and config.distributed_set
+    ]
+    if problems:
+        raise ResolveError("cannot reference the components:\n" + bullets(problems))
     grouped: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for component in resolution.components:
-        if component.source is not None:
+        if component.source is not None and not component.source[0].wasm_only:
             distribution = component.source[0]
             entry = grouped.setdefault(distribution.name, (distribution.version, []))
             entry[1].append((component.id, component.file.digest))
-    return tuple(Reference(name, version, tuple(sorted(ids))) for name, (version, ids) in sorted(grouped.items()))
+    compatible = config.distributed_versions == "compatible"
+    return tuple(
+        Reference(name, version, tuple(sorted(ids)), compatible) for name, (version, ids) in sorted(grouped.items())
+    )
 
 
 class Provided(NamedTuple):
@@ -325,15 +354,19 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
                     candidate.file.size,
                     tuple((e.name, e.kind) for e in info.imports),
                     tuple((e.name, e.kind) for e in info.exports),
+                    None
+                    if config.pyforge is None
+                    else f"{config.pyforge.bridge_name}_component/{Path(candidate.path).name}",
                 )
             )
         ingest.save_index()
     described.sort(key=lambda c: c.id)
-    return Provided(blobs, descriptor_json(dist_store(config.destination), described), tuple(described))
+    store = None if config.pyforge is not None else dist_store(config.destination)  # an extension: its own path
+    return Provided(blobs, descriptor_json(store, described), tuple(described))
 
 
 def check_requirements(needed: list[str], declared: list[str], table: str) -> None:
-    """The project's dependencies must require each referenced distribution at exactly the version used."""
+    """The project's dependencies must require each referenced distribution as its reference says."""
     problems = requirement_problems(needed, declared, table)
     if problems:
         raise ResolveError("the project's dependencies do not match its references:\n" + bullets(problems))
@@ -357,11 +390,13 @@ def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) 
     say(f"using the components shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     checked = verify_provided(prebuilt, DESCRIPTOR, STORE_DIR, copy_to=staging)
     checked.or_raise(f"the components in {SDIST_BUNDLE_DIR}/")
+    document = json.loads(checked.descriptor)
+    paths = {entry["id"]: entry.get("path") for entry in document["components"]}  # parsed by the gate already
     described = tuple(
-        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports) for c in checked.components
+        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports, paths.get(c.id))
+        for c in checked.components
     )
-    store = json.loads(checked.descriptor)["store"]
-    return Provided(dict(checked.blobs), descriptor_json(store, described), described)
+    return Provided(dict(checked.blobs), descriptor_json(document.get("store"), described), described)
 
 
 def _check_types(resolution: Resolution, say: Say) -> None:
@@ -373,7 +408,8 @@ def _check_types(resolution: Resolution, say: Say) -> None:
     from ..bundle.typecheck import type_problems
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
-    report = type_problems(files, list(resolution.bindings), None)
+    shaping = {c.id: c.file.shaping for c in resolution.components if c.file.shaping is not None}
+    report = type_problems(files, list(resolution.bindings), None, shaping=shaping)
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     undecided = set(report.skipped)
@@ -440,7 +476,9 @@ def shipped_bundle(
     say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     bundle = BundleFolder(prebuilt, label, "sdist")
-    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler, references_required=False).or_raise()
+    verified = verify_bundle(
+        bundle, copy_to=staging, compiler=optional_compiler, references_required=False, relock=False
+    ).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked

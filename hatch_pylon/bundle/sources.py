@@ -28,13 +28,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from .._errors import ArchiveError, PylonError, TooLarge, bullets, plural, printable, quoted
 from .._fs import TempFile, os_reason, private_folder, sha256_of
 from .._layout import COMPOSED_SUFFIX, DEFAULT_MAX_COMPONENT_SIZE, META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR
 from ..composectl.plan import MAX_PLAN_BYTES
-from .distributions import DESCRIPTOR, DESCRIPTOR_PATH, MAX_RECORD_BYTES, installed_record, is_installed, parse_record
+from .distributions import (
+    DESCRIPTOR,
+    DESCRIPTOR_PATH,
+    MAX_RECORD_BYTES,
+    PYFORGE_MANIFEST,
+    find_distribution,
+    installed_record,
+    is_installed,
+    parse_record,
+)
 
 MAX_MEMBERS = 100_000  # members in one wheel or sdist (a 10,000-component bundle has about 10,300)
 MAX_EXTRACTED = 4 << 30  # bytes copied out of one archive, every bundle member together
@@ -49,6 +58,7 @@ class BundleFolder:
     problems: tuple[str, ...] = field(default=())  # what unpacking found wrong (RECORD mismatches)
     provided: str | None = None  # a component distribution: its descriptor, below ``folder`` (no plan)
     store: str | None = None  # where its blobs are when not where the descriptor says (an sdist)
+    dist_info: str | None = None  # a component distribution laid out as installed below ``folder``: its .dist-info
 
 
 ProjectBuilder = Callable[[Path, Path], Path]  # (project folder, private staging folder) -> bundle folder
@@ -97,7 +107,9 @@ def open_target(
     elif path.is_file() and path.suffix == ".whl":
         with private_folder("hatch-pylon-unpack-") as temp:
             folder, problems, provided = _unpack_wheel(path, temp, limit)
-            if provided is None:
+            if provided is not None and provided.endswith(".dist-info"):  # a python-wasm extension wheel
+                yield BundleFolder(folder, target, "wheel", tuple(problems), dist_info=provided)
+            elif provided is None:
                 yield BundleFolder(folder, target, "wheel", tuple(problems))
             else:  # a component wheel, unpacked as its sdist carries it: the descriptor next to the store
                 yield BundleFolder(folder, target, "wheel", tuple(problems), provided=DESCRIPTOR, store=STORE_DIR)
@@ -115,27 +127,35 @@ def open_target(
 
 
 def _installed_target(name: str, label: str) -> BundleFolder:
-    """An installed app's bundle, or an installed component distribution (its descriptor, no plan)."""
-    from importlib import metadata
-
-    try:
-        distribution = metadata.distribution(name)
-    except (metadata.PackageNotFoundError, ValueError):
-        distribution = None
-    provided = None
-    if distribution is not None:
-        provided = _provided(list(installed_record(distribution, f"distribution {quoted(name)}")))
-    if distribution is None or provided is None:
-        return BundleFolder(_installed_bundle(name), label, "distribution")
+    """An installed app's bundle, or an installed component distribution (no plan), found here or in python-wasm's
+    ``$PYTHON_WASM_HOME/site-packages``."""
+    found = find_distribution(name)
+    if found is None:
+        raise PylonError(
+            f"{printable(name)}: no such file, folder or installed distribution (looked here and in "
+            "$PYTHON_WASM_HOME/site-packages)"
+        )
+    distribution = found[0]
+    files = [PurePosixPath(f).as_posix() for f in installed_record(distribution, f"distribution {quoted(name)}")]
+    provided = _provided(files)
+    if provided is None:
+        return BundleFolder(_installed_bundle(distribution, name), label, "distribution")
+    if provided.endswith(".dist-info"):
+        return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", dist_info=provided)
     return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", provided=provided)
 
 
 def _provided(names: list[str]) -> str | None:
-    """A component wheel's descriptor (``*.dist-info/extra_metadata/pylon-components.json``), if it has one.
+    """A component wheel's descriptor (``*.dist-info/extra_metadata/pylon-components.json``), if it has one, or its
+    ``.dist-info`` folder when it is a python-wasm extension wheel (a ``<bridge>/pyforge-pkg.toml`` at its top).
 
-    The descriptor decides: a component distribution stays one whatever data files it ships (a
-    ``plan.json`` among its examples), and an app's wheel has no descriptor.
+    These decide: a component distribution stays one whatever data files it ships (a ``plan.json`` among its
+    examples), and an app's wheel has neither.
     """
+    if any(n.count("/") == 1 and n.endswith(f"/{PYFORGE_MANIFEST}") for n in names):
+        records = sorted(n for n in names if n.endswith(".dist-info/RECORD") and n.count("/") == 1)
+        if records:
+            return records[0].split("/", 1)[0]
     found = sorted(n for n in names if n.endswith(f".dist-info/{DESCRIPTOR_PATH}") and n.count("/") == 2)
     return found[0] if found else None
 
@@ -416,6 +436,8 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str],
         with zipfile.ZipFile(wheel) as archive:
             members = _zip_members(archive, wheel)
             provided = _provided([m.name for m in members])
+            if provided is not None and provided.endswith(".dist-info"):
+                return _unpack_distribution(archive, members, wheel, temp, limit, provided)
             if provided is not None:  # a component wheel: its descriptor is unpacked next to its store
                 members = _descriptor_beside_store(members, provided, wheel)
 
@@ -432,6 +454,58 @@ def _unpack_wheel(wheel: Path, temp: Path, limit: int) -> tuple[Path, list[str],
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise ArchiveError(f"{wheel}: not a valid wheel ({exc})") from None
     return folder, _record_problems(record, hashes), provided
+
+
+def _unpack_distribution(
+    archive: zipfile.ZipFile, members: list[_Member], wheel: Path, temp: Path, limit: int, dist_info: str
+) -> tuple[Path, list[str], str]:
+    """A python-wasm extension wheel, unpacked as pip would install it, but only what says what it provides: the
+    ``.dist-info`` files, the bridge manifests and the component files they name (never the bridge's sources).
+    Each file is checked against RECORD; the gate then reads the folder as an installed distribution."""
+    from importlib.metadata import PathDistribution
+
+    from .._errors import ComponentsError
+    from .distributions import read_distribution
+
+    problems = _member_problems([m.name for m in members])
+    if problems:
+        raise ArchiveError(f"{wheel}: not a safe wheel:\n{bullets(problems)}")
+    by_name = {m.name: m for m in members}
+    folder = temp / "site"
+    hashes: dict[str, tuple[str, int]] = {}
+
+    def extract(name: str, cap: int) -> None:
+        member = by_name[name]
+        if member.kind != "file":
+            raise ArchiveError(f"{wheel}: member {quoted(name)} is a {member.kind}; a wheel holds files only")
+        if member.size > cap:
+            raise ArchiveError(f"{wheel}: member {quoted(name)} is over the limit of {cap} bytes")
+        target = folder / name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(cast(zipfile.ZipInfo, member.handle)) as stream:
+                hashes[name] = _extract(stream, target, cap)
+        except OSError as exc:
+            raise ArchiveError(f"{wheel}: cannot unpack {quoted(name)} ({os_reason(exc)})") from None
+        except TooLarge as error:
+            raise ArchiveError(f"{wheel}: member {quoted(name)} {error}") from None
+
+    small = [f"{dist_info}/{n}" for n in ("METADATA", "WHEEL", "RECORD", DESCRIPTOR_PATH)]
+    small += [m.name for m in members if m.name.count("/") == 1 and m.name.endswith(f"/{PYFORGE_MANIFEST}")]
+    for name in small:
+        if name in by_name:
+            extract(name, MAX_PLAN_BYTES if not name.endswith("/RECORD") else MAX_RECORD_BYTES)
+    try:
+        record = PathDistribution(folder / dist_info)
+        components = read_distribution(record, record.metadata["Name"] or dist_info).components
+    except ComponentsError:
+        components = ()  # the gate reads it again and says why
+    for component in components:
+        if component.relative in by_name:
+            extract(component.relative, limit)
+    recorded = _record(archive, [m.name for m in members], wheel)
+    hashes.pop(f"{dist_info}/RECORD", None)
+    return folder, _record_problems(recorded, hashes), dist_info
 
 
 def _record(archive: zipfile.ZipFile, names: list[str], wheel: Path) -> dict[str, tuple[str, str]] | None:
@@ -482,13 +556,7 @@ def _unpack_sdist(sdist: Path, temp: Path, limit: int) -> Path:
     return folder
 
 
-def _installed_bundle(name: str) -> Path:
-    from importlib import metadata
-
-    try:
-        distribution = metadata.distribution(name)
-    except (metadata.PackageNotFoundError, ValueError):
-        raise PylonError(f"{name}: no such file, folder or installed distribution") from None
+def _installed_bundle(distribution: Any, name: str) -> Path:
     label = f"distribution {quoted(name)}"
     files = [PurePosixPath(f).as_posix() for f in installed_record(distribution, label)]
     prefix = _bundle_prefix(files, label)

@@ -13,10 +13,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .._errors import printable
+from .._errors import printable, quoted
 from .._fs import open_regular, os_reason, sha256_hex
 from ..composectl.plan import Binding
-from ..wasm.signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file, describe, uses_resources
+from ..wasm.signatures import (
+    InstanceSignatures,
+    Item,
+    Signature,
+    Tree,
+    Undecidable,
+    decode_file,
+    decode_types,
+    describe,
+    render,
+    shape_of,
+    uses_resources,
+)
 
 if TYPE_CHECKING:
     from ..wasm.compiler import Compiler
@@ -40,11 +52,14 @@ def type_problems(
     bindings: list[Binding],
     compiler: CompilerSource,
     compile_all: bool = False,
+    shaping: Mapping[str, bytes] | None = None,
 ) -> TypeReport:
     """Type-check ``bindings`` between components given as id -> (file, expected sha256).
 
     Import and export types are decoded from each binary, mapped rather than
-    read whole. A component the decoder does not model is compiled instead
+    read whole, or from ``shaping[id]``: the type sections a scan kept from
+    the bytes it hashed (``ScannedFile.shaping``), so the file is not read
+    again. A component the decoder does not model is compiled instead
     (through the cache), and so is every component with ``compile_all``,
     which also proves wasmtime accepts its code. ``compiler`` is a Compiler,
     or a callable making one (or None) only when the first compile is needed,
@@ -74,7 +89,11 @@ def type_problems(
             continue
         if not compile_all:
             try:
-                decoded = decode_file(path, exports=expected in with_exports)
+                kept = (shaping or {}).get(component_id)
+                wanted = expected in with_exports
+                decoded = (
+                    decode_file(path, exports=wanted) if kept is None else decode_types(kept, str(path), exports=wanted)
+                )
                 imports[component_id], exports[component_id] = decoded
                 continue
             except Undecidable:
@@ -131,9 +150,9 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
     wanted = imports.get(binding.import_name)
     offered = exports.get(binding.export_name)
     if wanted is None:
-        return [f"{label}: {binding.consumer_id} has no import {binding.import_name!r}"]
+        return [f"{label}: {consumer} has no import {quoted(binding.import_name)}"]
     if offered is None:
-        return [f"{label}: {binding.provider_id} has no export {binding.export_name!r}"]
+        return [f"{label}: {provider} has no export {quoted(binding.export_name)}"]
     if isinstance(wanted, Signature) and isinstance(offered, Signature):
         return _compare({"": wanted}, {"": offered}, label)
     if not isinstance(wanted, InstanceSignatures) or not isinstance(offered, InstanceSignatures):
@@ -142,12 +161,104 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
 
 
 def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
+    """One line per cause: a missing function, a function of another arity, or the first place a parameter's or
+    the result's types differ, named by the WIT type it is in (shared by every function using that type)."""
     problems = []
+    causes: dict[tuple[str, str, str], list[str]] = {}  # (where, consumer's, provider's) -> functions
     for name, item in sorted(wanted.items()):
-        where = f"function {name!r}" if name else "the function"
+        where = f"function {quoted(name)}" if name else "the function"
         match = offered.get(name)
         if match is None:
-            problems.append(f"{label}: provider does not export {where} ({item})")
-        elif item.shape != match.shape:
-            problems.append(f"{label}: {where} differs: consumer imports {item}, provider exports {match}")
+            problems.append(f"{label}: provider does not export {where} ({printable(item.named())})")
+            continue
+        if item.shape == match.shape:
+            continue
+        found = _differences(item, match, where)
+        if found is None:
+            problems.append(
+                f"{label}: {where} differs: consumer imports {printable(item.named())}, "
+                f"provider exports {printable(match.named())}"
+            )
+        for cause in found or ():
+            functions = causes.setdefault(cause, [])
+            functions += [] if name in functions else [name]
+    for (where, mine, theirs), names in causes.items():
+        used = (
+            f" (used by {', '.join(quoted(n) for n in names)})" if where.startswith("type ") and names != [""] else ""
+        )
+        problems.append(
+            f"{label}: {where}: consumer imports {printable(mine)}, provider exports {printable(theirs)}{used}"
+        )
     return problems
+
+
+def _differences(wanted: Signature, offered: Signature, where: str) -> list[tuple[str, str, str]] | None:
+    """(where, consumer's text, provider's text) for each parameter and the result whose types differ, at the
+    first place they do; None when the signatures do not line up (another count, a result on one side only)."""
+    if wanted.trees is None or offered.trees is None:
+        return None
+    (mine, my_result), (theirs, their_result) = wanted.trees(), offered.trees()
+    if len(mine) != len(theirs) or (my_result is None) != (their_result is None):
+        return None
+    pairs = [(f"{where}, parameter {quoted(n)}", a, b) for (n, _), a, b in zip(wanted.params, mine, theirs)]
+    if my_result is not None and their_result is not None:
+        pairs.append((f"{where}, result", my_result, their_result))
+    found = []
+    for at, a, b in pairs:
+        if shape_of(a) != shape_of(b):
+            anchor, steps, texts = _first_difference(a, b, None, ())
+            place = f"type {quoted(anchor)}" if anchor is not None else at
+            found.append((", ".join((place, *steps)), *texts))
+    return found
+
+
+def _first_difference(
+    a: Tree, b: Tree, anchor: str | None, steps: tuple[str, ...]
+) -> tuple[str | None, tuple[str, ...], tuple[str, str]]:
+    """The innermost WIT type name on the way, the steps from it, and both sides' text where ``a`` and ``b``
+    first differ (``a`` and ``b`` differ somewhere)."""
+    name = a[1] or b[1]
+    if name is not None:
+        anchor, steps = name, ()
+    here = (anchor, steps, (render(a), render(b)))
+    (kind, _, labels, parts), (other, _, their_labels, their_parts) = a, b
+    if kind != other or len(labels) != len(their_labels) or len(parts) != len(their_parts):
+        return here
+    what = {"record": "field", "variant": "case", "enum": "case", "flags": "flag"}.get(kind)
+    for index, (mine, theirs) in enumerate(zip(labels, their_labels)):
+        if mine != theirs and kind in ("record", "variant"):
+            texts = (_member(kind, mine, parts[index]), _member(kind, theirs, their_parts[index]))
+            return anchor, (*steps, f"{what} {index + 1}"), texts
+        if mine != theirs:
+            return anchor, (*steps, f"{what or 'label'} {index + 1}"), (quoted(mine), quoted(theirs))
+    for index, (mine_part, their_part) in enumerate(zip(parts, their_parts)):
+        if shape_of(mine_part) == shape_of(their_part):
+            continue
+        step = _step(kind, labels, index)
+        if mine_part is None or their_part is None:
+            texts = (
+                "none" if mine_part is None else render(mine_part),
+                "none" if their_part is None else render(their_part),
+            )
+            return anchor, (*steps, step), texts
+        return _first_difference(mine_part, their_part, anchor, (*steps, step))
+    return here
+
+
+def _member(kind: str, label: str, part: Tree | None) -> str:
+    if kind == "record":
+        return f"{label}: {render(part) if part is not None else '_'}"
+    return label if part is None else f"{label}({render(part)})"
+
+
+def _step(kind: str, labels: tuple[str, ...], index: int) -> str:
+    """How a message names member ``index`` of a ``kind``."""
+    if kind == "record":
+        return f"field {quoted(labels[index])}"
+    if kind == "variant":
+        return f"case {quoted(labels[index])}"
+    if kind == "result":
+        return f"{labels[index]} value"
+    if kind == "tuple":
+        return f"element {index + 1}"
+    return {"list": "element", "option": "value"}.get(kind, "payload")

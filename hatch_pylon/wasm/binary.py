@@ -52,6 +52,10 @@ _LAST_COMPONENT_SECTION = SECTION_VALUE
 CORE_SECTION_IMPORT = 2
 CORE_SECTION_EXPORT = 7
 _LAST_CORE_SECTION = 13
+# The component sections that shape import and export types (what ``wasm.signatures`` decodes).
+SHAPING_SECTIONS = frozenset(
+    {SECTION_TYPE, SECTION_ALIAS, SECTION_IMPORT, SECTION_EXPORT, SECTION_INSTANCE, SECTION_COMPONENT, SECTION_CANON}
+)
 # Which depth-0 sections hold what ``scan`` reads.
 _ROLES = {
     "component": {SECTION_IMPORT: "import", SECTION_EXPORT: "export"},
@@ -99,18 +103,26 @@ class Limits(NamedTuple):
     max_size: int = DEFAULT_MAX_COMPONENT_SIZE  # bytes per component file
     max_externs: int = 10_000  # imports, and exports, per component (max-imports)
     max_section: int = 64 << 20  # bytes of one import or export section
+    max_shaping: int = 8 << 20  # bytes of type-shaping sections a scan keeps for the type decoder
 
 
 DEFAULT_LIMITS = Limits()
 
 
 class ScannedFile(NamedTuple):
-    """A binary read once: its description, SHA-256 (lower-case hex) and size."""
+    """A binary read once: its description, SHA-256 (lower-case hex) and size.
+
+    ``shaping``, when the scan was asked to keep types: the component's preamble and its type-shaping
+    sections, in order, from the very bytes hashed (a valid binary for ``wasm.signatures``); None when
+    not asked, or when those sections are over ``Limits.max_shaping`` (a composed graph's nested
+    components), in which case types are read from the file itself.
+    """
 
     path: str
     info: WasmInfo
     digest: str
     size: int
+    shaping: bytes | None = None
 
 
 def inspect(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> WasmInfo:
@@ -132,15 +144,17 @@ def scan(
     sink: Feed | None = None,
     limits: Limits = DEFAULT_LIMITS,
     via: Callable[[BinaryIO], BinaryIO] | None = None,
+    keep_types: bool = False,
 ) -> ScannedFile:
     """Describe a binary and hash it in one pass; ``sink`` also receives every byte, in order.
 
     ``via`` is given the opened file and returns the stream to read instead,
     with the same bytes (the blob store hands back the copy it is making).
+    ``keep_types``: also keep the sections types are decoded from (``ScannedFile.shaping``).
     """
     name = os.fspath(path)
     with _open(path) as file:
-        return scan_stream(file, name, feed=sink, limits=limits, via=via)
+        return scan_stream(file, name, feed=sink, limits=limits, via=via, keep_types=keep_types)
 
 
 def scan_stream(
@@ -149,6 +163,7 @@ def scan_stream(
     feed: Feed | None = None,
     limits: Limits = DEFAULT_LIMITS,
     via: Callable[[BinaryIO], BinaryIO] | None = None,
+    keep_types: bool = False,
 ) -> ScannedFile:
     """``scan`` for a file the caller has opened (and checked is a regular file)."""
     hasher = new_hasher()
@@ -161,8 +176,13 @@ def scan_stream(
 
     size = os.fstat(file.fileno()).st_size
     reader = _Reader(via(file) if via is not None else file, name, both, limits, size=size)
+    if keep_types:
+        reader.kept = []
     info = reader.read()
-    return ScannedFile(path=name, info=info, digest=hasher.hexdigest(), size=reader.size)
+    shaping = None
+    if reader.kept is not None and info.kind == "component":
+        shaping = b"".join([MAGIC, bytes([COMPONENT_VERSION, 0, 1, 0]), *reader.kept])
+    return ScannedFile(path=name, info=info, digest=hasher.hexdigest(), size=reader.size, shaping=shaping)
 
 
 def _open(path: str | os.PathLike[str]) -> BinaryIO:
@@ -195,6 +215,8 @@ class _Reader:
         self.offset = 0
         self.size = os.fstat(file.fileno()).st_size if size is None else size
         self.limits = limits
+        self.kept: list[bytes] | None = None  # type-shaping sections (id, size, body), when asked for
+        self.kept_size = 0
 
     def fail(self, reason: str, offset: int | type[_Here] | None = _Here) -> ComponentFormatError:
         """An error at ``offset``: the current position by default, ``None`` for the file as a whole."""
@@ -285,14 +307,24 @@ class _Reader:
         if section_id == 0 and size == 0:
             raise self.fail("custom section of 0 bytes has no name", offset=start)
         role = _ROLES[kind].get(section_id)
-        if role is None:
+        keep = self.kept is not None and kind == "component" and section_id in SHAPING_SECTIONS
+        if keep and self.kept_size + size > self.limits.max_shaping:
+            self.kept = None  # too large to hold: types are read from the file itself
+            keep = False
+        if role is None and not keep:
             self._skip(size)
             return
-        if size > self.limits.max_section:
+        if role is not None and size > self.limits.max_section:
             raise self.fail(
                 f"{role} section of {size} bytes is over the limit of {self.limits.max_section}", offset=start
             )
-        cursor = Cursor(self._take(size), self.offset - size, self.path)
+        body = self._take(size)
+        if keep and self.kept is not None:
+            self.kept.append(bytes([section_id]) + _leb_u32(size) + body)
+            self.kept_size += size
+        if role is None:
+            return
+        cursor = Cursor(body, self.offset - size, self.path)
         items = imports if role == "import" else exports
         parse = getattr(cursor, f"{'core' if kind == 'module' else 'component'}_{role}")
         count = cursor.u32()
@@ -318,6 +350,15 @@ class _Reader:
                     raise self.fail("LEB128 value does not fit in 32 bits", offset=start)
                 return result
         raise self.fail("LEB128 integer longer than 5 bytes", offset=start)
+
+
+def _leb_u32(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def top_level_sections(data: bytes | memoryview | mmap, path: str, base: int = 0) -> Iterator[tuple[int, Cursor]]:

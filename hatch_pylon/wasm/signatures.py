@@ -16,10 +16,9 @@ raises ``Undecidable``, and callers fall back to wasmtime.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar, Union, cast
+from typing import TYPE_CHECKING, TypeVar, Union, cast
 
 from .._errors import ComponentFormatError
 from .binary import (
@@ -30,11 +29,14 @@ from .binary import (
     SECTION_COMPONENT,
     SECTION_EXPORT,
     SECTION_IMPORT,
-    SECTION_INSTANCE,
     SECTION_TYPE,
+    SHAPING_SECTIONS,
     Cursor,
     top_level_sections,
 )
+
+if TYPE_CHECKING:
+    import mmap
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,25 +68,49 @@ class _Record:
         return f"{type(self).__name__}{self._key()!r}"
 
 
+# A value type's structure, for saying where two types differ: (kind, WIT name or None, labels, parts).
+# kind: a primitive's name, or record, variant, enum, flags, list, option, result, tuple, own, borrow,
+# stream, future; labels: field, case or flag names (a handle: its resource's name; a result: ok, error);
+# parts: the member types (None: no payload). The name is the one the binary gives the type (an instance's
+# type export, ``point``), where it gives one; it never takes part in comparing.
+Tree = tuple[str, Union[str, None], tuple[str, ...], tuple[Union["Tree", None], ...]]
+Trees = tuple[tuple[Tree, ...], Union[Tree, None]]  # a function's parameter types and its result type
+
+
 class Signature(_Record):
     """A component function: named parameters and an optional result, types rendered as WIT-like text.
 
     ``handles``: an ``own`` or ``borrow`` handle appears somewhere in a parameter or the result, as
     found while walking the type structure (decoded or reflected), never by reading the text.
-    ``borrows``: how many ``borrow`` handles one call's parameters can carry, 2 meaning two or more (one
-    inside a list counts as many; the cases of a variant, option or result add up); derived from the
-    types, so not compared.
+    ``trees``: makes the types' structure (``Tree``) with the names the binary gives them, for messages;
+    only asked for when two signatures differ. ``borrows``: how many ``borrow`` handles one call's
+    parameters can carry, 2 meaning two or more (one inside a list counts as many; the cases of a
+    variant, option or result add up); derived from the types, so not compared.
     """
 
-    __slots__ = ("borrows", "handles", "params", "result")
+    __slots__ = ("borrows", "handles", "params", "result", "trees")
 
     def __init__(
-        self, params: tuple[tuple[str, str], ...], result: str | None, handles: bool = False, borrows: int = 0
+        self,
+        params: tuple[tuple[str, str], ...],
+        result: str | None,
+        handles: bool = False,
+        trees: Callable[[], Trees] | None = None,
+        borrows: int = 0,
     ) -> None:
         self.params = params
         self.result = result
         self.handles = handles
         self.borrows = min(borrows, 2)
+        self.trees = trees
+
+    def named(self) -> str:
+        """Like ``str()``, with the WIT names the binary gives types (``list<point>``), where it gives them."""
+        if self.trees is None:
+            return str(self)
+        params, result = self.trees()
+        text = ", ".join(f"{name}: {render(tree)}" for (name, _), tree in zip(self.params, params))
+        return f"func({text})" + (f" -> {render(result)}" if result is not None else "")
 
     def _key(self) -> tuple[object, ...]:
         return self.params, self.result, self.handles
@@ -153,6 +179,42 @@ def describe(item: Item) -> str:
     if isinstance(item, Signature):
         return "function"
     return "instance" if isinstance(item, InstanceSignatures) else item.kind
+
+
+def render(tree: Tree, top: bool = True) -> str:
+    """WIT-like text of ``tree``; a named type inside it by its name."""
+    kind, name, labels, parts = tree
+    if name is not None and not top:
+        return name
+
+    def text(part: Tree | None) -> str:
+        return "_" if part is None else render(part, False)
+
+    if kind in ("record", "variant"):
+        if kind == "record":
+            members = (f"{label}: {text(part)}" for label, part in zip(labels, parts))
+        else:
+            members = (label if part is None else f"{label}({text(part)})" for label, part in zip(labels, parts))
+        return f"{kind} {{ " + ", ".join(members) + " }"
+    if kind in ("enum", "flags"):
+        return f"{kind} {{ " + ", ".join(labels) + " }"
+    if kind == "result":
+        return "result" if parts == (None, None) else f"result<{text(parts[0])}, {text(parts[1])}>"
+    if kind in ("own", "borrow"):
+        return f"{kind}<{labels[0]}>"
+    if kind in ("stream", "future") and parts[0] is None:
+        return kind
+    if parts:
+        return f"{kind}<{', '.join(text(part) for part in parts)}>"
+    return kind
+
+
+def shape_of(tree: Tree | None) -> object:
+    """What two types must share to link: ``tree`` without its names."""
+    if tree is None:
+        return None
+    kind, _, labels, parts = tree
+    return kind, labels, tuple(shape_of(part) for part in parts)
 
 
 # A value type while decoding: a primitive's name, or a tuple (constructor, parts...) whose parts
@@ -229,9 +291,6 @@ _PRIMITIVES = {
     0x73: "string",
     0x64: "error-context",
 }
-_SHAPING_SECTIONS = frozenset(
-    {SECTION_TYPE, SECTION_ALIAS, SECTION_IMPORT, SECTION_EXPORT, SECTION_INSTANCE, SECTION_COMPONENT, SECTION_CANON}
-)
 _SORT_CORE, _SORT_FUNC, _SORT_TYPE, _SORT_COMPONENT, _SORT_INSTANCE = 0x00, 0x01, 0x03, 0x04, 0x05
 # extern descriptor tag -> the sort of the index an import of it adds (core modules and values: not tracked)
 _DESCRIPTOR_SORTS = {0x01: _SORT_FUNC, 0x03: _SORT_TYPE, 0x04: _SORT_COMPONENT, 0x05: _SORT_INSTANCE}
@@ -243,7 +302,7 @@ def import_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[st
     Raises ``Undecidable`` for what is not modelled, and for bytes that do not
     decode (the caller's full check, wasmtime, will then say what is wrong).
     """
-    return _decode(data, path, exports=False)
+    return _decode(data, path, exports=False)[0]
 
 
 def export_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[str, Item]:
@@ -253,15 +312,16 @@ def export_signatures(data: bytes | mmap.mmap, path: str = "<bytes>") -> dict[st
     ``canon lift`` and instantiated nested components (the shims wit-component
     generates), whose exports carry their types.
     """
-    return _decode(data, path, exports=True)
+    return _decode(data, path, exports=True)[1]
 
 
 def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[str, Item], dict[str, Item]]:
     """(imports, exports if asked) of a component file, decoded from a memory map: only pages holding types are read."""
     reason = None
     name = os.fspath(path)
-    found: dict[str, Item] = {}
-    offered: dict[str, Item] = {}
+    found: tuple[dict[str, Item], dict[str, Item]] = ({}, {})
+    import mmap
+
     from .._fs import open_regular
 
     with open_regular(name) as file:
@@ -269,8 +329,7 @@ def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[st
             raise Undecidable("empty file")
         view = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            found = import_signatures(view, name)
-            offered = export_signatures(view, name) if exports else {}
+            found = decode_types(view, name, exports=exports)
         except Undecidable as exc:
             reason = str(exc)  # not the exception itself: its frames hold views into the map
         finally:
@@ -278,10 +337,16 @@ def decode_file(path: str | os.PathLike[str], *, exports: bool) -> tuple[dict[st
                 view.close()
     if reason is not None:
         raise Undecidable(reason)
-    return found, offered
+    return found
 
 
-def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, Item]:
+def decode_types(data: bytes | mmap.mmap, path: str, *, exports: bool) -> tuple[dict[str, Item], dict[str, Item]]:
+    """(imports, exports if asked) of the component in ``data``, in one pass over its sections: a file's
+    bytes, or the type-shaping sections a scan kept (``ScannedFile.shaping``)."""
+    return _decode(data, path, exports=exports)
+
+
+def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> tuple[dict[str, Item], dict[str, Item]]:
     if data[:8] != MAGIC + bytes([COMPONENT_VERSION, 0, 1, 0]):
         raise Undecidable("not a component binary")
     decoder = _Decoder()
@@ -290,10 +355,11 @@ def _decode(data: bytes | mmap.mmap, path: str, *, exports: bool) -> dict[str, I
             decoder.section(section_id, cursor)
     except ComponentFormatError as error:
         raise Undecidable(error.reason) from None
-    renderer = _Renderer()
-    items = decoder.exports if exports else decoder.imports
-    top = resource_names(items.items(), _resource_of)
-    return {name: renderer.item(item, top) for name, item in items.items()}
+    rendered = []
+    for items in (decoder.imports, decoder.exports if exports else {}):
+        top, renderer = resource_names(items.items(), _resource_of), _Renderer()
+        rendered.append({name: renderer.item(item, top) for name, item in items.items()})
+    return rendered[0], rendered[1]
 
 
 def _resource_of(item: object) -> _Resource | None:
@@ -328,7 +394,7 @@ def _sections(
 
     Sections, nested components above all, are decoded in place, never copied.
     """
-    found = [(i, cursor) for i, cursor in top_level_sections(data, path, base) if i in _SHAPING_SECTIONS]
+    found = [(i, cursor) for i, cursor in top_level_sections(data, path, base) if i in SHAPING_SECTIONS]
     while up_to_last_import and found and found[-1][0] != SECTION_IMPORT:
         found.pop()
     return found
@@ -499,6 +565,7 @@ class _Renderer:
     def __init__(self) -> None:
         self.budget = _RENDER_BUDGET
         self.names: list[tuple[_Resource, str]] = []
+        self.type_names: dict[int, tuple[object, str]] = {}  # id of a type node -> (the node, its WIT name)
         self.handles = False
         self.borrows = 0
         self._lists = 0  # lists being rendered around the current node
@@ -507,10 +574,11 @@ class _Renderer:
         if item is _UNKNOWN or (isinstance(item, _Instance) and _UNKNOWN in item.exports.values()):
             raise Undecidable("an item whose type could not be worked out from the binary")
         if isinstance(item, _Func):
-            self.names = top
+            self.names, self.type_names = top, {}
             return self.signature(item)
         if isinstance(item, _Instance):
             self.names = resource_names(item.exports.items(), _resource_of)
+            self.type_names = _type_names(item.exports.items())
             type_only = all(isinstance(e, _TypeExport) and _resource_of(e) is None for e in item.exports.values())
             resources = tuple(sorted(n for n, e in item.exports.items() if _resource_of(e) is not None))
             return InstanceSignatures(
@@ -528,7 +596,13 @@ class _Renderer:
         params = tuple((name, self.text(node)) for name, node in func.params)
         borrows = self.borrows
         result = None if func.result is None else self.text(func.result)
-        return Signature(params, result, self.handles, borrows)
+        resources, names = self.names, self.type_names
+
+        def trees() -> Trees:
+            made = tuple(_tree(node, resources, names) for _, node in func.params)
+            return made, None if func.result is None else _tree(func.result, resources, names)
+
+        return Signature(params, result, self.handles, trees, borrows)
 
     def text(self, node: _Node, depth: int = 0) -> str:
         if depth > _MAX_DEPTH:
@@ -552,6 +626,8 @@ class _Renderer:
             return "variant { " + ", ".join(cases) + " }"
         if kind == "tuple":
             return f"tuple<{', '.join(cast(str, text(t)) for t in parts[0])}>"
+        if kind in ("enum", "flags"):  # only labels: text as long as their bytes
+            return f"{kind} {{ " + ", ".join(parts[0]) + " }"
         if kind == "result":
             ok, err = text(parts[0]), text(parts[1])
             return "result" if ok is None and err is None else f"result<{ok or '_'}, {err or '_'}>"
@@ -566,6 +642,43 @@ class _Renderer:
             return f"{kind}<{text(parts[0])}>"  # list, option
         finally:
             self._lists -= kind == "list"
+
+
+def _type_names(exports: Iterable[tuple[str, object]]) -> dict[int, tuple[object, str]]:
+    """The WIT names an instance gives its value types (``(export "point" (type (eq …)))``), by node identity.
+
+    The node is kept with its name, so an identity is never mistaken for another node's after this one is gone.
+    """
+    names: dict[int, tuple[object, str]] = {}
+    for name, item in sorted(exports, key=lambda pair: pair[0]):
+        target = item.target if isinstance(item, _TypeExport) else None
+        if isinstance(target, tuple) and id(target) not in names:
+            names[id(target)] = (target, name)
+    return names
+
+
+def _tree(node: _Node, resources: list[tuple[_Resource, str]], names: dict[int, tuple[object, str]]) -> Tree:
+    """A decoded value type as a ``Tree`` (made only for a message, from a node that rendered within budget)."""
+    if isinstance(node, str):
+        return (node, None, (), ())
+    known = names.get(id(node))
+    name = known[1] if known is not None and known[0] is node else None
+    kind, *parts = node
+
+    def tree(part: _Node | None) -> Tree | None:
+        return None if part is None else _tree(part, resources, names)
+
+    if kind in ("record", "variant"):
+        return (kind, name, tuple(label for label, _ in parts[0]), tuple(tree(t) for _, t in parts[0]))
+    if kind in ("enum", "flags"):
+        return (kind, name, tuple(parts[0]), ())
+    if kind == "tuple":
+        return (kind, name, (), tuple(tree(t) for t in parts[0]))
+    if kind == "result":
+        return (kind, name, ("ok", "error"), (tree(parts[0]), tree(parts[1])))
+    if kind in ("own", "borrow"):
+        return (kind, name, (resource_name(resources, parts[0]),), ())
+    return (kind, name, (), (tree(parts[0]),))  # list, option, stream, future
 
 
 def _lookup(space: list[object], index: int) -> object:
@@ -635,9 +748,8 @@ def _defvaltype(tag: int, cursor: Cursor, scopes: list[list[object]]) -> _Node:
         return ("list" if tag == 0x70 else "option", _valtype(cursor, scopes))
     if tag == 0x6F:
         return ("tuple", many(lambda: _valtype(cursor, scopes)))
-    if tag in (0x6E, 0x6D):  # flags and enums are only labels: text as long as their bytes
-        kind = "flags" if tag == 0x6E else "enum"
-        return f"{kind} {{ " + ", ".join(many(cursor.name)) + " }"
+    if tag in (0x6E, 0x6D):
+        return ("flags" if tag == 0x6E else "enum", many(cursor.name))
     if tag == 0x6A:
         return ("result", optional(), optional())
     if tag in (0x69, 0x68):

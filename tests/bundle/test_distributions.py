@@ -164,6 +164,30 @@ def test_references_are_checked_against_what_is_installed(site: Path, tmp_path: 
     assert alone.ok and any("math from pylon-cap-math==1.2.0 (not installed here" in s for s in alone.skipped)
 
 
+def test_distributions_in_python_wasm_home_are_found_by_the_build_and_the_gate_alike(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$PYTHON_WASM_HOME/site-packages`` is looked in after this environment, for a build and for the gate."""
+    project = tmp_path / "app"
+    project.mkdir()
+    home = tmp_path / "home"
+    shutil.move(str(site), str(home / "site-packages"))  # the same installs, now where python-wasm puts them
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(home))
+    bundle = build_bundle(app_config(project))
+    assert bundle.requirements == ["pylon-cap-math==1.2.0", "pylon-root==1.0.0"]
+    assert any(
+        f"found in $PYTHON_WASM_HOME/site-packages ({home / 'site-packages'})" in line for line in bundle.summary()
+    )
+    folder = bundle.write_to(tmp_path / "bundle")
+    assert verify_bundle(folder).report.ok
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(tmp_path / "elsewhere"))
+    assert verify_bundle(folder).report.problems == [
+        "component math is referenced from pylon-cap-math==1.2.0: it is not installed; "
+        "pip install 'pylon-cap-math==1.2.0'",
+        "component python is referenced from pylon-root==1.0.0: it is not installed; pip install 'pylon-root==1.0.0'",
+    ]
+
+
 def test_a_referenced_blob_that_fails_its_digest_names_the_distribution(site: Path, tmp_path: Path) -> None:
     project = tmp_path / "app"
     project.mkdir()
@@ -202,33 +226,21 @@ def test_the_root_must_come_from_somewhere(site: Path, tmp_path: Path) -> None:
         build_bundle(load_config(raw, project_root=project, project_name="a", environ={}))
 
 
-def test_python_wasm_pyforge_descriptor_is_read_with_the_digest_record_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_dist_info_pyforge_toml_is_not_a_descriptor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """python-wasm's landed wheel spec keeps everything out of dist-info: its manifest is the bridge's
+    ``pyforge-pkg.toml`` (tests/build/test_pyforge.py), and an early sketch's ``.dist-info/pyforge.toml`` says
+    nothing."""
     site = tmp_path / "site"
     artifact = write_component(site / "_xx-component" / "xx_extra.wasm", exports=[OPS])
     dist_info = site / "xx_extra-0.1.0.dist-info"
     dist_info.mkdir(parents=True)
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: xx-extra\nVersion: 0.1.0\n")
-    (dist_info / "pyforge.toml").write_text(
-        'schema = "tegmentum:pylon-pyforge/wheel@0.1.0"\n[wheel]\npkg_name = "xx-extra"\n'
-        '[wheel.component]\nartifact = "_xx-component/xx_extra.wasm"\nwit_world = "xx:extra/extra"\n'
-    )
+    (dist_info / "pyforge.toml").write_text('[wheel.component]\nartifact = "_xx-component/xx_extra.wasm"\n')
     write_record(site, dist_info, [artifact, dist_info / "METADATA", dist_info / "pyforge.toml"])
     monkeypatch.syspath_prepend(str(site))
-    (found,) = installed("xx-extra").components
-    assert (found.id, found.digest) == ("xx-extra", hashlib.sha256(artifact.read_bytes()).hexdigest())
-
-    project = tmp_path / "app"
-    write_component(project / "python.wasm", imports=["pylon:math/ops@1.0.0"])
-    raw = {"root": "python.wasm", "component-distributions": ["xx-extra"]}
-    bundle = build_bundle(load_config(raw, project_root=project, project_name="a", environ={}))
-    assert bundle.requirements == ["xx-extra==0.1.0"]
-    assert verify_bundle(bundle.write_to(tmp_path / "bundle")).report.ok
-
-    write_component(artifact, exports=["pylon:math/ops@1.2.1"])  # RECORD no longer matches: named at build time
-    with pytest.raises(PylonError, match="does not match its descriptor"):
-        build_bundle(load_config(raw, project_root=project, project_name="a", environ={}))
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(tmp_path / "home"))
+    with pytest.raises(ComponentsError, match="provides no components"):
+        installed("xx-extra")
 
 
 def test_requirements_must_be_declared_exactly() -> None:

@@ -14,12 +14,15 @@ from wasmtime.component import Component
 
 from hatch_pylon.bundle.typecheck import type_problems
 from hatch_pylon.composectl.plan import Binding
+from hatch_pylon.wasm.binary import Limits, scan
 from hatch_pylon.wasm.compiler import Compiler
 from hatch_pylon.wasm.reflect import exports_of, imports_of
 from hatch_pylon.wasm.signatures import (
     InstanceSignatures,
     Signature,
     Undecidable,
+    decode_file,
+    decode_types,
     export_signatures,
     import_signatures,
 )
@@ -40,6 +43,7 @@ def wasmtime_exports(data: bytes) -> dict:
 
 
 CAPS = Path(__file__).parents[2] / "sample-project" / "caps"
+TESTS = Path(__file__).parents[1]
 
 
 @pytest.mark.parametrize("wat", ["rich_exports.wat", "arrow-core.wat", "pylon-math.wat"])
@@ -86,6 +90,9 @@ def test_the_real_root_decodes_as_wasmtime_reflects_it(python_root: Path, compil
     )
     functions = sum(len(i.functions) for i in decoded.values() if isinstance(i, InstanceSignatures))
     assert functions > 100  # every WASI interface, resources and all, not just the two caps
+    kept = scan(python_root, keep_types=True).shaping  # what a build's one read keeps for the type check
+    assert kept is not None and len(kept) < len(data) // 10
+    assert decode_types(kept, "root", exports=True) == (decoded, export_signatures(data))
 
 
 UNMODELLED = '(component (import "a:b/c@1.0.0" (instance (core type (module)) (export "f" (func (result u32))))))'
@@ -192,3 +199,23 @@ def test_resource_uses_come_from_the_type_structure_and_agree_with_wasmtime() ->
         assert decoded == reflected  # the resource facts included
         for name, item in decoded.items():
             assert resource_uses(item) == resource_uses(reflected[name]) == expected[name], name
+
+
+@pytest.mark.parametrize("wat", ["rich_exports.wat", "rich_types.wat", "arrow-core.wat", "pylon-math.wat"])
+def test_a_scan_keeps_what_the_type_check_decodes(tmp_path: Path, wat: str) -> None:
+    """The sections one scan keeps decode to what the file itself decodes to: the build reads each file once."""
+    path = tmp_path / "c.wasm"
+    path.write_bytes(
+        wasmtime.wat2wasm(((CAPS if wat in ("arrow-core.wat", "pylon-math.wat") else TESTS) / wat).read_text())
+    )
+    scanned = scan(path, keep_types=True)
+    assert scanned.shaping is not None and len(scanned.shaping) < path.stat().st_size
+    assert scanned.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert decode_types(scanned.shaping, str(path), exports=True) == decode_file(path, exports=True)
+    assert scan(path).shaping is None  # kept only when asked
+
+
+def test_a_scan_over_its_type_budget_leaves_types_to_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.wasm"
+    path.write_bytes(wasmtime.wat2wasm((TESTS / "rich_exports.wat").read_text()))
+    assert scan(path, limits=Limits(max_shaping=16), keep_types=True).shaping is None

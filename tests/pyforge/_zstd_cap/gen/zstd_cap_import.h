@@ -1,0 +1,1 @@
+/* wit-bindgen c header for the bridge's world (stand-in). */
