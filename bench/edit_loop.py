@@ -14,7 +14,7 @@ three things are timed apart, as whole processes:
 `run .` and the floor alternate which goes first. Each run's output must show the edit; no composed file
 may appear in the cache; after each edit the cache must be within `--max`. Last, one more edit is
 checked with `verify --compile-all .` first: the `run .` after it must compile nothing. Prints the
-medians, the ratio and the target (`run .` ≤ 1.3 × floor + 1 s); exit status 1 when a check fails.
+medians, the ratio and the target (`run .` <= 1.3 x floor + 1 s); exit status 1 when a check fails.
 """
 
 from __future__ import annotations

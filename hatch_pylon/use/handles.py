@@ -50,6 +50,8 @@ from wasmtime.component import (
     VariantType,
 )
 
+from .._errors import RunError, printable
+
 if TYPE_CHECKING:
     import wasmtime
     from wasmtime.component import Component, LinkerInstance
@@ -148,7 +150,12 @@ class Handles:
         key = (provider_id, export, name)
         if key not in self._bridges:
             exported = self.components[provider_id].type.exports(self.engine)[export].ty
-            ty = dict(resources_of(exported, self.engine))[name]
+            ty = dict(resources_of(exported, self.engine)).get(name)
+            if ty is None:
+                raise RunError(
+                    f"{printable(provider_id)} exports no resource type {printable(name)!r} in {printable(export)!r}, "
+                    "which a binding to it imports"
+                )
             bridge = self.bridge_of(provider_id, ty)
             if bridge is None:
                 bridge = Bridge(provider_id, export, name)
