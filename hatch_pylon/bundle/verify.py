@@ -206,7 +206,9 @@ def verify_bundle(
         from .typecheck import type_problems
 
         files = {cid: (blobs[digest], digest) for cid, digest in digests.items()}
-        typed = type_problems(files, list(plan.bindings), compiler, compile_all=compile_all)
+        typed = type_problems(
+            files, list(plan.bindings), compiler, compile_all=compile_all, root=plan.root, linkage=plan.linkage
+        )
         report.problems += typed.problems
         report.skipped += [
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
