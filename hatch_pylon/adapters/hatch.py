@@ -16,12 +16,13 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-from .._errors import PylonError, human_size, is_warning, plural, warning
+from .._errors import ConfigError, PylonError, human_size, is_warning, plural, printable, warning
 from .._fs import atomic_write, make_private_folder
 from .._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ..build.config import PylonConfig, load_config
-from ..build.pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
+from ..build.pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
 from ..build.project import hatch_table_name, one_target_problems, sdist_carries_bundle
+from ..build.pyforge import PLATFORM, ExtensionWheel
 from ..bundle.distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ..bundle.placement import exclude_store
 
@@ -53,6 +54,8 @@ class PylonBuildHook(BuildHookInterface):
             self._staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
             config = self._load_config()
             if config.provides:
+                if config.pyforge is not None and self.target_name == "wheel":
+                    self._select_nothing_else()
                 exclude_store(self.build_config, self.root, config.store)
                 self._provide(config, self._staging, version, build_data)
                 return
@@ -79,17 +82,38 @@ class PylonBuildHook(BuildHookInterface):
         self._report(bundle, f"{folder}/{PLAN_FILE}")
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
-        self._cleanup()
+        metadata = getattr(self, "_extension_metadata", None)
+        try:
+            if metadata and self.target_name == "wheel":
+                from ..build.pyforge import finish_wheel
+
+                finish_wheel(Path(artifact_path), metadata)
+            elif metadata and self.target_name == "sdist":
+                from ..build.pyforge import finish_sdist
+
+                finish_sdist(Path(artifact_path), metadata)
+        except PylonError as error:
+            self.app.abort(f"hatch-pylon: {error}")
+            raise
+        finally:
+            self._cleanup()
 
     def _provide(self, config: PylonConfig, staging: Path, version: str, build_data: dict[str, Any]) -> None:
         """A component wheel: blobs in the store below ``destination``, the descriptor in ``.dist-info``."""
         provided = adapter_provided(config, staging, self._say)
         descriptor = staging / DESCRIPTOR
         atomic_write(descriptor, provided.descriptor)
+        extension = self._extension(config, provided, staging, version) if config.pyforge is not None else None
         if self.target_name == "sdist":
             layout = provided.layout(SDIST_BUNDLE_DIR)
             layout[os.fspath(descriptor)] = f"{SDIST_BUNDLE_DIR}/{DESCRIPTOR}"
             where = f"{SDIST_BUNDLE_DIR}/{DESCRIPTOR}"
+        elif extension is not None and config.pyforge is not None:  # the component at its own path, nowhere else
+            layout = extension.layout
+            build_data["extra_metadata"][os.fspath(descriptor)] = DESCRIPTOR
+            build_data["tag"] = config.pyforge.tag
+            build_data["pure_python"] = False
+            where = f".dist-info/{DESCRIPTOR_PATH}"
         else:
             layout = provided.layout(config.destination)
             build_data["extra_metadata"][os.fspath(descriptor)] = DESCRIPTOR  # .dist-info/extra_metadata/
@@ -100,7 +124,58 @@ class PylonBuildHook(BuildHookInterface):
             build_data["force_include"].update(layout)
         for line in provided.summary():
             self._say(line)
+        for line in extension.lines if extension is not None else ():
+            self._say(line)
         self._say(provided.headline(where))
+
+    def _extension(self, config: PylonConfig, provided: Provided, staging: Path, version: str) -> ExtensionWheel:
+        """A python-wasm extension wheel (``pyforge``): the spec's checks, for the sdist too (so it fails early),
+        and the wheel's layout. Only what the bridge's own files need is read from the project."""
+        from ..build.pyforge import prepare
+
+        assert config.pyforge is not None
+        if version == "editable":
+            raise ConfigError([f"{config.table}.pyforge: a python-wasm extension wheel is never installed editable"])
+        (component,) = provided.components
+        extension = prepare(
+            config.pyforge,
+            component,
+            provided.blobs[component.digest],
+            project_name=self.metadata.core.raw_name,
+            project_version=self.metadata.version,
+            requires_python=self.metadata.core.requires_python or None,
+            staging=staging,
+            table=config.table,
+        )
+        self._extension_metadata = [f"Platform: {PLATFORM}"]  # written by finalize, after hatchling
+        if extension.add_requires_python:
+            self._extension_metadata.append(f"Requires-Python: {extension.requires_python}")
+        if self.target_name == "sdist":
+            bridge = config.pyforge.bridge
+            files = [Path(source) for source in extension.layout if bridge in Path(source).parents]
+            self._check_sdist_carries(config, [bridge / "pyforge-pkg.toml", *files])
+        return extension
+
+    def _check_sdist_carries(self, config: PylonConfig, bridge_files: list[Path]) -> None:
+        """The sdist must carry the bridge: a wheel built from it needs every file of it."""
+        assert config.pyforge is not None
+        left_out = [p for p in bridge_files if not self._carried_by_sdist([p])]
+        if left_out:
+            names = ", ".join(printable(p.relative_to(config.pyforge.bridge).as_posix()) for p in left_out)
+            raise ConfigError(
+                [
+                    f"{config.table}.pyforge.bridge: the sdist leaves out {names} of {config.pyforge.bridge_name}/, "
+                    "which a wheel built from it needs; include the bridge folder in the sdist"
+                ]
+            )
+
+    def _select_nothing_else(self) -> None:
+        """A project with no package of its name ships the extension's files only (the spec's layout), where
+        hatchling would otherwise refuse to guess which files to ship."""
+        try:
+            self.build_config.default_file_selection_options  # noqa: B018 (hatchling raises when it cannot choose)
+        except ValueError:
+            self.build_config.__dict__["bypass_selection"] = True  # a functools.cached_property: the instance wins
 
     def _load_config(self) -> PylonConfig:
         table = hatch_table_name(self.root, self.target_name)

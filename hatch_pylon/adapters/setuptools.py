@@ -87,6 +87,12 @@ class _State:
                     table=SETUPTOOLS_TABLE,
                     shipped=has_shipped_bundle(self.root),
                 )
+                if self.config.pyforge is not None:
+                    raise PylonError(
+                        f"{SETUPTOOLS_TABLE}.pyforge: python-wasm extension wheels are built by the hatchling hook "
+                        "only (setuptools' bdist_wheel chooses the wheel's tag and its files); build this project "
+                        'with build-backend = "hatchling.build" and the same keys in [tool.hatch.build.hooks.pylon]'
+                    )
                 self.staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
                 atexit.register(shutil.rmtree, self.staging, True)
                 if self.config.provides:

@@ -55,6 +55,23 @@ class SearchDir(NamedTuple):
     origin: str
 
 
+class Pyforge(NamedTuple):
+    """``pyforge``: the wheel is a python-wasm extension wheel of this bridge, for one CPython minor."""
+
+    bridge: Path
+    python: str  # "3.14"
+
+    @property
+    def bridge_name(self) -> str:
+        return self.bridge.name
+
+    @property
+    def tag(self) -> str:
+        """``cp314-cp314-wasm32_wasip2``: one CPython minor per wheel, python-wasm's platform."""
+        py = "cp" + self.python.replace(".", "")
+        return f"{py}-{py}-wasm32_wasip2"
+
+
 class PylonConfig(NamedTuple):
     project_root: Path
     root: ComponentSource | None  # None: the root comes from a component distribution, or there is none (provides)
@@ -76,8 +93,10 @@ class PylonConfig(NamedTuple):
     root_id: str = "python"
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
+    distributed_versions: str = "exact"  # "compatible": references are required >= the version, on its track
     distributed_set: bool = False  # written in the table (not the default)
     provides: tuple[str, ...] = ()
+    pyforge: Pyforge | None = None  # a python-wasm extension wheel
     registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
     def is_ignored(self, import_name: str) -> bool:
@@ -174,6 +193,7 @@ class _Parser:
             self.problem(self.key("strip"), "needs compose = true (it strips the composed component)")
         policy = self.policy(top["policy"], linkage)
         secrets = self.secrets(top["secrets"])
+        pyforge = self.pyforge(top["pyforge"], provides)
 
         if self.problems:
             raise ConfigError(self.problems)
@@ -198,8 +218,10 @@ class _Parser:
             root_id=root_id,
             component_distributions=distributions,
             distributed=top["distributed"],
+            distributed_versions=top["distributed-versions"],
             distributed_set="distributed" in self.raw,
             provides=provides,
+            pyforge=pyforge,
             registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
 
@@ -410,6 +432,35 @@ class _Parser:
             capabilities = self.capabilities(values["capabilities"], f"{key}.capabilities")
         tenant = values["tenant"] if isinstance(values["tenant"], str) else None
         return Policy(str(determinism), capabilities, self.limits(values["limits"]), tenant)
+
+    def pyforge(self, raw: Any, provides: tuple[str, ...]) -> Pyforge | None:
+        """``pyforge = { bridge, python }``: a python-wasm extension wheel carries exactly one component."""
+        key = self.key("pyforge")
+        if raw is None or raw is _INVALID:
+            return None
+        for name in sorted(set(raw) - {"bridge", "python"}, key=str):
+            self.problem(f"{key}.{name}", f"is not a known option{_suggestion(str(name), ['bridge', 'python'])}")
+        for name in ("bridge", "python"):
+            if name not in raw:
+                self.problem(f"{key}.{name}", "is required")
+            elif not isinstance(raw[name], str) or not raw[name]:
+                self.problem(f"{key}.{name}", f"must be a non-empty string, got {describe(raw[name])}")
+        if len(provides) != 1:
+            self.problem(
+                key,
+                f"a python-wasm extension wheel carries one capability component; provides lists {len(provides)} "
+                "(give the one component's id)",
+            )
+        python = raw.get("python")
+        if isinstance(python, str) and python and not re.fullmatch(r"3\.(0|[1-9][0-9]*)", python):
+            self.problem(f"{key}.python", f"{python!r} is not a CPython minor version such as '3.14'")
+        value = raw.get("bridge")
+        bridge = self.path(value, f"{key}.bridge") if isinstance(value, str) and value else None
+        if bridge is not None and not bridge.name.startswith("_"):
+            self.problem(f"{key}.bridge", f"{bridge.name!r}: a bridge folder's name starts with '_' (_<srcdir>)")
+        if bridge is None or not isinstance(python, str) or self.problems:
+            return None
+        return Pyforge(bridge, python)
 
     def capabilities(self, entries: Any, key: str) -> tuple[Capability, ...]:
         if entries is _INVALID:

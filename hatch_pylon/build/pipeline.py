@@ -63,7 +63,7 @@ class Bundle(NamedTuple):
 
     @property
     def requirements(self) -> list[str]:
-        """The Requires-Dist the references need: each distribution, exactly the version the build used."""
+        """The Requires-Dist the references need: each distribution at the version the build used (or its track)."""
         return sorted({reference.requirement for reference in self.references})
 
     def write_records(self, folder: Path) -> Path:
@@ -215,7 +215,12 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest(), references=references)
+    meta = BundleMeta(
+        ignore_imports=config.ignore_imports,
+        plan_digest=plan.plan_digest(),
+        references=references,
+        validate=config.validate,
+    )
     composed_path = None
     if config.compose:
         from ..bundle.compose import compose_plan
@@ -260,7 +265,10 @@ def _references(resolution: Resolution, config: PylonConfig) -> tuple[Reference,
             distribution = component.source[0]
             entry = grouped.setdefault(distribution.name, (distribution.version, []))
             entry[1].append((component.id, component.file.digest))
-    return tuple(Reference(name, version, tuple(sorted(ids))) for name, (version, ids) in sorted(grouped.items()))
+    compatible = config.distributed_versions == "compatible"
+    return tuple(
+        Reference(name, version, tuple(sorted(ids)), compatible) for name, (version, ids) in sorted(grouped.items())
+    )
 
 
 class Provided(NamedTuple):
@@ -346,15 +354,19 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
                     candidate.file.size,
                     tuple((e.name, e.kind) for e in info.imports),
                     tuple((e.name, e.kind) for e in info.exports),
+                    None
+                    if config.pyforge is None
+                    else f"{config.pyforge.bridge_name}_component/{Path(candidate.path).name}",
                 )
             )
         ingest.save_index()
     described.sort(key=lambda c: c.id)
-    return Provided(blobs, descriptor_json(dist_store(config.destination), described), tuple(described))
+    store = None if config.pyforge is not None else dist_store(config.destination)  # an extension: its own path
+    return Provided(blobs, descriptor_json(store, described), tuple(described))
 
 
 def check_requirements(needed: list[str], declared: list[str], table: str) -> None:
-    """The project's dependencies must require each referenced distribution at exactly the version used."""
+    """The project's dependencies must require each referenced distribution as its reference says."""
     problems = requirement_problems(needed, declared, table)
     if problems:
         raise ResolveError("the project's dependencies do not match its references:\n" + bullets(problems))
@@ -378,11 +390,13 @@ def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) 
     say(f"using the components shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     checked = verify_provided(prebuilt, DESCRIPTOR, STORE_DIR, copy_to=staging)
     checked.or_raise(f"the components in {SDIST_BUNDLE_DIR}/")
+    document = json.loads(checked.descriptor)
+    paths = {entry["id"]: entry.get("path") for entry in document["components"]}  # parsed by the gate already
     described = tuple(
-        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports) for c in checked.components
+        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports, paths.get(c.id))
+        for c in checked.components
     )
-    store = json.loads(checked.descriptor)["store"]
-    return Provided(dict(checked.blobs), descriptor_json(store, described), described)
+    return Provided(dict(checked.blobs), descriptor_json(document.get("store"), described), described)
 
 
 def _check_types(resolution: Resolution, config: PylonConfig, say: Say) -> None:
@@ -465,7 +479,9 @@ def shipped_bundle(
     say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     bundle = BundleFolder(prebuilt, label, "sdist")
-    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler, references_required=False).or_raise()
+    verified = verify_bundle(
+        bundle, copy_to=staging, compiler=optional_compiler, references_required=False, relock=False
+    ).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked

@@ -124,6 +124,15 @@ OPTIONS: tuple[Option, ...] = (
         choices=("reference", "copy"),
     ),
     Option(
+        "distributed-versions",
+        "choice",
+        "exact",
+        "referenced distributions: `exact` (`==` the version used) or `compatible` (`>=` it, below the next "
+        "major, or minor for 0.x): an installed app then takes a newer release, its plan re-resolved and "
+        "type-checked by `verify` and `run` ([docs](docs/distributions.md#taking-a-newer-cap))",
+        choices=("exact", "compatible"),
+    ),
+    Option(
         "provides",
         "strings",
         [],
@@ -133,6 +142,13 @@ OPTIONS: tuple[Option, ...] = (
             None if ID_PATTERN.fullmatch(component_id) else ID_PROBLEM.format(repr(component_id))
         ),
         unique="*",
+    ),
+    Option(
+        "pyforge",
+        "table",
+        None,
+        '`{ bridge = "_<srcdir>", python = "3.14" }` with one `provides` id: the wheel is a python-wasm extension '
+        "wheel of that bridge folder for that CPython ([docs](docs/distributions.md#python-wasms-extension-wheels))",
     ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
     Option(

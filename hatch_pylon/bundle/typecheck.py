@@ -22,10 +22,13 @@ from ..wasm.signatures import (
     InstanceSignatures,
     Item,
     Signature,
+    Tree,
     Undecidable,
     decode_file,
     decode_types,
     describe,
+    render,
+    shape_of,
     uses_resources,
 )
 
@@ -170,18 +173,107 @@ def binding_problems(binding: Binding, imports: Mapping[str, Item], exports: Map
 
 
 def _compare(wanted: Mapping[str, Signature], offered: Mapping[str, Signature], label: str) -> list[str]:
+    """One line per cause: a missing function, a function of another arity, or the first place a parameter's or
+    the result's types differ, named by the WIT type it is in (shared by every function using that type)."""
     problems = []
+    causes: dict[tuple[str, str, str], list[str]] = {}  # (where, consumer's, provider's) -> functions
     for name, item in sorted(wanted.items()):
         where = f"function {quoted(name)}" if name else "the function"
         match = offered.get(name)
         if match is None:
-            problems.append(f"{label}: provider does not export {where} ({printable(str(item))})")
-        elif item.shape != match.shape:
+            problems.append(f"{label}: provider does not export {where} ({printable(item.named())})")
+            continue
+        if item.shape == match.shape:
+            continue
+        found = _differences(item, match, where)
+        if found is None:
             problems.append(
-                f"{label}: {where} differs: consumer imports {printable(str(item))}, "
-                f"provider exports {printable(str(match))}"
+                f"{label}: {where} differs: consumer imports {printable(item.named())}, "
+                f"provider exports {printable(match.named())}"
             )
+        for cause in found or ():
+            functions = causes.setdefault(cause, [])
+            functions += [] if name in functions else [name]
+    for (where, mine, theirs), names in causes.items():
+        used = (
+            f" (used by {', '.join(quoted(n) for n in names)})" if where.startswith("type ") and names != [""] else ""
+        )
+        problems.append(
+            f"{label}: {where}: consumer imports {printable(mine)}, provider exports {printable(theirs)}{used}"
+        )
     return problems
+
+
+def _differences(wanted: Signature, offered: Signature, where: str) -> list[tuple[str, str, str]] | None:
+    """(where, consumer's text, provider's text) for each parameter and the result whose types differ, at the
+    first place they do; None when the signatures do not line up (another count, a result on one side only)."""
+    if wanted.trees is None or offered.trees is None:
+        return None
+    (mine, my_result), (theirs, their_result) = wanted.trees(), offered.trees()
+    if len(mine) != len(theirs) or (my_result is None) != (their_result is None):
+        return None
+    pairs = [(f"{where}, parameter {quoted(n)}", a, b) for (n, _), a, b in zip(wanted.params, mine, theirs)]
+    if my_result is not None and their_result is not None:
+        pairs.append((f"{where}, result", my_result, their_result))
+    found = []
+    for at, a, b in pairs:
+        if shape_of(a) != shape_of(b):
+            anchor, steps, texts = _first_difference(a, b, None, ())
+            place = f"type {quoted(anchor)}" if anchor is not None else at
+            found.append((", ".join((place, *steps)), *texts))
+    return found
+
+
+def _first_difference(
+    a: Tree, b: Tree, anchor: str | None, steps: tuple[str, ...]
+) -> tuple[str | None, tuple[str, ...], tuple[str, str]]:
+    """The innermost WIT type name on the way, the steps from it, and both sides' text where ``a`` and ``b``
+    first differ (``a`` and ``b`` differ somewhere)."""
+    name = a[1] or b[1]
+    if name is not None:
+        anchor, steps = name, ()
+    here = (anchor, steps, (render(a), render(b)))
+    (kind, _, labels, parts), (other, _, their_labels, their_parts) = a, b
+    if kind != other or len(labels) != len(their_labels) or len(parts) != len(their_parts):
+        return here
+    what = {"record": "field", "variant": "case", "enum": "case", "flags": "flag"}.get(kind)
+    for index, (mine, theirs) in enumerate(zip(labels, their_labels)):
+        if mine != theirs and kind in ("record", "variant"):
+            texts = (_member(kind, mine, parts[index]), _member(kind, theirs, their_parts[index]))
+            return anchor, (*steps, f"{what} {index + 1}"), texts
+        if mine != theirs:
+            return anchor, (*steps, f"{what or 'label'} {index + 1}"), (quoted(mine), quoted(theirs))
+    for index, (mine_part, their_part) in enumerate(zip(parts, their_parts)):
+        if shape_of(mine_part) == shape_of(their_part):
+            continue
+        step = _step(kind, labels, index)
+        if mine_part is None or their_part is None:
+            texts = (
+                "none" if mine_part is None else render(mine_part),
+                "none" if their_part is None else render(their_part),
+            )
+            return anchor, (*steps, step), texts
+        return _first_difference(mine_part, their_part, anchor, (*steps, step))
+    return here
+
+
+def _member(kind: str, label: str, part: Tree | None) -> str:
+    if kind == "record":
+        return f"{label}: {render(part) if part is not None else '_'}"
+    return label if part is None else f"{label}({render(part)})"
+
+
+def _step(kind: str, labels: tuple[str, ...], index: int) -> str:
+    """How a message names member ``index`` of a ``kind``."""
+    if kind == "record":
+        return f"field {quoted(labels[index])}"
+    if kind == "variant":
+        return f"case {quoted(labels[index])}"
+    if kind == "result":
+        return f"{labels[index]} value"
+    if kind == "tuple":
+        return f"element {index + 1}"
+    return {"list": "element", "option": "value"}.get(kind, "payload")
 
 
 # -- what the runtime host calls, and what it serves --------------------------------------------------------
