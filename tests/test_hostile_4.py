@@ -367,3 +367,102 @@ def test_new_with_a_wit_keyword_writes_wit_that_parses(tmp_path: Path, name: str
     parsed = subprocess.run([tool, "component", "wit", str(tmp_path / name / "wit")], capture_output=True, text=True)
     assert parsed.returncode == 0, parsed.stderr
     assert f"package {name}-app:app@0.1.0;" in (tmp_path / name / "wit" / "world.wit").read_text()
+
+
+# -- 4, 7. typed at the gate: registry members, a guest's linker, the root's entry point ------------------
+
+WRONG_ENDPOINT = """(component
+  (core module $m (func (export "h") (result i32) i32.const 7))
+  (core instance $ci (instantiate $m))
+  (func $h (result u32) (canon lift (core func $ci "h")))
+  (instance $api (export "handle" (func $h)))
+  (export "compose:dynlink/endpoint@0.1.0" (instance $api)))"""
+
+WRONG_LINKER_GUEST = """(component
+  (import "compose:dynlink/linker@0.1.0" (instance
+    (export "resolve-by-id" (func (param "id" u32) (result u32)))))
+  (core module $m (func (export "run") (result i32) i32.const 0))
+  (core instance $ci (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $ci "run"))))"""
+
+ROOT_WITH_PARAMETERS = """(component
+  (core module $m (func (export "run") (param i32) (result i32) local.get 0))
+  (core instance $ci (instantiate $m))
+  (func (export "run") (param "x" u32) (result u32) (canon lift (core func $ci "run"))))"""
+
+DYNLINK_HOOK = (
+    'root = "root.wasm"\ncomponent-dirs = ["caps"]\nlinkage = "runtime"\n'
+    'policy = { capabilities = [{ name = "dynlink:resolve", level = "required" }, '
+    '{ name = "dynlink:invoke", level = "required" }] }\n'
+)
+
+
+def wat_project(folder: Path, root: bytes, caps: dict[str, bytes], hook: str = DYNLINK_HOOK) -> Path:
+    from helpers import hook_pyproject
+
+    (folder / "demo").mkdir(parents=True)
+    (folder / "demo" / "__init__.py").write_text("")
+    (folder / "caps").mkdir()
+    (folder / "root.wasm").write_bytes(root)
+    for name, data in caps.items():
+        (folder / "caps" / name).write_bytes(data)
+    (folder / "pyproject.toml").write_text(hook_pyproject("demo", hook))
+    return folder
+
+
+def test_a_registry_member_of_the_wrong_type_is_refused_before_run(
+    tmp_path: Path, dynlink_components: dict[str, Path]
+) -> None:
+    import wasmtime
+    from helpers import SAMPLE
+
+    caps = {f"{wat.stem}.wasm": wasmtime.wat2wasm(wat.read_text()) for wat in (SAMPLE / "caps").glob("*.wat")}
+    caps["echo.wasm"] = wasmtime.wat2wasm(WRONG_ENDPOINT)
+    project = wat_project(tmp_path / "demo-project", dynlink_components["guest"].read_bytes(), caps)
+    fragment = (
+        "component 'echo': it exports 'compose:dynlink/endpoint@0.1.0' with 'handle' as func() -> u32; "
+        "the host calls func(string, list<u8>) -> result<list<u8>, error>"
+    )
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and fragment in output, (command, output)
+
+
+def test_a_guest_declaring_the_linker_with_other_types_is_refused(tmp_path: Path) -> None:
+    import wasmtime
+
+    project = wat_project(tmp_path / "demo-project", wasmtime.wat2wasm(WRONG_LINKER_GUEST), {})
+    fragment = (
+        "component 'python': its import 'compose:dynlink/linker@0.1.0' declares 'resolve-by-id' as "
+        "func(u32) -> u32; the host's linker has func(string) -> result<own<instance>, error>"
+    )
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and fragment in output, (command, output)
+
+
+def test_a_root_whose_run_takes_parameters_is_refused_before_run(tmp_path: Path) -> None:
+    import wasmtime
+
+    project = wat_project(
+        tmp_path / "demo-project", wasmtime.wat2wasm(ROOT_WITH_PARAMETERS), {}, 'root = "root.wasm"\n'
+    )
+    fragment = "root 'python': run is func(x: u32) -> u32; hatch-pylon run calls it with no parameters"
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and fragment in output, (command, output)
+
+
+def test_the_hosts_dynlink_types_are_what_componentize_py_writes(dynlink_components: dict[str, Path]) -> None:
+    """The gate's linker and endpoint signatures, against the real guest and provider built from composectl's WIT."""
+    from hatch_pylon.bundle.typecheck import ENDPOINT_FUNCTIONS, LINKER_FUNCTIONS, LINKER_RESOURCES
+    from hatch_pylon.wasm.signatures import InstanceSignatures, decode_file
+
+    imported, _ = decode_file(dynlink_components["guest"], exports=False)
+    linker = imported["compose:dynlink/linker@0.1.0"]
+    assert isinstance(linker, InstanceSignatures) and linker.resources == LINKER_RESOURCES
+    assert {name: f.shape for name, f in linker.functions.items()} == LINKER_FUNCTIONS
+    _, exported = decode_file(dynlink_components["provider"], exports=True)
+    endpoint = exported["compose:dynlink/endpoint@0.1.0"]
+    assert isinstance(endpoint, InstanceSignatures)
+    assert {name: f.shape for name, f in endpoint.functions.items()} == ENDPOINT_FUNCTIONS

@@ -341,9 +341,14 @@ def _verify(args: argparse.Namespace) -> int:
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
-        f"plan digest {report.plan_digest}"
+        f"plan digest {report.plan_digest}{_relocked(report.relocked_from)}"
     )
     return 0
+
+
+def _relocked(bundled: str) -> str:
+    """How the OK line says the plan proved is not the bundle's own (``distributed-versions = "compatible"``)."""
+    return f" (re-resolved against the installed releases above; the bundle's plan: {bundled})" if bundled else ""
 
 
 def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
@@ -416,6 +421,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say))
+        report = runtime.verified.report
+        for replacement in report.notes if report.relocked_from else ():
+            _say(f"note: {replacement}")
+        if report.relocked_from:
+            _say(f"note: running plan {report.plan_digest}{_relocked(report.relocked_from)}")
         if bundle.kind == "distribution":
             from .._errors import warning
             from ..build.project import editable_changes
@@ -492,6 +502,11 @@ def _new(args: argparse.Namespace) -> int:
         "  hatch-pylon run .            # run it from the sources, no wheel\n"
         "  hatch build                  # the wheel and the sdist, each with the bundle"
     )
+    if sys.version_info < (3, 11):
+        _say(
+            "note: this Python builds and verifies the project, but its cap has a resource, so it runs composed, "
+            "with wasm-tools, whose wheels need Python 3.11 or later: run it from a 3.11+ environment"
+        )
     return 0
 
 

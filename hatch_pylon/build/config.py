@@ -93,6 +93,7 @@ class PylonConfig(NamedTuple):
     root_id: str = "python"
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
+    distributed_versions: str = "exact"  # "compatible": references are required >= the version, on its track
     distributed_set: bool = False  # written in the table (not the default)
     provides: tuple[str, ...] = ()
     pyforge: Pyforge | None = None  # a python-wasm extension wheel
@@ -217,6 +218,7 @@ class _Parser:
             root_id=root_id,
             component_distributions=distributions,
             distributed=top["distributed"],
+            distributed_versions=top["distributed-versions"],
             distributed_set="distributed" in self.raw,
             provides=provides,
             pyforge=pyforge,

@@ -63,7 +63,7 @@ class Bundle(NamedTuple):
 
     @property
     def requirements(self) -> list[str]:
-        """The Requires-Dist the references need: each distribution, exactly the version the build used."""
+        """The Requires-Dist the references need: each distribution at the version the build used (or its track)."""
         return sorted({reference.requirement for reference in self.references})
 
     def write_records(self, folder: Path) -> Path:
@@ -169,7 +169,7 @@ def plan_project(
         say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))
     resolution = resolve(catalog, config)
     if config.validate == "types":
-        _check_types(resolution, say)
+        _check_types(resolution, config, say)
     urls = {c.id: c.fetch_url for c in config.components}
     components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
     plan = Plan.create(
@@ -215,7 +215,12 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest(), references=references)
+    meta = BundleMeta(
+        ignore_imports=config.ignore_imports,
+        plan_digest=plan.plan_digest(),
+        references=references,
+        validate=config.validate,
+    )
     composed_path = None
     if config.compose:
         from ..bundle.compose import compose_plan
@@ -260,7 +265,10 @@ def _references(resolution: Resolution, config: PylonConfig) -> tuple[Reference,
             distribution = component.source[0]
             entry = grouped.setdefault(distribution.name, (distribution.version, []))
             entry[1].append((component.id, component.file.digest))
-    return tuple(Reference(name, version, tuple(sorted(ids))) for name, (version, ids) in sorted(grouped.items()))
+    compatible = config.distributed_versions == "compatible"
+    return tuple(
+        Reference(name, version, tuple(sorted(ids)), compatible) for name, (version, ids) in sorted(grouped.items())
+    )
 
 
 class Provided(NamedTuple):
@@ -358,7 +366,7 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
 
 
 def check_requirements(needed: list[str], declared: list[str], table: str) -> None:
-    """The project's dependencies must require each referenced distribution at exactly the version used."""
+    """The project's dependencies must require each referenced distribution as its reference says."""
     problems = requirement_problems(needed, declared, table)
     if problems:
         raise ResolveError("the project's dependencies do not match its references:\n" + bullets(problems))
@@ -391,8 +399,9 @@ def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) 
     return Provided(dict(checked.blobs), descriptor_json(document.get("store"), described), described)
 
 
-def _check_types(resolution: Resolution, say: Say) -> None:
-    """Type-check every binding from the types decoded from the binaries; nothing is compiled.
+def _check_types(resolution: Resolution, config: PylonConfig, say: Say) -> None:
+    """Type-check every binding, and what the runtime host calls (the root's entry point, a linker, registry
+    members' endpoints), from the types decoded from the binaries; nothing is compiled.
 
     A component the decoder does not model is not compiled either (a build must not need wasmtime):
     each binding it takes part in is named in a warning, and ``verify`` checks it with wasmtime.
@@ -401,7 +410,9 @@ def _check_types(resolution: Resolution, say: Say) -> None:
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
     shaping = {c.id: c.file.shaping for c in resolution.components if c.file.shaping is not None}
-    report = type_problems(files, list(resolution.bindings), None, shaping=shaping)
+    report = type_problems(
+        files, list(resolution.bindings), None, shaping=shaping, root=config.root_id, linkage=config.linkage
+    )
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     undecided = set(report.skipped)
@@ -468,7 +479,9 @@ def shipped_bundle(
     say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     bundle = BundleFolder(prebuilt, label, "sdist")
-    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler, references_required=False).or_raise()
+    verified = verify_bundle(
+        bundle, copy_to=staging, compiler=optional_compiler, references_required=False, relock=False
+    ).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked

@@ -124,6 +124,15 @@ OPTIONS: tuple[Option, ...] = (
         choices=("reference", "copy"),
     ),
     Option(
+        "distributed-versions",
+        "choice",
+        "exact",
+        "referenced distributions: `exact` (`==` the version used) or `compatible` (`>=` it, below the next "
+        "major, or minor for 0.x): an installed app then takes a newer release, its plan re-resolved and "
+        "type-checked by `verify` and `run` ([docs](docs/distributions.md#taking-a-newer-cap))",
+        choices=("exact", "compatible"),
+    ),
+    Option(
         "provides",
         "strings",
         [],

@@ -60,6 +60,7 @@ from .distributions import (
     ComponentDistribution,
     ProvidedComponent,
     Reference,
+    exact_requirement,
     locate_references,
     parse_references,
     references_json,
@@ -82,7 +83,8 @@ class Report:
     notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
     composed_proven: bool = False  # the bundled composed component is what the plan composes to
     unchecked_references: int = 0  # referenced components a bundle checked alone could not check
-    plan_digest: str = ""  # composectl's plan digest of the plan read, once it parses
+    plan_digest: str = ""  # composectl's plan digest of the plan proved (the re-resolved one, if any)
+    relocked_from: str = ""  # the bundle's own plan digest, when newer compatible releases re-resolved it
 
     @property
     def ok(self) -> bool:
@@ -99,9 +101,12 @@ class BundleMeta:
     composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
     references: tuple[Reference, ...] = ()  # components whose blobs stay in other distributions
     plan_digest: str | None = None  # composectl's plan digest of the plan built (None in older bundles)
+    validate: str = "types"  # what the build checked: "names" did not compare the bindings' types
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
+        if self.validate != "types":
+            document["validate"] = self.validate
         if self.plan_digest is not None:
             document["plan-digest"] = self.plan_digest
         if self.composed is not None:
@@ -148,6 +153,7 @@ def verify_bundle(
     limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
     references_required: bool = True,
+    relock: bool = True,
 ) -> Verified:
     """Check ``bundle``: what ``bundle.sources.open_target`` yields (its unpacking problems, RECORD mismatches,
     are reported first) or a bundle folder. With ``copy_to``, verified blobs are copied into a store there
@@ -160,6 +166,12 @@ def verify_bundle(
     never copied; with ``references_required`` false (a wheel, sdist or folder
     checked alone) a reference to a distribution not installed here is
     reported as not checked instead of as a problem.
+
+    A compatible reference (``distributed-versions = "compatible"``) whose distribution is installed at a
+    newer release its requirement allows is re-resolved (with ``relock``): that release's components of the
+    same ids replace the recorded ones in the plan, each binding to them is re-bound to the export of the
+    import's name (else the highest semver-compatible one), and that plan is what every check below proves
+    and what ``Verified.plan`` is. ``Report.relocked_from`` keeps the bundle's own plan digest.
     """
     if isinstance(bundle, (str, os.PathLike)):
         root, label, report = Path(bundle), os.fspath(bundle), Report()
@@ -189,8 +201,24 @@ def verify_bundle(
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
     referenced = _check_references(plan, meta, report)
-    located = locate_references(meta.references, required=references_required)
+    located = locate_references(meta.references, required=references_required, relock=relock)
     report.problems += located.problems
+    if located.replaced:
+        report.relocked_from = report.plan_digest
+        plan = _relocked(plan, located.replaced, report)
+        old = {digest for r in meta.references for cid, digest in r.components if cid in located.replaced}
+        referenced = (referenced - old) | {provided.digest or "" for provided, _ in located.replaced.values()}
+        digests = {c.id: c.digest for c in plan.components}
+        report.plan_digest = plan.plan_digest()
+        report.notes += located.replacements
+        if meta.composed is not None:
+            from dataclasses import replace
+
+            report.notes.append(
+                f"{printable(meta.composed)} holds the components the plan was built with; the re-resolved plan "
+                "is linked instead"
+            )
+            meta = replace(meta, composed=None, composed_digest=None)
     report.skipped += [f"referenced component {item}" for item in located.unchecked]
     report.unchecked_references = len(located.unchecked)
     blobs, sizes, infos, sources = _check_blobs(
@@ -206,8 +234,15 @@ def verify_bundle(
         from .typecheck import type_problems
 
         files = {cid: (blobs[digest], digest) for cid, digest in digests.items()}
-        typed = type_problems(files, list(plan.bindings), compiler, compile_all=compile_all)
+        typed = type_problems(
+            files, list(plan.bindings), compiler, compile_all=compile_all, root=plan.root, linkage=plan.linkage
+        )
         report.problems += typed.problems
+        if typed.problems and meta.validate == "names":
+            report.problems.append(
+                'the build checked names only (validate = "names"), so it did not compare these types: make '
+                "both sides' WIT agree, then rebuild (a rebuild alone makes the same bundle)"
+            )
         report.skipped += [
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
         ]
@@ -218,9 +253,52 @@ def verify_bundle(
         report.skipped.append("types of the bindings (a referenced component could not be checked)")
     if meta.composed is not None and not report.problems and not located.unchecked:
         _prove_composed(root, plan, meta, ignore, report, sources)
+    if report.relocked_from and report.problems:
+        built = ", ".join(
+            f"pip install '{exact_requirement(r.distribution, r.version)}'"
+            for r in meta.references
+            if any(cid in located.replaced for cid, _ in r.components)
+        )
+        report.problems.append(
+            f"the plan checked is the bundle's re-resolved against newer releases ({'; '.join(located.replacements)}); "
+            f"to check the plan it was built with instead: {built}"
+        )
     report.checked_components = len(infos)
     report.checked_bindings = len(plan.bindings)
     return Verified(report, plan, meta, blobs, sizes, label, sources, frozenset(referenced))
+
+
+def _relocked(plan: Plan, replaced: dict[str, tuple[ProvidedComponent, str]], report: Report) -> Plan:
+    """``plan`` with each replaced component's digest, and each binding to it re-bound by name: the export of
+    the import's name if the new release has it, else its highest semver-compatible one (as the build
+    resolves); a binding it cannot satisfy is a problem."""
+    from ..composectl.plan import PlanComponent
+    from ..wasm.names import compatible, parse_name
+
+    components = [
+        PlanComponent(c.id, replaced[c.id][0].digest or c.digest, c.source) if c.id in replaced else c
+        for c in plan.components
+    ]
+    bindings = []
+    for binding in plan.bindings:
+        if binding.provider_id not in replaced:
+            bindings.append(binding)
+            continue
+        provided, label = replaced[binding.provider_id]
+        names = [name for name, _ in provided.exports]
+        if binding.export_name not in names:
+            wanted = parse_name(binding.import_name)
+            fits = [parse_name(name) for name in names if compatible(wanted, parse_name(name))]
+            if fits:
+                best = max(fits, key=lambda name: name.version or (0, 0, 0))
+                binding = binding._replace(export_name=best.text)
+            else:
+                report.problems.append(
+                    f"binding {binding.described()}: {label}'s component {printable(binding.provider_id)!r} exports "
+                    f"nothing {printable(binding.import_name)!r} can bind to"
+                )
+        bindings.append(binding)
+    return Plan.create(plan.root, components, bindings, plan.policy, plan.linkage, plan.explicit_exports, plan.secrets)
 
 
 def _check_references(plan: Plan, meta: BundleMeta, report: Report) -> set[str]:
@@ -273,6 +351,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
     plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
+    validate = raw.get("validate", "types") if isinstance(raw, dict) else "types"
     try:
         references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
     except BadReference as error:
@@ -286,6 +365,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
             or (isinstance(plan_digest, str) and len(plan_digest) == 64 and set(plan_digest) <= set("0123456789abcdef"))
         )
         or not all(isinstance(p, str) and p for p in ignore)
+        or validate not in ("names", "types")
         or (
             composed is not None
             and not (
@@ -299,10 +379,16 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         report.problems.append(f"{META_FILE}: not a hatch-pylon bundle record")
         return BundleMeta()
     if composed is None:
-        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references)
+        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references, validate=validate)
     strip = composed.get("strip", False)
     return BundleMeta(
-        tuple(ignore), composed["file"], composed["digest"], strip, plan_digest=plan_digest, references=references
+        tuple(ignore),
+        composed["file"],
+        composed["digest"],
+        strip,
+        plan_digest=plan_digest,
+        references=references,
+        validate=validate,
     )
 
 

