@@ -466,3 +466,50 @@ def test_the_hosts_dynlink_types_are_what_componentize_py_writes(dynlink_compone
     endpoint = exported["compose:dynlink/endpoint@0.1.0"]
     assert isinstance(endpoint, InstanceSignatures)
     assert {name: f.shape for name, f in endpoint.functions.items()} == ENDPOINT_FUNCTIONS
+
+
+# -- suspicions confirmed ------------------------------------------------------------------------------
+
+
+def test_a_dynamic_that_is_not_a_list_is_no_traceback(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    text = (project / "pyproject.toml").read_text().replace('name = "demo"\n', "dynamic = 5\n")
+    (project / "pyproject.toml").write_text(text)
+    for command in ("plan", "verify"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and "[project].name is not set" in output, (command, output)
+
+
+def test_a_plan_json_written_into_a_project_leaves_it_a_project(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    code, plan_json = run(tmp_path, "-m", "hatch_pylon", "plan", "--json", cwd=project)
+    assert code == 0, plan_json
+    (project / "plan.json").write_text(plan_json[: plan_json.rindex("}") + 1])
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", ".", cwd=project)
+    assert code == 0 and "OK (2 components, 1 binding" in output and "is missing" not in output, output
+
+
+def test_an_oversized_record_size_of_a_pyforge_artifact_is_one_message(tmp_path: Path) -> None:
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("pyforge_wheels", Path(__file__).parent / "build" / "test_pyforge.py")
+    assert spec is not None and spec.loader is not None
+    pyforge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pyforge)
+    component = pyforge.write_wasm(tmp_path / "components" / "zstd.component.wasm", pyforge.cap_wat())
+    built = pyforge.python_wasm_wheel(pyforge.BRIDGE, component, "3.14", tmp_path / "built")
+    with zipfile.ZipFile(built) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    record = next(name for name in members if name.endswith(".dist-info/RECORD"))
+    lines = members[record].decode().splitlines()
+    lines = [line.rsplit(",", 1)[0] + "," + "9" * 5000 if ".wasm," in line else line for line in lines]
+    members[record] = ("\n".join(lines) + "\n").encode()
+    wheel = tmp_path / built.name
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "has no byte count in RECORD ('9999" in output, output
