@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 HIDDEN_BY_DEFAULT = DEFAULT_IGNORE_IMPORTS
 
 
-def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: bool = False) -> int:
+def show(
+    path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: bool = False, title: str | None = None
+) -> int:
+    """Print a component's imports and exports (``title`` names it in place of ``path``)."""
+    if as_json:
+        print(json.dumps(_document(path, types, prefix, show_all), indent=2, ensure_ascii=False))
+        return 0
     info = inspect(path)
     hidden = () if show_all or not types else HIDDEN_BY_DEFAULT
     imports = [e for e in info.imports if e.name.startswith(prefix) and not e.name.startswith(hidden)]
@@ -29,16 +35,7 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
         typed_imports = _functions(path, exports=False)
         typed_exports = _functions(path, exports=True)
     roles = dynlink_roles((e.name for e in info.imports), (e.name for e in info.exports))
-    if as_json:
-        document = {
-            "kind": info.kind,
-            "dynlink-roles": list(roles),
-            "imports": [_json_extern(e, typed_imports.get(e.name)) for e in imports],
-            "exports": [_json_extern(e, typed_exports.get(e.name)) for e in exports],
-        }
-        print(json.dumps(document, indent=2, ensure_ascii=False))
-        return 0
-    print(f"{path}: {info.kind}")
+    print(f"{title or path}: {info.kind}")
     if roles:
         print(f"dynlink role: {', '.join(roles)}")
     for title, externs, typed in (("imports", imports, typed_imports), ("exports", exports, typed_exports)):
@@ -55,6 +52,49 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
                 print(f"              {shown}")
     if hidden and len(imports) != len(info.imports) and not prefix:
         print(f"({len(info.imports) - len(imports)} wasi: imports hidden; --all shows them)")
+    return 0
+
+
+def _document(path: str, types: bool, prefix: str, show_all: bool) -> dict[str, object]:
+    """What ``--json`` prints for one component."""
+    info = inspect(path)
+    hidden = () if show_all or not types else HIDDEN_BY_DEFAULT
+    typed = types and info.kind == "component"
+    typed_imports = _functions(path, exports=False) if typed else {}
+    typed_exports = _functions(path, exports=True) if typed else {}
+    return {
+        "kind": info.kind,
+        "dynlink-roles": list(dynlink_roles((e.name for e in info.imports), (e.name for e in info.exports))),
+        "imports": [
+            _json_extern(e, typed_imports.get(e.name))
+            for e in info.imports
+            if e.name.startswith(prefix) and not e.name.startswith(hidden)
+        ],
+        "exports": [_json_extern(e, typed_exports.get(e.name)) for e in info.exports if e.name.startswith(prefix)],
+    }
+
+
+def show_provided(
+    label: str,
+    components: list[tuple[str, str, str]],
+    *,
+    as_json: bool,
+    types: bool,
+    prefix: str = "",
+    show_all: bool = False,
+) -> int:
+    """A component distribution's components, each as ``show`` prints one: ``components`` is (id, its file here,
+    its path in the distribution)."""
+    if as_json:
+        document = {
+            cid: {"path": relative, **_document(file, types, prefix, show_all)} for cid, file, relative in components
+        }
+        print(json.dumps({"distribution": label, "components": document}, indent=2, ensure_ascii=False))
+        return 0
+    for index, (cid, file, relative) in enumerate(components):
+        if index:
+            print()
+        show(file, as_json=False, types=types, prefix=prefix, show_all=show_all, title=f"{label}: {cid} ({relative})")
     return 0
 
 
