@@ -554,11 +554,6 @@ def _new(args: argparse.Namespace) -> int:
         "  hatch-pylon run .            # run it from the sources, no wheel\n"
         "  hatch build                  # the wheel and the sdist, each with the bundle"
     )
-    if sys.version_info < (3, 11):
-        _say(
-            "note: this Python builds and verifies the project, but its cap has a resource, so it runs composed, "
-            "with wasm-tools, whose wheels need Python 3.11 or later: run it from a 3.11+ environment"
-        )
     return 0
 
 
