@@ -19,9 +19,12 @@ HIDDEN_BY_DEFAULT = DEFAULT_IGNORE_IMPORTS
 
 
 def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: bool = False) -> int:
+    """The listing: WASI imports (the host's) are left out of the text, with or without ``--types``, and
+    counted in its header; ``--all`` lists them; ``--json`` lists every import."""
     info = inspect(path)
-    hidden = () if show_all or not types else HIDDEN_BY_DEFAULT
+    hidden = () if show_all or as_json else HIDDEN_BY_DEFAULT
     imports = [e for e in info.imports if e.name.startswith(prefix) and not e.name.startswith(hidden)]
+    left_out = sum(1 for e in info.imports if e.name.startswith(prefix) and e.name.startswith(hidden)) if hidden else 0
     exports = [e for e in info.exports if e.name.startswith(prefix)]
     typed_imports: Mapping[str, dict[str, Signature]] = {}
     typed_exports: Mapping[str, dict[str, Signature]] = {}
@@ -42,19 +45,16 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
     if roles:
         print(f"dynlink role: {', '.join(roles)}")
     for title, externs, typed in (("imports", imports, typed_imports), ("exports", exports, typed_exports)):
-        shown = (
-            f"{len(externs)}"
-            if len(externs) == len(getattr(info, title))
-            else f"{len(externs)} of {len(getattr(info, title))}"
-        )
+        total = len(getattr(info, title))
+        shown = f"{len(externs)}" if len(externs) == total else f"{len(externs)} of {total}"
+        if title == "imports" and left_out:
+            shown += f"; {left_out} wasi: imports not listed, --all lists them"
         print(f"{title} ({shown}):")
         for extern in externs:
             print(f"  {extern.kind:<9} {printable(extern.name)}")
             for name, signature in sorted(typed.get(extern.name, {}).items()):
                 shown = printable(f"{name}: {signature}" if name else str(signature))
                 print(f"              {shown}")
-    if hidden and len(imports) != len(info.imports) and not prefix:
-        print(f"({len(info.imports) - len(imports)} wasi: imports hidden; --all shows them)")
     return 0
 
 
