@@ -172,21 +172,19 @@ class PylonBuildHook(BuildHookInterface):
         if extension.add_requires_python:
             self._extension_metadata.append(f"Requires-Python: {extension.requires_python}")
         if self.target_name == "sdist":
-            bridge = config.pyforge.bridge
-            files = [Path(source) for source in extension.layout if bridge in Path(source).parents]
-            self._check_sdist_carries(config, [bridge / "pyforge-pkg.toml", *files])
+            self._check_sdist_carries(config, list(extension.inputs))
         return extension
 
-    def _check_sdist_carries(self, config: PylonConfig, bridge_files: list[Path]) -> None:
-        """The sdist must carry the bridge: a wheel built from it needs every file of it."""
-        assert config.pyforge is not None
-        left_out = [p for p in bridge_files if not self._carried_by_sdist([p])]
+    def _check_sdist_carries(self, config: PylonConfig, inputs: list[Path]) -> None:
+        """The sdist must carry the bridge and the shims it names: a wheel built from it reads them."""
+        left_out = [p for p in inputs if not self._carried_by_sdist([p])]
         if left_out:
-            names = ", ".join(printable(p.relative_to(config.pyforge.bridge).as_posix()) for p in left_out)
+            root = Path(self.root)
+            names = ", ".join(printable(os.path.relpath(p, root).replace(os.sep, "/")) for p in left_out)
             raise ConfigError(
                 [
-                    f"{config.table}.pyforge.bridge: the sdist leaves out {names} of {config.pyforge.bridge_name}/, "
-                    "which a wheel built from it needs; include the bridge folder in the sdist"
+                    f"{config.table}.pyforge.bridge: the sdist leaves out {names}, which a wheel built from it "
+                    "needs; include them in the sdist"
                 ]
             )
 

@@ -169,7 +169,7 @@ def plan_project(
         say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))
     resolution = resolve(catalog, config)
     if config.validate == "types":
-        _check_types(resolution, say)
+        _check_types(resolution, config, say)
     urls = {c.id: c.fetch_url for c in config.components}
     components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
     plan = Plan.create(
@@ -405,8 +405,9 @@ def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) 
     return Provided(dict(checked.blobs), descriptor_json(document.get("store"), described), described)
 
 
-def _check_types(resolution: Resolution, say: Say) -> None:
-    """Type-check every binding from the types decoded from the binaries; nothing is compiled.
+def _check_types(resolution: Resolution, config: PylonConfig, say: Say) -> None:
+    """Type-check every binding, and what the runtime host calls (the root's entry point, a linker, registry
+    members' endpoints), from the types decoded from the binaries; nothing is compiled.
 
     A component the decoder does not model is not compiled either (a build must not need wasmtime):
     each binding it takes part in is named in a warning, and ``verify`` checks it with wasmtime.
@@ -415,7 +416,9 @@ def _check_types(resolution: Resolution, say: Say) -> None:
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
     shaping = {c.id: c.file.shaping for c in resolution.components if c.file.shaping is not None}
-    report = type_problems(files, list(resolution.bindings), None, shaping=shaping)
+    report = type_problems(
+        files, list(resolution.bindings), None, shaping=shaping, root=config.root_id, linkage=config.linkage
+    )
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     undecided = set(report.skipped)

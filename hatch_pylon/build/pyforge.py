@@ -48,6 +48,7 @@ class ExtensionWheel(NamedTuple):
     requires_python: str  # ">=3.14,<3.15"
     add_requires_python: bool  # the project does not declare it: finish_wheel adds it
     lines: tuple[str, ...]
+    inputs: tuple[Path, ...]  # the project's files a build of the wheel reads (an sdist must carry them)
 
 
 def _refused(problems: list[str]) -> ResolveError:
@@ -119,7 +120,18 @@ def prepare(
         if manifest.required
         else "extension requires no capabilities",
     )
-    return ExtensionWheel(layout, artifact, wanted, requires_python is None, lines)
+    shims = [bridge / shim for shim in _shims(manifest)]
+    inputs = tuple(
+        [bridge / PYFORGE_MANIFEST, *(bridge / f for f in files), *(Path(os.path.normpath(p)) for p in shims)]
+    )
+    return ExtensionWheel(layout, artifact, wanted, requires_python is None, lines, tuple(sorted(set(inputs))))
+
+
+def _shims(manifest: PyforgeManifest) -> list[str]:
+    """The ``[[provides]] shim`` files a bridge names (relative to the bridge folder)."""
+    provides = manifest.document.get("provides", [])
+    entries = provides if isinstance(provides, list) else []
+    return [e["shim"] for e in entries if isinstance(e, dict) and isinstance(e.get("shim"), str) and e["shim"]]
 
 
 def _identity_problems(
@@ -174,11 +186,9 @@ def _verify_problems(manifest: PyforgeManifest, bridge: Path, where: str) -> lis
                 problems.append(f"{where}: [extension] {field} is missing")
             elif not (bridge / folder / name).is_file():
                 problems.append(f"{where}: [extension] {field} names {folder}{name}, which is not in the bridge")
-    provides = manifest.document.get("provides", [])
-    for index, entry in enumerate(provides if isinstance(provides, list) else []):
-        shim = entry.get("shim") if isinstance(entry, dict) else None
-        if isinstance(shim, str) and shim and not (bridge / shim).is_file():
-            problems.append(f"{where}: [[provides]] entry {index + 1}'s shim {shim!r} does not exist")
+    for shim in _shims(manifest):
+        if not (bridge / shim).is_file():
+            problems.append(f"{where}: [[provides]] shim {shim!r} does not exist")
     return problems
 
 

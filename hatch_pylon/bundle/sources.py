@@ -161,9 +161,15 @@ def _provided(names: list[str]) -> str | None:
 
 
 def _folder_bundle(path: Path) -> Path | None:
+    """The bundle in folder ``path`` (or its sdist's ``.pylon-bundle``). A project's own folder is never one:
+    a ``plan.json`` next to ``pyproject.toml`` with no ``.compose`` store beside it (``plan --json > plan.json``)
+    leaves the folder a project, built from its sources."""
     for candidate in (path, path / SDIST_BUNDLE_DIR):
-        if (candidate / PLAN_FILE).is_file():
-            return candidate
+        if not (candidate / PLAN_FILE).is_file():
+            continue
+        if candidate == path and (path / "pyproject.toml").is_file() and not (path / STORE_DIR).is_dir():
+            continue
+        return candidate
     return None
 
 

@@ -234,7 +234,9 @@ def verify_bundle(
         from .typecheck import type_problems
 
         files = {cid: (blobs[digest], digest) for cid, digest in digests.items()}
-        typed = type_problems(files, list(plan.bindings), compiler, compile_all=compile_all)
+        typed = type_problems(
+            files, list(plan.bindings), compiler, compile_all=compile_all, root=plan.root, linkage=plan.linkage
+        )
         report.problems += typed.problems
         if typed.problems and meta.validate == "names":
             report.problems.append(

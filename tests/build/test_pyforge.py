@@ -476,7 +476,10 @@ def test_python_wasm_own_builder_and_stage_script_agree(
     assert (status, out) == (0, "42\n"), err
 
 
-def test_setuptools_says_it_does_not_build_extension_wheels(tmp_path: Path) -> None:
+def test_setuptools_builds_the_same_extension_wheel_from_the_same_keys(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[tool.pylon]``: the same tag, members and METADATA fields; setuptools adds its own top_level.txt."""
     project = extension_project(tmp_path / "zstd-cap")
     text = (project / "pyproject.toml").read_text()
     text = text.replace(
@@ -486,7 +489,16 @@ def test_setuptools_says_it_does_not_build_extension_wheels(tmp_path: Path) -> N
     (project / "pyproject.toml").write_text(
         text.replace("[tool.hatch.build.hooks.pylon]", "[tool.setuptools]\npy-modules = []\n[tool.pylon]")
     )
-    built = build(project, tmp_path / "dist", "--wheel")
-    output = built.stdout + built.stderr
-    assert built.returncode != 0 and "Traceback" not in output, output
-    assert "tool.pylon.pyforge: python-wasm extension wheels are built by the hatchling hook only" in output
+    built = build(project, tmp_path / "dist")  # the sdist, then the wheel from it
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = tmp_path / "dist" / WHEEL_NAME
+    theirs = python_wasm_wheel(BRIDGE, project / "build" / "zstd.component.wasm", "3.14", tmp_path / "theirs")
+    own = {"zstd_cap-0.1.0.dist-info/extra_metadata/pylon-components.json", "zstd_cap-0.1.0.dist-info/top_level.txt"}
+    with zipfile.ZipFile(wheel) as ours, zipfile.ZipFile(theirs) as reference:
+        assert sorted(set(ours.namelist()) - own) == sorted(reference.namelist())
+        metadata = ours.read("zstd_cap-0.1.0.dist-info/METADATA").decode()
+        wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
+    assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
+    status, out, err = cli(capsys, "verify", str(wheel))
+    assert status == 0 and "provides 1 component: zstd" in out, err
