@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, description=help, usage=usage, formatter_class=_Formatter)
 
     inspect = command("inspect", help="show a component's imports and exports")
-    inspect.add_argument("file", help="a .wasm file")
+    inspect.add_argument("file", help="a .wasm file, or a component distribution: its wheel or dist:NAME")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     inspect.add_argument(
         "--types", action="store_true", help="also show each function's types, decoded from the binary (no compile)"
@@ -265,9 +265,33 @@ def _project_bundle(folder: Path, staging: Path) -> Path:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .inspect import show
+    from .inspect import show, show_provided
 
-    return show(args.file, as_json=args.json, types=args.types, prefix=args.prefix, show_all=args.all)
+    options = {"as_json": args.json, "types": args.types, "prefix": args.prefix, "show_all": args.all}
+    if not (args.file.endswith(".whl") or args.file.startswith("dist:")):
+        return show(args.file, **options)
+    from .._errors import PylonError, VerificationError, printable
+    from ..bundle.distributions import BUILD_ENVIRONMENT, ProvidedComponent
+    from ..bundle.verify import verify_distribution, verify_provided
+
+    with _open(args.file) as bundle:  # a component distribution (its wheel, or installed), through the gate first
+        listed: tuple[ProvidedComponent, ...]
+        if bundle.dist_info is not None:
+            checked = verify_distribution(bundle.folder, bundle.dist_info, BUILD_ENVIRONMENT)
+            problems, label = checked.report.problems, printable(args.file)
+            listed = checked.distribution.components if checked.distribution is not None else ()
+        elif bundle.provided is not None:
+            provided = verify_provided(bundle.folder, bundle.provided, bundle.store)
+            problems, label, listed = provided.report.problems, printable(args.file), provided.components
+        else:
+            raise PylonError(
+                f"{printable(args.file)}: provides no components (inspect takes a .wasm file or a component "
+                "distribution: its wheel or dist:NAME)"
+            )
+        if problems or bundle.problems:
+            raise VerificationError(args.file, [*bundle.problems, *problems])
+        components = [(c.id, str(bundle.folder / c.relative), c.relative) for c in listed]
+        return show_provided(label, components, **options)
 
 
 def _plan(args: argparse.Namespace) -> int:

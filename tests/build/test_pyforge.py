@@ -190,6 +190,30 @@ def test_a_python_wasm_wheel_verifies_as_a_file_from_pythonpath_and_from_python_
     assert f"(found in $PYTHON_WASM_HOME/site-packages ({home / 'site-packages'}))" in out
 
 
+def test_inspect_shows_what_a_python_wasm_wheel_provides_after_checking_it(
+    python_wasm_built: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    status, out, err = cli(capsys, "inspect", str(python_wasm_built))
+    assert status == 0, err
+    assert (
+        out.splitlines()[0]
+        == f"{python_wasm_built}: zstd.component (_zstd_cap_component/zstd.component.wasm): component"
+    )
+    assert "  instance  zstd:compression/advanced@0.1.0" in out.splitlines()
+    assert pip_target(python_wasm_built, home / "site-packages").returncode == 0
+    status, out, err = cli(capsys, "inspect", "--json", "dist:zstd-cap")
+    document = json.loads(out)
+    assert status == 0 and document["distribution"] == "dist:zstd-cap", err
+    assert len(document["components"]["zstd.component"]["exports"]) == 4
+
+    artifact = home / "site-packages" / "_zstd_cap_component" / "zstd.component.wasm"
+    artifact.write_bytes(wasmtime.wat2wasm(cap_wat(value=7)))
+    status, out, err = cli(capsys, "inspect", "dist:zstd-cap")
+    assert status == 1 and "was modified" in err and out == ""
+
+
 def test_a_modified_artifact_and_a_shim_only_package_are_named(
     python_wasm_built: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
