@@ -513,3 +513,37 @@ def test_an_oversized_record_size_of_a_pyforge_artifact_is_one_message(tmp_path:
             archive.writestr(name, data)
     code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
     assert code == 1 and "has no byte count in RECORD ('9999" in output, output
+
+
+def namespace_cap(folder: Path, name: str, export: str) -> Path:
+    """A component distribution ``name`` whose bundle sits in the namespace package ``ns`` (shared with others)."""
+    from helpers import write_component
+
+    package = name.replace("-", "_")
+    (folder / "ns" / package).mkdir(parents=True)
+    (folder / "ns" / package / "__init__.py").write_text("")
+    write_component(folder / "caps" / f"{name}.wasm", exports=[export])
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        f'[project]\nname = "{name}"\nversion = "1.0"\n[tool.hatch.build.targets.wheel]\npackages = ["ns"]\n'
+        f'[tool.hatch.build.hooks.pylon]\ncomponents = [{{ id = "{name}", path = "caps/{name}.wasm" }}]\n'
+        f'provides = ["{name}"]\ndestination = "ns/_pylon"\n'
+    )
+    return folder
+
+
+def test_component_distributions_sharing_a_namespace_folder_verify_alone(tmp_path: Path) -> None:
+    import zipfile
+
+    from test_hostile import build
+
+    site = tmp_path / "site"
+    for name, export in (("cap-a", "a:b/c@1.0.0"), ("cap-b", "d:e/f@1.0.0")):
+        project = namespace_cap(tmp_path / name, name, export)
+        code, output = build(tmp_path, project, "wheel", tmp_path / "dist" / name)
+        assert code == 0, output
+        with zipfile.ZipFile(next((tmp_path / "dist" / name).glob("*.whl"))) as archive:
+            archive.extractall(site)
+    for name in ("cap-a", "cap-b"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", "verify", f"dist:{name}", extra_env={"PYTHONPATH": str(site)})
+        assert code == 0 and f"OK (provides 1 component: {name};" in output, output

@@ -385,7 +385,7 @@ def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def
     from ..bundle.verify import verify_provided
 
     assert bundle.provided is not None
-    checked = verify_provided(bundle.folder, bundle.provided, bundle.store)
+    checked = verify_provided(bundle.folder, bundle.provided, bundle.store, owned=bundle.owned)
     problems = [*bundle.problems, *checked.report.problems]
     if problems:
         failed = _paint("failed verification", "error", sys.stderr)

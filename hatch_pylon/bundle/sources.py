@@ -59,6 +59,7 @@ class BundleFolder:
     provided: str | None = None  # a component distribution: its descriptor, below ``folder`` (no plan)
     store: str | None = None  # where its blobs are when not where the descriptor says (an sdist)
     dist_info: str | None = None  # a component distribution laid out as installed below ``folder``: its .dist-info
+    owned: frozenset[str] | None = None  # an installed distribution: the files its RECORD lists, below ``folder``
 
 
 ProjectBuilder = Callable[[Path, Path], Path]  # (project folder, private staging folder) -> bundle folder
@@ -142,7 +143,8 @@ def _installed_target(name: str, label: str) -> BundleFolder:
         return BundleFolder(_installed_bundle(distribution, name), label, "distribution")
     if provided.endswith(".dist-info"):
         return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", dist_info=provided)
-    return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", provided=provided)
+    base = Path(str(distribution.locate_file("")))
+    return BundleFolder(base, label, "distribution", provided=provided, owned=frozenset(files))
 
 
 def _provided(names: list[str]) -> str | None:

@@ -497,8 +497,9 @@ def _hashed_or_not(root: Path, relative: str, digest: str, limits: Limits) -> st
     return "" if actual == digest else f"was modified (sha256 {actual}, plan says {digest}); "
 
 
-def _check_strays(root: Path, digests: set[str], report: Report) -> None:
-    """Everything under ``.compose/`` must be a plan blob: no extra files, no links, nothing special."""
+def _check_strays(root: Path, digests: set[str], report: Report, owned: set[str] | None = None) -> None:
+    """Everything under ``.compose/`` must be a plan blob: no extra files, no links, nothing special. With
+    ``owned`` (paths below ``root``), only those entries are this bundle's to judge."""
     expected = {blob_relpath(d) for d in digests}
     store = root / STORE_DIR
     pending = [(store, STORE_DIR)]
@@ -514,6 +515,8 @@ def _check_strays(root: Path, digests: set[str], report: Report) -> None:
         for entry in entries:
             name = f"{label}/{printable(entry.name)}"
             mode = entry.stat(follow_symlinks=False).st_mode
+            if owned is not None and not stat.S_ISDIR(mode) and f"{label}/{entry.name}" not in owned:
+                continue  # another distribution's file in a shared folder
             if stat.S_ISDIR(mode):
                 if label == STORE_DIR and entry.name != BLOBS_DIR:
                     report.problems.append(f"{name} is not part of a bundle")
@@ -650,13 +653,16 @@ def verify_provided(
     *,
     limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
+    owned: frozenset[str] | None = None,
 ) -> ProvidedCheck:
     """Check a component distribution: its descriptor (``descriptor``, below ``base``) and every blob it lists.
 
     Each blob is opened below ``base`` without following a link, streamed through SHA-256 and read as a
     component in the same pass; its digest, size, imports and exports must be the descriptor's, and the store
     holds nothing else. ``store`` replaces the descriptor's store folder (an sdist carries it elsewhere); with
-    ``copy_to``, blobs are copied into a store there as they are hashed.
+    ``copy_to``, blobs are copied into a store there as they are hashed. ``owned`` (an installed distribution:
+    the files its RECORD lists, below ``base``): a file in the store that it does not list belongs to another
+    distribution sharing the folder (a namespace package), and is not this one's stray.
     """
     from .._errors import ComponentsError
     from .distributions import parse_descriptor, read_capped
@@ -675,7 +681,9 @@ def verify_provided(
         store = listed_store
     blobs = _check_provided(root, components, descriptor, Limits(max_size=limit), report, copy_to)
     if store is not None and (store == STORE_DIR or store.endswith(f"/{STORE_DIR}")):
-        _check_strays(root / store[: -len(STORE_DIR)], {c.digest or "" for c in components}, report)
+        prefix = store[: -len(STORE_DIR)]
+        mine = None if owned is None else {f[len(prefix) :] for f in owned if f.startswith(prefix)}
+        _check_strays(root / prefix, {c.digest or "" for c in components}, report, mine)
     report.checked_components = len(blobs)
     return ProvidedCheck(report, data, components, blobs)
 
