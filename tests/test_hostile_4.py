@@ -553,9 +553,8 @@ def test_a_wheel_from_an_sdist_missing_a_referenced_distribution_says_so(
     tmp_path: Path, capdist: dict[str, Path]
 ) -> None:
     from helpers import write_component
-    from test_hostile import build
 
-    site, env = install_wheel(tmp_path, capdist["wheel"])
+    _, env = install_wheel(tmp_path, capdist["wheel"])
     project = tmp_path / "app-project"
     (project / "app").mkdir(parents=True)
     (project / "app" / "__init__.py").write_text("")
