@@ -547,3 +547,32 @@ def test_component_distributions_sharing_a_namespace_folder_verify_alone(tmp_pat
     for name in ("cap-a", "cap-b"):
         code, output = run(tmp_path, "-m", "hatch_pylon", "verify", f"dist:{name}", extra_env={"PYTHONPATH": str(site)})
         assert code == 0 and f"OK (provides 1 component: {name};" in output, output
+
+
+def test_a_wheel_from_an_sdist_missing_a_referenced_distribution_says_so(
+    tmp_path: Path, capdist: dict[str, Path]
+) -> None:
+    from helpers import write_component
+
+    _, env = install_wheel(tmp_path, capdist["wheel"])
+    project = tmp_path / "app-project"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "__init__.py").write_text("")
+    write_component(project / "root.wasm", imports=["a:b/c@1.0.0"])
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "app"\nversion = "1.0"\ndependencies = ["capdist==1.0"]\n'
+        '[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\ncomponent-distributions = ["capdist"]\ncompose = true\n'
+    )
+    code, output = run(
+        tmp_path, "-m", "build", "--no-isolation", "--sdist", "--outdir", "dist", ".", cwd=project, extra_env=env
+    )
+    assert code == 0, output
+    (sdist,) = (project / "dist").glob("*.tar.gz")
+    code, output = run(
+        tmp_path, "-m", "build", "--no-isolation", "--wheel", "--outdir", "wheels", str(sdist), cwd=project
+    )
+    assert code != 0 and "cannot be proven without the components it references" in output, output
+    assert "referenced component p from capdist==1.0 (not installed here" in output, output
+    assert "without wasm-tools" not in output, output
+    assert not list((project / "wheels").glob("*.whl"))
