@@ -243,6 +243,10 @@ def test_a_modified_artifact_and_a_shim_only_package_are_named(
     [
         ('artifact = "../evil.wasm"', "[wheel.component] artifact must be the relative path of a .wasm file"),
         ('artifact = "_zstd_cap_component/other.wasm"', "is not a file of the distribution (RECORD does not list it)"),
+        (
+            'artifact = "_zstd_cap_component/Zstd Cap.wasm"',
+            "gives the id 'zstd cap', which is not a valid component id",
+        ),
     ],
 )
 def test_a_manifest_naming_a_file_outside_the_wheel_is_refused(
