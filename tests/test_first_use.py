@@ -106,3 +106,74 @@ def test_the_sdist_and_the_wheel_pass_twine_check(tmp_path: Path) -> None:
 
     with tarfile.open(artifacts[1]) as sdist:
         assert f"hatch_pylon-{__version__}/CHANGELOG.md" in sdist.getnames()
+
+
+def test_run_before_building_the_components_says_how_to_build_them(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "new", "my-app"], cwd=tmp_path, check=True, capture_output=True
+    )
+    for command in (["run", "my-app"], ["plan", "my-app"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "hatch_pylon", *command], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.splitlines()[1:] == [
+            "  - tool.hatch.build.hooks.pylon.component-dirs[0]: directory not found: caps",
+            "  - tool.hatch.build.hooks.pylon.root: wasm/root.wasm: file not found",
+            "the project's components are not built yet: run python build_components.py first",
+        ]
+
+
+def test_a_component_wheel_build_names_the_interfaces_it_provides(tmp_path: Path) -> None:
+    """componentize-py gives a cap a plain-named ``exports`` instance of its own; the build names the interface."""
+    import wasmtime
+    from helpers import run_build
+
+    project = tmp_path / "geo"
+    (project / "geo").mkdir(parents=True)
+    (project / "geo" / "__init__.py").write_text("")
+    (project / "geo.wasm").write_bytes(
+        wasmtime.wat2wasm("""
+        (component
+          (core module $m (func (export "f") (result i32) i32.const 7))
+          (core instance $i (instantiate $m))
+          (func $f (result u32) (canon lift (core func $i "f")))
+          (instance $api (export "f" (func $f)))
+          (instance $own)
+          (export "exports" (instance $own))
+          (export "acme:geo/shapes@1.0.0" (instance $api)))""")
+    )
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "geo"\nversion = "1.0.0"\n'
+        '[tool.hatch.build.hooks.pylon]\ncomponents = [{ id = "geo", path = "geo.wasm" }]\nprovides = ["geo"]\n'
+    )
+    result = run_build(project, "--wheel")
+    assert result.returncode == 0, result.stderr
+    said = [line for line in (result.stdout + result.stderr).splitlines() if "provides  geo" in line]
+    assert len(said) == 1 and said[0].endswith("exports acme:geo/shapes@1.0.0"), said
+
+
+def test_trust_says_what_it_staged_and_for_what(tmp_path: Path) -> None:
+    from helpers import write_component
+
+    from hatch_pylon.build.config import load_config
+    from hatch_pylon.build.pipeline import build_bundle
+
+    write_component(tmp_path / "root.wasm")
+    config = load_config({"root": "root.wasm"}, project_root=tmp_path, project_name="d", environ={})
+    folder = build_bundle(config).write_to(tmp_path / "bundle")
+    store = tmp_path / "store"
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_pylon", "trust", str(folder), "--store", str(store)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"hatch-pylon: staged for composectl in {store}: the plan's blobs in {store}/blobs (composectl's blob "
+        "store, where it reads the components a plan names) and a trust entry per blob in TrustStore's on-disk "
+        "format; composectl keeps trust in memory and does not load trust/*.json, so a launcher trusts the "
+        "digests above with TrustStore::trust_digest before it runs the plan"
+    ]
+    assert result.stdout.splitlines()[0].startswith("plan digest ")

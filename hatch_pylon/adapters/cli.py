@@ -111,7 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         "--types", action="store_true", help="also show each function's types, decoded from the binary (no compile)"
     )
     inspect.add_argument("--prefix", default="", help="only imports and exports whose names start with this")
-    inspect.add_argument("--all", action="store_true", help="include wasi: imports, hidden by default with --types")
+    inspect.add_argument(
+        "--all",
+        action="store_true",
+        help="also list wasi: imports (the host's), left out of the text by default; --json lists them always",
+    )
     inspect.set_defaults(handler=_inspect)
 
     plan = command("plan", help="resolve a project as the build would and print its plan")
@@ -170,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
 
-    trust = command("trust", help="add a bundle's blobs and trust entries to a composectl store")
+    trust = command("trust", help="stage a verified bundle for composectl: its blobs and trust entries in a store")
     trust.add_argument("target", help=TARGET_HELP)
     trust.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
     trust.epilog = (
@@ -504,7 +508,9 @@ def _trust(args: argparse.Namespace) -> int:
     for line in trusted.lines():
         print(line)
     sys.stdout.flush()
-    _say(NOT_LOADED)
+    from .._errors import printable
+
+    _say(NOT_LOADED.format(store=printable(args.store)))
     return 0
 
 

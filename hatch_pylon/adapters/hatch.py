@@ -9,6 +9,7 @@ original component files.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,19 @@ from .._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ..build.config import PylonConfig, load_config
 from ..build.pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
 from ..build.project import hatch_table_name, one_target_problems, sdist_carries_bundle
-from ..build.pyforge import PLATFORM, ExtensionWheel
+from ..build.pyforge import ExtensionWheel, metadata_lines
 from ..bundle.distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ..bundle.placement import exclude_store
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
+
+
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")  # a distribution name (the parser says why not)
+
+
+def _carries_bundle(root: Path) -> bool:
+    """An unpacked sdist holding its bundle: its wheel is built from that, never from component sources."""
+    return (root / "PKG-INFO").is_file() and (root / SDIST_BUNDLE_DIR / PLAN_FILE).is_file()
 
 
 class PylonBuildHook(BuildHookInterface):
@@ -37,14 +46,26 @@ class PylonBuildHook(BuildHookInterface):
         """Build requirements beyond hatchling, asked for only when this project's configuration needs them.
 
         ``compose = true`` needs wasm-tools (``hatch-pylon[compose]``); the default build, type checks
-        included (decoded from the binaries, never compiled), needs nothing more.
+        included (decoded from the binaries, never compiled), needs nothing more. The listed
+        ``component-distributions`` are needed to resolve the graph from the sources (but those in python-wasm's
+        ``$PYTHON_WASM_HOME/site-packages``, read there); an unpacked sdist that carries its bundle needs none of
+        them (its wheel is that bundle), so none is installed for it.
         """
         from .. import __version__
 
-        extras = []
+        required = []
         if self.config.get("compose") is True:
-            extras.append("compose")
-        return [f"hatch-pylon[{','.join(extras)}]=={__version__}"] if extras else []
+            required.append(f"hatch-pylon[compose]=={__version__}")
+        distributions = self.config.get("component-distributions")
+        if isinstance(distributions, list) and not _carries_bundle(Path(self.root)):
+            from ..bundle.distributions import python_wasm_distribution
+
+            required += [
+                name
+                for name in distributions
+                if isinstance(name, str) and _NAME.fullmatch(name) and python_wasm_distribution(name) is None
+            ]  # python-wasm's own (wasm32 wheels no host installer takes) are found in its site-packages
+        return required
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name not in ("wheel", "sdist"):
@@ -144,12 +165,11 @@ class PylonBuildHook(BuildHookInterface):
             project_name=self.metadata.core.raw_name,
             project_version=self.metadata.version,
             requires_python=self.metadata.core.requires_python or None,
+            description=self.metadata.core.description or None,
             staging=staging,
             table=config.table,
         )
-        self._extension_metadata = [f"Platform: {PLATFORM}"]  # written by finalize, after hatchling
-        if extension.add_requires_python:
-            self._extension_metadata.append(f"Requires-Python: {extension.requires_python}")
+        self._extension_metadata = metadata_lines(extension)  # written by finalize, after hatchling
         if self.target_name == "sdist":
             self._check_sdist_carries(config, list(extension.inputs))
         return extension

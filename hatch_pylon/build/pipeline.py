@@ -299,14 +299,20 @@ class Provided(NamedTuple):
 
     def summary(self) -> list[str]:
         return [
-            f"provides  {c.id}  sha256:{c.digest[:12]}  {human_size(c.size)}  "
-            f"exports {', '.join(n for n, _ in c.exports)}"
+            f"provides  {printable(c.id)}  sha256:{c.digest[:12]}  {human_size(c.size)}  "
+            f"exports {', '.join(printable(n) for n in interface_exports(c.exports)) or 'nothing an app imports'}"
             for c in self.components
         ]
 
     def headline(self, where: str) -> str:
         total = sum(c.size for c in self.components)
         return f"provides {plural(len(self.components), 'component')} ({human_size(total)}); descriptor -> {where}"
+
+
+def interface_exports(exports: tuple[tuple[str, str], ...]) -> list[str]:
+    """What an app binds to: interfaces (``ns:pkg/name@v``) and functions. A plain-named instance
+    (componentize-py's ``exports``) is its bindings' own and binds nothing an app imports by interface."""
+    return [name for name, kind in exports if kind != "instance" or ":" in name]
 
 
 def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progress | None = None) -> Provided:
@@ -488,11 +494,22 @@ def shipped_bundle(
         if not verified.report.composed_proven:
             from ..bundle.compose import install_hint
 
+            name = printable(verified.meta.composed)
+            missing = [s for s in verified.report.skipped if s.startswith("referenced component")]
+            if missing:  # composing needs every blob: the referenced ones are in distributions not installed here
+                raise VerificationError(
+                    label,
+                    [
+                        f"composed component {name}: cannot be proven without the components it references, so it "
+                        "is not shipped; the wheel's build needs their distributions installed (build-system.requires)",
+                        *missing,
+                    ],
+                )
             raise VerificationError(
                 label,
                 [
-                    f"composed component {verified.meta.composed}: cannot be proven without wasm-tools, so it "
-                    f"is not shipped ({install_hint()})"
+                    f"composed component {name}: cannot be proven without wasm-tools, so it is not shipped "
+                    f"({install_hint()})"
                 ],
             )
         composed = staging / verified.meta.composed

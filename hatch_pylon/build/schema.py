@@ -107,7 +107,7 @@ OPTIONS: tuple[Option, ...] = (
         "strings",
         [],
         "installed distributions whose components are candidates, ranked after `component-dirs`; "
-        "list them in `build-system.requires` too ([docs](docs/distributions.md))",
+        "the hook has the front-end install them to build from the sources ([docs](docs/distributions.md))",
         check=lambda name: (
             None
             if DISTRIBUTION_NAME.fullmatch(name)

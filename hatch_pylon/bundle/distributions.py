@@ -407,14 +407,22 @@ def find_distribution(name: str) -> tuple[Any, str] | None:
         return metadata.distribution(name), BUILD_ENVIRONMENT
     except (metadata.PackageNotFoundError, ValueError):
         pass
+    found = python_wasm_distribution(name)
+    where = f"$PYTHON_WASM_HOME/site-packages ({printable(str(python_wasm_site()))})"
+    return (found, where) if found is not None else None
+
+
+def python_wasm_distribution(name: str) -> Any:
+    """The distribution ``name`` in python-wasm's ``$PYTHON_WASM_HOME/site-packages``, or None."""
+    from importlib import metadata
+
     site = python_wasm_site()
     if not site.is_dir():
         return None
     try:
-        found = next(iter(metadata.Distribution.discover(name=name, path=[str(site)])), None)
+        return next(iter(metadata.Distribution.discover(name=name, path=[str(site)])), None)
     except ValueError:
         return None
-    return (found, f"$PYTHON_WASM_HOME/site-packages ({printable(str(site))})") if found is not None else None
 
 
 def installed(name: str) -> ComponentDistribution:
@@ -455,6 +463,12 @@ def read_distribution(distribution: Any, name: str, found_in: str = BUILD_ENVIRO
     else:
         where = f"{label}: {', '.join(r for r, _ in manifests)}" if manifests else label
         artifacts = [m.artifact for _, m in manifests if m.artifact is not None]
+        for artifact in artifacts:
+            if not _ID.fullmatch(artifact_id(artifact)):
+                raise ComponentsError(
+                    f"{where}: artifact {printable(artifact)} gives the id {printable(artifact_id(artifact))!r}, which "
+                    "is not a valid component id ([a-z0-9][a-z0-9._-]*)"
+                )
         components = tuple(
             _from_record(ProvidedComponent(artifact_id(a), a, None, None, listed=False), files.get(a), where)
             for a in artifacts

@@ -238,6 +238,31 @@ def test_a_modified_artifact_and_a_shim_only_package_are_named(
     assert "provides no components: _zstd_shim/pyforge-pkg.toml (pattern 'shim-only') has no [wheel.component]" in err
 
 
+@pytest.mark.parametrize(
+    ("component_block", "expected"),
+    [
+        ('artifact = "../evil.wasm"', "[wheel.component] artifact must be the relative path of a .wasm file"),
+        ('artifact = "_zstd_cap_component/other.wasm"', "is not a file of the distribution (RECORD does not list it)"),
+        (
+            'artifact = "_zstd_cap_component/Zstd Cap.wasm"',
+            "gives the id 'zstd cap', which is not a valid component id",
+        ),
+    ],
+)
+def test_a_manifest_naming_a_file_outside_the_wheel_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], component_block: str, expected: str
+) -> None:
+    import shutil
+
+    bridge = tmp_path / "_zstd_cap"
+    shutil.copytree(BRIDGE, bridge)
+    with (bridge / "pyforge-pkg.toml").open("a") as manifest:
+        manifest.write(f"\n[wheel.component]\n{component_block}\n")
+    component = write_wasm(tmp_path / "zstd.component.wasm", cap_wat())
+    status, _, err = cli(capsys, "verify", str(python_wasm_wheel(bridge, component, "3.14", tmp_path / "wheels")))
+    assert status == 1 and expected in err and "Traceback" not in err, err
+
+
 def test_a_capability_skew_is_refused_by_verify_and_by_an_app_build(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -285,6 +310,7 @@ def build(project: Path, out: Path, *only: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env)
 
 
+@pytest.mark.slow  # python -m build, in a subprocess
 def test_an_app_copies_a_wasm32_component_from_python_wasm_home_runs_it_and_installs_with_a_host_pip(
     python_wasm_built: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
@@ -353,6 +379,7 @@ def extension_project(folder: Path, component_wat: str | None = None, extra: str
     return folder
 
 
+@pytest.mark.slow  # python -m build, in a subprocess
 def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an_app_uses_it(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
@@ -381,6 +408,7 @@ def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an
         wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
     assert manifest["wheel"]["component"] == {"artifact": "_zstd_cap_component/zstd.component.wasm"}
     assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Summary: zstd codec extension over a zstd capability component\n" in metadata  # [package]'s
     assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
     import tarfile
 
@@ -500,6 +528,7 @@ def test_python_wasm_own_builder_and_stage_script_agree(
     assert (status, out) == (0, "42\n"), err
 
 
+@pytest.mark.slow  # python -m build, in a subprocess
 def test_setuptools_builds_the_same_extension_wheel_from_the_same_keys(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -523,6 +552,7 @@ def test_setuptools_builds_the_same_extension_wheel_from_the_same_keys(
         metadata = ours.read("zstd_cap-0.1.0.dist-info/METADATA").decode()
         wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
     assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Summary: zstd codec extension over a zstd capability component\n" in metadata  # [package]'s
     assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
     status, out, err = cli(capsys, "verify", str(wheel))
     assert status == 0 and "provides 1 component: zstd" in out, err

@@ -394,3 +394,32 @@ def test_a_compatible_cap_upgrade_runs_the_opted_in_app_on_the_plan_the_gate_pro
     other = run([cli, "verify", "dist:app-four"], base, env, ok=False)
     assert other.returncode == 1
     assert "pylon-cap-math 2.0.0 is installed, not pylon-cap-math>=1.2.0,<2" in other.stderr
+
+
+def test_an_sdist_carrying_its_bundle_installs_no_component_distribution_to_build(
+    find_links: dict[str, Path], tmp_path: Path, compile_cache: Path
+) -> None:
+    """The hook asks for component-distributions only to build from sources: build-system.requires need not list
+    them, and pip building the wheel of an sdist that carries its bundle installs none of them."""
+    folder = find_links["folder"]
+    env = find_links_env(folder, tmp_path)
+    app = app_project(
+        tmp_path / "app-five", "app-five", 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]'
+    )
+    pyproject = app / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(HOOK_REQUIRES, '["hatchling", "hatch-pylon"]'))
+    run([BIN / "uv", "build", "--sdist", "--out-dir", tmp_path / "dist", "."], app, env)  # from the sources
+    (sdist,) = (tmp_path / "dist").glob("app_five-*.tar.gz")
+    venv, env = venv_with("pip", folder, tmp_path)  # hatch-pylon[run], to run the app
+    env["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    python = venv / "bin" / "python"
+    installed = run(
+        [python, "-m", "pip", "install", "-v", "--no-cache-dir", "--find-links", folder, sdist], tmp_path, env
+    )
+    said = installed.stderr.splitlines() + installed.stdout.splitlines()  # pip -v: the build's steps on stderr
+    *build_environment, final = [line.strip() for line in said if "Installing collected packages" in line]
+    steps = [*build_environment, final]
+    assert build_environment and not [step for step in build_environment if "pylon-" in step], steps
+    assert "pylon-cap-math" in final and "pylon-root" in final
+    assert "ERROR" not in installed.stdout + installed.stderr
+    assert run([venv / "bin" / "hatch-pylon", "run", "dist:app-five"], tmp_path, env).stdout == "42\n"
