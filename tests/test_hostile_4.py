@@ -89,7 +89,7 @@ def padded(path: Path, size: int) -> None:
     assert len(leb(len(body))) <= 5
 
 
-def many_ids_bundle(tmp_path: Path, copies: int) -> Path:
+def many_ids_bundle(tmp_path: Path, copies: int, hook: str = BASE_HOOK) -> Path:
     """A bundle folder whose plan names the cap's one blob under ``copies`` more ids."""
     import json
 
@@ -99,7 +99,7 @@ def many_ids_bundle(tmp_path: Path, copies: int) -> Path:
     from hatch_pylon.build.project import load_project
 
     project = tmp_path / "demo-project"
-    base_project(project, BASE_HOOK)
+    base_project(project, hook)
     padded(project / "caps" / "p.wasm", PAD)
     bundle = build_bundle(load_project(project)).write_to(tmp_path / "bundle")
     plan = json.loads((bundle / "plan.json").read_bytes())
@@ -112,13 +112,19 @@ def many_ids_bundle(tmp_path: Path, copies: int) -> Path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts the bytes read through /proc/self/io")
-@pytest.mark.parametrize("flags", [["--names-only"], []], ids=["names-only", "types"])
-def test_a_blob_named_by_many_ids_is_read_once(tmp_path: Path, flags: list[str]) -> None:
-    bundle = many_ids_bundle(tmp_path, 40)
+@pytest.mark.parametrize(
+    ("flags", "hook"),
+    [(["--names-only"], BASE_HOOK), ([], BASE_HOOK), ([], BASE_HOOK + "compose = true\n")],
+    ids=["names-only", "types", "composed"],
+)
+def test_a_blob_named_by_many_ids_is_read_once(tmp_path: Path, flags: list[str], hook: str) -> None:
+    bundle = many_ids_bundle(tmp_path, 40, hook)
     code, output = run(tmp_path, "-c", READS, "verify", *flags, str(bundle))
     assert code == 0 and "OK (42 components" in output, output
     read = int(output.rsplit("READ ", 1)[1].split()[0])
-    assert read < 3 * PAD, f"{read} bytes read for one {PAD}-byte blob named 41 times"
+    # Composed: the composed file (which holds the blob) is read and re-composed too, each once more.
+    limit = 7 * PAD if "compose" in hook else 3 * PAD
+    assert read < limit, f"{read} bytes read for one {PAD}-byte blob named 41 times"
 
 
 # -- a component distribution, built by hatchling, shipping a plan.json as data ----------------------
@@ -547,3 +553,32 @@ def test_component_distributions_sharing_a_namespace_folder_verify_alone(tmp_pat
     for name in ("cap-a", "cap-b"):
         code, output = run(tmp_path, "-m", "hatch_pylon", "verify", f"dist:{name}", extra_env={"PYTHONPATH": str(site)})
         assert code == 0 and f"OK (provides 1 component: {name};" in output, output
+
+
+def test_a_wheel_from_an_sdist_missing_a_referenced_distribution_says_so(
+    tmp_path: Path, capdist: dict[str, Path]
+) -> None:
+    from helpers import write_component
+
+    _, env = install_wheel(tmp_path, capdist["wheel"])
+    project = tmp_path / "app-project"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "__init__.py").write_text("")
+    write_component(project / "root.wasm", imports=["a:b/c@1.0.0"])
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "app"\nversion = "1.0"\ndependencies = ["capdist==1.0"]\n'
+        '[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\ncomponent-distributions = ["capdist"]\ncompose = true\n'
+    )
+    code, output = run(
+        tmp_path, "-m", "build", "--no-isolation", "--sdist", "--outdir", "dist", ".", cwd=project, extra_env=env
+    )
+    assert code == 0, output
+    (sdist,) = (project / "dist").glob("*.tar.gz")
+    code, output = run(
+        tmp_path, "-m", "build", "--no-isolation", "--wheel", "--outdir", "wheels", str(sdist), cwd=project
+    )
+    assert code != 0 and "cannot be proven without the components it references" in output, output
+    assert "referenced component p from capdist==1.0 (not installed here" in output, output
+    assert "without wasm-tools" not in output, output
+    assert not list((project / "wheels").glob("*.whl"))

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..bundle.sources import BundleFolder
+    from ..bundle.verify import Verified
+    from ..use.runtime import Runtime
+    from ..use.sandbox import RunOptions
 
 DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
@@ -128,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("target", help=TARGET_HELP)
     verify.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
     verify.add_argument(
-        "--compile-all", action="store_true", help="also have wasmtime compile every component (slow once, then cached)"
+        "--compile-all",
+        action="store_true",
+        help="also have wasmtime compile every component, and what run runs (slow once, then cached)",
     )
     verify.add_argument(
         "--ignore-imports",
@@ -160,7 +165,12 @@ def _parser() -> argparse.ArgumentParser:
         help="set this variable in the guest (NAME alone: its value here); none by default",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="with a trap, also print the wasm backtrace")
-    run.add_argument("target", nargs="?", metavar="TARGET", help=f"required: {TARGET_HELP}")
+    run.add_argument(
+        "target",
+        nargs="?",
+        metavar="TARGET",
+        help=f"required: {TARGET_HELP}; or one component file (FILE.wasm, what compose writes), given WASI only",
+    )
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
 
@@ -349,6 +359,8 @@ def _verify(args: argparse.Namespace) -> int:
             ignore_imports=ignore,
             references_required=bundle.kind == "distribution",  # an archive alone says what it could not check
         )
+        if args.compile_all and not verified.report.problems:
+            _warm(bundle, verified)
     report = verified.report
     if report.problems:
         failed = _paint("failed verification", "error", sys.stderr)
@@ -399,6 +411,14 @@ def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def
     return 0
 
 
+def _warm(bundle: BundleFolder, verified: Verified) -> None:
+    """Compile what ``run`` would run (each component, for the engine its plan needs, or the graph composed)."""
+    from ..use.runtime import Runtime
+    from ..wasm.compiler import Compiler
+
+    Runtime(bundle, Compiler(say=_say)).load(verified)
+
+
 def _verify_distribution(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
     """A component distribution laid out as installed (an installed one, or an unpacked extension wheel)."""
     from .._errors import bullets, plural
@@ -438,7 +458,6 @@ def _run(args: argparse.Namespace) -> int:
     from ..wasm.compiler import Compiler, require_wasmtime
 
     require_wasmtime("hatch-pylon run")
-    from .._errors import GuestStopped
     from ..use.runtime import Runtime
     from ..use.sandbox import RunOptions, parse_dir, parse_env
 
@@ -447,6 +466,8 @@ def _run(args: argparse.Namespace) -> int:
         env=tuple(parse_env(spec) for spec in args.env),
         verbose=args.verbose,
     )
+    if args.target.endswith(".wasm") and not os.path.isdir(args.target):
+        return _finish_run(args, Runtime.single(args.target, Compiler(say=_say)), options)
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say))
         report = runtime.verified.report
@@ -461,12 +482,19 @@ def _run(args: argparse.Namespace) -> int:
             changed = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
             if changed is not None:
                 _say(warning(changed))
-        try:
-            status, value = runtime.run(args.args, options)
-        except GuestStopped as stopped:
-            if args.verbose and stopped.detail:
-                print(_shown(stopped.detail), file=sys.stderr)  # wasmtime's backtrace names the binary's functions
-            raise
+        return _finish_run(args, runtime, options)
+
+
+def _finish_run(args: argparse.Namespace, runtime: Runtime, options: RunOptions) -> int:
+    """Run, print the root's value, and give its exit status (``-v``: wasmtime's whole report on a trap)."""
+    from .._errors import GuestStopped
+
+    try:
+        status, value = runtime.run(args.args, options)
+    except GuestStopped as stopped:
+        if args.verbose and stopped.detail:
+            print(_shown(stopped.detail), file=sys.stderr)  # wasmtime's backtrace names the binary's functions
+        raise
     if value is not None:
         print(value)
     return status
@@ -532,11 +560,6 @@ def _new(args: argparse.Namespace) -> int:
         "  hatch-pylon run .            # run it from the sources, no wheel\n"
         "  hatch build                  # the wheel and the sdist, each with the bundle"
     )
-    if sys.version_info < (3, 11):
-        _say(
-            "note: this Python builds and verifies the project, but its cap has a resource, so it runs composed, "
-            "with wasm-tools, whose wheels need Python 3.11 or later: run it from a 3.11+ environment"
-        )
     return 0
 
 

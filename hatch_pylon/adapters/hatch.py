@@ -23,7 +23,7 @@ from .._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ..build.config import PylonConfig, load_config
 from ..build.pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
 from ..build.project import hatch_table_name, one_target_problems, sdist_carries_bundle
-from ..build.pyforge import PLATFORM, ExtensionWheel
+from ..build.pyforge import ExtensionWheel, metadata_lines
 from ..bundle.distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ..bundle.placement import exclude_store
 
@@ -165,12 +165,11 @@ class PylonBuildHook(BuildHookInterface):
             project_name=self.metadata.core.raw_name,
             project_version=self.metadata.version,
             requires_python=self.metadata.core.requires_python or None,
+            description=self.metadata.core.description or None,
             staging=staging,
             table=config.table,
         )
-        self._extension_metadata = [f"Platform: {PLATFORM}"]  # written by finalize, after hatchling
-        if extension.add_requires_python:
-            self._extension_metadata.append(f"Requires-Python: {extension.requires_python}")
+        self._extension_metadata = metadata_lines(extension)  # written by finalize, after hatchling
         if self.target_name == "sdist":
             self._check_sdist_carries(config, list(extension.inputs))
         return extension

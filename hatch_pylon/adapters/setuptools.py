@@ -127,6 +127,7 @@ class _State:
             project_name=self.project_name(),
             project_version=str(self.dist.metadata.get_version()),
             requires_python=str(declared) if declared else None,
+            description=self.dist.metadata.description or None,
             staging=self.staging,
             table=SETUPTOOLS_TABLE,
         )
@@ -237,8 +238,10 @@ def _wrap_egg_info(base: type, state: _State, provides: bool) -> type:
             if state.extension is not None:  # PKG-INFO, and so the wheel's METADATA, as the spec's section 4 says
                 metadata = self.distribution.metadata
                 metadata.platforms = [PLATFORM]
-                if state.extension.add_requires_python:
+                if state.extension.requires_python:
                     metadata.python_requires = state.extension.requires_python
+                if state.extension.summary:
+                    metadata.description = state.extension.summary
             super().run()
             if isinstance(provided, Provided):
                 target = Path(self.egg_info) / DESCRIPTOR_PATH

@@ -494,11 +494,22 @@ def shipped_bundle(
         if not verified.report.composed_proven:
             from ..bundle.compose import install_hint
 
+            name = printable(verified.meta.composed)
+            missing = [s for s in verified.report.skipped if s.startswith("referenced component")]
+            if missing:  # composing needs every blob: the referenced ones are in distributions not installed here
+                raise VerificationError(
+                    label,
+                    [
+                        f"composed component {name}: cannot be proven without the components it references, so it "
+                        "is not shipped; the wheel's build needs their distributions installed (build-system.requires)",
+                        *missing,
+                    ],
+                )
             raise VerificationError(
                 label,
                 [
-                    f"composed component {verified.meta.composed}: cannot be proven without wasm-tools, so it "
-                    f"is not shipped ({install_hint()})"
+                    f"composed component {name}: cannot be proven without wasm-tools, so it is not shipped "
+                    f"({install_hint()})"
                 ],
             )
         composed = staging / verified.meta.composed

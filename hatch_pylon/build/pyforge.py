@@ -6,8 +6,9 @@
 gives is kept), and the one capability component at ``_<srcdir>_component/<its file name>``; the member names are
 the ones ``wheel_builder.build()`` gives for the same bridge and component, plus hatch-pylon's descriptor in
 ``.dist-info/extra_metadata/`` (which names the component's file, so there is no second copy). The tag is
-``cp3X-cp3X-wasm32_wasip2``, ``Root-Is-Purelib: false``; METADATA gets ``Platform: wasm32-wasip2`` and
-``Requires-Python: >=3.X,<3.X+1`` (``finish_wheel``; the sdist's PKG-INFO too, ``finish_sdist``, so they agree).
+``cp3X-cp3X-wasm32_wasip2``, ``Root-Is-Purelib: false``; METADATA gets ``Platform: wasm32-wasip2``, and
+``Requires-Python: >=3.X,<3.X+1`` and ``Summary`` (``[package] description``) where the project gives none
+(``metadata_lines``, written by ``finish_wheel``; the sdist's PKG-INFO too, ``finish_sdist``, so they agree).
 
 Before anything is written, the spec's section 7 checks run, each problem one line: the manifest's schema
 and ``[package]``; ``[project]`` name and version equal to ``[package]``'s; the files ``[extension]`` and
@@ -45,10 +46,19 @@ class ExtensionWheel(NamedTuple):
 
     layout: dict[str, str]  # source file -> archive path
     artifact: str  # the component's path in the wheel
-    requires_python: str  # ">=3.14,<3.15"
-    add_requires_python: bool  # the project does not declare it: finish_wheel adds it
+    requires_python: str | None  # ">=3.14,<3.15" when the project does not declare it (the hook adds it)
+    summary: str | None  # [package] description, when the project has none of its own (the hook adds it)
     lines: tuple[str, ...]
     inputs: tuple[Path, ...]  # the project's files a build of the wheel reads (an sdist must carry them)
+
+
+def metadata_lines(extension: ExtensionWheel) -> list[str]:
+    """The core-metadata fields the hook adds, as the spec's section 4 maps them: ``Platform``, and
+    ``Requires-Python`` and ``Summary`` where the project gives none."""
+    lines = [f"Platform: {PLATFORM}"]
+    lines += [f"Requires-Python: {extension.requires_python}"] if extension.requires_python else []
+    lines += [f"Summary: {extension.summary}"] if extension.summary else []
+    return lines
 
 
 def _refused(problems: list[str]) -> ResolveError:
@@ -68,6 +78,7 @@ def prepare(
     project_name: str,
     project_version: str,
     requires_python: str | None,
+    description: str | None,
     staging: Path,
     table: str,
 ) -> ExtensionWheel:
@@ -124,7 +135,11 @@ def prepare(
     inputs = tuple(
         [bridge / PYFORGE_MANIFEST, *(bridge / f for f in files), *(Path(os.path.normpath(p)) for p in shims)]
     )
-    return ExtensionWheel(layout, artifact, wanted, requires_python is None, lines, tuple(sorted(set(inputs))))
+    package_description = (manifest.document.get("package") or {}).get("description")
+    summary = " ".join(package_description.split()) if isinstance(package_description, str) else None
+    summary = None if description else summary
+    added = wanted if requires_python is None else None
+    return ExtensionWheel(layout, artifact, added, summary or None, lines, tuple(sorted(set(inputs))))
 
 
 def _shims(manifest: PyforgeManifest) -> list[str]:

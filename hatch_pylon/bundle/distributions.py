@@ -463,6 +463,12 @@ def read_distribution(distribution: Any, name: str, found_in: str = BUILD_ENVIRO
     else:
         where = f"{label}: {', '.join(r for r, _ in manifests)}" if manifests else label
         artifacts = [m.artifact for _, m in manifests if m.artifact is not None]
+        for artifact in artifacts:
+            if not _ID.fullmatch(artifact_id(artifact)):
+                raise ComponentsError(
+                    f"{where}: artifact {printable(artifact)} gives the id {printable(artifact_id(artifact))!r}, which "
+                    "is not a valid component id ([a-z0-9][a-z0-9._-]*)"
+                )
         components = tuple(
             _from_record(ProvidedComponent(artifact_id(a), a, None, None, listed=False), files.get(a), where)
             for a in artifacts

@@ -83,10 +83,12 @@ class Signature(_Record):
     ``handles``: an ``own`` or ``borrow`` handle appears somewhere in a parameter or the result, as
     found while walking the type structure (decoded or reflected), never by reading the text.
     ``trees``: makes the types' structure (``Tree``) with the names the binary gives them, for messages;
-    only asked for when two signatures differ.
+    only asked for when two signatures differ. ``borrows``: how many ``borrow`` handles one call's
+    parameters can carry, 2 meaning two or more (one inside a list counts as many; the cases of a
+    variant, option or result add up); derived from the types, so not compared.
     """
 
-    __slots__ = ("handles", "params", "result", "trees")
+    __slots__ = ("borrows", "handles", "params", "result", "trees")
 
     def __init__(
         self,
@@ -94,10 +96,12 @@ class Signature(_Record):
         result: str | None,
         handles: bool = False,
         trees: Callable[[], Trees] | None = None,
+        borrows: int = 0,
     ) -> None:
         self.params = params
         self.result = result
         self.handles = handles
+        self.borrows = min(borrows, 2)
         self.trees = trees
 
     def named(self) -> str:
@@ -563,6 +567,8 @@ class _Renderer:
         self.names: list[tuple[_Resource, str]] = []
         self.type_names: dict[int, tuple[object, str]] = {}  # id of a type node -> (the node, its WIT name)
         self.handles = False
+        self.borrows = 0
+        self._lists = 0  # lists being rendered around the current node
 
     def item(self, item: object, top: list[tuple[_Resource, str]]) -> Item:
         if item is _UNKNOWN or (isinstance(item, _Instance) and _UNKNOWN in item.exports.values()):
@@ -586,7 +592,9 @@ class _Renderer:
 
     def signature(self, func: _Func) -> Signature:
         self.handles = False  # set by ``_compound`` when it renders an own or borrow node
+        self.borrows = 0  # counted by ``_compound``: each borrow node once, twice inside a list
         params = tuple((name, self.text(node)) for name, node in func.params)
+        borrows = self.borrows
         result = None if func.result is None else self.text(func.result)
         resources, names = self.names, self.type_names
 
@@ -594,7 +602,7 @@ class _Renderer:
             made = tuple(_tree(node, resources, names) for _, node in func.params)
             return made, None if func.result is None else _tree(func.result, resources, names)
 
-        return Signature(params, result, self.handles, trees)
+        return Signature(params, result, self.handles, trees, borrows)
 
     def text(self, node: _Node, depth: int = 0) -> str:
         if depth > _MAX_DEPTH:
@@ -625,10 +633,15 @@ class _Renderer:
             return "result" if ok is None and err is None else f"result<{ok or '_'}, {err or '_'}>"
         if kind in ("own", "borrow"):
             self.handles = True
+            self.borrows += (2 if self._lists else 1) if kind == "borrow" else 0
             return f"{kind}<{resource_name(self.names, parts[0])}>"
         if kind in ("stream", "future"):
             return f"{kind}<{text(parts[0])}>" if parts[0] is not None else kind
-        return f"{kind}<{text(parts[0])}>"  # list, option
+        self._lists += kind == "list"
+        try:
+            return f"{kind}<{text(parts[0])}>"  # list, option
+        finally:
+            self._lists -= kind == "list"
 
 
 def _type_names(exports: Iterable[tuple[str, object]]) -> dict[int, tuple[object, str]]:

@@ -243,6 +243,10 @@ def test_a_modified_artifact_and_a_shim_only_package_are_named(
     [
         ('artifact = "../evil.wasm"', "[wheel.component] artifact must be the relative path of a .wasm file"),
         ('artifact = "_zstd_cap_component/other.wasm"', "is not a file of the distribution (RECORD does not list it)"),
+        (
+            'artifact = "_zstd_cap_component/Zstd Cap.wasm"',
+            "gives the id 'zstd cap', which is not a valid component id",
+        ),
     ],
 )
 def test_a_manifest_naming_a_file_outside_the_wheel_is_refused(
@@ -404,6 +408,7 @@ def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an
         wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
     assert manifest["wheel"]["component"] == {"artifact": "_zstd_cap_component/zstd.component.wasm"}
     assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Summary: zstd codec extension over a zstd capability component\n" in metadata  # [package]'s
     assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
     import tarfile
 
@@ -547,6 +552,7 @@ def test_setuptools_builds_the_same_extension_wheel_from_the_same_keys(
         metadata = ours.read("zstd_cap-0.1.0.dist-info/METADATA").decode()
         wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
     assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Summary: zstd codec extension over a zstd capability component\n" in metadata  # [package]'s
     assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
     status, out, err = cli(capsys, "verify", str(wheel))
     assert status == 0 and "provides 1 component: zstd" in out, err
