@@ -124,6 +124,7 @@ def test_run_before_building_the_components_says_how_to_build_them(tmp_path: Pat
         ]
 
 
+@pytest.mark.slow
 def test_a_component_wheel_build_names_the_interfaces_it_provides(tmp_path: Path) -> None:
     """componentize-py gives a cap a plain-named ``exports`` instance of its own; the build names the interface."""
     import wasmtime

@@ -537,4 +537,8 @@ def test_an_edited_cap_runs_from_the_project_without_a_wheel(
     assert "ValueError: no greeting for boom" in boom.stderr
     assert "error while executing" not in boom.stderr and not re.search(r"^\s*\d+: +0x", boom.stderr, re.M)
     said = [line for line in boom.stderr.splitlines() if line.startswith("hatch-pylon:")]
-    assert len(said) == 1 and said[0].startswith("hatch-pylon: error: component 'python'"), boom.stderr
+    # composed (the cap has a resource): the backtrace's bound export names the cap and its function
+    assert said == [
+        "hatch-pylon: error: component 'counter' trapped in export 'demo-app:counter/counter@0.1.0#greet': "
+        "wasm `unreachable` instruction executed; hatch-pylon run -v shows the wasm backtrace"
+    ], boom.stderr
