@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,23 +68,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=5)
     parser.add_argument("--max", default="100M", help="HATCH_PYLON_CACHE_MAX for the run (default 100M)")
+    parser.add_argument("--keep", action="store_true", help="keep the project and its cache (default: removed)")
     args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="edit-loop-"))
+    try:
+        return measure(work, args.edits, args.max)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(work: Path, edits: int, maximum: str) -> int:
     from hatch_pylon.wasm.cache import parse_size
 
-    limit = parse_size(args.max)
-    work = Path(tempfile.mkdtemp(prefix="edit-loop-"))
+    limit = parse_size(maximum)
     cache = work / "cache"
-    env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(cache), "HATCH_PYLON_CACHE_MAX": args.max}
+    env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(cache), "HATCH_PYLON_CACHE_MAX": maximum}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     timed([str(TOOL), "new", "loop"], work, env)
     project = work / "loop"
-    print(f"project: {project}; cache: {cache} (HATCH_PYLON_CACHE_MAX={args.max})")
+    print(f"project: {project}; cache: {cache} (HATCH_PYLON_CACHE_MAX={maximum})")
     seconds, _ = timed([sys.executable, "build_components.py"], project, env)
     print(f"build_components.py, both components: {seconds:.1f} s")
     seconds, first = timed([str(TOOL), "run", "."], project, env)
     print(f"first run . (compiles both): {seconds:.1f} s: {first.stdout.strip()}")
     builds, runs, floors, failures = [], [], [], []
-    for n in range(args.edits):
+    for n in range(edits):
         k = n + 2
         expected = edit(project, k)
         build, _ = timed([sys.executable, "build_components.py", "counter"], project, env)
@@ -124,7 +134,7 @@ def main() -> int:
     run_median, floor_median = statistics.median(runs), statistics.median(floors)
     target = 1.3 * floor_median + 1.0
     print(
-        f"medians over {args.edits} edits: build_components.py counter {statistics.median(builds):.1f} s; "
+        f"medians over {edits} edits: build_components.py counter {statistics.median(builds):.1f} s; "
         f"run . {run_median:.2f} s; floor (compile the cap alone) {floor_median:.2f} s; "
         f"ratio {run_median / floor_median:.2f}x; target run . <= 1.3 x floor + 1 s = {target:.2f} s: "
         f"{'met' if run_median <= target else 'MISSED'}"

@@ -307,6 +307,27 @@ def test_resources_link_through_the_host_and_drops_reach_the_provider(tmp_path: 
     assert runtime.run() == (0, 2) and runtime.linked == "runtime"
 
 
+def test_two_borrows_in_one_call_found_by_wasmtime_when_the_decoder_cannot_tell(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from hatch_pylon._errors import RunError
+    from hatch_pylon.bundle import compose as _compose
+    from hatch_pylon.use import runtime as runtime_module
+    from hatch_pylon.wasm.signatures import Undecidable
+
+    def undecidable(*args: object, **kwargs: object) -> object:
+        raise Undecidable("as for a binary the decoder does not model")
+
+    monkeypatch.setattr(runtime_module, "decode_file", undecidable)
+    folder = resource_bundle(tmp_path / "pair", pair=True)
+    if _compose.find_wasm_tools() is not None:
+        runtime = runtime_module.Runtime(folder, Compiler(tmp_path / "cache"))
+        assert runtime.run() == (0, 3) and runtime.linked == "composed (in memory)"
+    monkeypatch.setattr(_compose, "find_wasm_tools", lambda: None)
+    with pytest.raises(RunError, match=r"\(pair\): wasmtime cannot pass more than one borrowed handle per call"):
+        runtime_module.Runtime(folder, Compiler(tmp_path / "cache")).run()
+
+
 @pytest.mark.parametrize("limits", [{}, {"policy": {"limits": {"cpu-ms": 1000}}}], ids=["epoch", "fuel"])
 def test_verify_compile_all_warms_what_run_uses(tmp_path: Path, monkeypatch, limits: dict) -> None:
     """Whatever engine the plan needs (fuel metering for cpu_ms): after ``verify --compile-all``, run compiles
