@@ -8,12 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from helpers import hook_pyproject
 
-from hatch_pylon.bundle.sources import open_target
+from hatch_pylon.bundle.sources import BundleFolder, open_target
 from hatch_pylon.use.runtime import Runtime
 from hatch_pylon.wasm.compiler import Compiler
 
@@ -95,7 +96,8 @@ def test_an_edit_to_one_component_compiles_that_component_alone(project: Path) -
         assert runtime.compiler.compiled == 1 and runtime.linked == "runtime"
 
 
-def _bundle(project: Path):  # type: ignore[no-untyped-def]
+def _bundle(project: Path) -> AbstractContextManager[BundleFolder]:
+    """The project resolved from its sources, as ``run .`` resolves it."""
     from hatch_pylon.adapters.cli import _project_bundle
 
     return open_target(str(project), project=_project_bundle)
