@@ -752,22 +752,26 @@ def _allows(reference: Reference, version: str) -> bool:
 def _relocate(reference: Reference, distribution: ComponentDistribution, located: Located) -> None:
     """A compatible reference taken by another installed release: its components of the same ids."""
     by_id = {c.id: c for c in distribution.components}
-    advice = f"reinstall it: pip install --force-reinstall '{distribution.name}=={distribution.version}'"
+    release = exact_requirement(distribution.name, distribution.version)
+    advice = f"reinstall it: pip install --force-reinstall {shell_word(release)}"
     changes = []
     for cid, digest in reference.components:
         provided = by_id.get(cid)
         if provided is None or provided.digest is None:
             located.problems.append(
-                _referenced(reference, cid, f"{distribution.label} is installed and provides no component {cid!r}")
+                _referenced(
+                    reference, cid, f"{distribution.label} is installed and provides no component {quoted(cid)}"
+                )
             )
             continue
         located.replaced[cid] = (provided, distribution.label)
         located.blobs[provided.digest] = (distribution.base, provided.relative, f"{distribution.label} ({advice})")
         same = " (the same bytes)" if provided.digest == digest else f" (was {digest})"
-        changes.append(f"{cid} sha256 {provided.digest}{same}")
+        changes.append(f"{printable(cid)} sha256 {provided.digest}{same}")
     if changes:
         located.replacements.append(
-            f"{distribution.name} {distribution.version} replaces {reference.version}: {', '.join(changes)}"
+            f"{printable(distribution.name)} {printable(distribution.version)} replaces "
+            f"{printable(reference.version)}: {', '.join(changes)}"
         )
 
 

@@ -41,6 +41,8 @@ from .._errors import (
     TooLarge,
     VerificationError,
     printable,
+    quoted,
+    shell_word,
 )
 from .._fs import TempFile, inside, open_inside, os_reason, read_small
 from .._layout import (
@@ -255,7 +257,7 @@ def verify_bundle(
         _prove_composed(root, plan, meta, ignore, report, sources)
     if report.relocked_from and report.problems:
         built = ", ".join(
-            f"pip install '{exact_requirement(r.distribution, r.version)}'"
+            f"pip install {shell_word(exact_requirement(r.distribution, r.version))}"
             for r in meta.references
             if any(cid in located.replaced for cid, _ in r.components)
         )
@@ -294,8 +296,8 @@ def _relocked(plan: Plan, replaced: dict[str, tuple[ProvidedComponent, str]], re
                 binding = binding._replace(export_name=best.text)
             else:
                 report.problems.append(
-                    f"binding {binding.described()}: {label}'s component {printable(binding.provider_id)!r} exports "
-                    f"nothing {printable(binding.import_name)!r} can bind to"
+                    f"binding {binding.described()}: {printable(label)}'s component {quoted(binding.provider_id)} "
+                    f"exports nothing {quoted(binding.import_name)} can bind to"
                 )
         bindings.append(binding)
     return Plan.create(plan.root, components, bindings, plan.policy, plan.linkage, plan.explicit_exports, plan.secrets)

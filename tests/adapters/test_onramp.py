@@ -285,12 +285,12 @@ def resource_root(pair: bool) -> str:
   (export "run" (func $run)))"""
 
 
-def resource_bundle(folder: Path, pair: bool) -> Path:
+def resource_bundle(folder: Path, pair: bool, **hook: object) -> Path:
     folder.mkdir()
     (folder / "root.wasm").write_bytes(wasmtime.wat2wasm(resource_root(pair)))
     (folder / "caps").mkdir()
     (folder / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_CAP))
-    raw = {"root": "root.wasm", "component-dirs": ["caps"]}
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], **hook}
     config = load_config(raw, project_root=folder, project_name="d", environ={})
     return build_bundle(config).write_to(folder / "bundle")
 
@@ -305,6 +305,21 @@ def test_resources_link_through_the_host_and_drops_reach_the_provider(tmp_path: 
     assert capsys.readouterr().out == "2\n"  # the provider's destructor ran once per handle the root dropped
     runtime = Runtime(folder, Compiler(tmp_path / "cache"))
     assert runtime.run() == (0, 2) and runtime.linked == "runtime"
+
+
+@pytest.mark.parametrize("limits", [{}, {"policy": {"limits": {"cpu-ms": 1000}}}], ids=["epoch", "fuel"])
+def test_verify_compile_all_warms_what_run_uses(tmp_path: Path, monkeypatch, limits: dict) -> None:
+    """Whatever engine the plan needs (fuel metering for cpu_ms): after ``verify --compile-all``, run compiles
+    nothing."""
+    from hatch_pylon.use.runtime import Runtime
+
+    folder = resource_bundle(tmp_path / "app", pair=False, **limits)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(cache))
+    assert main(["verify", "--compile-all", str(folder)]) == 0
+    runtime = Runtime(folder, Compiler(cache))
+    assert runtime.run() == (0, 2)
+    assert runtime.compiler.compiled == 0 and runtime.compiler.fuel == bool(limits)
 
 
 def test_two_borrows_in_one_call_run_composed_and_without_wasm_tools_say_so_before_compiling(

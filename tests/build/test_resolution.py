@@ -291,7 +291,7 @@ def cap_wat(version: str, add: str, ty: str = "s64", core: str = "i64") -> str:
 def upgrades(find_links: dict[str, Path]) -> dict[str, Path]:
     """An app opted in to compatible cap releases (built against pylon-cap-math 1.2.0), and newer caps in a
     folder of their own: 1.3.0 (other bytes, ``ops@1.3.0``, add + 1), 1.4.0 (its add takes s32: the types
-    differ) and 2.0.0 (another track)."""
+    differ), 1.5.0 (its interface is ``ops@2.0.0``) and 2.0.0 (another track)."""
     import wasmtime
 
     folder, base = find_links["folder"], find_links["base"] / "upgrades"
@@ -300,6 +300,7 @@ def upgrades(find_links: dict[str, Path]) -> dict[str, Path]:
     caps = {
         "1.3.0": cap_wat("1.3.0", "(i64.add (i64.add (local.get 0) (local.get 1)) (i64.const 1))"),
         "1.4.0": cap_wat("1.4.0", "(i32.add (local.get 0) (local.get 1))", "s32", "i32"),
+        "1.5.0": cap_wat("2.0.0", "(i64.add (local.get 0) (local.get 1))"),  # its interface left the track
         "2.0.0": cap_wat("2.0.0", "(i64.add (local.get 0) (local.get 1))"),
     }
     for version, wat in caps.items():
@@ -376,6 +377,14 @@ def test_a_compatible_cap_upgrade_runs_the_opted_in_app_on_the_plan_the_gate_pro
     )
     assert "to check the plan it was built with instead: pip install 'pylon-cap-math==1.2.0'" in refused.stderr
     assert "python -> pylon-math (pylon:math/ops@1.0.0): function 'add'" in refused.stderr
+
+    install("1.5.0")  # on the distribution's track, but it exports ops@2.0.0: nothing to re-bind to
+    unbound = run([cli, "verify", "dist:app-four"], base, env, ok=False)
+    assert unbound.returncode == 1
+    assert (
+        "binding python: pylon:math/ops@1.0.0 -> pylon-math: pylon:math/ops@1.2.0: pylon-cap-math 1.5.0's component "
+        "'pylon-math' exports nothing 'pylon:math/ops@1.0.0' can bind to" in unbound.stderr
+    )
 
     if installer == "pip":
         command = [venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--find-links", newer]
