@@ -27,11 +27,10 @@ from .schema import (
     INVALID,
     OPTIONS,
     REQUIRED,
-    children,
     describe,
-    rule_problems,
+    read_entry,
+    read_table,
     type_name,
-    type_problem,
 )
 
 # Keys hatchling itself reads from every hook table.
@@ -60,16 +59,7 @@ class Pyforge(NamedTuple):
 
     bridge: Path
     python: str  # "3.14"
-
-    @property
-    def bridge_name(self) -> str:
-        return self.bridge.name
-
-    @property
-    def tag(self) -> str:
-        """``cp314-cp314-wasm32_wasip2``: one CPython minor per wheel, python-wasm's platform."""
-        py = "cp" + self.python.replace(".", "")
-        return f"{py}-{py}-wasm32_wasip2"
+    tag: str  # "cp314-cp314-wasm32_wasip2": one CPython minor per wheel, python-wasm's platform
 
 
 class PylonConfig(NamedTuple):
@@ -225,42 +215,13 @@ class _Parser:
             registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
 
-    # -- the schema's part: known keys and types ------------------------------------------------
-
     def values(
         self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset(), hint: str = ""
     ) -> dict[str, Any]:
-        """Each option under ``prefix`` -> its value, its default (absent) or ``_INVALID`` (a problem recorded).
-
-        Unknown keys are problems with a suggestion; a missing ``REQUIRED`` key comes back as ``REQUIRED``.
-        """
-        options = children(prefix)
-        for name in sorted(set(raw) - set(options) - reserved, key=str):
-            suggestion = _suggestion(str(name), [*options, *reserved]) or hint
-            self.problems.append(f"{key}.{name} is not a known option{suggestion}")
-        result: dict[str, Any] = {}
-        for leaf, option in options.items():
-            if leaf not in raw:
-                result[leaf] = option.default
-                continue
-            message = type_problem(option, raw[leaf])
-            problems = rule_problems(option, raw[leaf], f"{key}.{leaf}") if message is None else []
-            if message is not None:
-                self.problem(f"{key}.{leaf}", message)
-            self.problems += problems
-            result[leaf] = _INVALID if message is not None or (problems and option.kind != "tables") else raw[leaf]
-        return result
+        return read_table(prefix, raw, key, self.problems, reserved, hint)
 
     def entry(self, prefix: str, raw: Any, key: str, hint: str = "") -> dict[str, Any] | None:
-        """One entry of an array of tables; None when it is not a table. Missing required keys are problems."""
-        if not isinstance(raw, Mapping):
-            self.problem(key, f"must be a table, got {describe(raw)}")
-            return None
-        values = self.values(prefix, raw, key, hint=hint)
-        for leaf, value in values.items():
-            if value is REQUIRED:
-                self.problem(f"{key}.{leaf}", "is required")
-        return values
+        return read_entry(prefix, raw, key, self.problems, hint)
 
     # -- values ---------------------------------------------------------------------------------
 
@@ -436,31 +397,23 @@ class _Parser:
     def pyforge(self, raw: Any, provides: tuple[str, ...]) -> Pyforge | None:
         """``pyforge = { bridge, python }``: a python-wasm extension wheel carries exactly one component."""
         key = self.key("pyforge")
-        if raw is None or raw is _INVALID:
+        values = None if raw is None or raw is _INVALID else self.entry("pyforge", raw, key)
+        if values is None:
             return None
-        for name in sorted(set(raw) - {"bridge", "python"}, key=str):
-            self.problem(f"{key}.{name}", f"is not a known option{_suggestion(str(name), ['bridge', 'python'])}")
-        for name in ("bridge", "python"):
-            if name not in raw:
-                self.problem(f"{key}.{name}", "is required")
-            elif not isinstance(raw[name], str) or not raw[name]:
-                self.problem(f"{key}.{name}", f"must be a non-empty string, got {describe(raw[name])}")
         if len(provides) != 1:
             self.problem(
                 key,
                 f"a python-wasm extension wheel carries one capability component; provides lists {len(provides)} "
                 "(give the one component's id)",
             )
-        python = raw.get("python")
-        if isinstance(python, str) and python and not re.fullmatch(r"3\.(0|[1-9][0-9]*)", python):
-            self.problem(f"{key}.python", f"{python!r} is not a CPython minor version such as '3.14'")
-        value = raw.get("bridge")
-        bridge = self.path(value, f"{key}.bridge") if isinstance(value, str) and value else None
-        if bridge is not None and not bridge.name.startswith("_"):
-            self.problem(f"{key}.bridge", f"{bridge.name!r}: a bridge folder's name starts with '_' (_<srcdir>)")
-        if bridge is None or not isinstance(python, str) or self.problems:
+        bridge, python = values["bridge"], values["python"]
+        path = self.path(bridge, f"{key}.bridge") if bridge not in (REQUIRED, _INVALID) else None
+        if path is not None and not path.name.startswith("_"):
+            self.problem(f"{key}.bridge", f"{path.name!r}: a bridge folder's name starts with '_' (_<srcdir>)")
+        if path is None or python in (REQUIRED, _INVALID) or self.problems:
             return None
-        return Pyforge(bridge, python)
+        cp = "cp" + python.replace(".", "")
+        return Pyforge(path, python, f"{cp}-{cp}-wasm32_wasip2")
 
     def capabilities(self, entries: Any, key: str) -> tuple[Capability, ...]:
         if entries is _INVALID:
@@ -493,10 +446,3 @@ class _Parser:
             if values is not None and isinstance(values["secret-id"], str) and isinstance(values["backend-uri"], str):
                 result.append(Secret(values["secret-id"], values["backend-uri"]))
         return tuple(result)
-
-
-def _suggestion(name: str, candidates: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

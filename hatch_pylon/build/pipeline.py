@@ -362,7 +362,7 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
                     tuple((e.name, e.kind) for e in info.exports),
                     None
                     if config.pyforge is None
-                    else f"{config.pyforge.bridge_name}_component/{Path(candidate.path).name}",
+                    else f"{config.pyforge.bridge.name}_component/{Path(candidate.path).name}",
                 )
             )
         ingest.save_index()
