@@ -6,7 +6,9 @@ cd "$(dirname "$0")"
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c .ci/constraints.txt -e '.[full-test]'
+# CI's tested versions for what the .venv lacks; what it has (wasmtime from the README's install) stays as it is.
+.venv/bin/python .ci/installed_constraints.py .ci/constraints.txt >.venv/pylon-constraints.txt
+.venv/bin/python -m pip install --quiet -c .venv/pylon-constraints.txt -e '.[full-test]'
 
 # hatch builds in its own environment: offer it this checkout's plugin as a local wheel. A fresh
 # hatch data dir and no uv cache keep a plugin wheel from an earlier run (same version, so uv would

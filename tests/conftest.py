@@ -68,7 +68,7 @@ def private_cache(compile_cache: Path) -> Iterator[Path]:
     that needs a cache of its own sets ``HATCH_PYLON_CACHE_DIR`` itself."""
     saved = {name: os.environ.get(name) for name in ("HATCH_PYLON_CACHE_DIR", "HATCH_PYLON_CACHE_MAX")}
     os.environ["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
-    os.environ.pop("HATCH_PYLON_CACHE_MAX", None)  # the default limit: the session's compiles fit in it
+    os.environ["HATCH_PYLON_CACHE_MAX"] = "64G"  # nothing evicted: no test waits on a compile another evicted
     yield compile_cache
     for name, value in saved.items():
         if value is None:
@@ -130,6 +130,18 @@ def codec_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     return {name: folder / f"{name}.wasm" for name in worlds}
 
 
+SHAPES = TESTS / "shapes"
+
+
+@pytest.fixture(scope="session")
+def shapes_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """tests/shapes/'s resource graph (componentize-py), built once per session, all at once:
+    {"provider": defines `thing`, "middle": a second consumer of it, "root": drives both}."""
+    worlds = {"provider": "provider", "middle": "middle", "root": "root"}
+    folder = built_once(tmp_path_factory, "shapes", [SHAPES], lambda out: componentize_all(SHAPES, worlds, out))
+    return {name: folder / f"{name}.wasm" for name in worlds}
+
+
 @pytest.fixture(scope="session")
 def dynlink_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """tests/dynlink/'s runtime-linking guests (componentize-py), built once per session, all at once:
@@ -158,6 +170,7 @@ _EXPENSIVE = {
     "sample_project",
     "codec_components",
     "dynlink_components",
+    "shapes_components",
     "plugin_wheelhouse",
     "cpython_guest",
 }

@@ -34,13 +34,62 @@ SAMPLE = REPO / "sample-project"
 DEFAULT_SIG = "(result u32)"
 
 
+# compose:dynlink as composectl's WIT declares it (tests/dynlink/wit): the error record, the linker, the endpoint.
+DYNLINK_ERROR_CODES = (  # space-separated
+    "plan-invalid-schema plan-invalid-cbor plan-missing-field plan-invalid-graph plan-cycle-detected emit-missing-blob "
+    "emit-invalid-digest emit-composition-failed emit-link-error exec-trap exec-timeout exec-resource-exhausted "
+    "exec-capability-denied exec-missing-export blob-not-found blob-digest-mismatch blob-io-error "
+    "trust-verification-failed trust-signature-invalid trust-certificate-expired trust-untrusted-source "
+    "secret-not-found secret-access-denied secret-backend-error invalid-input internal-error not-implemented"
+)
+_VARIANT = "(variant " + " ".join(f'(case "{code}")' for code in DYNLINK_ERROR_CODES.split()) + ")"
+_ERROR_FIELDS = '(field "message" string) (field "context" (option string))'
+_EXPORTED_ERROR = (
+    f'(type $c0 {_VARIANT}) (export "error-code" (type $c (eq $c0))) '
+    f'(type $e0 (record (field "code" $c) {_ERROR_FIELDS})) (export "error" (type $e (eq $e0)))'
+)
+_HANDLE = '(func (param "method" string) (param "payload" (list u8)) (result (result (list u8) (error $e))))'
+LINKER_TYPE = (
+    f'(instance {_EXPORTED_ERROR} (export "instance" (type $inst (sub resource))) '
+    '(export "[method]instance.invoke" (func (param "self" (borrow $inst)) (param "method" string) '
+    '(param "payload" (list u8)) (result (result (list u8) (error $e))))) '
+    '(export "resolve-by-digest" (func (param "d" (list u8)) (result (result (own $inst) (error $e))))) '
+    '(export "resolve-by-id" (func (param "id" string) (result (result (own $inst) (error $e))))))'
+)
+ENDPOINT_TYPE = f'(instance {_EXPORTED_ERROR} (export "handle" {_HANDLE}))'
+ENDPOINT_BODY = f"""  (type $dc {_VARIANT})
+  (type $de (record (field "code" $dc) {_ERROR_FIELDS}))
+  (core module $dm
+    (memory (export "mem") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 8)
+    (func (export "handle") (param i32 i32 i32 i32) (result i32) unreachable))
+  (core instance $dci (instantiate $dm))
+  (func $handle (param "method" string) (param "payload" (list u8)) (result (result (list u8) (error $de)))
+    (canon lift (core func $dci "handle") (memory (core memory $dci "mem")) (realloc (core func $dci "realloc"))))
+  (instance $endpoint (export "error-code" (type $dc)) (export "error" (type $de)) (export "handle" (func $handle)))"""
+
+
+def _is_dynlink(name: str, interface: str) -> bool:
+    return name.startswith(f"compose:dynlink/{interface}@0.1.")
+
+
 def component_wat(
     imports: list[str] = (), exports: list[str] = (), sig: str = DEFAULT_SIG, import_sigs: dict[str, str] | None = None
 ) -> str:
+    """A component importing and exporting instances of one function ``f``; compose:dynlink's linker and
+    endpoint (on the 0.1 track the runtime host serves) are imported and exported with their real types."""
     import_sigs = import_sigs or {}
     lines = ["(component"]
     for name in imports:
+        if _is_dynlink(name, "linker") or _is_dynlink(name, "endpoint"):
+            lines.append(f'  (import "{name}" {LINKER_TYPE if _is_dynlink(name, "linker") else ENDPOINT_TYPE})')
+            continue
         lines.append(f'  (import "{name}" (instance (export "f" (func {import_sigs.get(name, DEFAULT_SIG)}))))')
+    endpoints = [name for name in exports if _is_dynlink(name, "endpoint")]
+    exports = [name for name in exports if name not in endpoints]
+    if endpoints:
+        lines.append(ENDPOINT_BODY)
+        lines += [f'  (export "{name}" (instance $endpoint))' for name in endpoints]
     if exports:
         core_sig, body = _core_body(sig)
         lines += [

@@ -89,7 +89,7 @@ def padded(path: Path, size: int) -> None:
     assert len(leb(len(body))) <= 5
 
 
-def many_ids_bundle(tmp_path: Path, copies: int) -> Path:
+def many_ids_bundle(tmp_path: Path, copies: int, hook: str = BASE_HOOK) -> Path:
     """A bundle folder whose plan names the cap's one blob under ``copies`` more ids."""
     import json
 
@@ -99,7 +99,7 @@ def many_ids_bundle(tmp_path: Path, copies: int) -> Path:
     from hatch_pylon.build.project import load_project
 
     project = tmp_path / "demo-project"
-    base_project(project, BASE_HOOK)
+    base_project(project, hook)
     padded(project / "caps" / "p.wasm", PAD)
     bundle = build_bundle(load_project(project)).write_to(tmp_path / "bundle")
     plan = json.loads((bundle / "plan.json").read_bytes())
@@ -112,13 +112,19 @@ def many_ids_bundle(tmp_path: Path, copies: int) -> Path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts the bytes read through /proc/self/io")
-@pytest.mark.parametrize("flags", [["--names-only"], []], ids=["names-only", "types"])
-def test_a_blob_named_by_many_ids_is_read_once(tmp_path: Path, flags: list[str]) -> None:
-    bundle = many_ids_bundle(tmp_path, 40)
+@pytest.mark.parametrize(
+    ("flags", "hook"),
+    [(["--names-only"], BASE_HOOK), ([], BASE_HOOK), ([], BASE_HOOK + "compose = true\n")],
+    ids=["names-only", "types", "composed"],
+)
+def test_a_blob_named_by_many_ids_is_read_once(tmp_path: Path, flags: list[str], hook: str) -> None:
+    bundle = many_ids_bundle(tmp_path, 40, hook)
     code, output = run(tmp_path, "-c", READS, "verify", *flags, str(bundle))
     assert code == 0 and "OK (42 components" in output, output
     read = int(output.rsplit("READ ", 1)[1].split()[0])
-    assert read < 3 * PAD, f"{read} bytes read for one {PAD}-byte blob named 41 times"
+    # Composed: the composed file (which holds the blob) is read and re-composed too, each once more.
+    limit = 7 * PAD if "compose" in hook else 3 * PAD
+    assert read < limit, f"{read} bytes read for one {PAD}-byte blob named 41 times"
 
 
 # -- a component distribution, built by hatchling, shipping a plan.json as data ----------------------
@@ -367,3 +373,212 @@ def test_new_with_a_wit_keyword_writes_wit_that_parses(tmp_path: Path, name: str
     parsed = subprocess.run([tool, "component", "wit", str(tmp_path / name / "wit")], capture_output=True, text=True)
     assert parsed.returncode == 0, parsed.stderr
     assert f"package {name}-app:app@0.1.0;" in (tmp_path / name / "wit" / "world.wit").read_text()
+
+
+# -- 4, 7. typed at the gate: registry members, a guest's linker, the root's entry point ------------------
+
+WRONG_ENDPOINT = """(component
+  (core module $m (func (export "h") (result i32) i32.const 7))
+  (core instance $ci (instantiate $m))
+  (func $h (result u32) (canon lift (core func $ci "h")))
+  (instance $api (export "handle" (func $h)))
+  (export "compose:dynlink/endpoint@0.1.0" (instance $api)))"""
+
+WRONG_LINKER_GUEST = """(component
+  (import "compose:dynlink/linker@0.1.0" (instance
+    (export "resolve-by-id" (func (param "id" u32) (result u32)))))
+  (core module $m (func (export "run") (result i32) i32.const 0))
+  (core instance $ci (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $ci "run"))))"""
+
+ROOT_WITH_PARAMETERS = """(component
+  (core module $m (func (export "run") (param i32) (result i32) local.get 0))
+  (core instance $ci (instantiate $m))
+  (func (export "run") (param "x" u32) (result u32) (canon lift (core func $ci "run"))))"""
+
+DYNLINK_HOOK = (
+    'root = "root.wasm"\ncomponent-dirs = ["caps"]\nlinkage = "runtime"\n'
+    'policy = { capabilities = [{ name = "dynlink:resolve", level = "required" }, '
+    '{ name = "dynlink:invoke", level = "required" }] }\n'
+)
+
+
+def wat_project(folder: Path, root: bytes, caps: dict[str, bytes], hook: str = DYNLINK_HOOK) -> Path:
+    from helpers import hook_pyproject
+
+    (folder / "demo").mkdir(parents=True)
+    (folder / "demo" / "__init__.py").write_text("")
+    (folder / "caps").mkdir()
+    (folder / "root.wasm").write_bytes(root)
+    for name, data in caps.items():
+        (folder / "caps" / name).write_bytes(data)
+    (folder / "pyproject.toml").write_text(hook_pyproject("demo", hook))
+    return folder
+
+
+def test_a_registry_member_of_the_wrong_type_is_refused_before_run(
+    tmp_path: Path, dynlink_components: dict[str, Path]
+) -> None:
+    import wasmtime
+    from helpers import SAMPLE
+
+    caps = {f"{wat.stem}.wasm": wasmtime.wat2wasm(wat.read_text()) for wat in (SAMPLE / "caps").glob("*.wat")}
+    caps["echo.wasm"] = wasmtime.wat2wasm(WRONG_ENDPOINT)
+    project = wat_project(tmp_path / "demo-project", dynlink_components["guest"].read_bytes(), caps)
+    fragment = (
+        "component 'echo': it exports 'compose:dynlink/endpoint@0.1.0' with 'handle' as func() -> u32; "
+        "the host calls func(string, list<u8>) -> result<list<u8>, error>"
+    )
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and fragment in output, (command, output)
+
+
+def test_a_guest_declaring_the_linker_with_other_types_is_refused(tmp_path: Path) -> None:
+    import wasmtime
+
+    project = wat_project(tmp_path / "demo-project", wasmtime.wat2wasm(WRONG_LINKER_GUEST), {})
+    fragment = (
+        "component 'python': its import 'compose:dynlink/linker@0.1.0' declares 'resolve-by-id' as "
+        "func(u32) -> u32; the host's linker has func(string) -> result<own<instance>, error>"
+    )
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and fragment in output, (command, output)
+
+
+def test_a_root_whose_run_takes_parameters_is_refused_before_run(tmp_path: Path) -> None:
+    import wasmtime
+
+    project = wat_project(
+        tmp_path / "demo-project", wasmtime.wat2wasm(ROOT_WITH_PARAMETERS), {}, 'root = "root.wasm"\n'
+    )
+    fragment = "root 'python': run is func(x: u32) -> u32; hatch-pylon run calls it with no parameters"
+    for command in ("verify", "run"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and fragment in output, (command, output)
+
+
+def test_the_hosts_dynlink_types_are_what_componentize_py_writes(dynlink_components: dict[str, Path]) -> None:
+    """The gate's linker and endpoint signatures, against the real guest and provider built from composectl's WIT."""
+    from hatch_pylon.bundle.typecheck import ENDPOINT_FUNCTIONS, LINKER_FUNCTIONS, LINKER_RESOURCES
+    from hatch_pylon.wasm.signatures import InstanceSignatures, decode_file
+
+    imported, _ = decode_file(dynlink_components["guest"], exports=False)
+    linker = imported["compose:dynlink/linker@0.1.0"]
+    assert isinstance(linker, InstanceSignatures) and linker.resources == LINKER_RESOURCES
+    assert {name: f.shape for name, f in linker.functions.items()} == LINKER_FUNCTIONS
+    _, exported = decode_file(dynlink_components["provider"], exports=True)
+    endpoint = exported["compose:dynlink/endpoint@0.1.0"]
+    assert isinstance(endpoint, InstanceSignatures)
+    assert {name: f.shape for name, f in endpoint.functions.items()} == ENDPOINT_FUNCTIONS
+
+
+# -- suspicions confirmed ------------------------------------------------------------------------------
+
+
+def test_a_dynamic_that_is_not_a_list_is_no_traceback(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    text = (project / "pyproject.toml").read_text().replace('name = "demo"\n', "dynamic = 5\n")
+    (project / "pyproject.toml").write_text(text)
+    for command in ("plan", "verify"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", command, ".", cwd=project)
+        assert code == 1 and "[project].name is not set" in output, (command, output)
+
+
+def test_a_plan_json_written_into_a_project_leaves_it_a_project(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    base_project(project, BASE_HOOK)
+    code, plan_json = run(tmp_path, "-m", "hatch_pylon", "plan", "--json", cwd=project)
+    assert code == 0, plan_json
+    (project / "plan.json").write_text(plan_json[: plan_json.rindex("}") + 1])
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", ".", cwd=project)
+    assert code == 0 and "OK (2 components, 1 binding" in output and "is missing" not in output, output
+
+
+def test_an_oversized_record_size_of_a_pyforge_artifact_is_one_message(tmp_path: Path) -> None:
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("pyforge_wheels", Path(__file__).parent / "build" / "test_pyforge.py")
+    assert spec is not None and spec.loader is not None
+    pyforge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pyforge)
+    component = pyforge.write_wasm(tmp_path / "components" / "zstd.component.wasm", pyforge.cap_wat())
+    built = pyforge.python_wasm_wheel(pyforge.BRIDGE, component, "3.14", tmp_path / "built")
+    with zipfile.ZipFile(built) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    record = next(name for name in members if name.endswith(".dist-info/RECORD"))
+    lines = members[record].decode().splitlines()
+    lines = [line.rsplit(",", 1)[0] + "," + "9" * 5000 if ".wasm," in line else line for line in lines]
+    members[record] = ("\n".join(lines) + "\n").encode()
+    wheel = tmp_path / built.name
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "verify", str(wheel))
+    assert code == 1 and "has no byte count in RECORD ('9999" in output, output
+
+
+def namespace_cap(folder: Path, name: str, export: str) -> Path:
+    """A component distribution ``name`` whose bundle sits in the namespace package ``ns`` (shared with others)."""
+    from helpers import write_component
+
+    package = name.replace("-", "_")
+    (folder / "ns" / package).mkdir(parents=True)
+    (folder / "ns" / package / "__init__.py").write_text("")
+    write_component(folder / "caps" / f"{name}.wasm", exports=[export])
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        f'[project]\nname = "{name}"\nversion = "1.0"\n[tool.hatch.build.targets.wheel]\npackages = ["ns"]\n'
+        f'[tool.hatch.build.hooks.pylon]\ncomponents = [{{ id = "{name}", path = "caps/{name}.wasm" }}]\n'
+        f'provides = ["{name}"]\ndestination = "ns/_pylon"\n'
+    )
+    return folder
+
+
+def test_component_distributions_sharing_a_namespace_folder_verify_alone(tmp_path: Path) -> None:
+    import zipfile
+
+    from test_hostile import build
+
+    site = tmp_path / "site"
+    for name, export in (("cap-a", "a:b/c@1.0.0"), ("cap-b", "d:e/f@1.0.0")):
+        project = namespace_cap(tmp_path / name, name, export)
+        code, output = build(tmp_path, project, "wheel", tmp_path / "dist" / name)
+        assert code == 0, output
+        with zipfile.ZipFile(next((tmp_path / "dist" / name).glob("*.whl"))) as archive:
+            archive.extractall(site)
+    for name in ("cap-a", "cap-b"):
+        code, output = run(tmp_path, "-m", "hatch_pylon", "verify", f"dist:{name}", extra_env={"PYTHONPATH": str(site)})
+        assert code == 0 and f"OK (provides 1 component: {name};" in output, output
+
+
+def test_a_wheel_from_an_sdist_missing_a_referenced_distribution_says_so(
+    tmp_path: Path, capdist: dict[str, Path]
+) -> None:
+    from helpers import write_component
+
+    _, env = install_wheel(tmp_path, capdist["wheel"])
+    project = tmp_path / "app-project"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "__init__.py").write_text("")
+    write_component(project / "root.wasm", imports=["a:b/c@1.0.0"])
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "app"\nversion = "1.0"\ndependencies = ["capdist==1.0"]\n'
+        '[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\ncomponent-distributions = ["capdist"]\ncompose = true\n'
+    )
+    code, output = run(
+        tmp_path, "-m", "build", "--no-isolation", "--sdist", "--outdir", "dist", ".", cwd=project, extra_env=env
+    )
+    assert code == 0, output
+    (sdist,) = (project / "dist").glob("*.tar.gz")
+    code, output = run(
+        tmp_path, "-m", "build", "--no-isolation", "--wheel", "--outdir", "wheels", str(sdist), cwd=project
+    )
+    assert code != 0 and "cannot be proven without the components it references" in output, output
+    assert "referenced component p from capdist==1.0 (not installed here" in output, output
+    assert "without wasm-tools" not in output, output
+    assert not list((project / "wheels").glob("*.whl"))

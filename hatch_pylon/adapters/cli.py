@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..bundle.sources import BundleFolder
+    from ..bundle.verify import Verified
+    from ..use.runtime import Runtime
+    from ..use.sandbox import RunOptions
 
 DESCRIPTION = "Ship a WebAssembly component graph inside a Python package."
 TARGET_HELP = (
@@ -103,13 +106,17 @@ def _parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, description=help, usage=usage, formatter_class=_Formatter)
 
     inspect = command("inspect", help="show a component's imports and exports")
-    inspect.add_argument("file", help="a .wasm file")
+    inspect.add_argument("file", help="a .wasm file, or a component distribution: its wheel or dist:NAME")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     inspect.add_argument(
         "--types", action="store_true", help="also show each function's types, decoded from the binary (no compile)"
     )
     inspect.add_argument("--prefix", default="", help="only imports and exports whose names start with this")
-    inspect.add_argument("--all", action="store_true", help="include wasi: imports, hidden by default with --types")
+    inspect.add_argument(
+        "--all",
+        action="store_true",
+        help="also list wasi: imports (the host's), left out of the text by default; --json lists them always",
+    )
     inspect.set_defaults(handler=_inspect)
 
     plan = command("plan", help="resolve a project as the build would and print its plan")
@@ -125,7 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("target", help=TARGET_HELP)
     verify.add_argument("--names-only", action="store_true", help="skip the type check of bindings")
     verify.add_argument(
-        "--compile-all", action="store_true", help="also have wasmtime compile every component (slow once, then cached)"
+        "--compile-all",
+        action="store_true",
+        help="also have wasmtime compile every component, and what run runs (slow once, then cached)",
     )
     verify.add_argument(
         "--ignore-imports",
@@ -162,11 +171,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run a plan composectl's exec refuses (a runtime plan without the dynlink capabilities, ...) anyway",
     )
-    run.add_argument("target", nargs="?", metavar="TARGET", help=f"required: {TARGET_HELP}")
+    run.add_argument(
+        "target",
+        nargs="?",
+        metavar="TARGET",
+        help=f"required: {TARGET_HELP}; or one component file (FILE.wasm, what compose writes), given WASI only",
+    )
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the root (optional)")
     run.set_defaults(handler=_run, parser=run)
 
-    trust = command("trust", help="add a bundle's blobs and trust entries to a composectl store")
+    trust = command("trust", help="stage a verified bundle for composectl: its blobs and trust entries in a store")
     trust.add_argument("target", help=TARGET_HELP)
     trust.add_argument("--store", required=True, help="composectl store folder (gets blobs/ and trust/)")
     trust.epilog = (
@@ -277,9 +291,33 @@ def _project_bundle(folder: Path, staging: Path) -> Path:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .inspect import show
+    from .inspect import show, show_provided
 
-    return show(args.file, as_json=args.json, types=args.types, prefix=args.prefix, show_all=args.all)
+    options = {"as_json": args.json, "types": args.types, "prefix": args.prefix, "show_all": args.all}
+    if not (args.file.endswith(".whl") or args.file.startswith("dist:")):
+        return show(args.file, **options)
+    from .._errors import PylonError, VerificationError, printable
+    from ..bundle.distributions import BUILD_ENVIRONMENT, ProvidedComponent
+    from ..bundle.verify import verify_distribution, verify_provided
+
+    with _open(args.file) as bundle:  # a component distribution (its wheel, or installed), through the gate first
+        listed: tuple[ProvidedComponent, ...]
+        if bundle.dist_info is not None:
+            checked = verify_distribution(bundle.folder, bundle.dist_info, BUILD_ENVIRONMENT)
+            problems, label = checked.report.problems, printable(args.file)
+            listed = checked.distribution.components if checked.distribution is not None else ()
+        elif bundle.provided is not None:
+            provided = verify_provided(bundle.folder, bundle.provided, bundle.store)
+            problems, label, listed = provided.report.problems, printable(args.file), provided.components
+        else:
+            raise PylonError(
+                f"{printable(args.file)}: provides no components (inspect takes a .wasm file or a component "
+                "distribution: its wheel or dist:NAME)"
+            )
+        if problems or bundle.problems:
+            raise VerificationError(args.file, [*bundle.problems, *problems])
+        components = [(c.id, str(bundle.folder / c.relative), c.relative) for c in listed]
+        return show_provided(label, components, **options)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -337,6 +375,8 @@ def _verify(args: argparse.Namespace) -> int:
             ignore_imports=ignore,
             references_required=bundle.kind == "distribution",  # an archive alone says what it could not check
         )
+        if args.compile_all and not verified.report.problems:
+            _warm(bundle, verified)
     report = verified.report
     if report.problems:
         failed = _paint("failed verification", "error", sys.stderr)
@@ -357,9 +397,14 @@ def _verify(args: argparse.Namespace) -> int:
     print(
         f"{args.target}: {_paint('OK', 'ok', sys.stdout)} ({plural(report.checked_components, 'component')}, "
         f"{plural(report.checked_bindings, 'binding')}; blobs re-hashed, {checked}); "
-        f"plan digest {report.plan_digest}"
+        f"plan digest {report.plan_digest}{_relocked(report.relocked_from)}"
     )
     return 0
+
+
+def _relocked(bundled: str) -> str:
+    """How the OK line says the plan proved is not the bundle's own (``distributed-versions = "compatible"``)."""
+    return f" (re-resolved against the installed releases above; the bundle's plan: {bundled})" if bundled else ""
 
 
 def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
@@ -368,7 +413,7 @@ def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def
     from ..bundle.verify import verify_provided
 
     assert bundle.provided is not None
-    checked = verify_provided(bundle.folder, bundle.provided, bundle.store)
+    checked = verify_provided(bundle.folder, bundle.provided, bundle.store, owned=bundle.owned)
     problems = [*bundle.problems, *checked.report.problems]
     if problems:
         failed = _paint("failed verification", "error", sys.stderr)
@@ -380,6 +425,14 @@ def _verify_provided(target: str, bundle) -> int:  # type: ignore[no-untyped-def
         f"{ids}; blobs re-hashed, imports and exports as the descriptor lists them)"
     )
     return 0
+
+
+def _warm(bundle: BundleFolder, verified: Verified) -> None:
+    """Compile what ``run`` would run (each component, for the engine its plan needs, or the graph composed)."""
+    from ..use.runtime import Runtime
+    from ..wasm.compiler import Compiler
+
+    Runtime(bundle, Compiler(say=_say), lenient=True).load(verified)  # a plan exec refuses: what --lenient runs
 
 
 def _verify_distribution(target: str, bundle) -> int:  # type: ignore[no-untyped-def]
@@ -421,7 +474,6 @@ def _run(args: argparse.Namespace) -> int:
     from ..wasm.compiler import Compiler, require_wasmtime
 
     require_wasmtime("hatch-pylon run")
-    from .._errors import GuestStopped
     from ..use.runtime import Runtime
     from ..use.sandbox import RunOptions, parse_dir, parse_env
 
@@ -430,8 +482,15 @@ def _run(args: argparse.Namespace) -> int:
         env=tuple(parse_env(spec) for spec in args.env),
         verbose=args.verbose,
     )
+    if args.target.endswith(".wasm") and not os.path.isdir(args.target):
+        return _finish_run(args, Runtime.single(args.target, Compiler(say=_say)), options)
     with _open(args.target) as bundle:
         runtime = Runtime(bundle, Compiler(say=_say), lenient=args.lenient)
+        report = runtime.verified.report
+        for replacement in report.notes if report.relocked_from else ():
+            _say(f"note: {replacement}")
+        if report.relocked_from:
+            _say(f"note: running plan {report.plan_digest}{_relocked(report.relocked_from)}")
         if bundle.kind == "distribution":
             from .._errors import warning
             from ..build.project import editable_changes
@@ -439,12 +498,19 @@ def _run(args: argparse.Namespace) -> int:
             changed = editable_changes(args.target.removeprefix("dist:"), runtime.plan)  # the verified plan
             if changed is not None:
                 _say(warning(changed))
-        try:
-            status, value = runtime.run(args.args, options)
-        except GuestStopped as stopped:
-            if args.verbose and stopped.detail:
-                print(_shown(stopped.detail), file=sys.stderr)  # wasmtime's backtrace names the binary's functions
-            raise
+        return _finish_run(args, runtime, options)
+
+
+def _finish_run(args: argparse.Namespace, runtime: Runtime, options: RunOptions) -> int:
+    """Run, print the root's value, and give its exit status (``-v``: wasmtime's whole report on a trap)."""
+    from .._errors import GuestStopped
+
+    try:
+        status, value = runtime.run(args.args, options)
+    except GuestStopped as stopped:
+        if args.verbose and stopped.detail:
+            print(_shown(stopped.detail), file=sys.stderr)  # wasmtime's backtrace names the binary's functions
+        raise
     if value is not None:
         print(value)
     return status
@@ -458,7 +524,9 @@ def _trust(args: argparse.Namespace) -> int:
     for line in trusted.lines():
         print(line)
     sys.stdout.flush()
-    _say(NOT_LOADED)
+    from .._errors import printable
+
+    _say(NOT_LOADED.format(store=printable(args.store)))
     return 0
 
 

@@ -9,6 +9,7 @@ original component files.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,25 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-from .._errors import PylonError, human_size, is_warning, plural, warning
+from .._errors import ConfigError, PylonError, human_size, is_warning, plural, printable, warning
 from .._fs import atomic_write, make_private_folder
 from .._layout import PLAN_FILE, SDIST_BUNDLE_DIR
 from ..build.config import PylonConfig, load_config
-from ..build.pipeline import Bundle, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
+from ..build.pipeline import Bundle, Provided, adapter_bundle, adapter_provided, check_requirements, has_shipped_bundle
 from ..build.project import hatch_table_name, one_target_problems, sdist_carries_bundle
+from ..build.pyforge import ExtensionWheel, metadata_lines
 from ..bundle.distributions import DESCRIPTOR, DESCRIPTOR_PATH
 from ..bundle.placement import exclude_store
 
 DETAIL_LIMIT = 20  # beyond this many components, per-item lines only with -v
+
+
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")  # a distribution name (the parser says why not)
+
+
+def _carries_bundle(root: Path) -> bool:
+    """An unpacked sdist holding its bundle: its wheel is built from that, never from component sources."""
+    return (root / "PKG-INFO").is_file() and (root / SDIST_BUNDLE_DIR / PLAN_FILE).is_file()
 
 
 class PylonBuildHook(BuildHookInterface):
@@ -36,14 +46,26 @@ class PylonBuildHook(BuildHookInterface):
         """Build requirements beyond hatchling, asked for only when this project's configuration needs them.
 
         ``compose = true`` needs wasm-tools (``hatch-pylon[compose]``); the default build, type checks
-        included (decoded from the binaries, never compiled), needs nothing more.
+        included (decoded from the binaries, never compiled), needs nothing more. The listed
+        ``component-distributions`` are needed to resolve the graph from the sources (but those in python-wasm's
+        ``$PYTHON_WASM_HOME/site-packages``, read there); an unpacked sdist that carries its bundle needs none of
+        them (its wheel is that bundle), so none is installed for it.
         """
         from .. import __version__
 
-        extras = []
+        required = []
         if self.config.get("compose") is True:
-            extras.append("compose")
-        return [f"hatch-pylon[{','.join(extras)}]=={__version__}"] if extras else []
+            required.append(f"hatch-pylon[compose]=={__version__}")
+        distributions = self.config.get("component-distributions")
+        if isinstance(distributions, list) and not _carries_bundle(Path(self.root)):
+            from ..bundle.distributions import python_wasm_distribution
+
+            required += [
+                name
+                for name in distributions
+                if isinstance(name, str) and _NAME.fullmatch(name) and python_wasm_distribution(name) is None
+            ]  # python-wasm's own (wasm32 wheels no host installer takes) are found in its site-packages
+        return required
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name not in ("wheel", "sdist"):
@@ -53,6 +75,8 @@ class PylonBuildHook(BuildHookInterface):
             self._staging = make_private_folder("hatch-pylon-")  # swept if this process is killed
             config = self._load_config()
             if config.provides:
+                if config.pyforge is not None and self.target_name == "wheel":
+                    self._select_nothing_else()
                 exclude_store(self.build_config, self.root, config.store)
                 self._provide(config, self._staging, version, build_data)
                 return
@@ -79,17 +103,38 @@ class PylonBuildHook(BuildHookInterface):
         self._report(bundle, f"{folder}/{PLAN_FILE}")
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
-        self._cleanup()
+        metadata = getattr(self, "_extension_metadata", None)
+        try:
+            if metadata and self.target_name == "wheel":
+                from ..build.pyforge import finish_wheel
+
+                finish_wheel(Path(artifact_path), metadata)
+            elif metadata and self.target_name == "sdist":
+                from ..build.pyforge import finish_sdist
+
+                finish_sdist(Path(artifact_path), metadata)
+        except PylonError as error:
+            self.app.abort(f"hatch-pylon: {error}")
+            raise
+        finally:
+            self._cleanup()
 
     def _provide(self, config: PylonConfig, staging: Path, version: str, build_data: dict[str, Any]) -> None:
         """A component wheel: blobs in the store below ``destination``, the descriptor in ``.dist-info``."""
         provided = adapter_provided(config, staging, self._say)
         descriptor = staging / DESCRIPTOR
         atomic_write(descriptor, provided.descriptor)
+        extension = self._extension(config, provided, staging, version) if config.pyforge is not None else None
         if self.target_name == "sdist":
             layout = provided.layout(SDIST_BUNDLE_DIR)
             layout[os.fspath(descriptor)] = f"{SDIST_BUNDLE_DIR}/{DESCRIPTOR}"
             where = f"{SDIST_BUNDLE_DIR}/{DESCRIPTOR}"
+        elif extension is not None and config.pyforge is not None:  # the component at its own path, nowhere else
+            layout = extension.layout
+            build_data["extra_metadata"][os.fspath(descriptor)] = DESCRIPTOR
+            build_data["tag"] = config.pyforge.tag
+            build_data["pure_python"] = False
+            where = f".dist-info/{DESCRIPTOR_PATH}"
         else:
             layout = provided.layout(config.destination)
             build_data["extra_metadata"][os.fspath(descriptor)] = DESCRIPTOR  # .dist-info/extra_metadata/
@@ -100,7 +145,55 @@ class PylonBuildHook(BuildHookInterface):
             build_data["force_include"].update(layout)
         for line in provided.summary():
             self._say(line)
+        for line in extension.lines if extension is not None else ():
+            self._say(line)
         self._say(provided.headline(where))
+
+    def _extension(self, config: PylonConfig, provided: Provided, staging: Path, version: str) -> ExtensionWheel:
+        """A python-wasm extension wheel (``pyforge``): the spec's checks, for the sdist too (so it fails early),
+        and the wheel's layout. Only what the bridge's own files need is read from the project."""
+        from ..build.pyforge import prepare
+
+        assert config.pyforge is not None
+        if version == "editable":
+            raise ConfigError([f"{config.table}.pyforge: a python-wasm extension wheel is never installed editable"])
+        (component,) = provided.components
+        extension = prepare(
+            config.pyforge,
+            component,
+            provided.blobs[component.digest],
+            project_name=self.metadata.core.raw_name,
+            project_version=self.metadata.version,
+            requires_python=self.metadata.core.requires_python or None,
+            description=self.metadata.core.description or None,
+            staging=staging,
+            table=config.table,
+        )
+        self._extension_metadata = metadata_lines(extension)  # written by finalize, after hatchling
+        if self.target_name == "sdist":
+            self._check_sdist_carries(config, list(extension.inputs))
+        return extension
+
+    def _check_sdist_carries(self, config: PylonConfig, inputs: list[Path]) -> None:
+        """The sdist must carry the bridge and the shims it names: a wheel built from it reads them."""
+        left_out = [p for p in inputs if not self._carried_by_sdist([p])]
+        if left_out:
+            root = Path(self.root)
+            names = ", ".join(printable(os.path.relpath(p, root).replace(os.sep, "/")) for p in left_out)
+            raise ConfigError(
+                [
+                    f"{config.table}.pyforge.bridge: the sdist leaves out {names}, which a wheel built from it "
+                    "needs; include them in the sdist"
+                ]
+            )
+
+    def _select_nothing_else(self) -> None:
+        """A project with no package of its name ships the extension's files only (the spec's layout), where
+        hatchling would otherwise refuse to guess which files to ship."""
+        try:
+            self.build_config.default_file_selection_options  # noqa: B018 (hatchling raises when it cannot choose)
+        except ValueError:
+            self.build_config.__dict__["bypass_selection"] = True  # a functools.cached_property: the instance wins
 
     def _load_config(self) -> PylonConfig:
         table = hatch_table_name(self.root, self.target_name)

@@ -18,10 +18,19 @@ if TYPE_CHECKING:
 HIDDEN_BY_DEFAULT = DEFAULT_IGNORE_IMPORTS
 
 
-def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: bool = False) -> int:
+def show(
+    path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: bool = False, title: str | None = None
+) -> int:
+    """Print a component's imports and exports (``title`` names it in place of ``path``). WASI imports (the
+    host's) are left out of the text, with or without ``--types``, and counted in its header; ``--all`` lists
+    them; ``--json`` lists every import."""
+    if as_json:
+        print(json.dumps(_document(path, types, prefix), indent=2, ensure_ascii=False))
+        return 0
     info = inspect(path)
-    hidden = () if show_all or not types else HIDDEN_BY_DEFAULT
+    hidden = () if show_all else HIDDEN_BY_DEFAULT
     imports = [e for e in info.imports if e.name.startswith(prefix) and not e.name.startswith(hidden)]
+    left_out = sum(1 for e in info.imports if e.name.startswith(prefix) and e.name.startswith(hidden)) if hidden else 0
     exports = [e for e in info.exports if e.name.startswith(prefix)]
     typed_imports: Mapping[str, dict[str, Signature]] = {}
     typed_exports: Mapping[str, dict[str, Signature]] = {}
@@ -29,32 +38,56 @@ def show(path: str, *, as_json: bool, types: bool, prefix: str = "", show_all: b
         typed_imports = _functions(path, exports=False)
         typed_exports = _functions(path, exports=True)
     roles = dynlink_roles((e.name for e in info.imports), (e.name for e in info.exports))
-    if as_json:
-        document = {
-            "kind": info.kind,
-            "dynlink-roles": list(roles),
-            "imports": [_json_extern(e, typed_imports.get(e.name)) for e in imports],
-            "exports": [_json_extern(e, typed_exports.get(e.name)) for e in exports],
-        }
-        print(json.dumps(document, indent=2, ensure_ascii=False))
-        return 0
-    print(f"{path}: {info.kind}")
+    print(f"{title or path}: {info.kind}")
     if roles:
         print(f"dynlink role: {', '.join(roles)}")
-    for title, externs, typed in (("imports", imports, typed_imports), ("exports", exports, typed_exports)):
-        shown = (
-            f"{len(externs)}"
-            if len(externs) == len(getattr(info, title))
-            else f"{len(externs)} of {len(getattr(info, title))}"
-        )
-        print(f"{title} ({shown}):")
+    for part, externs, typed in (("imports", imports, typed_imports), ("exports", exports, typed_exports)):
+        total = len(getattr(info, part))
+        shown = f"{len(externs)}" if len(externs) == total else f"{len(externs)} of {total}"
+        if part == "imports" and left_out:
+            shown += f"; {left_out} wasi: imports not listed, --all lists them"
+        print(f"{part} ({shown}):")
         for extern in externs:
             print(f"  {extern.kind:<9} {printable(extern.name)}")
             for name, signature in sorted(typed.get(extern.name, {}).items()):
                 shown = printable(f"{name}: {signature}" if name else str(signature))
                 print(f"              {shown}")
-    if hidden and len(imports) != len(info.imports) and not prefix:
-        print(f"({len(info.imports) - len(imports)} wasi: imports hidden; --all shows them)")
+    return 0
+
+
+def _document(path: str, types: bool, prefix: str) -> dict[str, object]:
+    """What ``--json`` prints for one component: every import (``--all`` or not), with a prefix only those."""
+    info = inspect(path)
+    typed = types and info.kind == "component"
+    typed_imports = _functions(path, exports=False) if typed else {}
+    typed_exports = _functions(path, exports=True) if typed else {}
+    return {
+        "kind": info.kind,
+        "dynlink-roles": list(dynlink_roles((e.name for e in info.imports), (e.name for e in info.exports))),
+        "imports": [_json_extern(e, typed_imports.get(e.name)) for e in info.imports if e.name.startswith(prefix)],
+        "exports": [_json_extern(e, typed_exports.get(e.name)) for e in info.exports if e.name.startswith(prefix)],
+    }
+
+
+def show_provided(
+    label: str,
+    components: list[tuple[str, str, str]],
+    *,
+    as_json: bool,
+    types: bool,
+    prefix: str = "",
+    show_all: bool = False,
+) -> int:
+    """A component distribution's components, each as ``show`` prints one: ``components`` is (id, its file here,
+    its path in the distribution)."""
+    if as_json:
+        document = {cid: {"path": relative, **_document(file, types, prefix)} for cid, file, relative in components}
+        print(json.dumps({"distribution": label, "components": document}, indent=2, ensure_ascii=False))
+        return 0
+    for index, (cid, file, relative) in enumerate(components):
+        if index:
+            print()
+        show(file, as_json=False, types=types, prefix=prefix, show_all=show_all, title=f"{label}: {cid} ({relative})")
     return 0
 
 

@@ -102,8 +102,20 @@ def scan_candidates(
         if progress is not None:
             progress(*totals)
     if problems:
-        raise PylonError("cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems))
+        message = "cannot read the components:\n" + "\n".join(f"  - {p}" for p in problems)
+        raise PylonError(message + _unbuilt_hint(config, problems))
     return candidates, searched, shadowed
+
+
+BUILD_SCRIPT = "build_components.py"  # what ``hatch-pylon new`` writes to build a project's components
+
+
+def _unbuilt_hint(config: PylonConfig, problems: list[str]) -> str:
+    """What builds the missing components, when the project has the build script ``new`` writes."""
+    missing = any(p.endswith("file not found") or ": directory not found: " in p for p in problems)
+    if not missing or not (config.project_root / BUILD_SCRIPT).is_file():
+        return ""
+    return f"\nthe project's components are not built yet: run python {BUILD_SCRIPT} first"
 
 
 def _source_problem(source: tuple[ComponentDistribution, ProvidedComponent], scanned: ScannedFile) -> str | None:

@@ -27,11 +27,10 @@ from .schema import (
     INVALID,
     OPTIONS,
     REQUIRED,
-    children,
     describe,
-    rule_problems,
+    read_entry,
+    read_table,
     type_name,
-    type_problem,
 )
 
 # Keys hatchling itself reads from every hook table.
@@ -55,6 +54,14 @@ class SearchDir(NamedTuple):
     origin: str
 
 
+class Pyforge(NamedTuple):
+    """``pyforge``: the wheel is a python-wasm extension wheel of this bridge, for one CPython minor."""
+
+    bridge: Path
+    python: str  # "3.14"
+    tag: str  # "cp314-cp314-wasm32_wasip2": one CPython minor per wheel, python-wasm's platform
+
+
 class PylonConfig(NamedTuple):
     project_root: Path
     root: ComponentSource | None  # None: the root comes from a component distribution, or there is none (provides)
@@ -76,8 +83,10 @@ class PylonConfig(NamedTuple):
     root_id: str = "python"
     component_distributions: tuple[str, ...] = ()
     distributed: str = "reference"
+    distributed_versions: str = "exact"  # "compatible": references are required >= the version, on its track
     distributed_set: bool = False  # written in the table (not the default)
     provides: tuple[str, ...] = ()
+    pyforge: Pyforge | None = None  # a python-wasm extension wheel
     registry: tuple[str, ...] | None = None  # None: every endpoint provider found
 
     def is_ignored(self, import_name: str) -> bool:
@@ -174,6 +183,7 @@ class _Parser:
             self.problem(self.key("strip"), "needs compose = true (it strips the composed component)")
         policy = self.policy(top["policy"], linkage)
         secrets = self.secrets(top["secrets"])
+        pyforge = self.pyforge(top["pyforge"], provides)
 
         if self.problems:
             raise ConfigError(self.problems)
@@ -198,47 +208,20 @@ class _Parser:
             root_id=root_id,
             component_distributions=distributions,
             distributed=top["distributed"],
+            distributed_versions=top["distributed-versions"],
             distributed_set="distributed" in self.raw,
             provides=provides,
+            pyforge=pyforge,
             registry=None if top["registry"] in (None, _INVALID) else tuple(top["registry"]),
         )
-
-    # -- the schema's part: known keys and types ------------------------------------------------
 
     def values(
         self, prefix: str, raw: Any, key: str, reserved: frozenset[str] = frozenset(), hint: str = ""
     ) -> dict[str, Any]:
-        """Each option under ``prefix`` -> its value, its default (absent) or ``_INVALID`` (a problem recorded).
-
-        Unknown keys are problems with a suggestion; a missing ``REQUIRED`` key comes back as ``REQUIRED``.
-        """
-        options = children(prefix)
-        for name in sorted(set(raw) - set(options) - reserved, key=str):
-            suggestion = _suggestion(str(name), [*options, *reserved]) or hint
-            self.problems.append(f"{key}.{name} is not a known option{suggestion}")
-        result: dict[str, Any] = {}
-        for leaf, option in options.items():
-            if leaf not in raw:
-                result[leaf] = option.default
-                continue
-            message = type_problem(option, raw[leaf])
-            problems = rule_problems(option, raw[leaf], f"{key}.{leaf}") if message is None else []
-            if message is not None:
-                self.problem(f"{key}.{leaf}", message)
-            self.problems += problems
-            result[leaf] = _INVALID if message is not None or (problems and option.kind != "tables") else raw[leaf]
-        return result
+        return read_table(prefix, raw, key, self.problems, reserved, hint)
 
     def entry(self, prefix: str, raw: Any, key: str, hint: str = "") -> dict[str, Any] | None:
-        """One entry of an array of tables; None when it is not a table. Missing required keys are problems."""
-        if not isinstance(raw, Mapping):
-            self.problem(key, f"must be a table, got {describe(raw)}")
-            return None
-        values = self.values(prefix, raw, key, hint=hint)
-        for leaf, value in values.items():
-            if value is REQUIRED:
-                self.problem(f"{key}.{leaf}", "is required")
-        return values
+        return read_entry(prefix, raw, key, self.problems, hint)
 
     # -- values ---------------------------------------------------------------------------------
 
@@ -411,6 +394,27 @@ class _Parser:
         tenant = values["tenant"] if isinstance(values["tenant"], str) else None
         return Policy(str(determinism), capabilities, self.limits(values["limits"]), tenant)
 
+    def pyforge(self, raw: Any, provides: tuple[str, ...]) -> Pyforge | None:
+        """``pyforge = { bridge, python }``: a python-wasm extension wheel carries exactly one component."""
+        key = self.key("pyforge")
+        values = None if raw is None or raw is _INVALID else self.entry("pyforge", raw, key)
+        if values is None:
+            return None
+        if len(provides) != 1:
+            self.problem(
+                key,
+                f"a python-wasm extension wheel carries one capability component; provides lists {len(provides)} "
+                "(give the one component's id)",
+            )
+        bridge, python = values["bridge"], values["python"]
+        path = self.path(bridge, f"{key}.bridge") if bridge not in (REQUIRED, _INVALID) else None
+        if path is not None and not path.name.startswith("_"):
+            self.problem(f"{key}.bridge", f"{path.name!r}: a bridge folder's name starts with '_' (_<srcdir>)")
+        if path is None or python in (REQUIRED, _INVALID) or self.problems:
+            return None
+        cp = "cp" + python.replace(".", "")
+        return Pyforge(path, python, f"{cp}-{cp}-wasm32_wasip2")
+
     def capabilities(self, entries: Any, key: str) -> tuple[Capability, ...]:
         if entries is _INVALID:
             return ()
@@ -442,10 +446,3 @@ class _Parser:
             if values is not None and isinstance(values["secret-id"], str) and isinstance(values["backend-uri"], str):
                 result.append(Secret(values["secret-id"], values["backend-uri"]))
         return tuple(result)
-
-
-def _suggestion(name: str, candidates: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -63,7 +63,7 @@ class Bundle(NamedTuple):
 
     @property
     def requirements(self) -> list[str]:
-        """The Requires-Dist the references need: each distribution, exactly the version the build used."""
+        """The Requires-Dist the references need: each distribution at the version the build used (or its track)."""
         return sorted({reference.requirement for reference in self.references})
 
     def write_records(self, folder: Path) -> Path:
@@ -169,7 +169,7 @@ def plan_project(
         say(warning(f"{loser} is not used: the id {component_id!r} is already taken by {winner}"))
     resolution = resolve(catalog, config)
     if config.validate == "types":
-        _check_types(resolution, say)
+        _check_types(resolution, config, say)
     urls = {c.id: c.fetch_url for c in config.components}
     components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
     plan = Plan.create(
@@ -217,7 +217,12 @@ def build_bundle(
             blobs[component.file.digest] = staged.path
         ingest.save_index()
     sizes = {c.file.digest: c.file.size for c in resolution.components}
-    meta = BundleMeta(ignore_imports=config.ignore_imports, plan_digest=plan.plan_digest(), references=references)
+    meta = BundleMeta(
+        ignore_imports=config.ignore_imports,
+        plan_digest=plan.plan_digest(),
+        references=references,
+        validate=config.validate,
+    )
     composed_path = None
     if config.compose:
         from ..bundle.compose import compose_plan
@@ -262,7 +267,10 @@ def _references(resolution: Resolution, config: PylonConfig) -> tuple[Reference,
             distribution = component.source[0]
             entry = grouped.setdefault(distribution.name, (distribution.version, []))
             entry[1].append((component.id, component.file.digest))
-    return tuple(Reference(name, version, tuple(sorted(ids))) for name, (version, ids) in sorted(grouped.items()))
+    compatible = config.distributed_versions == "compatible"
+    return tuple(
+        Reference(name, version, tuple(sorted(ids)), compatible) for name, (version, ids) in sorted(grouped.items())
+    )
 
 
 class Provided(NamedTuple):
@@ -293,14 +301,20 @@ class Provided(NamedTuple):
 
     def summary(self) -> list[str]:
         return [
-            f"provides  {c.id}  sha256:{c.digest[:12]}  {human_size(c.size)}  "
-            f"exports {', '.join(n for n, _ in c.exports)}"
+            f"provides  {printable(c.id)}  sha256:{c.digest[:12]}  {human_size(c.size)}  "
+            f"exports {', '.join(printable(n) for n in interface_exports(c.exports)) or 'nothing an app imports'}"
             for c in self.components
         ]
 
     def headline(self, where: str) -> str:
         total = sum(c.size for c in self.components)
         return f"provides {plural(len(self.components), 'component')} ({human_size(total)}); descriptor -> {where}"
+
+
+def interface_exports(exports: tuple[tuple[str, str], ...]) -> list[str]:
+    """What an app binds to: interfaces (``ns:pkg/name@v``) and functions. A plain-named instance
+    (componentize-py's ``exports``) is its bindings' own and binds nothing an app imports by interface."""
+    return [name for name, kind in exports if kind != "instance" or ":" in name]
 
 
 def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progress | None = None) -> Provided:
@@ -348,15 +362,19 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
                     candidate.file.size,
                     tuple((e.name, e.kind) for e in info.imports),
                     tuple((e.name, e.kind) for e in info.exports),
+                    None
+                    if config.pyforge is None
+                    else f"{config.pyforge.bridge.name}_component/{Path(candidate.path).name}",
                 )
             )
         ingest.save_index()
     described.sort(key=lambda c: c.id)
-    return Provided(blobs, descriptor_json(dist_store(config.destination), described), tuple(described))
+    store = None if config.pyforge is not None else dist_store(config.destination)  # an extension: its own path
+    return Provided(blobs, descriptor_json(store, described), tuple(described))
 
 
 def check_requirements(needed: list[str], declared: list[str], table: str) -> None:
-    """The project's dependencies must require each referenced distribution at exactly the version used."""
+    """The project's dependencies must require each referenced distribution as its reference says."""
     problems = requirement_problems(needed, declared, table)
     if problems:
         raise ResolveError("the project's dependencies do not match its references:\n" + bullets(problems))
@@ -380,15 +398,18 @@ def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) 
     say(f"using the components shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     checked = verify_provided(prebuilt, DESCRIPTOR, STORE_DIR, copy_to=staging)
     checked.or_raise(f"the components in {SDIST_BUNDLE_DIR}/")
+    document = json.loads(checked.descriptor)
+    paths = {entry["id"]: entry.get("path") for entry in document["components"]}  # parsed by the gate already
     described = tuple(
-        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports) for c in checked.components
+        DescribedComponent(c.id, c.digest or "", c.size or 0, c.imports, c.exports, paths.get(c.id))
+        for c in checked.components
     )
-    store = json.loads(checked.descriptor)["store"]
-    return Provided(dict(checked.blobs), descriptor_json(store, described), described)
+    return Provided(dict(checked.blobs), descriptor_json(document.get("store"), described), described)
 
 
-def _check_types(resolution: Resolution, say: Say) -> None:
-    """Type-check every binding from the types decoded from the binaries; nothing is compiled.
+def _check_types(resolution: Resolution, config: PylonConfig, say: Say) -> None:
+    """Type-check every binding, and what the runtime host calls (the root's entry point, a linker, registry
+    members' endpoints), from the types decoded from the binaries; nothing is compiled.
 
     A component the decoder does not model is not compiled either (a build must not need wasmtime):
     each binding it takes part in is named in a warning, and ``verify`` checks it with wasmtime.
@@ -397,7 +418,9 @@ def _check_types(resolution: Resolution, say: Say) -> None:
 
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
     shaping = {c.id: c.file.shaping for c in resolution.components if c.file.shaping is not None}
-    report = type_problems(files, list(resolution.bindings), None, shaping=shaping)
+    report = type_problems(
+        files, list(resolution.bindings), None, shaping=shaping, root=config.root_id, linkage=config.linkage
+    )
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))
     undecided = set(report.skipped)
@@ -464,18 +487,31 @@ def shipped_bundle(
     say(f"using the bundle shipped in the sdist ({SDIST_BUNDLE_DIR}/)")
     label = f"the bundle in {SDIST_BUNDLE_DIR}/"
     bundle = BundleFolder(prebuilt, label, "sdist")
-    verified = verify_bundle(bundle, copy_to=staging, compiler=optional_compiler, references_required=False).or_raise()
+    verified = verify_bundle(
+        bundle, copy_to=staging, compiler=optional_compiler, references_required=False, relock=False
+    ).or_raise()
     assert verified.plan is not None
     composed = None
     if verified.meta.composed is not None:  # copied as it is re-hashed: the wheel gets the bytes checked
         if not verified.report.composed_proven:
             from ..bundle.compose import install_hint
 
+            name = printable(verified.meta.composed)
+            missing = [s for s in verified.report.skipped if s.startswith("referenced component")]
+            if missing:  # composing needs every blob: the referenced ones are in distributions not installed here
+                raise VerificationError(
+                    label,
+                    [
+                        f"composed component {name}: cannot be proven without the components it references, so it "
+                        "is not shipped; the wheel's build needs their distributions installed (build-system.requires)",
+                        *missing,
+                    ],
+                )
             raise VerificationError(
                 label,
                 [
-                    f"composed component {verified.meta.composed}: cannot be proven without wasm-tools, so it "
-                    f"is not shipped ({install_hint()})"
+                    f"composed component {name}: cannot be proven without wasm-tools, so it is not shipped "
+                    f"({install_hint()})"
                 ],
             )
         composed = staging / verified.meta.composed

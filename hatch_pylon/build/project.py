@@ -168,7 +168,8 @@ def project_name(project_dir: str | os.PathLike[str], data: Mapping[str, Any], f
         return name
     if isinstance(found.raw, Mapping) and "destination" in found.raw:
         return root.resolve().name
-    why = "is dynamic" if "name" in (_dig(data, "project", "dynamic") or ()) else "is not set"
+    dynamic = _dig(data, "project", "dynamic")
+    why = "is dynamic" if isinstance(dynamic, list) and "name" in dynamic else "is not set"
     raise PylonError(
         f"{root / PYPROJECT}: [project].name {why}, so the bundle's default folder is unknown; "
         f"set {found.table}.destination (e.g. 'my_pkg/_pylon') or [project].name"

@@ -107,7 +107,7 @@ OPTIONS: tuple[Option, ...] = (
         "strings",
         [],
         "installed distributions whose components are candidates, ranked after `component-dirs`; "
-        "list them in `build-system.requires` too ([docs](docs/distributions.md))",
+        "the hook has the front-end install them to build from the sources ([docs](docs/distributions.md))",
         check=lambda name: (
             None
             if DISTRIBUTION_NAME.fullmatch(name)
@@ -124,6 +124,15 @@ OPTIONS: tuple[Option, ...] = (
         choices=("reference", "copy"),
     ),
     Option(
+        "distributed-versions",
+        "choice",
+        "exact",
+        "referenced distributions: `exact` (`==` the version used) or `compatible` (`>=` it, below the next "
+        "major, or minor for 0.x): an installed app then takes a newer release, its plan re-resolved and "
+        "type-checked by `verify` and `run` ([docs](docs/distributions.md#taking-a-newer-cap))",
+        choices=("exact", "compatible"),
+    ),
+    Option(
         "provides",
         "strings",
         [],
@@ -133,6 +142,25 @@ OPTIONS: tuple[Option, ...] = (
             None if ID_PATTERN.fullmatch(component_id) else ID_PROBLEM.format(repr(component_id))
         ),
         unique="*",
+    ),
+    Option(
+        "pyforge",
+        "table",
+        None,
+        "with one `provides` id: the wheel is a python-wasm extension wheel "
+        "([docs](docs/distributions.md#python-wasms-extension-wheels))",
+    ),
+    Option("pyforge.bridge", "path", REQUIRED, "its bridge folder, `_<srcdir>` (holding `pyforge-pkg.toml`)"),
+    Option(
+        "pyforge.python",
+        "name",
+        REQUIRED,
+        "the one CPython minor it is for, `3.14`",
+        check=lambda minor: (
+            None
+            if re.fullmatch(r"3\.(0|[1-9][0-9]*)", minor)
+            else f"{minor!r} is not a CPython minor version such as '3.14'"
+        ),
     ),
     Option("ignore-imports", "strings", list(DEFAULT_IGNORE_IMPORTS), "import-name prefixes left to the host"),
     Option(
@@ -288,6 +316,47 @@ def rule_problems(option: Option, value: Any, key: str) -> list[str]:
         else:
             first[name] = index
     return problems
+
+
+def read_table(
+    prefix: str, raw: Any, key: str, problems: list[str], reserved: frozenset[str] = frozenset(), hint: str = ""
+) -> dict[str, Any]:
+    """Each option under ``prefix`` -> its value in ``raw`` (the table at ``key``), its default when absent, or
+    ``INVALID``; what is wrong goes to ``problems``. Unknown keys are problems with a suggestion (or ``hint``);
+    a missing ``REQUIRED`` key comes back as ``REQUIRED``."""
+    options = children(prefix)
+    for name in sorted(set(raw) - set(options) - reserved, key=str):
+        problems.append(f"{key}.{name} is not a known option{suggestion(str(name), [*options, *reserved]) or hint}")
+    result: dict[str, Any] = {}
+    for leaf, option in options.items():
+        if leaf not in raw:
+            result[leaf] = option.default
+            continue
+        message = type_problem(option, raw[leaf])
+        rules = rule_problems(option, raw[leaf], f"{key}.{leaf}") if message is None else []
+        if message is not None:
+            problems.append(f"{key}.{leaf}: {message}")
+        problems += rules
+        result[leaf] = INVALID if message is not None or (rules and option.kind != "tables") else raw[leaf]
+    return result
+
+
+def read_entry(prefix: str, raw: Any, key: str, problems: list[str], hint: str = "") -> dict[str, Any] | None:
+    """A table's options (``read_table``), a missing required key a problem; None when ``raw`` is no table."""
+    if not isinstance(raw, Mapping):
+        problems.append(f"{key}: must be a table, got {describe(raw)}")
+        return None
+    values = read_table(prefix, raw, key, problems, hint=hint)
+    problems += [f"{key}.{leaf}: is required" for leaf, value in values.items() if value is REQUIRED]
+    return values
+
+
+def suggestion(name: str, candidates: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _unicode_problem(value: Any) -> str | None:

@@ -198,6 +198,8 @@ def compose_bundle(
     with private_folder("hatch-pylon-compose-in-") as work:
         copies: dict[str, Path] = {}
         for component in plan.components:
+            if component.digest in copies:
+                continue  # one copy of each distinct blob, however many ids name it
             base, relative = (sources or {}).get(
                 component.digest, (folder, f"{STORE_DIR}/{blob_relpath(component.digest)}")
             )

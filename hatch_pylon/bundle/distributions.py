@@ -91,20 +91,46 @@ class ComponentDistribution(NamedTuple):
 
 
 class Reference(NamedTuple):
-    """Components an app's plan names by digest whose blobs stay in another distribution."""
+    """Components an app's plan names by digest whose blobs stay in another distribution.
+
+    ``compatible``: the app takes a newer release on the version's track (``distributed-versions =
+    "compatible"``), whose components the gate substitutes into the plan and checks; otherwise exactly this one.
+    """
 
     distribution: str
     version: str
     components: tuple[tuple[str, str], ...]  # (id, digest), sorted by id
+    compatible: bool = False
 
     @property
     def requirement(self) -> str:
+        if self.compatible:
+            return compatible_requirement(self.distribution, self.version)
         return exact_requirement(self.distribution, self.version)
 
 
 def exact_requirement(name: str, version: str) -> str:
     """The Requires-Dist an app gets: the version the build used, exactly (the plan names the blob by digest)."""
     return f"{canonical_name(name)}=={version}"
+
+
+def compatible_requirement(name: str, version: str) -> str:
+    """``name>=version`` below the next major (the next minor for ``0.x``; ``0.0.x`` exactly): the releases on
+    the version's semver track, as wasmtime links interface versions."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return exact_requirement(name, version)
+    major, minor = (*parsed.release, 0, 0)[:2]
+    if major:
+        bound = f"{major + 1}"
+    elif minor:
+        bound = f"0.{minor + 1}"
+    else:
+        return exact_requirement(name, version)
+    return f"{canonical_name(name)}>={version},<{bound}"
 
 
 def canonical_name(name: str) -> str:
@@ -128,19 +154,37 @@ def requirement_problems(needed: Iterable[str], declared: Iterable[str], table: 
         by_name.setdefault(canonical_name(requirement.name), []).append(str(requirement.specifier))
     problems = []
     for text in sorted(set(needed)):
-        name, _, version = text.partition("==")
+        wanted = Requirement(text)
+        name = canonical_name(wanted.name)
         specifiers = by_name.get(name, [])
-        if f"=={version}" in specifiers or f"==={version}" in specifiers:
+        if any(_within(declared, wanted) for declared in specifiers):
             continue
         found = (
             f" (it says {name}{', '.join(s for s in specifiers if s) or ' without a version'})" if specifiers else ""
         )
+        version = min(s.version for s in wanted.specifier)
         problems.append(
             f"the plan references components of {name} {version}, so the project must require {text!r}{found}: "
             f'add it to [project] dependencies, or list "dependencies" in project.dynamic and add an empty '
             f"[tool.hatch.metadata.hooks.pylon] table so {table} adds it"
         )
     return problems
+
+
+def _within(declared: str, wanted: Any) -> bool:
+    """Whether a declared specifier allows the version the build used and nothing past what ``wanted`` allows:
+    exactly it, or (a compatible reference) a range inside the track."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        allowed = SpecifierSet(declared)
+    except InvalidSpecifier:
+        return False
+    used = min(s.version for s in wanted.specifier)
+    if str(allowed) in (f"=={used}", f"==={used}"):
+        return True
+    upper = [s.version for s in wanted.specifier if s.operator == "<"]
+    return bool(upper) and allowed.contains(used) and not allowed.contains(upper[0])
 
 
 # -- the descriptor ---------------------------------------------------------------------------------------
@@ -363,14 +407,22 @@ def find_distribution(name: str) -> tuple[Any, str] | None:
         return metadata.distribution(name), BUILD_ENVIRONMENT
     except (metadata.PackageNotFoundError, ValueError):
         pass
+    found = python_wasm_distribution(name)
+    where = f"$PYTHON_WASM_HOME/site-packages ({printable(str(python_wasm_site()))})"
+    return (found, where) if found is not None else None
+
+
+def python_wasm_distribution(name: str) -> Any:
+    """The distribution ``name`` in python-wasm's ``$PYTHON_WASM_HOME/site-packages``, or None."""
+    from importlib import metadata
+
     site = python_wasm_site()
     if not site.is_dir():
         return None
     try:
-        found = next(iter(metadata.Distribution.discover(name=name, path=[str(site)])), None)
+        return next(iter(metadata.Distribution.discover(name=name, path=[str(site)])), None)
     except ValueError:
         return None
-    return (found, f"$PYTHON_WASM_HOME/site-packages ({printable(str(site))})") if found is not None else None
 
 
 def installed(name: str) -> ComponentDistribution:
@@ -411,6 +463,12 @@ def read_distribution(distribution: Any, name: str, found_in: str = BUILD_ENVIRO
     else:
         where = f"{label}: {', '.join(r for r, _ in manifests)}" if manifests else label
         artifacts = [m.artifact for _, m in manifests if m.artifact is not None]
+        for artifact in artifacts:
+            if not _ID.fullmatch(artifact_id(artifact)):
+                raise ComponentsError(
+                    f"{where}: artifact {printable(artifact)} gives the id {printable(artifact_id(artifact))!r}, which "
+                    "is not a valid component id ([a-z0-9][a-z0-9._-]*)"
+                )
         components = tuple(
             _from_record(ProvidedComponent(artifact_id(a), a, None, None, listed=False), files.get(a), where)
             for a in artifacts
@@ -554,6 +612,7 @@ def references_json(references: Iterable[Reference]) -> list[dict[str, Any]]:
             "distribution": r.distribution,
             "version": r.version,
             "requirement": r.requirement,
+            **({"versions": "compatible"} if r.compatible else {}),
             "components": [{"id": cid, "digest": digest} for cid, digest in r.components],
         }
         for r in sorted(references, key=lambda r: canonical_name(r.distribution))
@@ -589,6 +648,9 @@ def parse_references(value: Any) -> tuple[Reference, ...] | None:
             raise BadReference(f"references[{index}].version is not a version (PEP 440): {quoted(version)}")
         if not isinstance(components, list) or not components:
             return None
+        versions = entry.get("versions", "exact")
+        if versions not in ("exact", "compatible"):
+            return None
         pairs = []
         for item in components:
             if not (
@@ -599,7 +661,7 @@ def parse_references(value: Any) -> tuple[Reference, ...] | None:
             ):
                 return None
             pairs.append((item["id"], item["digest"]))
-        result.append(Reference(name, version, tuple(sorted(pairs))))
+        result.append(Reference(name, version, tuple(sorted(pairs)), versions == "compatible"))
     return tuple(result)
 
 
@@ -621,16 +683,22 @@ class Located(NamedTuple):
     blobs: dict[str, tuple[Path, str, str]]  # digest -> (base, relative, label of the distribution)
     problems: list[str]
     unchecked: list[str]  # references a bundle checked alone could not check (nothing installed to check against)
+    # a compatible reference's newer release: component id -> (its component there, the release's label)
+    replaced: dict[str, tuple[ProvidedComponent, str]]
+    replacements: list[str]  # what replaces what, one line per distribution
 
 
-def locate_references(references: Iterable[Reference], *, required: bool) -> Located:
+def locate_references(references: Iterable[Reference], *, required: bool, relock: bool = True) -> Located:
     """Find each referenced blob in the installed distribution of the recorded version.
 
     ``required`` (an installed app, ``run``, ``trust``, ``compose``): anything not found is a problem naming the
     distribution and the requirement to install. Otherwise (a wheel, sdist or folder checked alone) a
     distribution that is not installed, or installed at another version, is reported as not checked.
+    With ``relock``, a compatible reference whose distribution is installed at another version its
+    requirement allows is located there: each of its components by id, listed in ``replaced``, for the gate
+    to substitute into the plan and check.
     """
-    located = Located({}, [], [])
+    located = Located({}, [], [], {}, [])
     for reference in references:
         ids = ", ".join(cid for cid, _ in reference.components)
         install = f"pip install {shell_word(reference.requirement)}"
@@ -645,8 +713,13 @@ def locate_references(references: Iterable[Reference], *, required: bool) -> Loc
         except ComponentsError as error:
             located.problems.append(_referenced(reference, ids, f"{error}; {install} --force-reinstall"))
             continue
+        if distribution.version != reference.version and relock and _allows(reference, distribution.version):
+            _relocate(reference, distribution, located)
+            continue
         if distribution.version != reference.version:
             message = f"{reference.distribution} {distribution.version} is installed, not {reference.version}"
+            if reference.compatible:
+                message = f"{reference.distribution} {distribution.version} is installed, not {reference.requirement}"
             if required:
                 located.problems.append(_referenced(reference, ids, f"{message}; {install}"))
             else:
@@ -668,6 +741,38 @@ def locate_references(references: Iterable[Reference], *, required: bool) -> Loc
             advice = f"reinstall it: pip install --force-reinstall {shell_word(reference.requirement)}"
             located.blobs[digest] = (distribution.base, provided.relative, f"{distribution.label} ({advice})")
     return located
+
+
+def _allows(reference: Reference, version: str) -> bool:
+    from packaging.requirements import Requirement
+
+    return reference.compatible and Requirement(reference.requirement).specifier.contains(version, prereleases=True)
+
+
+def _relocate(reference: Reference, distribution: ComponentDistribution, located: Located) -> None:
+    """A compatible reference taken by another installed release: its components of the same ids."""
+    by_id = {c.id: c for c in distribution.components}
+    release = exact_requirement(distribution.name, distribution.version)
+    advice = f"reinstall it: pip install --force-reinstall {shell_word(release)}"
+    changes = []
+    for cid, digest in reference.components:
+        provided = by_id.get(cid)
+        if provided is None or provided.digest is None:
+            located.problems.append(
+                _referenced(
+                    reference, cid, f"{distribution.label} is installed and provides no component {quoted(cid)}"
+                )
+            )
+            continue
+        located.replaced[cid] = (provided, distribution.label)
+        located.blobs[provided.digest] = (distribution.base, provided.relative, f"{distribution.label} ({advice})")
+        same = " (the same bytes)" if provided.digest == digest else f" (was {digest})"
+        changes.append(f"{printable(cid)} sha256 {provided.digest}{same}")
+    if changes:
+        located.replacements.append(
+            f"{printable(distribution.name)} {printable(distribution.version)} replaces "
+            f"{printable(reference.version)}: {', '.join(changes)}"
+        )
 
 
 def is_installed(name: str) -> bool:

@@ -59,6 +59,7 @@ class BundleFolder:
     provided: str | None = None  # a component distribution: its descriptor, below ``folder`` (no plan)
     store: str | None = None  # where its blobs are when not where the descriptor says (an sdist)
     dist_info: str | None = None  # a component distribution laid out as installed below ``folder``: its .dist-info
+    owned: frozenset[str] | None = None  # an installed distribution: the files its RECORD lists, below ``folder``
 
 
 ProjectBuilder = Callable[[Path, Path], Path]  # (project folder, private staging folder) -> bundle folder
@@ -142,7 +143,8 @@ def _installed_target(name: str, label: str) -> BundleFolder:
         return BundleFolder(_installed_bundle(distribution, name), label, "distribution")
     if provided.endswith(".dist-info"):
         return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", dist_info=provided)
-    return BundleFolder(Path(str(distribution.locate_file(""))), label, "distribution", provided=provided)
+    base = Path(str(distribution.locate_file("")))
+    return BundleFolder(base, label, "distribution", provided=provided, owned=frozenset(files))
 
 
 def _provided(names: list[str]) -> str | None:
@@ -161,9 +163,15 @@ def _provided(names: list[str]) -> str | None:
 
 
 def _folder_bundle(path: Path) -> Path | None:
+    """The bundle in folder ``path`` (or its sdist's ``.pylon-bundle``). A project's own folder is never one:
+    a ``plan.json`` next to ``pyproject.toml`` with no ``.compose`` store beside it (``plan --json > plan.json``)
+    leaves the folder a project, built from its sources."""
     for candidate in (path, path / SDIST_BUNDLE_DIR):
-        if (candidate / PLAN_FILE).is_file():
-            return candidate
+        if not (candidate / PLAN_FILE).is_file():
+            continue
+        if candidate == path and (path / "pyproject.toml").is_file() and not (path / STORE_DIR).is_dir():
+            continue
+        return candidate
     return None
 
 

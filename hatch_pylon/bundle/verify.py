@@ -41,6 +41,8 @@ from .._errors import (
     TooLarge,
     VerificationError,
     printable,
+    quoted,
+    shell_word,
 )
 from .._fs import TempFile, inside, open_inside, os_reason, read_small
 from .._layout import (
@@ -60,6 +62,7 @@ from .distributions import (
     ComponentDistribution,
     ProvidedComponent,
     Reference,
+    exact_requirement,
     locate_references,
     parse_references,
     references_json,
@@ -85,7 +88,8 @@ class Report:
     notes: list[str] = field(default_factory=list)  # sound, but worth knowing (what composectl will do)
     composed_proven: bool = False  # the bundled composed component is what the plan composes to
     unchecked_references: int = 0  # referenced components a bundle checked alone could not check
-    plan_digest: str = ""  # composectl's plan digest of the plan read, once it parses
+    plan_digest: str = ""  # composectl's plan digest of the plan proved (the re-resolved one, if any)
+    relocked_from: str = ""  # the bundle's own plan digest, when newer compatible releases re-resolved it
     exec: ExecDecision | None = None  # how composectl's exec takes the plan (None: the root could not be read)
 
     @property
@@ -103,9 +107,12 @@ class BundleMeta:
     composed_strip: bool = False  # composed with ``strip = true``: re-composing strips too
     references: tuple[Reference, ...] = ()  # components whose blobs stay in other distributions
     plan_digest: str | None = None  # composectl's plan digest of the plan built (None in older bundles)
+    validate: str = "types"  # what the build checked: "names" did not compare the bindings' types
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"version": 1, "ignore-imports": list(self.ignore_imports)}
+        if self.validate != "types":
+            document["validate"] = self.validate
         if self.plan_digest is not None:
             document["plan-digest"] = self.plan_digest
         if self.composed is not None:
@@ -152,6 +159,7 @@ def verify_bundle(
     limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
     references_required: bool = True,
+    relock: bool = True,
 ) -> Verified:
     """Check ``bundle``: what ``bundle.sources.open_target`` yields (its unpacking problems, RECORD mismatches,
     are reported first) or a bundle folder. With ``copy_to``, verified blobs are copied into a store there
@@ -164,6 +172,12 @@ def verify_bundle(
     never copied; with ``references_required`` false (a wheel, sdist or folder
     checked alone) a reference to a distribution not installed here is
     reported as not checked instead of as a problem.
+
+    A compatible reference (``distributed-versions = "compatible"``) whose distribution is installed at a
+    newer release its requirement allows is re-resolved (with ``relock``): that release's components of the
+    same ids replace the recorded ones in the plan, each binding to them is re-bound to the export of the
+    import's name (else the highest semver-compatible one), and that plan is what every check below proves
+    and what ``Verified.plan`` is. ``Report.relocked_from`` keeps the bundle's own plan digest.
     """
     if isinstance(bundle, (str, os.PathLike)):
         root, label, report = Path(bundle), os.fspath(bundle), Report()
@@ -195,8 +209,24 @@ def verify_bundle(
     ignore = ignore_imports if ignore_imports is not None else meta.ignore_imports
     digests = {c.id: c.digest for c in plan.components}
     referenced = _check_references(plan, meta, report)
-    located = locate_references(meta.references, required=references_required)
+    located = locate_references(meta.references, required=references_required, relock=relock)
     report.problems += located.problems
+    if located.replaced:
+        report.relocked_from = report.plan_digest
+        plan = _relocked(plan, located.replaced, report)
+        old = {digest for r in meta.references for cid, digest in r.components if cid in located.replaced}
+        referenced = (referenced - old) | {provided.digest or "" for provided, _ in located.replaced.values()}
+        digests = {c.id: c.digest for c in plan.components}
+        report.plan_digest = plan.plan_digest()
+        report.notes += located.replacements
+        if meta.composed is not None:
+            from dataclasses import replace
+
+            report.notes.append(
+                f"{printable(meta.composed)} holds the components the plan was built with; the re-resolved plan "
+                "is linked instead"
+            )
+            meta = replace(meta, composed=None, composed_digest=None)
     report.skipped += [f"referenced component {item}" for item in located.unchecked]
     report.unchecked_references = len(located.unchecked)
     blobs, sizes, infos, sources = _check_blobs(
@@ -212,8 +242,15 @@ def verify_bundle(
         from .typecheck import type_problems
 
         files = {cid: (blobs[digest], digest) for cid, digest in digests.items()}
-        typed = type_problems(files, list(plan.bindings), compiler, compile_all=compile_all)
+        typed = type_problems(
+            files, list(plan.bindings), compiler, compile_all=compile_all, root=plan.root, linkage=plan.linkage
+        )
         report.problems += typed.problems
+        if typed.problems and meta.validate == "names":
+            report.problems.append(
+                'the build checked names only (validate = "names"), so it did not compare these types: make '
+                "both sides' WIT agree, then rebuild (a rebuild alone makes the same bundle)"
+            )
         report.skipped += [
             f"types of {cid!r} (it needs wasmtime to read: pip install 'hatch-pylon[run]')" for cid in typed.skipped
         ]
@@ -224,6 +261,16 @@ def verify_bundle(
         report.skipped.append("types of the bindings (a referenced component could not be checked)")
     if meta.composed is not None and not report.problems and not located.unchecked:
         _prove_composed(root, plan, meta, ignore, report, sources)
+    if report.relocked_from and report.problems:
+        built = ", ".join(
+            f"pip install {shell_word(exact_requirement(r.distribution, r.version))}"
+            for r in meta.references
+            if any(cid in located.replaced for cid, _ in r.components)
+        )
+        report.problems.append(
+            f"the plan checked is the bundle's re-resolved against newer releases ({'; '.join(located.replacements)}); "
+            f"to check the plan it was built with instead: {built}"
+        )
     report.checked_components = len(infos)
     report.checked_bindings = len(plan.bindings)
     report.problems = [f"{problem} {OURS}" for problem in report.problems]
@@ -259,6 +306,39 @@ def exec_of(plan: Plan, infos: dict[str, WasmInfo]) -> ExecDecision | None:
     provider = infos.get(plan.bindings[0].provider_id) if len(plan.bindings) == 1 else None
     exports = [e.name for e in provider.exports] if provider is not None else None
     return exec_decision(plan, (e.name for e in infos[plan.root].imports), exports)
+
+
+def _relocked(plan: Plan, replaced: dict[str, tuple[ProvidedComponent, str]], report: Report) -> Plan:
+    """``plan`` with each replaced component's digest, and each binding to it re-bound by name: the export of
+    the import's name if the new release has it, else its highest semver-compatible one (as the build
+    resolves); a binding it cannot satisfy is a problem."""
+    from ..composectl.plan import PlanComponent
+    from ..wasm.names import compatible, parse_name
+
+    components = [
+        PlanComponent(c.id, replaced[c.id][0].digest or c.digest, c.source) if c.id in replaced else c
+        for c in plan.components
+    ]
+    bindings = []
+    for binding in plan.bindings:
+        if binding.provider_id not in replaced:
+            bindings.append(binding)
+            continue
+        provided, label = replaced[binding.provider_id]
+        names = [name for name, _ in provided.exports]
+        if binding.export_name not in names:
+            wanted = parse_name(binding.import_name)
+            fits = [parse_name(name) for name in names if compatible(wanted, parse_name(name))]
+            if fits:
+                best = max(fits, key=lambda name: name.version or (0, 0, 0))
+                binding = binding._replace(export_name=best.text)
+            else:
+                report.problems.append(
+                    f"binding {binding.described()}: {printable(label)}'s component {quoted(binding.provider_id)} "
+                    f"exports nothing {quoted(binding.import_name)} can bind to"
+                )
+        bindings.append(binding)
+    return Plan.create(plan.root, components, bindings, plan.policy, plan.linkage, plan.explicit_exports, plan.secrets)
 
 
 def _check_references(plan: Plan, meta: BundleMeta, report: Report) -> set[str]:
@@ -311,6 +391,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
     ignore = raw.get("ignore-imports") if isinstance(raw, dict) else None
     composed = raw.get("composed") if isinstance(raw, dict) else None
     plan_digest = raw.get("plan-digest") if isinstance(raw, dict) else None
+    validate = raw.get("validate", "types") if isinstance(raw, dict) else "types"
     try:
         references = parse_references(raw.get("references", [])) if isinstance(raw, dict) else None
     except BadReference as error:
@@ -324,6 +405,7 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
             or (isinstance(plan_digest, str) and len(plan_digest) == 64 and set(plan_digest) <= set("0123456789abcdef"))
         )
         or not all(isinstance(p, str) and p for p in ignore)
+        or validate not in ("names", "types")
         or (
             composed is not None
             and not (
@@ -337,10 +419,16 @@ def _read_meta(root: Path, report: Report) -> BundleMeta:
         report.problems.append(f"{META_FILE}: not a hatch-pylon bundle record")
         return BundleMeta()
     if composed is None:
-        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references)
+        return BundleMeta(tuple(ignore), plan_digest=plan_digest, references=references, validate=validate)
     strip = composed.get("strip", False)
     return BundleMeta(
-        tuple(ignore), composed["file"], composed["digest"], strip, plan_digest=plan_digest, references=references
+        tuple(ignore),
+        composed["file"],
+        composed["digest"],
+        strip,
+        plan_digest=plan_digest,
+        references=references,
+        validate=validate,
     )
 
 
@@ -449,8 +537,9 @@ def _hashed_or_not(root: Path, relative: str, digest: str, limits: Limits) -> st
     return "" if actual == digest else f"was modified (sha256 {actual}, plan says {digest}); "
 
 
-def _check_strays(root: Path, digests: set[str], report: Report) -> None:
-    """Everything under ``.compose/`` must be a plan blob: no extra files, no links, nothing special."""
+def _check_strays(root: Path, digests: set[str], report: Report, owned: set[str] | None = None) -> None:
+    """Everything under ``.compose/`` must be a plan blob: no extra files, no links, nothing special. With
+    ``owned`` (paths below ``root``), only those entries are this bundle's to judge."""
     expected = {blob_relpath(d) for d in digests}
     store = root / STORE_DIR
     pending = [(store, STORE_DIR)]
@@ -466,6 +555,8 @@ def _check_strays(root: Path, digests: set[str], report: Report) -> None:
         for entry in entries:
             name = f"{label}/{printable(entry.name)}"
             mode = entry.stat(follow_symlinks=False).st_mode
+            if owned is not None and not stat.S_ISDIR(mode) and f"{label}/{entry.name}" not in owned:
+                continue  # another distribution's file in a shared folder
             if stat.S_ISDIR(mode):
                 if label == STORE_DIR and entry.name != BLOBS_DIR:
                     report.problems.append(f"{name} is not part of a bundle")
@@ -602,13 +693,16 @@ def verify_provided(
     *,
     limit: int = DEFAULT_MAX_COMPONENT_SIZE,
     copy_to: Path | None = None,
+    owned: frozenset[str] | None = None,
 ) -> ProvidedCheck:
     """Check a component distribution: its descriptor (``descriptor``, below ``base``) and every blob it lists.
 
     Each blob is opened below ``base`` without following a link, streamed through SHA-256 and read as a
     component in the same pass; its digest, size, imports and exports must be the descriptor's, and the store
     holds nothing else. ``store`` replaces the descriptor's store folder (an sdist carries it elsewhere); with
-    ``copy_to``, blobs are copied into a store there as they are hashed.
+    ``copy_to``, blobs are copied into a store there as they are hashed. ``owned`` (an installed distribution:
+    the files its RECORD lists, below ``base``): a file in the store that it does not list belongs to another
+    distribution sharing the folder (a namespace package), and is not this one's stray.
     """
     from .._errors import ComponentsError
     from .distributions import parse_descriptor, read_capped
@@ -627,7 +721,9 @@ def verify_provided(
         store = listed_store
     blobs = _check_provided(root, components, descriptor, Limits(max_size=limit), report, copy_to)
     if store is not None and (store == STORE_DIR or store.endswith(f"/{STORE_DIR}")):
-        _check_strays(root / store[: -len(STORE_DIR)], {c.digest or "" for c in components}, report)
+        prefix = store[: -len(STORE_DIR)]
+        mine = None if owned is None else {f[len(prefix) :] for f in owned if f.startswith(prefix)}
+        _check_strays(root / prefix, {c.digest or "" for c in components}, report, mine)
     report.checked_components = len(blobs)
     return ProvidedCheck(report, data, components, blobs)
 

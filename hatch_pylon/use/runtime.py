@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,15 +48,15 @@ import wasmtime
 from wasmtime.component import Component, ComponentInstanceType, FuncType, Instance, Linker, Variant
 
 from .._errors import CompileError, ComposeError, PylonError, RunError, plural, printable, warning
-from .._fs import open_inside, os_reason, sha256_hex
+from .._fs import open_inside, open_regular, os_reason, sha256_hex
 from .._layout import WASI_PREFIX
 from ..bundle.verify import Report, Verified, verify_bundle
 from ..composectl.linkage import bound_closure, host_provides, is_endpoint, is_linker
 from ..composectl.plan import Binding, Plan
 from ..wasm.cache import COMPOSED_DIR
 from ..wasm.compiler import Compiler, wasmtime_reason
-from ..wasm.reflect import item_of
-from ..wasm.signatures import Item, Undecidable, decode_file, resource_uses, uses_resources
+from ..wasm.signatures import InstanceSignatures, Item, Signature, Undecidable, decode_file
+from .handles import Convert, Handles, functions_of
 from .sandbox import (
     EXIT_ERR,
     EXIT_TRAP,
@@ -97,7 +98,52 @@ class Runtime:
         self._verified: Verified = Verified(Report())
         self.limits = Limits()
         self._digests: dict[str, str] = {}
-        self._trapped_in: str | None = None  # the deepest provider a forwarded call trapped in
+        self._trapped_in: tuple[str, str] | None = None  # (provider, export) of the deepest forward that trapped
+        self._entry = "run"  # the root's export ``run`` calls
+        self._handles: Handles | None = None  # the resource bridges of the store instantiated last
+
+    @classmethod
+    def single(cls, path: str, compiler: Compiler) -> Runtime:
+        """One component file (what ``compose`` writes), checked as the gate checks a blob (a regular file within
+        the size limit, a component, hashed as read), importing only WASI; it runs as a composed graph does."""
+        from ..composectl.plan import PlanComponent, Policy
+        from ..wasm.binary import scan
+
+        shown = printable(path)
+        scanned = scan(path)  # ComponentFormatError: not a regular file, too large, not WebAssembly
+        if scanned.info.kind != "component":
+            raise RunError(f"{shown} is a core module, not a component: run the component built from it")
+        foreign = sorted({e.name for e in scanned.info.imports if not e.name.startswith(WASI_PREFIX)})
+        if foreign:
+            raise RunError(
+                f"{shown} imports {printable(', '.join(foreign))}: run alone, a component is given WASI only "
+                "(run the bundle it came from, or compose it with its providers: hatch-pylon compose)"
+            )
+        runtime = cls(path, compiler)
+        root = Path(path).name.split(".")[0] or "component"
+        component = PlanComponent(root, scanned.digest)
+        runtime._plan = Plan.create(root, [component], [], Policy())
+        runtime.composed = runtime._compile(lambda: runtime._read_file(path, scanned.digest), scanned.digest, shown)
+        runtime.linked = "component"
+        return runtime
+
+    def _read_file(self, path: str, digest: str) -> bytes:
+        """A component file's bytes, re-hashed: the bytes compiled must be the bytes checked."""
+        try:
+            with open_regular(path) as file:
+                data = file.read()
+        except OSError as exc:
+            raise RunError(f"{printable(path)}: cannot be read ({os_reason(exc)})") from None
+        if sha256_hex(data) != digest:
+            raise RunError(f"{printable(path)} changed while it was being checked; refusing to run it")
+        return data
+
+    @property
+    def verified(self) -> Verified:
+        """What the gate proved: the plan that runs (re-resolved, for a compatible reference) and its report."""
+        if self._plan is None:
+            self.load()
+        return self._verified
 
     @property
     def plan(self) -> Plan:
@@ -106,20 +152,20 @@ class Runtime:
         assert self._plan is not None
         return self._plan
 
-    def load(self) -> None:
-        """Pass the bundle through the verification gate, then compile (or fetch from cache) each blob.
+    def load(self, verified: Verified | None = None) -> None:
+        """Pass the bundle through the verification gate, then compile (or fetch from cache) what runs: each
+        blob, or the graph composed. ``verified``: the gate's passing result for this bundle, when the caller
+        has it (``verify --compile-all`` warms the cache with exactly what ``run`` uses).
 
         Nothing is compiled unless every check passes; the bytes compiled are re-hashed right here (a
         compile cache hit reads none). A plan with ``cpu_ms`` is compiled for an engine that meters fuel.
+        A plan composectl's exec refuses is refused here, before anything is compiled (unless ``lenient``);
+        warming the cache for ``verify`` (``verified`` given) compiles what ``run --lenient`` would run.
         """
-        verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
+        if verified is None:
+            verified = verify_bundle(self.bundle, compiler=self.compiler).or_raise()
+            self._judge(verified)
         assert verified.plan is not None
-        decision = verified.report.exec
-        if decision is not None and decision.refusal is not None:
-            if not self.lenient:
-                raise RunError(f"{self.label}: {decision.message()} (hatch-pylon run --lenient runs it anyway)")
-            self.compiler.say(warning(decision.message()))
-            self.compiler.say("running it anyway, as hatch-pylon runs it (--lenient)")
         self._plan = verified.plan
         self._verified = verified
         self.limits = Limits.of(verified.plan.policy.limits)
@@ -136,39 +182,56 @@ class Runtime:
             )
             self.linked = "composed (bundled)"
             return
-        heavy = self._resource_bindings()
         strict = self._plan.policy.determinism == "strict" and bool(self._plan.bindings)
-        if heavy is None or heavy or strict:
-            from ..bundle.compose import find_wasm_tools, install_hint
-
-            tool = find_wasm_tools()
-            if tool is None and heavy:  # said before anything is compiled
-                raise RunError(
-                    f"{heavy[0]} passes resources, so the graph runs composed, which needs wasm-tools: "
-                    f"{install_hint('run')}"
-                )
-            if tool is not None:
-                data = self._compose_in_memory(meta.ignore_imports, tool)
-                label = f"{printable(self._plan.root)} (composed)"
-                self.composed = self._compile(data, sha256_hex(data), label)
-                self.linked = "composed (in memory)"
-                return
-            if strict:
-                from ..bundle.compose import install_hint
-
-                raise RunError(
-                    f"{self.label}: the plan's determinism is 'strict', which allows no runtime linking, so it runs "
-                    f"statically composed, which needs wasm-tools: {install_hint('run')} (or build with compose = true)"
-                )
+        unlinkable = self._unlinkable()  # said before anything is compiled, when the binaries tell
+        if strict or unlinkable:
+            self._compose(meta.ignore_imports, unlinkable or [])
+            return
         for component_id in sorted(self._instantiated()):
             digest = self._digests[component_id]
             self.components[component_id] = self._compile(self._blob_reader(component_id, digest), digest, component_id)
+        if unlinkable is None:  # the decoder could not tell: wasmtime's reflection can
+            unlinkable = self._unlinkable_reflected()
+            if unlinkable:
+                self.components = {}
+                self._compose(meta.ignore_imports, unlinkable)
+                return
         self.linked = "runtime"
+
+    def _judge(self, verified: Verified) -> None:
+        """Refuse a plan composectl's exec refuses, with exec's reason and the fix; with ``lenient``, say so."""
+        decision = verified.report.exec
+        if decision is None or decision.refusal is None:
+            return
+        if not self.lenient:
+            raise RunError(f"{self.label}: {decision.message()} (hatch-pylon run --lenient runs it anyway)")
+        self.compiler.say(warning(decision.message()))
+        self.compiler.say("running it anyway, as hatch-pylon runs it (--lenient)")
 
     @property
     def _serves(self) -> str:
         """The linkage whose host interfaces this run serves: the plan's, or runtime's with --lenient."""
         return "runtime" if self.lenient else self.plan.linkage
+
+    def _compose(self, ignore: tuple[str, ...], unlinkable: list[str]) -> None:
+        """Run the graph as one component composed in memory: a strict plan, or an import the host cannot link."""
+        from ..bundle.compose import find_wasm_tools, install_hint
+
+        tool = find_wasm_tools()
+        if tool is None and unlinkable:
+            raise RunError(
+                f"{unlinkable[0]}: wasmtime cannot pass more than one borrowed handle per call through the host, "
+                f"so the graph runs composed, which needs wasm-tools: {install_hint('run')}"
+            )
+        if tool is None:
+            raise RunError(
+                f"{self.label}: the plan's determinism is 'strict', which allows no runtime linking, so it runs "
+                f"statically composed, which needs wasm-tools: {install_hint('run')} (or build with compose = true)"
+            )
+        data = self._compose_in_memory(ignore, tool, unlinkable)
+        label = f"{printable(self.plan.root)} (composed)"
+        self.composed = self._compile(data, sha256_hex(data), label)
+        self.linked = "composed (in memory)"
 
     def _blob_reader(self, component_id: str, digest: str) -> Callable[[], bytes]:
         """The component's blob, re-hashed when it is read (only a compile cache miss reads it)."""
@@ -257,12 +320,10 @@ class Runtime:
         except CompileError as error:
             raise RunError(f"{label}: {error}") from None
 
-    def _resource_bindings(self) -> list[str] | None:
-        """The bindings whose interface passes resources (``root imports 'a:b/c'``): the gate's type check
-        says, else they are decoded from the consumers' binaries (no compile); None when the decoder cannot
-        tell, which counts as "yes": composition is correct for every graph."""
-        if self._verified.report.resource_bindings is not None:
-            return self._verified.report.resource_bindings
+    def _unlinkable(self) -> list[str] | None:
+        """The bound imports the host cannot link (``consumer imports 'a:b/c' (f)``): a function whose call
+        passes more than one ``borrow`` (wasmtime traps before a host function receiving two runs). Decoded
+        from the consumers' binaries, no compile; None when the decoder cannot tell."""
         imports: dict[str, dict[str, Item]] = {}
         found: list[str] = []
         for binding in self.plan.bindings:
@@ -273,11 +334,28 @@ class Runtime:
                 except (Undecidable, OSError):
                     return None
             item = imports[binding.consumer_id].get(binding.import_name)
-            if item is not None and uses_resources(item):
-                found.append(f"{binding.consumer_id} imports {binding.import_name!r}")
+            functions = item.functions if isinstance(item, InstanceSignatures) else {"": item}
+            heavy = sorted(name for name, f in functions.items() if isinstance(f, Signature) and f.borrows > 1)
+            found += [f"{binding.described()} ({printable(', '.join(heavy))})"] if heavy else []
         return found
 
-    def _compose_in_memory(self, ignore: tuple[str, ...], tool: str) -> bytes:
+    def _unlinkable_reflected(self) -> list[str]:
+        """``_unlinkable`` from wasmtime's reflection of the compiled consumers."""
+        from .handles import borrows
+
+        engine = self.compiler.engine
+        found: list[str] = []
+        for binding in self.plan.bindings:
+            component = self.components.get(binding.consumer_id)
+            wanted = component.type.imports(engine).get(binding.import_name) if component is not None else None
+            if wanted is None:
+                continue
+            functions = functions_of(wanted.ty, engine)
+            heavy = sorted(name for name, func in functions if borrows(func) > 1)
+            found += [f"{binding.described()} ({printable(', '.join(heavy))})"] if heavy else []
+        return found
+
+    def _compose_in_memory(self, ignore: tuple[str, ...], tool: str, unlinkable: list[str]) -> bytes:
         """The graph composed with wasm-tools from re-hashed copies of the blobs; cached by plan digest."""
         from ..bundle.compose import compose_bundle
 
@@ -288,7 +366,12 @@ class Runtime:
             return data
         caps = plural(len(bound_closure(self.plan.root, self.plan.bindings)) - 1, "cap")
         root = printable(self.plan.root)
-        self.compiler.say(f"composing {root} with {caps} to run it (bound interfaces use resources)")
+        why = (
+            f"{unlinkable[0]} passes more than one borrowed handle per call, which only composition links"
+            if unlinkable
+            else "the plan's determinism is 'strict'"
+        )
+        self.compiler.say(f"composing {root} with {caps} to run it: {why}")
         try:
             composed = compose_bundle(
                 self.folder, self.plan, ignore_imports=ignore, tool=tool, sources=self._verified.sources
@@ -316,6 +399,7 @@ class Runtime:
             except wasmtime.WasmtimeError as error:
                 raise self._failed(f"the composed {printable(self.plan.root)}", error, instantiating=True) from None
         instances: dict[str, Instance] = {}
+        self._handles = Handles(store, engine, self.components)
         for component_id in self._dependency_order():
             instances[component_id] = self._instantiate_one(store, component_id, instances)
         return store, instances[self.plan.root]
@@ -357,16 +441,35 @@ class Runtime:
                 failure = error
             stop.guest = False
         if failure is not None:  # after the signal, if any, had its say
-            who = printable(self._trapped_in or self.plan.root)
-            suffix = " (composed with its caps)" if self.composed is not None else ""
-            raise self._failed(f"component {who!r}{suffix}", failure)
+            found = self._trapped_in or self._trap_site(failure)
+            component, export = found or (self.plan.root, self._entry)
+            suffix = " (composed with its caps)" if self.composed is not None and found is None else ""
+            raise self._failed(f"component {printable(component)!r}{suffix}", failure, where=export)
         if isinstance(value, Variant) and value.tag == "err":
             return EXIT_ERR, None
         return 0, (None if isinstance(value, Variant) else value)
 
-    def _failed(self, who: str, error: wasmtime.WasmtimeError, instantiating: bool = False) -> PylonError:
-        """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error)."""
-        failure = stopped(who, error, self.limits)
+    def _trap_site(self, error: wasmtime.WasmtimeError) -> tuple[str, str] | None:
+        """(component, export) of the innermost backtrace frame that is a bound export, in a composed graph.
+
+        Bindings generators name a lifted export's core function ``<interface>#<function>`` (wit-bindgen,
+        componentize-py), and a wasm backtrace names frames ``<module>!<function>``: the innermost frame so
+        named whose interface a binding names is the provider's export that trapped.
+        """
+        providers = {b.export_name: b.provider_id for b in self.plan.bindings}
+        for line in str(error).splitlines():
+            frame = re.fullmatch(r"\s*\d+:\s+0x[0-9a-f]+ - .*?!(.+)", line)
+            interface, hash_sign, function = frame[1].rpartition("#") if frame else ("", "", "")
+            if hash_sign and interface in providers:
+                return providers[interface], f"{interface}#{function}"
+        return None
+
+    def _failed(
+        self, who: str, error: wasmtime.WasmtimeError, instantiating: bool = False, where: str | None = None
+    ) -> PylonError:
+        """The one-line error for a failed call (a trap or a limit) or instantiation (a limit or a link error);
+        ``where``: the export whose call trapped."""
+        failure = stopped(who, error, self.limits, where)
         if instantiating and failure.exit_status == EXIT_TRAP:
             return RunError(f"cannot instantiate {who}: {wasmtime_reason(error)}")
         return failure
@@ -403,40 +506,45 @@ class Runtime:
             linker.add_wasip2()  # a third of the cost of linking a small component: only where it is imported
         if any(host_provides(name, self._serves) for name in imports):
             self._host_imports(component_id, component, linker)
+        bound = [b for b in self._wanted.get(component_id, ()) if not is_endpoint(b.import_name)]
+        handles = self._handles
+        assert handles is not None
+        resources = {  # first, so a function of one import can name a resource type another declares
+            b.import_name: handles.imported(component_id, imports[b.import_name].ty, b.provider_id, b.export_name)
+            for b in bound
+        }
         with linker.root() as root:
             for binding in self._wanted.get(component_id, ()):
-                wanted = imports[binding.import_name].ty
                 if is_endpoint(binding.import_name):
                     self._forward_endpoint(root, binding)
-                    continue
-                provider = done[binding.provider_id]
-                where = binding.provider_id
+            for binding in bound:
+                wanted = imports[binding.import_name].ty
+                provider, where = done[binding.provider_id], binding.provider_id
+                functions = functions_of(wanted, engine)
                 if isinstance(wanted, FuncType):
-                    root.add_func(binding.import_name, self._forward(store, provider, where, binding.export_name))
+                    params, result = handles.converters(component_id, where, wanted)
+                    forward = self._forward(store, provider, where, binding.export_name, None, params, result)
+                    root.add_func(binding.import_name, forward)
                     continue
                 if not isinstance(wanted, ComponentInstanceType):
                     raise RunError(
-                        f"{component_id} imports {binding.import_name!r}, which is neither a "
+                        f"{printable(component_id)} imports {printable(binding.import_name)!r}, which is neither a "
                         "function nor an interface; the runtime cannot forward it"
                     )
-                items = {name: extern.ty for name, extern in wanted.exports(engine).items()}
-                heavy = resource_uses(item_of(wanted, engine))
-                if heavy:
-                    from ..bundle.compose import install_hint
-
-                    raise RunError(
-                        f"{component_id} imports {binding.import_name!r}, which uses resources ({', '.join(heavy)}); "
-                        "hatch-pylon's runtime links value types only; a graph with resources runs composed, "
-                        f"which needs wasm-tools: {install_hint('run')}"
-                    )
                 with root.add_instance(binding.import_name) as interface:
-                    for name, item in sorted(items.items()):
-                        if isinstance(item, FuncType):
-                            interface.add_func(name, self._forward(store, provider, where, binding.export_name, name))
+                    handles.define(interface, resources[binding.import_name])
+                    for name, func in functions:
+                        params, result = handles.converters(component_id, where, func)
+                        forward = self._forward(store, provider, where, binding.export_name, name, params, result)
+                        interface.add_func(name, forward)
         try:
             return linker.instantiate(store, component)
         except wasmtime.WasmtimeError as error:
             raise self._failed(f"component {printable(component_id)!r}", error, instantiating=True) from None
+
+    def held(self) -> dict[str, list[int]]:
+        """The handles importers still hold, by resource type (``Handles.held``), in the store instantiated last."""
+        return self._handles.held() if self._handles is not None else {}
 
     def _forward_endpoint(self, root: Any, binding: Any) -> None:
         """Flavor A: the provider runs in a store of its own with an empty WASI context; calls are forwarded."""
@@ -456,8 +564,17 @@ class Runtime:
         forward_endpoint(root, binding.import_name, provider)
 
     def _forward(
-        self, store: wasmtime.Store, provider: Instance, provider_id: str, export: str, name: str | None = None
+        self,
+        store: wasmtime.Store,
+        provider: Instance,
+        provider_id: str,
+        export: str,
+        name: str | None = None,
+        params: Sequence[Convert | None] = (),
+        result: Convert | None = None,
     ) -> Callable[..., Any]:
+        """The host function calling ``provider``'s export ``export`` (``#name``), translating handles in the
+        arguments and the result (``params``, ``result``: ``Handles.converters``; none for value types)."""
         index = provider.get_export_index(store, export)
         if name is not None and index is not None:
             index = provider.get_export_index(store, name, index)
@@ -467,15 +584,24 @@ class Runtime:
 
         def forward(_caller: Any, *args: Any) -> Any:
             try:
-                result = func(store, *args)
+                value = func(store, *args)
                 func.post_return(store)
             except wasmtime.WasmtimeError:
                 if self._trapped_in is None:  # the innermost forward sees the trap first
-                    self._trapped_in = provider_id
+                    self._trapped_in = (provider_id, f"{export}#{name}" if name is not None else export)
                 raise
-            return result
+            return value
 
-        return forward
+        if not any(params) and result is None:
+            return forward
+        converters = list(params)
+        translate = result
+
+        def forward_handles(caller: Any, *args: Any) -> Any:
+            value = forward(caller, *(arg if f is None else f(arg) for f, arg in zip(converters, args)))
+            return value if translate is None else translate(value)
+
+        return forward_handles
 
     def _entry_point(self, store: wasmtime.Store, root: Instance) -> Func:
         engine = self.compiler.engine
@@ -487,6 +613,7 @@ class Runtime:
                 interface = root.get_export_index(store, name)
                 index = root.get_export_index(store, "run", interface) if interface is not None else None
                 found = root.get_func(store, index) if index is not None else None
+                self._entry = f"{name}#run"
                 break
         else:
             if "run" in exports and isinstance(exports["run"].ty, FuncType):

@@ -35,7 +35,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from .._errors import GuestStopped, PylonError
+from .._errors import GuestStopped, PylonError, printable
 
 if TYPE_CHECKING:
     import threading
@@ -138,8 +138,9 @@ def trap_reason(error: Exception) -> str:
     return reason.removeprefix("wasm trap: ")
 
 
-def stopped(who: str, error: Exception, limits: Limits) -> GuestStopped:
-    """The one-line error (and exit status) for a guest that failed with ``error``; ``who`` names the component."""
+def stopped(who: str, error: Exception, limits: Limits, where: str | None = None) -> GuestStopped:
+    """The one-line error (and exit status) for a guest that failed with ``error``; ``who`` names the component,
+    ``where`` the export whose call trapped."""
     reason = trap_reason(error)
     detail = str(error).strip()
     if reason == "all fuel consumed by WebAssembly" and limits.cpu_ms is not None:
@@ -160,7 +161,8 @@ def stopped(who: str, error: Exception, limits: Limits) -> GuestStopped:
         else ""
     )
     more = "" if detail == reason else "; hatch-pylon run -v shows the wasm backtrace"
-    return GuestStopped(f"{who} trapped: {reason}{hint}{more}", EXIT_TRAP, detail)
+    at = f" in export {printable(where)!r}" if where else ""
+    return GuestStopped(f"{who} trapped{at}: {reason}{hint}{more}", EXIT_TRAP, detail)
 
 
 class StopOnSignal:

@@ -43,9 +43,10 @@ TRUST_METADATA = {"signer": "hatch-pylon", "backend": "dev"}
 # serde_json::to_string_pretty of composectl's VerificationMetadata, as TrustStore::trust_digest writes it
 TRUST_ENTRY = json.dumps(TRUST_METADATA, indent=2).encode("utf-8")
 NOT_LOADED = (
-    "composectl's trust store keeps trusted digests in memory and does not load trust/*.json: "
-    "a launcher calls TrustStore::trust_digest for each component digest above before it runs the plan "
-    "(composectl checks trust for the components it links at run time)"
+    "staged for composectl in {store}: the plan's blobs in {store}/blobs (composectl's blob store, where it reads "
+    "the components a plan names) and a trust entry per blob in TrustStore's on-disk format; composectl keeps "
+    "trust in memory and does not load trust/*.json, so a launcher trusts the digests above with "
+    "TrustStore::trust_digest before it runs the plan"
 )
 
 

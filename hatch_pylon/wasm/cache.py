@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .._errors import PylonError, Say, human_size, plural, warning
-from .._fs import TempFile, _abandoned, atomic_write, make_private_dirs, os_reason, private_problem
+from .._fs import TempFile, _abandoned, atomic_write, is_own_temp, make_private_dirs, os_reason, private_problem
 
 CACHE_VARIABLE = "HATCH_PYLON_CACHE_DIR"
 LIMIT_VARIABLE = "HATCH_PYLON_CACHE_MAX"
@@ -55,7 +55,6 @@ MARKER_TEXT = (
 )
 _COMPILED_FOLDER = re.compile(r"wasmtime-[0-9][0-9A-Za-z.+]*-epoch(?:-fuel)?")
 _ENTRY = {"cwasm": re.compile(r"[0-9a-f]{64}\.cwasm"), "wasm": re.compile(r"[0-9a-f]{64}\.wasm")}
-_TEMP = re.compile(r"\.tmp(?:-(?:nolock-)?|~)[0-9a-f]{24}")  # _fs's temp names: TempFile, _born_locked
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -138,7 +137,7 @@ def sections(root: Path) -> list[Section]:
         for entry in _scan(folder.path):
             if _regular(entry) and _ENTRY[kind].fullmatch(entry.name):
                 entries.append(Path(entry.path))
-            elif _regular(entry) and _TEMP.fullmatch(entry.name):
+            elif _regular(entry) and is_own_temp(entry.name):
                 temps.append(Path(entry.path))
             else:
                 foreign.append(f"{folder.name}/{entry.name}" + ("/" if entry.is_dir(follow_symlinks=False) else ""))
@@ -299,7 +298,7 @@ def _sweep_pins(folder: Path) -> set[str]:
     """The entries live processes hold (their pin files' lines); dead processes' pin files are removed."""
     held: set[str] = set()
     for entry in _scan(folder):
-        if not (_regular(entry) and _TEMP.fullmatch(entry.name)):
+        if not (_regular(entry) and is_own_temp(entry.name)):
             continue
         path = Path(entry.path)
         try:

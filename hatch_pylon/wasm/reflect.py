@@ -29,7 +29,7 @@ from wasmtime.component import (
     VariantType,
 )
 
-from .signatures import InstanceSignatures, Item, OtherItem, Signature, resource_name, resource_names
+from .signatures import InstanceSignatures, Item, OtherItem, Signature, Tree, Trees, resource_name, resource_names
 
 if TYPE_CHECKING:
     from wasmtime import Engine
@@ -37,15 +37,15 @@ if TYPE_CHECKING:
 Names = list[tuple[ResourceType, str]]
 
 
-def _render(value_type: object, names: Names, handles: list[bool]) -> str:
+def _render(value_type: object, names: Names, handles: list[bool], listed: bool = False) -> str:
     """WIT-like text of a wasmtime value type; ``names`` are the resources its instance exports. A handle
-    met on the way is recorded in ``handles``."""
+    met on the way is recorded in ``handles`` (True for a borrow, twice inside a list: ``listed``)."""
 
     def render(inner: object) -> str:
-        return _render(inner, names, handles)
+        return _render(inner, names, handles, listed)
 
     if isinstance(value_type, ListType):
-        return f"list<{render(value_type.element)}>"
+        return f"list<{_render(value_type.element, names, handles, True)}>"
     if isinstance(value_type, OptionType):
         return f"option<{render(value_type.payload)}>"
     if isinstance(value_type, ResultType):
@@ -67,17 +67,51 @@ def _render(value_type: object, names: Names, handles: list[bool]) -> str:
         kind = "future" if isinstance(value_type, FutureType) else "stream"
         return f"{kind}<{render(value_type.payload)}>" if value_type.payload is not None else kind
     if isinstance(value_type, (OwnType, BorrowType)):
-        handles.append(True)
         kind = "own" if isinstance(value_type, OwnType) else "borrow"
+        handles += [kind == "borrow"] * (2 if listed and kind == "borrow" else 1)
         return f"{kind}<{resource_name(names, value_type.ty)}>"
     return type(value_type).__name__.lower().replace("errorcontext", "error-context")
+
+
+def _tree(value_type: object, names: Names) -> Tree:
+    """A wasmtime value type's structure, for messages (wasmtime's reflection gives no type names)."""
+
+    def tree(inner: object) -> Tree | None:
+        return None if inner is None else _tree(inner, names)
+
+    if isinstance(value_type, (ListType, OptionType)):
+        inner = value_type.element if isinstance(value_type, ListType) else value_type.payload
+        return ("list" if isinstance(value_type, ListType) else "option", None, (), (tree(inner),))
+    if isinstance(value_type, ResultType):
+        return ("result", None, ("ok", "error"), (tree(value_type.ok), tree(value_type.err)))
+    if isinstance(value_type, TupleType):
+        return ("tuple", None, (), tuple(tree(t) for t in value_type.elements))
+    if isinstance(value_type, RecordType):
+        return ("record", None, tuple(n for n, _ in value_type.fields), tuple(tree(t) for _, t in value_type.fields))
+    if isinstance(value_type, VariantType):
+        return ("variant", None, tuple(n for n, _ in value_type.cases), tuple(tree(t) for _, t in value_type.cases))
+    if isinstance(value_type, (EnumType, FlagsType)):
+        return ("enum" if isinstance(value_type, EnumType) else "flags", None, tuple(value_type.names), ())
+    if isinstance(value_type, (FutureType, StreamType)):
+        kind = "future" if isinstance(value_type, FutureType) else "stream"
+        return (kind, None, (), (tree(value_type.payload),))
+    if isinstance(value_type, (OwnType, BorrowType)):
+        kind = "own" if isinstance(value_type, OwnType) else "borrow"
+        return (kind, None, (resource_name(names, value_type.ty),), ())
+    return (_render(value_type, names, []), None, (), ())
 
 
 def signature(func: FuncType, names: Names = []) -> Signature:  # noqa: B006 (never mutated)
     handles: list[bool] = []
     params = tuple((name, _render(t, names, handles)) for name, t in func.params)
+    borrows = sum(handles)
     result = _render(func.result, names, handles) if func.result is not None else None
-    return Signature(params, result, bool(handles))
+
+    def trees() -> Trees:
+        made = tuple(_tree(t, names) for _, t in func.params)
+        return made, None if func.result is None else _tree(func.result, names)
+
+    return Signature(params, result, bool(handles), trees, borrows)
 
 
 def imports_of(component: ComponentType, engine: Engine) -> dict[str, Item]:

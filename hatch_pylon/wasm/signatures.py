@@ -68,19 +68,49 @@ class _Record:
         return f"{type(self).__name__}{self._key()!r}"
 
 
+# A value type's structure, for saying where two types differ: (kind, WIT name or None, labels, parts).
+# kind: a primitive's name, or record, variant, enum, flags, list, option, result, tuple, own, borrow,
+# stream, future; labels: field, case or flag names (a handle: its resource's name; a result: ok, error);
+# parts: the member types (None: no payload). The name is the one the binary gives the type (an instance's
+# type export, ``point``), where it gives one; it never takes part in comparing.
+Tree = tuple[str, Union[str, None], tuple[str, ...], tuple[Union["Tree", None], ...]]
+Trees = tuple[tuple[Tree, ...], Union[Tree, None]]  # a function's parameter types and its result type
+
+
 class Signature(_Record):
     """A component function: named parameters and an optional result, types rendered as WIT-like text.
 
     ``handles``: an ``own`` or ``borrow`` handle appears somewhere in a parameter or the result, as
     found while walking the type structure (decoded or reflected), never by reading the text.
+    ``trees``: makes the types' structure (``Tree``) with the names the binary gives them, for messages;
+    only asked for when two signatures differ. ``borrows``: how many ``borrow`` handles one call's
+    parameters can carry, 2 meaning two or more (one inside a list counts as many; the cases of a
+    variant, option or result add up); derived from the types, so not compared.
     """
 
-    __slots__ = ("handles", "params", "result")
+    __slots__ = ("borrows", "handles", "params", "result", "trees")
 
-    def __init__(self, params: tuple[tuple[str, str], ...], result: str | None, handles: bool = False) -> None:
+    def __init__(
+        self,
+        params: tuple[tuple[str, str], ...],
+        result: str | None,
+        handles: bool = False,
+        trees: Callable[[], Trees] | None = None,
+        borrows: int = 0,
+    ) -> None:
         self.params = params
         self.result = result
         self.handles = handles
+        self.borrows = min(borrows, 2)
+        self.trees = trees
+
+    def named(self) -> str:
+        """Like ``str()``, with the WIT names the binary gives types (``list<point>``), where it gives them."""
+        if self.trees is None:
+            return str(self)
+        params, result = self.trees()
+        text = ", ".join(f"{name}: {render(tree)}" for (name, _), tree in zip(self.params, params))
+        return f"func({text})" + (f" -> {render(result)}" if result is not None else "")
 
     def _key(self) -> tuple[object, ...]:
         return self.params, self.result, self.handles
@@ -149,6 +179,42 @@ def describe(item: Item) -> str:
     if isinstance(item, Signature):
         return "function"
     return "instance" if isinstance(item, InstanceSignatures) else item.kind
+
+
+def render(tree: Tree, top: bool = True) -> str:
+    """WIT-like text of ``tree``; a named type inside it by its name."""
+    kind, name, labels, parts = tree
+    if name is not None and not top:
+        return name
+
+    def text(part: Tree | None) -> str:
+        return "_" if part is None else render(part, False)
+
+    if kind in ("record", "variant"):
+        if kind == "record":
+            members = (f"{label}: {text(part)}" for label, part in zip(labels, parts))
+        else:
+            members = (label if part is None else f"{label}({text(part)})" for label, part in zip(labels, parts))
+        return f"{kind} {{ " + ", ".join(members) + " }"
+    if kind in ("enum", "flags"):
+        return f"{kind} {{ " + ", ".join(labels) + " }"
+    if kind == "result":
+        return "result" if parts == (None, None) else f"result<{text(parts[0])}, {text(parts[1])}>"
+    if kind in ("own", "borrow"):
+        return f"{kind}<{labels[0]}>"
+    if kind in ("stream", "future") and parts[0] is None:
+        return kind
+    if parts:
+        return f"{kind}<{', '.join(text(part) for part in parts)}>"
+    return kind
+
+
+def shape_of(tree: Tree | None) -> object:
+    """What two types must share to link: ``tree`` without its names."""
+    if tree is None:
+        return None
+    kind, _, labels, parts = tree
+    return kind, labels, tuple(shape_of(part) for part in parts)
 
 
 # A value type while decoding: a primitive's name, or a tuple (constructor, parts...) whose parts
@@ -499,16 +565,20 @@ class _Renderer:
     def __init__(self) -> None:
         self.budget = _RENDER_BUDGET
         self.names: list[tuple[_Resource, str]] = []
+        self.type_names: dict[int, tuple[object, str]] = {}  # id of a type node -> (the node, its WIT name)
         self.handles = False
+        self.borrows = 0
+        self._lists = 0  # lists being rendered around the current node
 
     def item(self, item: object, top: list[tuple[_Resource, str]]) -> Item:
         if item is _UNKNOWN or (isinstance(item, _Instance) and _UNKNOWN in item.exports.values()):
             raise Undecidable("an item whose type could not be worked out from the binary")
         if isinstance(item, _Func):
-            self.names = top
+            self.names, self.type_names = top, {}
             return self.signature(item)
         if isinstance(item, _Instance):
             self.names = resource_names(item.exports.items(), _resource_of)
+            self.type_names = _type_names(item.exports.items())
             type_only = all(isinstance(e, _TypeExport) and _resource_of(e) is None for e in item.exports.values())
             resources = tuple(sorted(n for n, e in item.exports.items() if _resource_of(e) is not None))
             return InstanceSignatures(
@@ -522,9 +592,17 @@ class _Renderer:
 
     def signature(self, func: _Func) -> Signature:
         self.handles = False  # set by ``_compound`` when it renders an own or borrow node
+        self.borrows = 0  # counted by ``_compound``: each borrow node once, twice inside a list
         params = tuple((name, self.text(node)) for name, node in func.params)
+        borrows = self.borrows
         result = None if func.result is None else self.text(func.result)
-        return Signature(params, result, self.handles)
+        resources, names = self.names, self.type_names
+
+        def trees() -> Trees:
+            made = tuple(_tree(node, resources, names) for _, node in func.params)
+            return made, None if func.result is None else _tree(func.result, resources, names)
+
+        return Signature(params, result, self.handles, trees, borrows)
 
     def text(self, node: _Node, depth: int = 0) -> str:
         if depth > _MAX_DEPTH:
@@ -548,15 +626,59 @@ class _Renderer:
             return "variant { " + ", ".join(cases) + " }"
         if kind == "tuple":
             return f"tuple<{', '.join(cast(str, text(t)) for t in parts[0])}>"
+        if kind in ("enum", "flags"):  # only labels: text as long as their bytes
+            return f"{kind} {{ " + ", ".join(parts[0]) + " }"
         if kind == "result":
             ok, err = text(parts[0]), text(parts[1])
             return "result" if ok is None and err is None else f"result<{ok or '_'}, {err or '_'}>"
         if kind in ("own", "borrow"):
             self.handles = True
+            self.borrows += (2 if self._lists else 1) if kind == "borrow" else 0
             return f"{kind}<{resource_name(self.names, parts[0])}>"
         if kind in ("stream", "future"):
             return f"{kind}<{text(parts[0])}>" if parts[0] is not None else kind
-        return f"{kind}<{text(parts[0])}>"  # list, option
+        self._lists += kind == "list"
+        try:
+            return f"{kind}<{text(parts[0])}>"  # list, option
+        finally:
+            self._lists -= kind == "list"
+
+
+def _type_names(exports: Iterable[tuple[str, object]]) -> dict[int, tuple[object, str]]:
+    """The WIT names an instance gives its value types (``(export "point" (type (eq …)))``), by node identity.
+
+    The node is kept with its name, so an identity is never mistaken for another node's after this one is gone.
+    """
+    names: dict[int, tuple[object, str]] = {}
+    for name, item in sorted(exports, key=lambda pair: pair[0]):
+        target = item.target if isinstance(item, _TypeExport) else None
+        if isinstance(target, tuple) and id(target) not in names:
+            names[id(target)] = (target, name)
+    return names
+
+
+def _tree(node: _Node, resources: list[tuple[_Resource, str]], names: dict[int, tuple[object, str]]) -> Tree:
+    """A decoded value type as a ``Tree`` (made only for a message, from a node that rendered within budget)."""
+    if isinstance(node, str):
+        return (node, None, (), ())
+    known = names.get(id(node))
+    name = known[1] if known is not None and known[0] is node else None
+    kind, *parts = node
+
+    def tree(part: _Node | None) -> Tree | None:
+        return None if part is None else _tree(part, resources, names)
+
+    if kind in ("record", "variant"):
+        return (kind, name, tuple(label for label, _ in parts[0]), tuple(tree(t) for _, t in parts[0]))
+    if kind in ("enum", "flags"):
+        return (kind, name, tuple(parts[0]), ())
+    if kind == "tuple":
+        return (kind, name, (), tuple(tree(t) for t in parts[0]))
+    if kind == "result":
+        return (kind, name, ("ok", "error"), (tree(parts[0]), tree(parts[1])))
+    if kind in ("own", "borrow"):
+        return (kind, name, (resource_name(resources, parts[0]),), ())
+    return (kind, name, (), (tree(parts[0]),))  # list, option, stream, future
 
 
 def _lookup(space: list[object], index: int) -> object:
@@ -626,9 +748,8 @@ def _defvaltype(tag: int, cursor: Cursor, scopes: list[list[object]]) -> _Node:
         return ("list" if tag == 0x70 else "option", _valtype(cursor, scopes))
     if tag == 0x6F:
         return ("tuple", many(lambda: _valtype(cursor, scopes)))
-    if tag in (0x6E, 0x6D):  # flags and enums are only labels: text as long as their bytes
-        kind = "flags" if tag == 0x6E else "enum"
-        return f"{kind} {{ " + ", ".join(many(cursor.name)) + " }"
+    if tag in (0x6E, 0x6D):
+        return ("flags" if tag == 0x6E else "enum", many(cursor.name))
     if tag == 0x6A:
         return ("result", optional(), optional())
     if tag in (0x69, 0x68):

@@ -222,43 +222,152 @@ def test_a_binding_the_decoder_cannot_decide_is_named_not_compiled(tmp_path: Pat
     assert "hatch-pylon: \033[33mwarning:\033[0m binding python -> p" in coloured.stderr
 
 
-RESOURCE_ROOT = """(component
-  (import "a:b/c@1.0.0" (instance
-    (export "r" (type $r (sub resource)))
-    (export "make" (func (result (own $r))))))
-)"""
+# A provider whose resource has a destructor that counts, and roots that drop its handles: the count says
+# the provider's destructor ran for each handle a root dropped.
 RESOURCE_CAP = """(component
-  (type $r (resource (rep i32)))
+  (core module $state
+    (global $drops (mut i32) (i32.const 0))
+    (func (export "dtor") (param i32) global.get $drops i32.const 1 i32.add global.set $drops)
+    (func (export "drops") (result i32) global.get $drops))
+  (core instance $s (instantiate $state))
+  (alias core export $s "dtor" (core func $dtor))
+  (type $r (resource (rep i32) (dtor (core func $dtor))))
   (core func $new (canon resource.new $r))
   (core module $m
     (import "" "new" (func $new (param i32) (result i32)))
-    (func (export "make") (result i32) i32.const 7 call $new))
+    (func (export "make") (param i32) (result i32) local.get 0 call $new)
+    (func (export "pair") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
   (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
-  (func $make (result (own $r)) (canon lift (core func $i "make")))
-  (instance $inst (export "r" (type $r)) (export "make" (func $make)))
+  (func $make (param "n" u32) (result (own $r)) (canon lift (core func $i "make")))
+  (func $pair (param "a" (borrow $r)) (param "b" (borrow $r)) (result u32) (canon lift (core func $i "pair")))
+  (func $drops (result u32) (canon lift (core func $s "drops")))
+  (instance $inst (export "r" (type $r)) (export "make" (func $make)) (export "pair" (func $pair))
+    (export "drops" (func $drops)))
   (export "a:b/c@1.0.0" (instance $inst))
 )"""
 
 
-def test_run_without_wasm_tools_says_what_is_needed_once_before_compiling(tmp_path: Path, capsys, monkeypatch) -> None:
-    (tmp_path / "root.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_ROOT))
-    (tmp_path / "caps").mkdir()
-    (tmp_path / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_CAP))
-    raw = {"root": "root.wasm", "component-dirs": ["caps"], "linkage": "static"}
-    folder = build_bundle(load_config(raw, project_root=tmp_path, project_name="d", environ={})).write_to(
-        tmp_path / "bundle"
+def resource_root(pair: bool) -> str:
+    """Makes two handles and drops both, then returns the provider's count of destructor runs; with ``pair``,
+    first passes both to ``pair`` as borrows (two borrows in one call) and returns its sum instead."""
+    pair_import = '(export "pair" (func (param "a" (borrow $r)) (param "b" (borrow $r)) (result u32)))' if pair else ""
+    pair_lower = '(alias export $c "pair" (func $pair)) (core func $pair_c (canon lower (func $pair)))' if pair else ""
+    pair_core = '(import "" "pair" (func $pair (param i32 i32) (result i32)))' if pair else ""
+    pair_with = '(export "pair" (func $pair_c))' if pair else ""
+    result = (
+        "local.get $a local.get $b call $pair"
+        if pair
+        else "local.get $a call $drop local.get $b call $drop call $drops"
     )
+    return f"""(component
+  (import "a:b/c@1.0.0" (instance $c
+    (export "r" (type $r (sub resource)))
+    (export "make" (func (param "n" u32) (result (own $r))))
+    (export "drops" (func (result u32)))
+    {pair_import}))
+  (alias export $c "r" (type $r))
+  (alias export $c "make" (func $make))
+  (alias export $c "drops" (func $drops))
+  {pair_lower}
+  (core func $make_c (canon lower (func $make)))
+  (core func $drops_c (canon lower (func $drops)))
+  (core func $drop_c (canon resource.drop $r))
+  (core module $m
+    (import "" "make" (func $make (param i32) (result i32)))
+    (import "" "drops" (func $drops (result i32)))
+    (import "" "drop" (func $drop (param i32)))
+    {pair_core}
+    (func (export "run") (result i32) (local $a i32) (local $b i32)
+      i32.const 1 call $make local.set $a
+      i32.const 2 call $make local.set $b
+      {result}))
+  (core instance $i (instantiate $m (with "" (instance
+    (export "make" (func $make_c)) (export "drops" (func $drops_c)) (export "drop" (func $drop_c)) {pair_with}))))
+  (func $run (result u32) (canon lift (core func $i "run")))
+  (export "run" (func $run)))"""
+
+
+def resource_bundle(folder: Path, pair: bool, **hook: object) -> Path:
+    folder.mkdir()
+    (folder / "root.wasm").write_bytes(wasmtime.wat2wasm(resource_root(pair)))
+    (folder / "caps").mkdir()
+    (folder / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(RESOURCE_CAP))
+    raw = {"root": "root.wasm", "component-dirs": ["caps"], "linkage": "static", **hook}
+    config = load_config(raw, project_root=folder, project_name="d", environ={})
+    return build_bundle(config).write_to(folder / "bundle")
+
+
+def test_resources_link_through_the_host_and_drops_reach_the_provider(tmp_path: Path, capsys, monkeypatch) -> None:
+    from hatch_pylon.bundle import compose as _compose
+    from hatch_pylon.use.runtime import Runtime
+
+    monkeypatch.setattr(_compose, "find_wasm_tools", lambda: None)  # linked through the host: not needed
+    folder = resource_bundle(tmp_path / "drops", pair=False)
+    assert main(["run", str(folder)]) == 0
+    assert capsys.readouterr().out == "2\n"  # the provider's destructor ran once per handle the root dropped
+    runtime = Runtime(folder, Compiler(tmp_path / "cache"))
+    assert runtime.run() == (0, 2) and runtime.linked == "runtime"
+
+
+def test_two_borrows_in_one_call_found_by_wasmtime_when_the_decoder_cannot_tell(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from hatch_pylon._errors import RunError
+    from hatch_pylon.bundle import compose as _compose
+    from hatch_pylon.use import runtime as runtime_module
+    from hatch_pylon.wasm.signatures import Undecidable
+
+    def undecidable(*args: object, **kwargs: object) -> object:
+        raise Undecidable("as for a binary the decoder does not model")
+
+    monkeypatch.setattr(runtime_module, "decode_file", undecidable)
+    folder = resource_bundle(tmp_path / "pair", pair=True)
+    if _compose.find_wasm_tools() is not None:
+        runtime = runtime_module.Runtime(folder, Compiler(tmp_path / "cache"))
+        assert runtime.run() == (0, 3) and runtime.linked == "composed (in memory)"
+    monkeypatch.setattr(_compose, "find_wasm_tools", lambda: None)
+    with pytest.raises(RunError, match=r"\(pair\): wasmtime cannot pass more than one borrowed handle per call"):
+        runtime_module.Runtime(folder, Compiler(tmp_path / "cache")).run()
+
+
+@pytest.mark.parametrize("limits", [{}, {"policy": {"limits": {"cpu-ms": 1000}}}], ids=["epoch", "fuel"])
+def test_verify_compile_all_warms_what_run_uses(tmp_path: Path, monkeypatch, limits: dict) -> None:
+    """Whatever engine the plan needs (fuel metering for cpu_ms): after ``verify --compile-all``, run compiles
+    nothing."""
+    from hatch_pylon.use.runtime import Runtime
+
+    folder = resource_bundle(tmp_path / "app", pair=False, **limits)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(cache))
+    assert main(["verify", "--compile-all", str(folder)]) == 0
+    runtime = Runtime(folder, Compiler(cache))
+    assert runtime.run() == (0, 2)
+    assert runtime.compiler.compiled == 0 and runtime.compiler.fuel == bool(limits)
+
+
+def test_two_borrows_in_one_call_run_composed_and_without_wasm_tools_say_so_before_compiling(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    folder = resource_bundle(tmp_path / "pair", pair=True)
     cache = tmp_path / "cache"
     monkeypatch.setenv("HATCH_PYLON_CACHE_DIR", str(cache))
     from hatch_pylon.bundle import compose as _compose
 
+    found = _compose.find_wasm_tools()
     monkeypatch.setattr(_compose, "find_wasm_tools", lambda: None)  # as where wasm-tools is not installed
     assert main(["run", str(folder)]) == 1
     err = capsys.readouterr().err
     needed = "3.11 or later" if sys.version_info < (3, 11) else "pip install 'hatch-pylon[run]'"
     assert err.count("needs wasm-tools") == 1 and needed in err, err
-    assert "python imports 'a:b/c@1.0.0' passes resources" in err
+    assert "python: a:b/c@1.0.0 -> p: a:b/c@1.0.0 (pair): wasmtime cannot pass more than one borrowed handle" in err
     assert not cache.exists()  # nothing was compiled first
+    if found is None:
+        return
+    monkeypatch.setattr(_compose, "find_wasm_tools", lambda: found)
+    assert main(["run", str(folder)]) == 0
+    ran = capsys.readouterr()
+    assert ran.out == "3\n"  # pair(1, 2), composed
+    assert "(pair) passes more than one borrowed handle per call, which only composition links" in ran.err
 
 
 CALLING_ROOT = """(component
@@ -456,4 +565,8 @@ def test_an_edited_cap_runs_from_the_project_without_a_wheel(
     assert "ValueError: no greeting for boom" in boom.stderr
     assert "error while executing" not in boom.stderr and not re.search(r"^\s*\d+: +0x", boom.stderr, re.M)
     said = [line for line in boom.stderr.splitlines() if line.startswith("hatch-pylon:")]
-    assert len(said) == 1 and said[0].startswith("hatch-pylon: error: component 'python'"), boom.stderr
+    # composed (the cap has a resource): the backtrace's bound export names the cap and its function
+    assert said == [
+        "hatch-pylon: error: component 'counter' trapped in export 'demo-app:counter/counter@0.1.0#greet': "
+        "wasm `unreachable` instruction executed; hatch-pylon run -v shows the wasm backtrace"
+    ], boom.stderr

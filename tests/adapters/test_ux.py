@@ -109,7 +109,14 @@ def test_inspect_types_shows_exports_filters_and_hides_wasi(tmp_path: Path, caps
     )
     assert main(["inspect", "--types", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "wasi:cli/stdout" not in out and "(1 wasi: imports hidden; --all shows them)" in out
+    assert "wasi:cli/stdout" not in out and "imports (1 of 2; 1 wasi: imports not listed, --all lists them):" in out
+    assert main(["inspect", str(path)]) == 0  # the same listing without types
+    plain = capsys.readouterr().out
+    assert [line for line in plain.splitlines() if not line.startswith(" " * 14)] == [
+        line for line in out.splitlines() if not line.startswith(" " * 14)
+    ]
+    assert main(["inspect", "--json", str(path)]) == 0
+    assert "wasi:cli/stdout@0.2.0" in capsys.readouterr().out  # JSON lists every import
     assert "  instance  x:y/z@2.0.0\n              f: func(x: u32) -> u32\n" in out
     assert main(["inspect", "--types", "--all", "--prefix", "wasi:", str(path)]) == 0
     out = capsys.readouterr().out

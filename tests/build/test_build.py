@@ -163,7 +163,10 @@ def test_editable_install_keeps_the_package_and_ships_the_plan(sample_project: P
         plan = [f for f in md.distribution("sample-pkg").files if f.name == "plan.json"][0]
         print(plan.locate())
     """)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    # -S: only the install target, never what this interpreter's site-packages hold (a sample_pkg a README
+    # walkthrough installed there would shadow the editable one)
+    command = [sys.executable, "-S", "-c", probe]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == str(sample_project / "sample_pkg" / "__init__.py")
     assert json.loads(Path(out[1]).read_text())["root"] == "python"
 

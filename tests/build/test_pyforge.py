@@ -190,6 +190,30 @@ def test_a_python_wasm_wheel_verifies_as_a_file_from_pythonpath_and_from_python_
     assert f"(found in $PYTHON_WASM_HOME/site-packages ({home / 'site-packages'}))" in out
 
 
+def test_inspect_shows_what_a_python_wasm_wheel_provides_after_checking_it(
+    python_wasm_built: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    status, out, err = cli(capsys, "inspect", str(python_wasm_built))
+    assert status == 0, err
+    assert (
+        out.splitlines()[0]
+        == f"{python_wasm_built}: zstd.component (_zstd_cap_component/zstd.component.wasm): component"
+    )
+    assert "  instance  zstd:compression/advanced@0.1.0" in out.splitlines()
+    assert pip_target(python_wasm_built, home / "site-packages").returncode == 0
+    status, out, err = cli(capsys, "inspect", "--json", "dist:zstd-cap")
+    document = json.loads(out)
+    assert status == 0 and document["distribution"] == "dist:zstd-cap", err
+    assert len(document["components"]["zstd.component"]["exports"]) == 4
+
+    artifact = home / "site-packages" / "_zstd_cap_component" / "zstd.component.wasm"
+    artifact.write_bytes(wasmtime.wat2wasm(cap_wat(value=7)))
+    status, out, err = cli(capsys, "inspect", "dist:zstd-cap")
+    assert status == 1 and "was modified" in err and out == ""
+
+
 def test_a_modified_artifact_and_a_shim_only_package_are_named(
     python_wasm_built: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -212,6 +236,31 @@ def test_a_modified_artifact_and_a_shim_only_package_are_named(
     status, _, err = cli(capsys, "verify", str(stripped))
     assert status == 1
     assert "provides no components: _zstd_shim/pyforge-pkg.toml (pattern 'shim-only') has no [wheel.component]" in err
+
+
+@pytest.mark.parametrize(
+    ("component_block", "expected"),
+    [
+        ('artifact = "../evil.wasm"', "[wheel.component] artifact must be the relative path of a .wasm file"),
+        ('artifact = "_zstd_cap_component/other.wasm"', "is not a file of the distribution (RECORD does not list it)"),
+        (
+            'artifact = "_zstd_cap_component/Zstd Cap.wasm"',
+            "gives the id 'zstd cap', which is not a valid component id",
+        ),
+    ],
+)
+def test_a_manifest_naming_a_file_outside_the_wheel_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], component_block: str, expected: str
+) -> None:
+    import shutil
+
+    bridge = tmp_path / "_zstd_cap"
+    shutil.copytree(BRIDGE, bridge)
+    with (bridge / "pyforge-pkg.toml").open("a") as manifest:
+        manifest.write(f"\n[wheel.component]\n{component_block}\n")
+    component = write_wasm(tmp_path / "zstd.component.wasm", cap_wat())
+    status, _, err = cli(capsys, "verify", str(python_wasm_wheel(bridge, component, "3.14", tmp_path / "wheels")))
+    assert status == 1 and expected in err and "Traceback" not in err, err
 
 
 def test_a_capability_skew_is_refused_by_verify_and_by_an_app_build(
@@ -261,6 +310,7 @@ def build(project: Path, out: Path, *only: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env)
 
 
+@pytest.mark.slow  # python -m build, in a subprocess
 def test_an_app_copies_a_wasm32_component_from_python_wasm_home_runs_it_and_installs_with_a_host_pip(
     python_wasm_built: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
@@ -308,3 +358,201 @@ def test_distributed_reference_on_a_wasm32_component_is_refused_naming_why(
         "install a Requires-Dist on it and the app could not be installed; remove the distributed key (its "
         'components are then copied into the bundle) or write distributed = "copy"'
     )
+
+
+# -- building them with hatch build -------------------------------------------------------------------------
+
+
+def extension_project(folder: Path, component_wat: str | None = None, extra: str = "") -> Path:
+    """The item-4 project: the bridge, its Lib/ shim, a built component, and a ``pyforge`` table."""
+    import shutil
+
+    shutil.copytree(BRIDGE, folder / "_zstd_cap")
+    shutil.copytree(BRIDGE.parent / "_compression", folder / "_compression")
+    write_wasm(folder / "build" / "zstd.component.wasm", component_wat or cap_wat())
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "zstd-cap"\nversion = "0.1.0"\n' + extra + "[tool.hatch.build.hooks.pylon]\n"
+        'components = [{ id = "zstd", path = "build/zstd.component.wasm" }]\nprovides = ["zstd"]\n'
+        'pyforge = { bridge = "_zstd_cap", python = "3.14" }\n'
+    )
+    return folder
+
+
+@pytest.mark.slow  # python -m build, in a subprocess
+def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an_app_uses_it(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    project = extension_project(tmp_path / "one" / "zstd-cap")
+    built = build(project, tmp_path / "dist-one")
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = tmp_path / "dist-one" / WHEEL_NAME
+    elsewhere = extension_project(tmp_path / "two" / "elsewhere")
+    for only in ("--sdist", "--wheel"):  # the wheel straight from the project: the same as from its sdist
+        again = build(elsewhere, tmp_path / "dist-two", only)
+        assert again.returncode == 0, again.stdout + again.stderr
+    for artifact in (WHEEL_NAME, "zstd_cap-0.1.0.tar.gz"):  # byte-identical from any folder
+        assert (tmp_path / "dist-two" / artifact).read_bytes() == (tmp_path / "dist-one" / artifact).read_bytes()
+    status, out, err = cli(capsys, "verify", str(tmp_path / "dist-one" / "zstd_cap-0.1.0.tar.gz"))
+    assert status == 0, err
+
+    component = project / "build" / "zstd.component.wasm"
+    theirs = python_wasm_wheel(BRIDGE, component, "3.14", tmp_path / "theirs")
+    descriptor = "zstd_cap-0.1.0.dist-info/extra_metadata/pylon-components.json"
+    with zipfile.ZipFile(wheel) as ours, zipfile.ZipFile(theirs) as reference:
+        assert sorted(set(ours.namelist()) - {descriptor}) == sorted(reference.namelist())
+        assert ours.read("_zstd_cap_component/zstd.component.wasm") == component.read_bytes()
+        assert sum(1 for i in ours.infolist() if i.file_size == component.stat().st_size) == 1  # one copy
+        manifest = tomllib.loads(ours.read("_zstd_cap/pyforge-pkg.toml").decode())
+        metadata = ours.read("zstd_cap-0.1.0.dist-info/METADATA").decode()
+        wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
+    assert manifest["wheel"]["component"] == {"artifact": "_zstd_cap_component/zstd.component.wasm"}
+    assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Summary: zstd codec extension over a zstd capability component\n" in metadata  # [package]'s
+    assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
+    import tarfile
+
+    with tarfile.open(tmp_path / "dist-one" / "zstd_cap-0.1.0.tar.gz") as sdist:
+        pkg_info = sdist.extractfile("zstd_cap-0.1.0/PKG-INFO").read().decode()  # type: ignore[union-attr]
+    assert "Platform: wasm32-wasip2\n" in pkg_info and "Requires-Python: >=3.14,<3.15\n" in pkg_info
+
+    site = home / "site-packages"
+    assert pip_target(wheel, site).returncode == 0
+    assert stage_listing(site) == [("zstd-cap", "A", "_zstd_cap", "_zstd_cap_component/zstd.component.wasm")]
+    status, out, err = cli(capsys, "verify", str(wheel))
+    assert status == 0 and "provides 1 component: zstd; files re-hashed against its descriptor" in out, err
+    status, out, err = cli(capsys, "verify", "dist:zstd-cap")
+    assert status == 0, err
+
+    app = app_project(tmp_path / "app")
+    built = build(app, tmp_path / "app-dist", "--wheel")
+    assert built.returncode == 0, built.stdout + built.stderr
+    (app_wheel,) = (tmp_path / "app-dist").glob("*.whl")
+    status, out, err = cli(capsys, "run", str(app_wheel))
+    assert (status, out) == (0, "42\n"), err
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            "skew",
+            "tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml requires "
+            "zstd:compression/advanced@0.1.0, which component 'zstd' does not export (it exports "
+            "zstd:compression/info@0.1.0, zstd:compression/simple@0.1.0, zstd:compression/streaming@0.1.0)",
+        ),
+        (
+            "version",
+            "[project] version '0.2.0' and tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml "
+            "[package] version '0.1.0' must be the same",
+        ),
+        (
+            "c_file",
+            "tool.hatch.build.hooks.pylon.pyforge.bridge: _zstd_cap/pyforge-pkg.toml: [extension] c_file names "
+            "_zstd_capmodule.c, which is not in the bridge",
+        ),
+    ],
+)
+def test_the_spec_checks_refuse_a_build_with_one_message(tmp_path: Path, change: str, expected: str) -> None:
+    wat = cap_wat({"simple": "0.1.0", "streaming": "0.1.0", "info": "0.1.0"}) if change == "skew" else None
+    project = extension_project(tmp_path / "zstd-cap", wat)
+    if change == "version":
+        text = (project / "pyproject.toml").read_text()
+        (project / "pyproject.toml").write_text(text.replace('version = "0.1.0"', 'version = "0.2.0"'))
+    if change == "c_file":
+        (project / "_zstd_cap" / "_zstd_capmodule.c").unlink()
+    built = build(project, tmp_path / "dist", "--wheel")
+    assert built.returncode != 0
+    output = built.stdout + built.stderr
+    assert output.count(expected) == 1, output
+    assert not list((tmp_path / "dist").glob("*.whl"))
+
+
+@pytest.mark.skipif(not os.environ.get("PYTHON_WASM_SRC"), reason="PYTHON_WASM_SRC: a python-wasm checkout")
+def test_python_wasm_own_builder_and_stage_script_agree(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python-wasm's own ``wheel_builder.build()`` and ``stage.sh``, from a checkout, with its real ``_zstd_cap``."""
+    import importlib.util
+    import shutil
+
+    source = Path(os.environ["PYTHON_WASM_SRC"])
+    spec = importlib.util.spec_from_file_location("wheel_builder", source / "scripts" / "lib" / "wheel_builder.py")
+    assert spec is not None and spec.loader is not None
+    wheel_builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wheel_builder)
+
+    project = extension_project(tmp_path / "zstd-cap")
+    for folder in ("_zstd_cap", "_compression"):  # python-wasm's own bridge and the shim it names
+        shutil.rmtree(project / folder)
+        shutil.copytree(source / "cpython-ext" / folder, project / folder)
+    built = build(project, tmp_path / "ours", "--wheel")
+    assert built.returncode == 0, built.stdout + built.stderr
+    ours = tmp_path / "ours" / WHEEL_NAME
+    component = project / "build" / "zstd.component.wasm"
+    theirs = wheel_builder.build(
+        bridge_dir=project / "_zstd_cap", component_path=component, python_minor="3.14", output_dir=tmp_path / "theirs"
+    )
+    descriptor = "zstd_cap-0.1.0.dist-info/extra_metadata/pylon-components.json"
+    with zipfile.ZipFile(ours) as mine, zipfile.ZipFile(theirs) as reference:
+        assert sorted(set(mine.namelist()) - {descriptor}) == sorted(reference.namelist())
+
+    status, out, err = cli(capsys, "verify", str(theirs))
+    assert status == 0, err
+    for wheel, site in ((ours, home / "site-packages"), (theirs, tmp_path / "their-home" / "site-packages")):
+        assert pip_target(wheel, site).returncode == 0
+        env = {
+            **os.environ,
+            "PYTHON_WASM_HOME": str(site.parent),
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        }
+        staged = subprocess.run(
+            ["sh", str(source / "packaging" / "lib" / "python-wasm" / "stage.sh")],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert staged.returncode == 0, staged.stderr
+        assert staged.stdout.splitlines()[1].split() == [
+            "zstd-cap",
+            "A",
+            "_zstd_cap",
+            "_zstd_cap_component/zstd.component.wasm",
+        ]
+
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(tmp_path / "their-home"))  # the app takes their wheel's component
+    built = build(app_project(tmp_path / "app"), tmp_path / "app-dist", "--wheel")
+    assert built.returncode == 0, built.stdout + built.stderr
+    (app_wheel,) = (tmp_path / "app-dist").glob("*.whl")
+    status, out, err = cli(capsys, "run", str(app_wheel))
+    assert (status, out) == (0, "42\n"), err
+
+
+@pytest.mark.slow  # python -m build, in a subprocess
+def test_setuptools_builds_the_same_extension_wheel_from_the_same_keys(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[tool.pylon]``: the same tag, members and METADATA fields; setuptools adds its own top_level.txt."""
+    project = extension_project(tmp_path / "zstd-cap")
+    text = (project / "pyproject.toml").read_text()
+    text = text.replace(
+        '"hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"',
+        '"setuptools>=64"]\nbuild-backend = "setuptools.build_meta"',
+    )
+    (project / "pyproject.toml").write_text(
+        text.replace("[tool.hatch.build.hooks.pylon]", "[tool.setuptools]\npy-modules = []\n[tool.pylon]")
+    )
+    built = build(project, tmp_path / "dist")  # the sdist, then the wheel from it
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = tmp_path / "dist" / WHEEL_NAME
+    theirs = python_wasm_wheel(BRIDGE, project / "build" / "zstd.component.wasm", "3.14", tmp_path / "theirs")
+    own = {"zstd_cap-0.1.0.dist-info/extra_metadata/pylon-components.json", "zstd_cap-0.1.0.dist-info/top_level.txt"}
+    with zipfile.ZipFile(wheel) as ours, zipfile.ZipFile(theirs) as reference:
+        assert sorted(set(ours.namelist()) - own) == sorted(reference.namelist())
+        metadata = ours.read("zstd_cap-0.1.0.dist-info/METADATA").decode()
+        wheel_file = ours.read("zstd_cap-0.1.0.dist-info/WHEEL").decode()
+    assert "Platform: wasm32-wasip2\n" in metadata and "Requires-Python: >=3.14,<3.15\n" in metadata
+    assert "Summary: zstd codec extension over a zstd capability component\n" in metadata  # [package]'s
+    assert "Root-Is-Purelib: false\n" in wheel_file and "Tag: cp314-cp314-wasm32_wasip2\n" in wheel_file
+    status, out, err = cli(capsys, "verify", str(wheel))
+    assert status == 0 and "provides 1 component: zstd" in out, err

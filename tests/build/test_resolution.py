@@ -274,3 +274,164 @@ def test_setuptools_builds_a_component_wheel_that_verifies(tmp_path: Path) -> No
     for artifact in sorted((tmp_path / "dist").iterdir()):
         verified = run([sys.executable, "-m", "hatch_pylon", "verify", artifact], tmp_path, dict(os.environ))
         assert "OK (provides 1 component: pylon-math" in verified.stdout
+
+
+def cap_wat(version: str, add: str, ty: str = "s64", core: str = "i64") -> str:
+    """pylon-math exporting ``pylon:math/ops@<version>``, whose ``add`` computes ``add`` of its two arguments."""
+    return f"""
+    (component
+      (core module $impl
+        (func (export "add") (param {core} {core}) (result {core}) {add})
+        (func (export "mul") (param {core} {core}) (result {core}) ({core}.mul (local.get 0) (local.get 1))))
+      (core instance $impl (instantiate $impl))
+      (func $add (param "a" {ty}) (param "b" {ty}) (result {ty}) (canon lift (core func $impl "add")))
+      (func $mul (param "a" {ty}) (param "b" {ty}) (result {ty}) (canon lift (core func $impl "mul")))
+      (instance $ops (export "add" (func $add)) (export "mul" (func $mul)))
+      (export "pylon:math/ops@{version}" (instance $ops)))"""
+
+
+@pytest.fixture(scope="session")
+def upgrades(find_links: dict[str, Path]) -> dict[str, Path]:
+    """An app opted in to compatible cap releases (built against pylon-cap-math 1.2.0), and newer caps in a
+    folder of their own: 1.3.0 (other bytes, ``ops@1.3.0``, add + 1), 1.4.0 (its add takes s32: the types
+    differ), 1.5.0 (its interface is ``ops@2.0.0``) and 2.0.0 (another track)."""
+    import wasmtime
+
+    folder, base = find_links["folder"], find_links["base"] / "upgrades"
+    newer = base / "wheelhouse"
+    cap_hook = 'components = [{ id = "pylon-math", path = "pylon-math.wasm" }]\nprovides = ["pylon-math"]\n'
+    caps = {
+        "1.3.0": cap_wat("1.3.0", "(i64.add (i64.add (local.get 0) (local.get 1)) (i64.const 1))"),
+        "1.4.0": cap_wat("1.4.0", "(i32.add (local.get 0) (local.get 1))", "s32", "i32"),
+        "1.5.0": cap_wat("2.0.0", "(i64.add (local.get 0) (local.get 1))"),  # its interface left the track
+        "2.0.0": cap_wat("2.0.0", "(i64.add (local.get 0) (local.get 1))"),
+    }
+    for version, wat in caps.items():
+        files = {"pylon-math.wasm": wasmtime.wat2wasm(wat)}
+        project = component_project(base / f"cap-{version}", "pylon-cap-math", version, cap_hook, files)
+        build_here(project, newer, "--wheel")
+    env = find_links_env(folder, base)
+    app = app_project(base / "app-four", "app-four", 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]')
+    with (app / "pyproject.toml").open("a") as pyproject:
+        pyproject.write('distributed-versions = "compatible"\n')
+    run([BIN / "uv", "build", "--out-dir", newer, "."], app, env)
+    return {"folder": folder, "newer": newer, "base": base, "app": app}
+
+
+def cap_digests() -> dict[str, str]:
+    import hashlib
+
+    import wasmtime
+
+    sample = (Path(__file__).resolve().parents[2] / "sample-project" / "caps" / "pylon-math.wat").read_text()
+    return {
+        "1.2.0": hashlib.sha256(wasmtime.wat2wasm(sample)).hexdigest(),
+        "1.3.0": hashlib.sha256(
+            wasmtime.wat2wasm(cap_wat("1.3.0", "(i64.add (i64.add (local.get 0) (local.get 1)) (i64.const 1))"))
+        ).hexdigest(),
+    }
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_a_compatible_cap_upgrade_runs_the_opted_in_app_on_the_plan_the_gate_proved(
+    upgrades: dict[str, Path], compile_cache: Path, installer: str
+) -> None:
+    folder, newer, base = upgrades["folder"], upgrades["newer"], upgrades["base"] / installer
+    base.mkdir()
+    digests = cap_digests()
+    (wheel,) = newer.glob("app_four-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("app_four-0.1.0.dist-info/METADATA").decode()
+    assert "Requires-Dist: pylon-cap-math<2,>=1.2.0" in metadata.splitlines()
+    venv, env = venv_with(installer, folder, base, wheel)
+    env["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    cli = venv / "bin" / "hatch-pylon"
+    assert run([cli, "run", "dist:app-four"], base, env).stdout == "42\n"
+    built = run([cli, "verify", "dist:app-four"], base, env).stdout
+    bundled = built.rsplit("plan digest ", 1)[1].strip()
+
+    def install(version: str) -> subprocess.CompletedProcess:
+        if installer == "pip":
+            command = [venv / "bin" / "python", "-m", "pip", "install", "--find-links", newer]
+        else:
+            command = [BIN / "uv", "pip", "install", "--python", venv / "bin" / "python", "--find-links", newer]
+        return run([*command, f"pylon-cap-math=={version}"], base, env)
+
+    installed = install("1.3.0")
+    assert "ERROR" not in installed.stderr and "conflict" not in installed.stderr  # the app allows it
+    ran = run([cli, "run", "dist:app-four"], base, env)
+    assert ran.stdout == "43\n"  # 1.3.0's add
+    replaces = f"pylon-cap-math 1.3.0 replaces 1.2.0: pylon-math sha256 {digests['1.3.0']} (was {digests['1.2.0']})"
+    assert f"hatch-pylon: note: {replaces}" in ran.stderr
+    proved = run([cli, "verify", "dist:app-four"], base, env)
+    assert f"hatch-pylon: note: {replaces}" in proved.stderr
+    relocked = proved.stdout.split("plan digest ", 1)[1]
+    digest, rest = relocked.split(" ", 1)
+    assert rest.strip() == f"(re-resolved against the installed releases above; the bundle's plan: {bundled})"
+    assert digest != bundled
+    # the plan proved is the one a build against 1.3.0 makes
+    assert run([cli, "plan", "--digest", upgrades["app"]], base, env).stdout.strip() == digest
+
+    install("1.4.0")  # on the track, but its add takes s32: the gate refuses it, nothing runs
+    refused = run([cli, "run", "dist:app-four"], base, env, ok=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr and refused.stdout == ""
+    assert (
+        "re-resolved against newer releases (pylon-cap-math 1.4.0 replaces 1.2.0: pylon-math sha256" in refused.stderr
+    )
+    assert "to check the plan it was built with instead: pip install 'pylon-cap-math==1.2.0'" in refused.stderr
+    assert "python -> pylon-math (pylon:math/ops@1.0.0): function 'add'" in refused.stderr
+
+    install("1.5.0")  # on the distribution's track, but it exports ops@2.0.0: nothing to re-bind to
+    unbound = run([cli, "verify", "dist:app-four"], base, env, ok=False)
+    assert unbound.returncode == 1
+    assert (
+        "binding python: pylon:math/ops@1.0.0 -> pylon-math: pylon:math/ops@1.2.0: pylon-cap-math 1.5.0's component "
+        "'pylon-math' exports nothing 'pylon:math/ops@1.0.0' can bind to" in unbound.stderr
+    )
+
+    if installer == "pip":
+        command = [venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--find-links", newer]
+    else:
+        command = [
+            BIN / "uv",
+            "pip",
+            "install",
+            "--no-deps",
+            "--python",
+            venv / "bin" / "python",
+            "--find-links",
+            newer,
+        ]
+    run([*command, "pylon-cap-math==2.0.0"], base, env)  # another track: not taken
+    other = run([cli, "verify", "dist:app-four"], base, env, ok=False)
+    assert other.returncode == 1
+    assert "pylon-cap-math 2.0.0 is installed, not pylon-cap-math>=1.2.0,<2" in other.stderr
+
+
+def test_an_sdist_carrying_its_bundle_installs_no_component_distribution_to_build(
+    find_links: dict[str, Path], tmp_path: Path, compile_cache: Path
+) -> None:
+    """The hook asks for component-distributions only to build from sources: build-system.requires need not list
+    them, and pip building the wheel of an sdist that carries its bundle installs none of them."""
+    folder = find_links["folder"]
+    env = find_links_env(folder, tmp_path)
+    app = app_project(
+        tmp_path / "app-five", "app-five", 'dynamic = ["dependencies"]\n[tool.hatch.metadata.hooks.pylon]'
+    )
+    pyproject = app / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(HOOK_REQUIRES, '["hatchling", "hatch-pylon"]'))
+    run([BIN / "uv", "build", "--sdist", "--out-dir", tmp_path / "dist", "."], app, env)  # from the sources
+    (sdist,) = (tmp_path / "dist").glob("app_five-*.tar.gz")
+    venv, env = venv_with("pip", folder, tmp_path)  # hatch-pylon[run], to run the app
+    env["HATCH_PYLON_CACHE_DIR"] = str(compile_cache)
+    python = venv / "bin" / "python"
+    installed = run(
+        [python, "-m", "pip", "install", "-v", "--no-cache-dir", "--find-links", folder, sdist], tmp_path, env
+    )
+    said = installed.stderr.splitlines() + installed.stdout.splitlines()  # pip -v: the build's steps on stderr
+    *build_environment, final = [line.strip() for line in said if "Installing collected packages" in line]
+    steps = [*build_environment, final]
+    assert build_environment and not [step for step in build_environment if "pylon-" in step], steps
+    assert "pylon-cap-math" in final and "pylon-root" in final
+    assert "ERROR" not in installed.stdout + installed.stderr
+    assert run([venv / "bin" / "hatch-pylon", "run", "dist:app-five"], tmp_path, env).stdout == "42\n"

@@ -164,6 +164,30 @@ def test_references_are_checked_against_what_is_installed(site: Path, tmp_path: 
     assert alone.ok and any("math from pylon-cap-math==1.2.0 (not installed here" in s for s in alone.skipped)
 
 
+def test_distributions_in_python_wasm_home_are_found_by_the_build_and_the_gate_alike(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$PYTHON_WASM_HOME/site-packages`` is looked in after this environment, for a build and for the gate."""
+    project = tmp_path / "app"
+    project.mkdir()
+    home = tmp_path / "home"
+    shutil.move(str(site), str(home / "site-packages"))  # the same installs, now where python-wasm puts them
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(home))
+    bundle = build_bundle(app_config(project))
+    assert bundle.requirements == ["pylon-cap-math==1.2.0", "pylon-root==1.0.0"]
+    assert any(
+        f"found in $PYTHON_WASM_HOME/site-packages ({home / 'site-packages'})" in line for line in bundle.summary()
+    )
+    folder = bundle.write_to(tmp_path / "bundle")
+    assert verify_bundle(folder).report.ok
+    monkeypatch.setenv("PYTHON_WASM_HOME", str(tmp_path / "elsewhere"))
+    assert verify_bundle(folder).report.problems == [
+        "component math is referenced from pylon-cap-math==1.2.0: it is not installed; "
+        "pip install 'pylon-cap-math==1.2.0'",
+        "component python is referenced from pylon-root==1.0.0: it is not installed; pip install 'pylon-root==1.0.0'",
+    ]
+
+
 def test_a_referenced_blob_that_fails_its_digest_names_the_distribution(site: Path, tmp_path: Path) -> None:
     project = tmp_path / "app"
     project.mkdir()

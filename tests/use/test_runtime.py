@@ -74,9 +74,9 @@ def test_tampered_blob_is_refused_before_anything_compiles(bundle_folder: Path, 
     assert not list((tmp_path / "cache").rglob("*.cwasm"))
 
 
-@pytest.mark.slow  # runs wasm-tools compose: in the compose extra (3.11+), not the fast tier's test extra
-def test_an_interface_exporting_only_a_resource_type_runs_composed(tmp_path: Path, monkeypatch) -> None:
-    """The resource check reads the type structure: a resource type alone routes the graph to composition."""
+def test_an_imported_resource_type_the_provider_lacks_is_one_message(tmp_path: Path, monkeypatch) -> None:
+    """The root imports an interface holding only a resource type; the provider's has none: linked through the
+    host, with or without wasm-tools, the run stops with one message naming both."""
     (tmp_path / "root.wat").write_text(
         '(component (import "r:s/files@1.0.0" (instance (export "handle" (type (sub resource))))))'
     )
@@ -89,14 +89,11 @@ def test_an_interface_exporting_only_a_resource_type_runs_composed(tmp_path: Pat
     raw = {"root": "root.wasm", "component-dirs": ["caps"], "linkage": "static"}
     config = load_config(raw, project_root=tmp_path, project_name="d", environ={})
     folder = build_bundle(config).write_to(tmp_path / "bundle")
-    # wasm-tools composes it, and says the provider's interface (no resource in it) does not fit the import
-    with pytest.raises(PylonError, match=r"cannot compose .* to run it: wasm-tools compose failed:\n.*not compatible"):
+    message = r"^files exports no resource type 'handle' in 'r:s/files@1.0.0', which a binding to it imports$"
+    with pytest.raises(PylonError, match=message):
         Runtime(folder, Compiler(tmp_path / "cache")).run()
     monkeypatch.setattr(compose_module, "find_wasm_tools", lambda: None)
-    with pytest.raises(
-        PylonError,
-        match=r"python imports 'r:s/files@1.0.0' passes resources, so the graph runs composed, which needs wasm-tools",
-    ):
+    with pytest.raises(PylonError, match=message):
         Runtime(folder, Compiler(tmp_path / "cache")).run()
 
 
@@ -168,3 +165,35 @@ def test_a_root_with_nothing_to_run_is_a_named_error(tmp_path: Path) -> None:
         PylonError, match=r"root 'python' exports neither wasi:cli/run@0\.2\.\* \(with a run function\)"
     ):
         Runtime(folder, Compiler(tmp_path / "cache")).run()
+
+
+ANSWER = """(component
+  (core module $m (func (export "run") (result i32) i32.const 42))
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run")))
+)"""
+
+
+def test_run_takes_one_component_file_with_wasi_alone(tmp_path: Path) -> None:
+    import wasmtime
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hatch_pylon", "run", str(path)], capture_output=True, text=True)
+
+    answer = tmp_path / "answer.composed.wasm"
+    answer.write_bytes(wasmtime.wat2wasm(ANSWER))
+    ran = run(answer)
+    assert (ran.returncode, ran.stdout) == (0, "42\n"), ran.stderr
+    module = tmp_path / "module.wasm"
+    module.write_bytes(wasmtime.wat2wasm('(module (func (export "run")))'))
+    refused = run(module)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"hatch-pylon: error: {module} is a core module, not a component: run the component built from it\n"
+    )
+    importing = write_component(tmp_path / "needs.wasm", imports=["a:b/c@1.0.0"], exports=["run"])
+    refused = run(importing)
+    assert refused.returncode == 1
+    assert "imports a:b/c@1.0.0: run alone, a component is given WASI only" in refused.stderr
+    missing = run(tmp_path / "gone.wasm")
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "file not found" in missing.stderr

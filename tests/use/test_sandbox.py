@@ -117,12 +117,12 @@ def test_the_guests_exit_status_is_the_commands(tmp_path: Path, call: str, statu
     assert result.stderr == ""
 
 
-def test_a_trap_is_one_line_naming_the_component_and_the_backtrace_needs_v(tmp_path: Path) -> None:
+def test_a_trap_is_one_line_naming_the_component_and_its_export_and_the_backtrace_needs_v(tmp_path: Path) -> None:
     folder = bundle(tmp_path, run_guest("unreachable"))
     result = hatch_pylon(tmp_path, "run", str(folder))
     assert result.returncode == EXIT_TRAP
     assert result.stderr.splitlines() == [
-        "hatch-pylon: error: component 'python' trapped: wasm `unreachable` instruction executed; "
+        "hatch-pylon: error: component 'python' trapped in export 'run': wasm `unreachable` instruction executed; "
         "hatch-pylon run -v shows the wasm backtrace"
     ]
     verbose = hatch_pylon(tmp_path, "run", "-v", str(folder))
@@ -131,19 +131,30 @@ def test_a_trap_is_one_line_naming_the_component_and_the_backtrace_needs_v(tmp_p
     assert "Traceback" not in verbose.stderr
 
 
-def test_a_trap_in_a_cap_names_the_cap(tmp_path: Path) -> None:
+BOOM_CAP = """
+    (component
+      (core module $m
+        (func $inner (result i32) unreachable)
+        (func $"t:boom/api@1.0.0#f" (export "f") (result i32) call $inner))
+      (core instance $i (instantiate $m))
+      (func $f (result u32) (canon lift (core func $i "f")))
+      (instance $api (export "f" (func $f)))
+      (export "t:boom/api@1.0.0" (instance $api)))"""
+
+
+@pytest.mark.parametrize("composed", [False, True], ids=["linked", "composed"])
+def test_a_trap_in_a_cap_names_the_cap_and_its_export(tmp_path: Path, composed: bool) -> None:
+    """Linked, the forward that trapped says which export; composed, the backtrace's innermost bound export
+    (bindings generators name a lifted export's core function ``<interface>#<function>``) says it."""
+    if composed:
+        from hatch_pylon.bundle.compose import find_wasm_tools
+
+        if find_wasm_tools() is None:
+            pytest.skip("composing needs wasm-tools (hatch-pylon[compose], Python 3.11+)")
     project = tmp_path / "project"
     caps = project / "caps"
     caps.mkdir(parents=True)
-    (caps / "boom.wasm").write_bytes(
-        wasmtime.wat2wasm("""
-        (component
-          (core module $m (func (export "f") (result i32) unreachable))
-          (core instance $i (instantiate $m))
-          (func $f (result u32) (canon lift (core func $i "f")))
-          (instance $api (export "f" (func $f)))
-          (export "t:boom/api@1.0.0" (instance $api)))""")
-    )
+    (caps / "boom.wasm").write_bytes(wasmtime.wat2wasm(BOOM_CAP))
     root = """
     (component
       (import "t:boom/api@1.0.0" (instance $b (export "f" (func $f (result u32)))))
@@ -152,11 +163,12 @@ def test_a_trap_in_a_cap_names_the_cap(tmp_path: Path) -> None:
       (core module $m (import "b" "f" (func $f (result i32))) (func (export "run") (result i32) call $f))
       (core instance $i (instantiate $m (with "b" (instance (export "f" (func $g))))))
       (func (export "run") (result u32) (canon lift (core func $i "run"))))"""
-    result = hatch_pylon(tmp_path, "run", str(bundle(tmp_path, root, **{"component-dirs": ["caps"]})))
+    hook = {"component-dirs": ["caps"], **({"compose": True} if composed else {})}
+    result = hatch_pylon(tmp_path, "run", str(bundle(tmp_path, root, **hook)))
     assert result.returncode == EXIT_TRAP
     assert error_lines(result.stderr) == [
-        "hatch-pylon: error: component 'boom' trapped: wasm `unreachable` instruction executed; "
-        "hatch-pylon run -v shows the wasm backtrace"
+        "hatch-pylon: error: component 'boom' trapped in export 't:boom/api@1.0.0#f': wasm `unreachable` "
+        "instruction executed; hatch-pylon run -v shows the wasm backtrace"
     ]
 
 
@@ -203,7 +215,8 @@ def test_memory_bytes_makes_growing_past_it_fail_inside_the_guest(tmp_path: Path
     )
     assert past.returncode == EXIT_TRAP
     assert error_lines(past.stderr) == [
-        "hatch-pylon: error: component 'python' trapped: wasm `unreachable` instruction executed (the plan's "
+        "hatch-pylon: error: component 'python' trapped in export 'run': wasm `unreachable` instruction executed "
+        "(the plan's "
         "memory_bytes = 1310720 caps each linear memory; growing past it fails inside); hatch-pylon run -v shows "
         "the wasm backtrace"
     ]
@@ -296,8 +309,8 @@ def test_cpython_sys_exit_and_an_uncaught_exception(guest_bundle: Path) -> None:
     assert raised.returncode == EXIT_TRAP
     assert "ValueError: boom from the guest" in raised.stderr  # the guest's own traceback, kept
     assert error_lines(raised.stderr) == [
-        "hatch-pylon: error: component 'python' trapped: wasm `unreachable` instruction executed; "
-        "hatch-pylon run -v shows the wasm backtrace"
+        "hatch-pylon: error: component 'python' trapped in export 'run': wasm `unreachable` instruction "
+        "executed; hatch-pylon run -v shows the wasm backtrace"
     ]
     assert "libc.so!abort" not in raised.stderr  # the wasm backtrace only with -v
 
