@@ -127,8 +127,10 @@ class StoreError(PylonError):
 class PlanFormatError(PylonError):
     """A plan.json that composectl, or hatch-pylon, would not accept."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], ours: bool = False) -> None:
+        """``ours``: hatch-pylon's deliberate refusal of a plan composectl would read (docs/design.md)."""
         self.problems = problems
+        self.ours = ours
         super().__init__(f"{source}: invalid plan:\n{bullets(problems)}")
 
 
@@ -172,9 +174,11 @@ class ComponentsError(PylonError):
 class VerificationError(PylonError):
     """A bundle the verification gate refused; ``problems`` lists every reason."""
 
-    def __init__(self, label: str, problems: list[str]) -> None:
+    def __init__(self, label: str, problems: list[str], by: str = "") -> None:
+        """``by``: who objects (hatch-pylon's checks or composectl's validation), said after the problems."""
         self.label = label
         self.problems = list(problems)
+        said = f"\n  ({by})" if by else ""
         super().__init__(
-            f"{label}: failed verification ({plural(len(self.problems), 'problem')}):\n{bullets(self.problems)}"
+            f"{label}: failed verification ({plural(len(self.problems), 'problem')}):\n{bullets(self.problems)}{said}"
         )

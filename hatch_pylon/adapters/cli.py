@@ -381,7 +381,8 @@ def _verify(args: argparse.Namespace) -> int:
     if report.problems:
         failed = _paint("failed verification", "error", sys.stderr)
         print(
-            f"{args.target}: {failed} ({plural(len(report.problems), 'problem')}):\n{bullets(report.problems)}",
+            f"{args.target}: {failed} ({plural(len(report.problems), 'problem')}):\n{bullets(report.problems)}\n"
+            f"  ({report.by})",
             file=sys.stderr,
         )
         return 1

@@ -73,7 +73,9 @@ if TYPE_CHECKING:
     from .sources import BundleFolder
 
 
-OURS = "(hatch-pylon's check, not composectl's validation)"  # every problem but the plan's reading says so
+# Who objects, said after a failed bundle's problems: composectl's own rules for reading a plan, or hatch-pylon's
+OURS = "hatch-pylon's checks: composectl's validation accepts this plan"
+THEIRS = "composectl's validation refuses this plan"
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Report:
     plan_digest: str = ""  # composectl's plan digest of the plan proved (the re-resolved one, if any)
     relocked_from: str = ""  # the bundle's own plan digest, when newer compatible releases re-resolved it
     exec: ExecDecision | None = None  # how composectl's exec takes the plan (None: the root could not be read)
+    by: str = OURS  # who objects to the problems: hatch-pylon's checks, or composectl's rules for the plan
 
     @property
     def ok(self) -> bool:
@@ -145,7 +148,7 @@ class Verified:
 
     def or_raise(self) -> Verified:
         if self.report.problems:
-            raise VerificationError(self.label, self.report.problems)
+            raise VerificationError(self.label, self.report.problems, self.report.by)
         return self
 
 
@@ -192,8 +195,8 @@ def verify_bundle(
     try:
         plan = _read_plan(root, report.notes)
     except PlanFormatError as error:
-        report.problems = [f"{problem} {OURS}" for problem in report.problems]
         report.problems += [f"{PLAN_FILE}: {problem}" for problem in error.problems]
+        report.by = OURS if error.ours else THEIRS
         return Verified(report, label=label)
     except PylonError as error:
         report.problems.append(str(error))
@@ -273,7 +276,6 @@ def verify_bundle(
         )
     report.checked_components = len(infos)
     report.checked_bindings = len(plan.bindings)
-    report.problems = [f"{problem} {OURS}" for problem in report.problems]
     return Verified(report, plan, meta, blobs, sizes, label, sources, frozenset(referenced))
 
 

@@ -290,6 +290,7 @@ def parse_plan(data: bytes, source: str, notes: list[str] | None = None) -> Plan
         raise PlanFormatError(
             source,
             [f"{len(data)} bytes is over hatch-pylon's limit of {MAX_PLAN_BYTES} for a plan (composectl reads any)"],
+            ours=True,
         )
     try:
         text = data.decode("utf-8")
@@ -308,7 +309,7 @@ def parse_plan(data: bytes, source: str, notes: list[str] | None = None) -> Plan
         )
         json_error = None
     except RecursionError:
-        raise PlanFormatError(source, ["nested too deeply to read"]) from None
+        raise PlanFormatError(source, ["nested too deeply to read (hatch-pylon's limit)"], ours=True) from None
     except ValueError as exc:
         raw, json_error = None, str(exc)
     if json_error is None:
@@ -319,9 +320,11 @@ def parse_plan(data: bytes, source: str, notes: list[str] | None = None) -> Plan
     else:
         plan = _from_toml(text, source, json_error, unknown)
     problems = validate_structure(plan)
-    problems += _unsafe(plan)
     if problems:
         raise PlanFormatError(source, problems)
+    unsafe = _unsafe(plan)
+    if unsafe:
+        raise PlanFormatError(source, unsafe, ours=True)
     if notes is not None and unknown:
         notes += _unknown_notes(source, unknown)
     return plan

@@ -21,6 +21,7 @@ from hatch_pylon.adapters.cli import main
 from hatch_pylon.build.config import load_config
 from hatch_pylon.build.pipeline import build_bundle
 from hatch_pylon.build.project import hook_problems, load_project
+from hatch_pylon.bundle.verify import OURS
 from hatch_pylon.wasm.compiler import Compiler
 
 COMMANDS = ("inspect", "plan", "verify", "run", "trust", "compose", "cache")
@@ -200,9 +201,8 @@ def test_plan_and_the_default_build_refuse_a_type_mismatch_as_verify_does(tmp_pa
         tmp_path / "bundle"
     )
     verified = cli("verify", str(folder))
-    assert verified.returncode == 1 and f"  - {MISMATCH} (hatch-pylon's check, not composectl's validation)\n" in (
-        verified.stderr
-    )
+    assert verified.returncode == 1 and f"  - {MISMATCH}\n" in verified.stderr
+    assert verified.stderr.endswith(f"\n  ({OURS})\n")  # which tool objects: hatch-pylon, not composectl
 
 
 UNDECODABLE = '(component (import "a:b/c@1.0.0" (instance (core type (module)) (export "f" (func (result u32))))))'
