@@ -202,6 +202,28 @@ def test_what_composectl_reads_leniently_verifies_and_an_unknown_key_is_named(tm
     assert "note: plan.json: composectl ignores `linkge`; did you mean `linkage`?" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda b: b.update(consumer_id="ghost"), "binding ghost: a:b/c@1.0.0 -> cap: a:b/c@1.0.0: its consumer is"),
+        (lambda b: b.update(consumer_id="cap", provider_id="cap"), "dependency cycle: cap [a:b/c@1.0.0] -> cap"),
+    ],
+)
+def test_what_composectl_accepts_but_hatch_pylon_cannot_link_fails_verify_saying_whose_check(
+    tmp_path: Path, capsys, edit, problem: str
+) -> None:
+    def edited(text: str) -> str:
+        plan = json.loads(text)
+        edit(plan["bindings"][0])
+        return json.dumps(plan)
+
+    bundle = composectl_bundle(tmp_path, edited)
+    parse_plan((bundle / "plan.json").read_bytes(), "plan.json")  # composectl's validation accepts it
+    assert main(["verify", str(bundle)]) == 1
+    err = capsys.readouterr().err
+    assert problem in err and err.endswith("  (hatch-pylon's checks: composectl's validation accepts this plan)\n")
+
+
 def test_a_plan_changed_after_the_build_no_longer_matches_its_recorded_digest(parity_project: Path, tmp_path) -> None:
     from hatch_pylon.build.pipeline import build_bundle
     from hatch_pylon.build.project import load_project
