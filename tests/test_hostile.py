@@ -591,7 +591,7 @@ def test_resources_are_compared_by_identity_as_compose_does(tmp_path: Path, hand
         assert composed[0] == 0 and all(code == 0 for code, _ in answers.values()), (composed, answers)
         return
     assert composed[0] != 0, composed
-    message = "consumer imports func(h: borrow<a>), provider exports func(h: borrow<b>)"
+    message = "function 'take', parameter 'h': consumer imports borrow<a>, provider exports borrow<b>"
     assert all(code == 1 and message in output for code, output in answers.values()), answers
 
 

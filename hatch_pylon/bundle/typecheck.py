@@ -241,8 +241,10 @@ def _first_difference(
         if mine != theirs and kind in ("record", "variant"):
             texts = (_member(kind, mine, parts[index]), _member(kind, theirs, their_parts[index]))
             return anchor, (*steps, f"{what} {index + 1}"), texts
+        if mine != theirs and what is None:  # a handle's resource: the types themselves differ
+            return here
         if mine != theirs:
-            return anchor, (*steps, f"{what or 'label'} {index + 1}"), (quoted(mine), quoted(theirs))
+            return anchor, (*steps, f"{what} {index + 1}"), (quoted(mine), quoted(theirs))
     for index, (mine_part, their_part) in enumerate(zip(parts, their_parts)):
         if shape_of(mine_part) == shape_of(their_part):
             continue
