@@ -9,18 +9,22 @@ How the graph is linked, in order of preference:
 1. the bundle carries a composed component (``compose = true``) the gate
    proved (re-composed from the plan, byte for byte): it runs as is, with
    only WASI; one it could not prove (no wasm-tools) is never run;
-2. a binding's interface uses resources and ``wasm-tools`` is installed: the
-   graph is composed in memory (``bundle.compose``, from copies of the blobs
-   re-hashed on the way) and that runs with only WASI. The composed bytes are
-   cached next to the compile cache, keyed by composectl's plan digest. Composition
-   is chosen over proxying resource handles through Python, which measured
-   10-20x slower per call (docs/design.md), and wasmtime(-py) 50 traps
-   ("deferred host scope has no call context") on a ``borrow`` nested in a
-   list or option parameter of a host function, which composition avoids;
-3. otherwise (value types only) each bound import is defined on the
+2. a ``determinism = "strict"`` plan, or a bound import with a function
+   whose call passes more than one ``borrow`` (wasmtime 50 traps before such a
+   host function runs: ``use.handles``): the graph is composed in memory
+   (``bundle.compose``, from copies of the blobs re-hashed on the way) and
+   that runs with only WASI; the composed bytes are cached next to the
+   compile cache, keyed by composectl's plan digest. Without wasm-tools this
+   is refused by name, before anything is compiled;
+3. otherwise each component is instantiated from its own compile (cached by
+   its digest), providers first, and each bound import is defined on the
    consumer's linker as Python functions forwarding to the provider
-   instance's export; this keeps the per-component compile cache warm and
-   needs no extra tool. Resources without wasm-tools are refused by name.
+   instance's export; resource types are served as host types whose handles
+   stand for the provider's (``use.handles``). An edit to one component costs
+   that component's compile.
+
+One component file (``Runtime.single``: what ``compose`` writes) runs as 1
+does, with WASI alone.
 
 Runtime linking as composectl runs it (``use.dynlink``): a ``compose:dynlink/linker``
 import is served by the host, whose guest resolves registry components at run
@@ -92,7 +96,7 @@ class Runtime:
         self.compiler = compiler or Compiler()
         self.components: dict[str, Component] = {}
         self.composed: Component | None = None  # set when the graph runs as one composed component
-        self.linked = ""  # how: "composed (bundled)", "composed (in memory)" or "runtime"
+        self.linked = ""  # how: "composed (bundled)", "composed (in memory)", "runtime" or "component" (one file)
         self.dynlink: LinkerHost | None = None  # the compose:dynlink linker host, when a component imports it
         self._plan: Plan | None = None
         self._verified: Verified = Verified(Report())

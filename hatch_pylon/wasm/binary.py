@@ -412,6 +412,9 @@ class Cursor:
     def leb(self, max_bytes: int = 5) -> int:
         """An unsigned LEB128 of at most ``max_bytes`` (its value; signed ones are only skipped)."""
         start = self.pos
+        if start < len(self.data) and self.data[start] < 0x80:  # one byte: most counts and indices
+            self.pos = start + 1
+            return self.data[start]
         result = 0
         for index in range(max_bytes):
             byte = self.byte()
@@ -422,6 +425,9 @@ class Cursor:
 
     def u32(self) -> int:
         start = self.pos
+        if start < len(self.data) and self.data[start] < 0x80:
+            self.pos = start + 1
+            return self.data[start]
         result = self.leb()
         if result > 0xFFFFFFFF:
             raise self.fail("LEB128 value does not fit in 32 bits", at=start)
