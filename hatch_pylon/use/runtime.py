@@ -30,7 +30,11 @@ Runtime linking as composectl runs it (``use.dynlink``): a ``compose:dynlink/lin
 import is served by the host, whose guest resolves registry components at run
 time, each in a store of its own; a bound ``compose:dynlink/endpoint`` import
 forwards to its provider in a store of its own. Neither is instantiated with
-the rest of the graph.
+the rest of the graph. A plan composectl's exec refuses (``composectl.linkage``:
+a runtime plan without both dynlink capabilities, neither flavor A nor B; a
+static plan whose root imports the linker) is refused before anything is
+compiled, unless ``lenient``; the linker is served to runtime plans only (to
+any with ``lenient``).
 
 A plan with ``determinism = "strict"`` runs only as 1 or 2 (composectl refuses
 runtime linking under it). What the plan's limits and signals do is
