@@ -40,6 +40,7 @@ def shapes_project(root: Path, components: dict[str, Path]) -> Path:
     for cap in ("provider", "middle"):
         shutil.copy(components[cap], root / "caps" / f"{cap}.wasm")
     hook = 'root = "wasm/root.wasm"\ndestination = "shapes_demo/_pylon"\ncomponent-dirs = ["caps"]\n'
+    hook += 'linkage = "static"\n'  # typed caps, no linker: the plan composectl's exec runs composed
     (root / "pyproject.toml").write_text(hook_pyproject("shapes-demo", hook))
     return root
 
