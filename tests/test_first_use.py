@@ -178,3 +178,21 @@ def test_trust_says_what_it_staged_and_for_what(tmp_path: Path) -> None:
         "digests above with TrustStore::trust_digest before it runs the plan"
     ]
     assert result.stdout.splitlines()[0].startswith("plan digest ")
+
+
+@pytest.mark.slow
+def test_the_sample_quick_start_prints_no_warning(
+    sample_project: Path, sample_wheel: Path, compile_cache: Path
+) -> None:
+    """What the README's sample steps show (run-sample.sh's plan, verify, run): results, no warning or note."""
+    import os
+
+    env = {**os.environ, "HATCH_PYLON_CACHE_DIR": str(compile_cache)}
+    said = []
+    for command in (["plan", str(sample_project)], ["verify", str(sample_wheel)], ["run", str(sample_wheel)]):
+        result = subprocess.run(
+            [sys.executable, "-m", "hatch_pylon", *command], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        said += [line for line in result.stderr.splitlines() if not line.startswith("hatch-pylon: compil")]
+    assert [line for line in said if "warning" in line.lower() or "note:" in line] == [], said
