@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .._errors import ComponentFormatError, ComponentsError, PylonError, shell_word
 from .._fs import LARGE_FILE
-from ..bundle.distributions import ComponentDistribution, ProvidedComponent, component_path, installed
 from ..wasm.binary import Limits, ScannedFile, scan
 from .config import PylonConfig
 from .schema import ID_PATTERN
 
 if TYPE_CHECKING:
+    from ..bundle.distributions import ComponentDistribution, ProvidedComponent
     from .ingest import Ingest
 
 Progress = Callable[[int, int], None]  # (files read, bytes read) so far
@@ -260,6 +260,8 @@ def _plan_jobs(
             job = _Job(component_id, path, search_dir.origin, False)
             taken[component_id] = job
             jobs.append(job)
+    if config.component_distributions:  # only then is the distributions' reader imported
+        from ..bundle.distributions import component_path, installed
     for index, name in enumerate(config.component_distributions):
         origin = f"{config.table}.component-distributions[{index}]"
         try:

@@ -12,7 +12,6 @@ A bundle shipped in an sdist is instead taken through the verification gate
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -33,14 +32,6 @@ from .._errors import (
 )
 from .._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from .._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
-from ..bundle.distributions import (
-    DESCRIPTOR,
-    DescribedComponent,
-    Reference,
-    descriptor_json,
-    dist_store,
-    requirement_problems,
-)
 from ..composectl.linkage import exec_decision
 from ..composectl.plan import Plan, PlanComponent
 from .components import Progress, discover
@@ -48,6 +39,7 @@ from .config import PylonConfig
 from .resolve import Resolution, resolve
 
 if TYPE_CHECKING:
+    from ..bundle.distributions import DescribedComponent, Reference
     from .ingest import Ingest
 
 
@@ -116,6 +108,8 @@ class Bundle(NamedTuple):
 
     def summary(self) -> list[str]:
         """One line per component and per binding, for build logs and the CLI."""
+        import json
+
         lines = summary_lines(self.plan, self.sizes, self.resolution, self.references)
         if self.composed is not None:
             size = os.path.getsize(self.composed)
@@ -249,6 +243,8 @@ def _references(resolution: Resolution, config: PylonConfig) -> tuple[Reference,
     A ``wasm32``-only distribution's components are always copied: a host pip can never install it, so an app
     requiring it could never be installed. Asking for ``distributed = "reference"`` with one is an error.
     """
+    from ..bundle.distributions import Reference
+
     if config.distributed != "reference":
         return ()
     problems = [
@@ -289,6 +285,7 @@ class Provided(NamedTuple):
 
     def write_to(self, folder: str | os.PathLike[str], *, descriptor: bool) -> Path:
         """The blobs as a ``.compose`` store in ``folder``; with ``descriptor``, the descriptor beside it (an sdist)."""
+        from ..bundle.distributions import DESCRIPTOR
         from ..composectl.store import BlobStore
 
         folder = Path(folder)
@@ -322,6 +319,7 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
 
     Nothing is resolved: a provided component's imports are bound by each app that uses it.
     """
+    from ..bundle.distributions import DescribedComponent, descriptor_json, dist_store
     from ..composectl.store import BlobStore
     from .components import scan_candidates
     from .ingest import Ingest
@@ -375,6 +373,8 @@ def build_provided(config: PylonConfig, say: Say = say_nothing, progress: Progre
 
 def check_requirements(needed: list[str], declared: list[str], table: str) -> None:
     """The project's dependencies must require each referenced distribution as its reference says."""
+    from ..bundle.distributions import requirement_problems
+
     problems = requirement_problems(needed, declared, table)
     if problems:
         raise ResolveError("the project's dependencies do not match its references:\n" + bullets(problems))
@@ -390,6 +390,10 @@ def project_requirements(config: PylonConfig) -> list[str]:
 
 def shipped_provided(project_root: Path, staging: Path, say: Say = say_nothing) -> Provided | None:
     """The components an unpacked component-wheel sdist carries, re-hashed into ``staging``; None when it is none."""
+    import json
+
+    from ..bundle.distributions import DESCRIPTOR, DescribedComponent, descriptor_json
+
     prebuilt = project_root / SDIST_BUNDLE_DIR
     if not ((project_root / "PKG-INFO").is_file() and os.path.lexists(prebuilt / DESCRIPTOR)):
         return None
@@ -440,6 +444,8 @@ def _check_types(resolution: Resolution, config: PylonConfig, say: Say) -> None:
 def has_shipped_bundle(project_root: str | os.PathLike[str]) -> bool:
     """An unpacked sdist (``PKG-INFO``) carrying its bundle (or a component wheel's components): its wheel is
     built from that bundle alone."""
+    from ..bundle.distributions import DESCRIPTOR
+
     root = Path(project_root)
     carried = (root / SDIST_BUNDLE_DIR / name for name in (PLAN_FILE, DESCRIPTOR))
     return (root / "PKG-INFO").is_file() and any(os.path.lexists(path) for path in carried)

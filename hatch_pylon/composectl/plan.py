@@ -24,7 +24,6 @@ floating point (``1.5``, ``-0``) and strings that are not Unicode (a lone
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -157,7 +156,9 @@ class Plan(NamedTuple):
         return {key: parts[key] for key in order if key in parts}
 
     def to_json(self) -> bytes:
-        return (_canonical(self.to_dict()) + "\n").encode("utf-8")
+        from json import dumps  # here: a plan's digest and summary need no JSON
+
+        return (_canonical(self.to_dict(), lambda value: dumps(value, ensure_ascii=False)) + "\n").encode("utf-8")
 
     def to_cbor(self) -> bytes:
         """The bytes composectl's ``plan::serialize`` (ciborium) gives for this plan."""
@@ -298,6 +299,8 @@ def parse_plan(data: bytes, source: str, notes: list[str] | None = None) -> Plan
         raise PlanFormatError(
             source, ["not UTF-8 text (composectl reads a .json plan as UTF-8 JSON, then TOML)"]
         ) from None
+    import json
+
     unknown: list[tuple[str, str, tuple[str, ...]]] = []
     try:
         raw = json.loads(
@@ -415,6 +418,8 @@ def _kind(value: Any) -> str:
     if isinstance(value, (_Float, float)):
         return f"floating point `{value!r}`"
     if isinstance(value, str):
+        import json
+
         return f"string {json.dumps(value)}"
     if isinstance(value, (_Pairs, dict)):
         return "map"
@@ -796,12 +801,13 @@ def find_cycle(bindings: Iterable[Binding]) -> str | None:
     return None
 
 
-def _canonical(value: Any, depth: int = 0) -> str:
+def _canonical(value: Any, dumps: Callable[[Any], str], depth: int = 0) -> str:
+    """composectl's pretty JSON (serde_json's ``to_string_pretty``); ``dumps`` writes one scalar."""
     pad = "  " * depth
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = (f"{pad}  {json.dumps(k, ensure_ascii=False)}: {_canonical(v, depth + 1)}" for k, v in value.items())
+        items = (f"{pad}  {dumps(k)}: {_canonical(v, dumps, depth + 1)}" for k, v in value.items())
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
     if isinstance(value, list):
         if not value:
@@ -809,6 +815,6 @@ def _canonical(value: Any, depth: int = 0) -> str:
         if all(type(item) is int for item in value):  # digests: the bulk of the text
             return "[" + ", ".join(map(str, value)) + "]"
         if all(not isinstance(item, (dict, list)) for item in value):
-            return "[" + ", ".join(json.dumps(item, ensure_ascii=False) for item in value) + "]"
-        return "[\n" + ",\n".join(f"{pad}  {_canonical(item, depth + 1)}" for item in value) + f"\n{pad}]"
-    return json.dumps(value, ensure_ascii=False)
+            return "[" + ", ".join(dumps(item) for item in value) + "]"
+        return "[\n" + ",\n".join(f"{pad}  {_canonical(item, dumps, depth + 1)}" for item in value) + f"\n{pad}]"
+    return dumps(value)
