@@ -21,7 +21,18 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py") if "template" not in path.parts}
 # Read bottom-up: a module imports only from its own subpackage or from a lower layer. ``build`` and
 # ``use`` share a layer, so neither imports the other. The package itself only names ``__version__``.
-LAYERS = {"": 0, "_errors": 0, "_layout": 0, "_fs": 1, "wasm": 2, "composectl": 3, "bundle": 4, "build": 5, "use": 5}
+LAYERS = {
+    "": 0,
+    "_errors": 0,
+    "_layout": 0,
+    "_records": 0,
+    "_fs": 1,
+    "wasm": 2,
+    "composectl": 3,
+    "bundle": 4,
+    "build": 5,
+    "use": 5,
+}
 LAYERS |= {"adapters": 6, "hooks": 7, "__main__": 7}
 
 
@@ -229,7 +240,7 @@ def test_the_design_notes_layer_table_lists_every_module() -> None:
         if line.startswith("| `")
         for name in re.findall(r"`([\w/]+)`", line.split("|")[1])
     }
-    modules = {m for m in MODULES if m.count(".") == 2 or home(m) in ("_errors", "_fs", "_layout")}
+    modules = {m for m in MODULES if m.count(".") == 2 or home(m) in ("_errors", "_fs", "_layout", "_records")}
     assert sorted(modules - listed) == [], "add these modules to docs/design.md's layer table"
 
 
@@ -255,3 +266,41 @@ def test_plan_of_a_project_imports_neither_dataclasses_nor_argparse(tmp_path: Pa
     with pytest.raises(SystemExit) as both:
         main(["plan", "--json", "--digest", str(tmp_path)])
     assert both.value.code == 2
+
+
+def test_records_are_the_namedtuples_typing_would_make() -> None:
+    """``_records.NamedTuple`` (fields, defaults, methods, properties, docstring) behaves as ``typing.NamedTuple``."""
+    import typing
+
+    from hatch_pylon._records import NamedTuple
+
+    def define(base: type) -> type:
+        class Point(base):  # type: ignore[misc, valid-type]
+            """A point."""
+
+            x: int
+            y: int = 2
+            tags: tuple[str, ...] = ()
+
+            @property
+            def total(self) -> int:
+                return self.x + self.y
+
+            def moved(self, by: int) -> Point:
+                return self._replace(x=self.x + by)
+
+        return Point
+
+    ours, theirs = define(NamedTuple), define(typing.NamedTuple)
+    for cls in (ours, theirs):
+        point = cls(1)
+        assert point == (1, 2, ()) and isinstance(point, tuple)
+        assert point.total == 3 and point.moved(2).x == 3 and cls.__doc__ == "A point."
+        assert cls._fields == ("x", "y", "tags") and cls._field_defaults == {"y": 2, "tags": ()}
+        assert cls.__name__ == "Point" and cls.__module__ == __name__
+    assert list(ours.__annotations__) == list(theirs.__annotations__)
+    with pytest.raises(TypeError):
+
+        class Bad(NamedTuple):  # a field without a default after one with a default
+            a: int = 1
+            b: int

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .._errors import ComponentFormatError, ComponentsError, PylonError, shell_word
 from .._fs import LARGE_FILE
+from .._records import NamedTuple
 from ..wasm.binary import Limits, ScannedFile, scan
 from .config import PylonConfig
 from .schema import ID_PATTERN

@@ -15,10 +15,11 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._errors import ConfigError, quoted
 from .._layout import DEFAULT_MAX_COMPONENT_SIZE
+from .._records import NamedTuple
 from ..composectl.plan import Capability, Policy, Secret
 from .expand import MAX_DEFAULT_DEPTH, TooDeep, expand_variables
 from .schema import (

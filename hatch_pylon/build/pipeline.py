@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .._errors import (
     PylonError,
@@ -32,6 +32,7 @@ from .._errors import (
 )
 from .._fs import TempFile, atomic_write, make_private_folder, open_inside, sha256_of
 from .._layout import META_FILE, PLAN_FILE, SDIST_BUNDLE_DIR, STORE_DIR, blob_relpath, composed_name
+from .._records import NamedTuple
 from ..composectl.linkage import exec_decision
 from ..composectl.plan import Plan, PlanComponent
 from .components import Progress, discover

@@ -16,9 +16,10 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .._errors import PylonError
+from .._records import NamedTuple
 from .config import PylonConfig, load_config
 
 if TYPE_CHECKING:

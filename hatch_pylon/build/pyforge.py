@@ -22,10 +22,10 @@ import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
 
 from .._errors import ComponentsError, PylonError, ResolveError, TooLarge, bullets, printable
 from .._fs import atomic_write, os_reason, read_small
+from .._records import NamedTuple
 from ..bundle.distributions import (
     PYFORGE_MANIFEST,
     DescribedComponent,

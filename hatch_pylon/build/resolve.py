@@ -11,10 +11,10 @@ cyclic is collected and reported in one ``ResolveError``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from .._errors import ResolveError
 from .._layout import WASI_PREFIX
+from .._records import NamedTuple
 from ..composectl.linkage import CAP_INVOKE, CAP_RESOLVE, LINKER, host_provides, is_endpoint, is_linker, roles
 from ..composectl.plan import Binding, find_cycle
 from ..wasm.binary import Extern

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._layout import DEFAULT_IGNORE_IMPORTS, DEFAULT_MAX_COMPONENT_SIZE
+from .._records import NamedTuple
 from ..composectl.plan import (
     CAPABILITY_LEVELS,
     DEFAULT_CAPABILITIES,

@@ -28,11 +28,12 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._errors import ArchiveError, ComponentsError, TooLarge, bullets, printable, quoted, shell_word
 from .._fs import os_reason, read_small
 from .._layout import STORE_DIR, blob_relpath, is_digest
+from .._records import NamedTuple
 
 if sys.version_info >= (3, 11):
     import tomllib

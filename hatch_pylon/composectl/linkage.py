@@ -21,8 +21,8 @@ Pure: names only, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
+from .._records import NamedTuple
 from ..wasm.names import parse_name
 from .plan import Binding, Plan
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._errors import PlanFormatError, printable
 from .._fs import sha256_hex
+from .._records import NamedTuple
 
 PLAN_VERSION = "1"
 LINKAGES = ("runtime", "static")

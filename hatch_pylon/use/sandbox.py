@@ -33,9 +33,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .._errors import GuestStopped, PylonError, printable
+from .._records import NamedTuple
 
 if TYPE_CHECKING:
     import threading

@@ -29,10 +29,11 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .._errors import StoreError
 from .._fs import atomic_write
+from .._records import NamedTuple
 from ..bundle.verify import verify_bundle
 from ..composectl.store import BlobStore, write_problem
 

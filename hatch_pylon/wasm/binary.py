@@ -17,11 +17,12 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, Union, cast
+from typing import TYPE_CHECKING, BinaryIO, Literal, Union, cast
 
 from .._errors import ComponentFormatError
 from .._fs import NotRegularFile, new_hasher, open_regular
 from .._layout import DEFAULT_MAX_COMPONENT_SIZE
+from .._records import NamedTuple
 
 if TYPE_CHECKING:
     from mmap import mmap

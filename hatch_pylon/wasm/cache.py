@@ -36,10 +36,10 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import NamedTuple
 
 from .._errors import PylonError, Say, human_size, plural, warning
 from .._fs import TempFile, _abandoned, atomic_write, is_own_temp, make_private_dirs, os_reason, private_problem
+from .._records import NamedTuple
 
 CACHE_VARIABLE = "HATCH_PYLON_CACHE_DIR"
 LIMIT_VARIABLE = "HATCH_PYLON_CACHE_MAX"

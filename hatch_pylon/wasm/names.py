@@ -10,7 +10,8 @@ compatible when they share a *track*: the major version when it is not 0
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from .._records import NamedTuple
 
 _SEMVER = re.compile(
     r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
