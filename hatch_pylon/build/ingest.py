@@ -134,15 +134,14 @@ class Decided:
 
 
 def _park_temp(temp: TempFile, folder: Path) -> Parked:
-    """Close ``temp`` and move it into ``folder`` (same filesystem: the store)."""
-    temp.file.close()
+    """Move ``temp`` into ``folder`` (same filesystem: the store), then close it: renamed while still open and
+    locked (``TempFile.commit``), so another build's sweep never finds it unlocked among the blobs."""
     parked = folder / temp.path.name
     try:
-        os.replace(temp.path, parked)
+        temp.commit(parked)
     except BaseException:
         temp.discard()
         raise
-    temp.done = True
     return Parked(parked, temp.mode)
 
 
