@@ -177,22 +177,13 @@ def generate(folder: Path, count: int, size: int, seed: int = 7) -> list[Path]:
         padding = rng.randbytes(max(0, size - len(binary) - 16))
         custom = b"\x07padding" + padding  # custom section: name, then payload
         path = caps / f"c{index}.wasm"
-        path.write_bytes(binary + b"\x00" + _leb(len(custom)) + custom)
+        path.write_bytes(binary + b"\x00" + wasm.leb128(len(custom)) + custom)
         paths.append(path)
     root = folder / "root.wasm"
     root.write_bytes(
         wasmtime.wat2wasm('(component (import "gen:c0/api@1.0.0" (instance (export "f" (func (result u32))))))')
     )
     return [root, *paths]
-
-
-def _leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def peak_rss_mib(project: Path, raw: dict) -> tuple[float, float]:

@@ -25,6 +25,7 @@ import pytest
 import wasmtime
 from hypothesis import strategies as st
 
+from hatch_pylon.wasm.binary import leb128 as leb
 from hatch_pylon.wasm.compiler import Compiler
 
 TESTS = Path(__file__).resolve().parent
@@ -118,16 +119,6 @@ def write_component(path: Path, imports: list[str] = (), exports: list[str] = ()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(wasmtime.wat2wasm(component_wat(list(imports), list(exports), **kwargs)))
     return path
-
-
-def leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def name(text: str | bytes) -> bytes:
@@ -415,3 +406,14 @@ def tiny_project(root: Path, hook_toml: str, components: dict[str, dict]) -> Pat
         write_component(root / relative, **spec)
     (root / "pyproject.toml").write_text(hook_pyproject("demo", textwrap.dedent(hook_toml)))
     return root
+
+
+# A root whose ``run`` returns what ``a:b/c@1.0.0``'s ``f`` returns.
+CALLING_ROOT = """(component
+  (import "a:b/c@1.0.0" (instance $c (export "f" (func (result u32)))))
+  (alias export $c "f" (func $f))
+  (core func $cf (canon lower (func $f)))
+  (core module $m (import "" "f" (func $f (result i32))) (func (export "run") (result i32) call $f))
+  (core instance $i (instantiate $m (with "" (instance (export "f" (func $cf))))))
+  (func $run (result u32) (canon lift (core func $i "run")))
+  (export "run" (func $run)))"""

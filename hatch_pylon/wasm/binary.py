@@ -321,7 +321,7 @@ class _Reader:
             )
         body = self._take(size)
         if keep and self.kept is not None:
-            self.kept.append(bytes([section_id]) + _leb_u32(size) + body)
+            self.kept.append(bytes([section_id]) + leb128(size) + body)
             self.kept_size += size
         if role is None:
             return
@@ -353,7 +353,8 @@ class _Reader:
         raise self.fail("LEB128 integer longer than 5 bytes", offset=start)
 
 
-def _leb_u32(value: int) -> bytes:
+def leb128(value: int) -> bytes:
+    """``value`` (a non-negative integer) as an unsigned LEB128, as section sizes are written."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from helpers import find_links_env, hook_pyproject, run_build, tiny_project, write_component
+from helpers import CALLING_ROOT, find_links_env, hook_pyproject, run_build, tiny_project, write_component
 
 from hatch_pylon._errors import PylonError
 from hatch_pylon.adapters.cli import main
@@ -368,16 +368,6 @@ def test_two_borrows_in_one_call_run_composed_and_without_wasm_tools_say_so_befo
     ran = capsys.readouterr()
     assert ran.out == "3\n"  # pair(1, 2), composed
     assert "(pair) passes more than one borrowed handle per call, which only composition links" in ran.err
-
-
-CALLING_ROOT = """(component
-  (import "a:b/c@1.0.0" (instance $c (export "f" (func (result u32)))))
-  (alias export $c "f" (func $f))
-  (core func $cf (canon lower (func $f)))
-  (core module $m (import "" "f" (func $f (result i32))) (func (export "run") (result i32) call $f))
-  (core instance $i (instantiate $m (with "" (instance (export "f" (func $cf))))))
-  (func $run (result u32) (canon lift (core func $i "run")))
-  (export "run" (func $run)))"""
 
 
 def constant_cap(path: Path, value: int) -> None:

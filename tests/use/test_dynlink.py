@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from helpers import component_wat, hook_pyproject, write_component
+from helpers import CALLING_ROOT, component_wat, hook_pyproject, write_component
 
 from hatch_pylon._errors import WARNING, ResolveError
 from hatch_pylon._layout import STORE_DIR, blob_relpath
@@ -222,14 +222,6 @@ def test_a_plan_exec_refuses_is_said_once_per_command_and_run_refuses_it_unless_
     assert lenient.out == "7\n" and lenient.err.count(reason) == 1 and "(--lenient)" in lenient.err
 
 
-CALLING_ROOT = """(component
-  (import "a:b/c@1.0.0" (instance $c (export "f" (func (result u32)))))
-  (alias export $c "f" (func $f))
-  (core func $cf (canon lower (func $f)))
-  (core module $m (import "" "f" (func $f (result i32))) (func (export "run") (result i32) call $f))
-  (core instance $i (instantiate $m (with "" (instance (export "f" (func $cf))))))
-  (func $run (result u32) (canon lift (core func $i "run")))
-  (export "run" (func $run)))"""
 SEVEN = """(component
   (core module $m (func (export "f") (result i32) i32.const 7))
   (core instance $i (instantiate $m))
