@@ -299,7 +299,8 @@ def app_project(folder: Path, hook: str = "") -> Path:
     (folder / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["hatchling", "hatch-pylon"]\nbuild-backend = "hatchling.build"\n'
         '[project]\nname = "zstd-app"\nversion = "1.0"\n'
-        '[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\ncomponent-distributions = ["zstd-cap"]\n' + hook
+        '[tool.hatch.build.hooks.pylon]\nroot = "root.wasm"\ncomponent-distributions = ["zstd-cap"]\n'
+        'linkage = "static"\n' + hook  # a typed cap and no linker: the plan composectl's exec runs
     )
     return folder
 
