@@ -433,6 +433,7 @@ def test_hatch_builds_the_extension_wheel_python_wasm_builds_reproducibly_and_an
     assert (status, out) == (0, "42\n"), err
 
 
+@pytest.mark.slow  # python -m build, in a subprocess
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
