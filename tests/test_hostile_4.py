@@ -271,6 +271,28 @@ def test_names_in_a_binarys_types_are_printed_escaped(tmp_path: Path) -> None:
     assert "\x1b" not in output and "\x07" not in output, output
 
 
+def test_json_output_is_ascii_so_no_name_reaches_the_terminal_raw(tmp_path: Path) -> None:
+    """C1 controls (U+009B is a CSI) and bidirectional overrides are printable to JSON but not to a terminal:
+    ``--json`` writes them as ``\\u`` escapes, and the document still reads back to the exact names."""
+    import json
+
+    from helpers import write_component
+
+    project = tmp_path / "demo-project"
+    capability = "net\u009b31m\u202e"
+    hook = BASE_HOOK + f'linkage = "static"\n[[tool.hatch.build.hooks.pylon.policy.capabilities]]\nname = "{capability}"\n'
+    base_project(project, hook)
+    code, output = run(tmp_path, "-m", "hatch_pylon", "plan", "--json", cwd=project)
+    assert code == 0 and output.isascii(), output
+    assert json.loads(output)["policy"]["capabilities"] == [{"name": capability, "level": "required"}], output
+    param = r'(param "x\u{9b}31m\u{202e}y" u32) (result u32)'
+    write_component(tmp_path / "named.wasm", imports=["a:b/c@1.0.0"], import_sigs={"a:b/c@1.0.0": param})
+    code, output = run(tmp_path, "-m", "hatch_pylon", "inspect", "--json", "--types", str(tmp_path / "named.wasm"))
+    assert code == 0 and output.isascii(), output
+    imported = json.loads(output)["imports"][0]
+    assert "x\x9b31m\u202ey: u32" in json.dumps(imported, ensure_ascii=False), imported
+
+
 TRAPPING_ROOT = r"""(component
   (core module $m (func (@name "boom\1b]0;owned\07") (export "run") (result i32) unreachable))
   (core instance $i (instantiate $m))

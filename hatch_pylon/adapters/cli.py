@@ -334,7 +334,7 @@ def _plan(args: argparse.Namespace) -> int:
         raise PylonError(problems_message(f"{args.project}: the build", problems))
     resolution, plan = plan_project(config, say=_say)
     if args.json:
-        sys.stdout.buffer.write(plan.to_json())
+        sys.stdout.buffer.write(plan.to_json(ascii_only=True))  # names from binaries never reach a terminal raw
         sys.stdout.flush()
         return 0
     if args.digest:

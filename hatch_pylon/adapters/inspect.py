@@ -23,9 +23,10 @@ def show(
 ) -> int:
     """Print a component's imports and exports (``title`` names it in place of ``path``). WASI imports (the
     host's) are left out of the text, with or without ``--types``, and counted in its header; ``--all`` lists
-    them; ``--json`` lists every import."""
+    them; ``--json`` lists every import, in ASCII (a name's other characters as ``\\u`` escapes, so none reaches
+    the terminal raw)."""
     if as_json:
-        print(json.dumps(_document(path, types, prefix), indent=2, ensure_ascii=False))
+        print(json.dumps(_document(path, types, prefix), indent=2))
         return 0
     info = inspect(path)
     hidden = () if show_all else HIDDEN_BY_DEFAULT
@@ -82,7 +83,7 @@ def show_provided(
     its path in the distribution)."""
     if as_json:
         document = {cid: {"path": relative, **_document(file, types, prefix)} for cid, file, relative in components}
-        print(json.dumps({"distribution": label, "components": document}, indent=2, ensure_ascii=False))
+        print(json.dumps({"distribution": label, "components": document}, indent=2))
         return 0
     for index, (cid, file, relative) in enumerate(components):
         if index:

@@ -156,10 +156,13 @@ class Plan(NamedTuple):
         order = ("version", "root", "linkage", "components", "bindings", "secrets", "policy", "explicit_exports")
         return {key: parts[key] for key in order if key in parts}
 
-    def to_json(self) -> bytes:
+    def to_json(self, ascii_only: bool = False) -> bytes:
+        """composectl's pretty JSON of the plan; ``ascii_only``: every other character as a ``\\u`` escape (the
+        same plan to any JSON reader), for a terminal."""
         from json import dumps  # here: a plan's digest and summary need no JSON
 
-        return (_canonical(self.to_dict(), lambda value: dumps(value, ensure_ascii=False)) + "\n").encode("utf-8")
+        text = _canonical(self.to_dict(), lambda value: dumps(value, ensure_ascii=ascii_only))
+        return (text + "\n").encode("utf-8")
 
     def to_cbor(self) -> bytes:
         """The bytes composectl's ``plan::serialize`` (ciborium) gives for this plan."""
