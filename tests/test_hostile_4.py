@@ -280,7 +280,8 @@ def test_json_output_is_ascii_so_no_name_reaches_the_terminal_raw(tmp_path: Path
 
     project = tmp_path / "demo-project"
     capability = "net\u009b31m\u202e"
-    hook = BASE_HOOK + f'linkage = "static"\n[[tool.hatch.build.hooks.pylon.policy.capabilities]]\nname = "{capability}"\n'
+    table = "[[tool.hatch.build.hooks.pylon.policy.capabilities]]"
+    hook = BASE_HOOK + f'linkage = "static"\n{table}\nname = "{capability}"\n'
     base_project(project, hook)
     code, output = run(tmp_path, "-m", "hatch_pylon", "plan", "--json", cwd=project)
     assert code == 0 and output.isascii(), output
