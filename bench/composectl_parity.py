@@ -27,14 +27,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hatch_pylon._errors import PlanFormatError
-from hatch_pylon.composectl.plan import parse_plan
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from helpers import FULL_PLAN, fake_digest  # noqa: E402
+
+from hatch_pylon._errors import PlanFormatError  # noqa: E402
+from hatch_pylon.composectl.plan import parse_plan  # noqa: E402
 
 DELIBERATE = ("over hatch-pylon's limit", "carries a password", "nested too deeply")
-
-
-def digest(n: int) -> list[int]:
-    return [(n * 7 + i) % 256 for i in range(32)]
 
 
 def base_plans() -> list[dict[str, Any]]:
@@ -42,38 +43,12 @@ def base_plans() -> list[dict[str, Any]]:
     hello = {
         "version": "1",
         "root": "app",
-        "components": [{"id": "app", "digest": digest(1)}],
+        "components": [{"id": "app", "digest": fake_digest(1)}],
         "bindings": [],
         "secrets": [],
         "policy": {"determinism": "relaxed", "capabilities": [], "limits": {}},
     }
-    full = {
-        "version": "1",
-        "root": "app",
-        "components": [
-            {"id": "app", "digest": digest(1), "source": "file:///opt/app.wasm"},
-            {"id": "cap", "digest": digest(2)},
-            {"id": "echo", "digest": digest(3), "source": "oci://r/echo:1"},
-            {"id": "math", "digest": digest(4)},
-        ],
-        "bindings": [
-            {"consumer_id": "app", "import_name": "a:b/c@1.0.0", "provider_id": "cap", "export_name": "a:b/c@1.0.0"},
-            {"import_name": "m:m/ops@1.0.0", "provider_id": "math", "export_name": "m:m/ops@1.1.0"},
-            {"consumer_id": "cap", "import_name": "m:m/ops@1.0.0", "provider_id": "math", "export_name": "m:m/ops"},
-        ],
-        "secrets": [{"secret_id": "db", "backend_uri": "vault://s/db"}, {"secret_id": "k", "backend_uri": "dev://"}],
-        "policy": {
-            "determinism": "audit",
-            "capabilities": [
-                {"name": "dynlink:resolve", "level": "required"},
-                {"name": "dynlink:invoke", "level": "optional"},
-            ],
-            "tenant": "acme",
-            "limits": {"cpu_ms": 1000, "memory_bytes": 1 << 30, "io_ops": 0},
-        },
-        "linkage": "runtime",
-        "explicit_exports": [{"source_instance": "cap", "interface_name": "a:b/extra@1.0.0"}],
-    }
+    full = copy.deepcopy(FULL_PLAN)
     strict = copy.deepcopy(full)
     strict["policy"]["determinism"] = "strict"
     strict["linkage"] = "static"

@@ -417,3 +417,38 @@ CALLING_ROOT = """(component
   (core instance $i (instantiate $m (with "" (instance (export "f" (func $cf))))))
   (func $run (result u32) (canon lift (core func $i "run")))
   (export "run" (func $run)))"""
+
+
+def fake_digest(n: int) -> list[int]:
+    """32 bytes, as composectl's JSON writes a digest, different for each ``n``."""
+    return [(n * 7 + i) % 256 for i in range(32)]
+
+
+# A plan using every PlanV1 field (the plan reader's tests and bench/composectl_parity.py mutate copies of it).
+FULL_PLAN: dict[str, Any] = {
+    "version": "1",
+    "root": "app",
+    "components": [
+        {"id": "app", "digest": fake_digest(1), "source": "file:///opt/app.wasm"},
+        {"id": "cap", "digest": fake_digest(2)},
+        {"id": "echo", "digest": fake_digest(3), "source": "oci://r/echo:1"},
+        {"id": "math", "digest": fake_digest(4)},
+    ],
+    "bindings": [
+        {"consumer_id": "app", "import_name": "a:b/c@1.0.0", "provider_id": "cap", "export_name": "a:b/c@1.0.0"},
+        {"import_name": "m:m/ops@1.0.0", "provider_id": "math", "export_name": "m:m/ops@1.1.0"},
+        {"consumer_id": "cap", "import_name": "m:m/ops@1.0.0", "provider_id": "math", "export_name": "m:m/ops"},
+    ],
+    "secrets": [{"secret_id": "db", "backend_uri": "vault://s/db"}, {"secret_id": "k", "backend_uri": "dev://"}],
+    "policy": {
+        "determinism": "audit",
+        "capabilities": [
+            {"name": "dynlink:resolve", "level": "required"},
+            {"name": "dynlink:invoke", "level": "optional"},
+        ],
+        "tenant": "acme",
+        "limits": {"cpu_ms": 1000, "memory_bytes": 1 << 30, "io_ops": 0},
+    },
+    "linkage": "runtime",
+    "explicit_exports": [{"source_instance": "cap", "interface_name": "a:b/extra@1.0.0"}],
+}

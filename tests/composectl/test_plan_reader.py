@@ -15,42 +15,12 @@ import random
 from typing import Any, Callable
 
 import pytest
+from helpers import FULL_PLAN
 
 from hatch_pylon._errors import PlanFormatError
 from hatch_pylon.composectl.plan import parse_plan
 
-
-def digest(n: int) -> list[int]:
-    return [(n * 7 + i) % 256 for i in range(32)]
-
-
-FULL: dict[str, Any] = {
-    "version": "1",
-    "root": "app",
-    "components": [
-        {"id": "app", "digest": digest(1), "source": "file:///opt/app.wasm"},
-        {"id": "cap", "digest": digest(2)},
-        {"id": "echo", "digest": digest(3), "source": "oci://r/echo:1"},
-        {"id": "math", "digest": digest(4)},
-    ],
-    "bindings": [
-        {"consumer_id": "app", "import_name": "a:b/c@1.0.0", "provider_id": "cap", "export_name": "a:b/c@1.0.0"},
-        {"import_name": "m:m/ops@1.0.0", "provider_id": "math", "export_name": "m:m/ops@1.1.0"},
-        {"consumer_id": "cap", "import_name": "m:m/ops@1.0.0", "provider_id": "math", "export_name": "m:m/ops"},
-    ],
-    "secrets": [{"secret_id": "db", "backend_uri": "vault://s/db"}, {"secret_id": "k", "backend_uri": "dev://"}],
-    "policy": {
-        "determinism": "audit",
-        "capabilities": [
-            {"name": "dynlink:resolve", "level": "required"},
-            {"name": "dynlink:invoke", "level": "optional"},
-        ],
-        "tenant": "acme",
-        "limits": {"cpu_ms": 1000, "memory_bytes": 1 << 30, "io_ops": 0},
-    },
-    "linkage": "runtime",
-    "explicit_exports": [{"source_instance": "cap", "interface_name": "a:b/extra@1.0.0"}],
-}
+FULL = FULL_PLAN
 FULL_DIGEST = "4b4729d64d7808b259718876d8df01114e8d2a3f731a793991ab32cc49e664fc"
 
 
