@@ -685,26 +685,8 @@ def _graph(plan: Plan) -> list[str]:
     if plan.root not in {component.id for component in plan.components}:
         return [f"root component {printable(plan.root)} not found in components"]
     # composectl walks from the root, following the bindings that name their consumer
-    edges: dict[str, list[str]] = {}
-    for binding in plan.bindings:
-        if binding.named:
-            edges.setdefault(binding.consumer_id, []).append(binding.provider_id)
-    done: set[str] = set()
-    on_path = {plan.root}
-    stack = [(plan.root, iter(edges.get(plan.root, ())))]
-    while stack:
-        node, pending = stack[-1]
-        target = next(pending, None)
-        if target is None:
-            stack.pop()
-            on_path.discard(node)
-            done.add(node)
-        elif target in on_path:
-            return ["circular dependency detected in component graph"]
-        elif target not in done:
-            on_path.add(target)
-            stack.append((target, iter(edges.get(target, ()))))
-    return []
+    cycle = find_cycle((binding for binding in plan.bindings if binding.named), starts=(plan.root,))
+    return [] if cycle is None else ["circular dependency detected in component graph"]
 
 
 def _bindings(plan: Plan) -> list[str]:
@@ -768,14 +750,15 @@ def _unknown_notes(source: str, unknown: list[tuple[str, str, tuple[str, ...]]])
     return notes
 
 
-def find_cycle(bindings: Iterable[Binding]) -> str | None:
-    """A consumer -> provider cycle as readable text, or None; iterative and linear in the bindings."""
+def find_cycle(bindings: Iterable[Binding], starts: Iterable[str] | None = None) -> str | None:
+    """A consumer -> provider cycle as readable text, or None: of those reachable from ``starts`` (from every
+    consumer by default); iterative and linear in the bindings."""
     edges: dict[str, list[Binding]] = {}
     binding: Binding | None
     for binding in sorted(bindings):
         edges.setdefault(binding.consumer_id, []).append(binding)
     done: set[str] = set()
-    for start in sorted(edges):
+    for start in sorted(edges) if starts is None else starts:
         if start in done:
             continue
         path: list[Binding] = []
