@@ -268,6 +268,30 @@ def test_plan_of_a_project_imports_neither_dataclasses_nor_argparse(tmp_path: Pa
     assert both.value.code == 2
 
 
+def test_plan_opens_each_component_once(tmp_path: Path) -> None:
+    """The scan that hashes a file keeps the sections types are decoded from, so neither the type check nor the
+    registry's check of an endpoint provider's imports opens a component again (``open`` audit events)."""
+    import wasmtime
+    from helpers import component_wat, hook_pyproject, write_component
+
+    linker, endpoint = "compose:dynlink/linker@0.1.0", "compose:dynlink/endpoint@0.1.0"
+    write_component(tmp_path / "root.wasm", imports=[linker, "a:b/c@1.0.0"])
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
+    type_only = '(import "sys:compose/types@1.0.0" (instance (type (list u8)) (export "digest" (type (eq 0)))))'
+    echo = component_wat([], [endpoint]).replace("(component", f"(component\n  {type_only}", 1)
+    (tmp_path / "caps/echo.wasm").write_bytes(wasmtime.wat2wasm(echo))  # its import is decoded: type-only
+    (tmp_path / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    probe = (
+        "import sys, contextlib, io; from hatch_pylon.adapters.cli import main\n"
+        "opened = []\n"
+        "sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == 'open' else None)\n"
+        "with contextlib.redirect_stdout(io.StringIO()): status = main(['plan', sys.argv[1]])\n"
+        "print(status, sorted(name.rsplit('/', 1)[-1] for name in opened if name.endswith('.wasm')))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "0 ['echo.wasm', 'p.wasm', 'root.wasm']", result.stdout + result.stderr
+
+
 def test_records_are_the_namedtuples_typing_would_make() -> None:
     """``_records.NamedTuple`` (fields, defaults, methods, properties, docstring) behaves as ``typing.NamedTuple``."""
     import typing

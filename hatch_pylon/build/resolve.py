@@ -185,10 +185,14 @@ def _foreign_imports(member: Candidate) -> list[str]:
     others = sorted({e.name for e in member.file.info.imports if not e.name.startswith(WASI_PREFIX)})
     if not others:
         return []
-    from ..wasm.signatures import InstanceSignatures, Undecidable, decode_file
+    from ..wasm.signatures import InstanceSignatures, Undecidable, decode_file, decode_types
 
+    shaping = member.file.shaping  # what the scan kept: the file is not read again
     try:
-        items = decode_file(member.path, exports=False)[0]
+        if shaping is None:
+            items = decode_file(member.path, exports=False)[0]
+        else:
+            items = decode_types(shaping, str(member.path), exports=False)[0]
     except (Undecidable, OSError):
         return others
     return [

@@ -118,10 +118,11 @@ def test_static_linkage_leaves_sys_compose_to_providers(tmp_path: Path) -> None:
         plan_project(config_for(tmp_path, linkage="static"))
 
 
-def test_a_registry_provider_must_be_self_contained(hybrid: Path) -> None:
+@pytest.mark.parametrize("validate", ["types", "names"])  # its imports decoded from the scan's sections, or the file
+def test_a_registry_provider_must_be_self_contained(hybrid: Path, validate: str) -> None:
     write(hybrid / "caps/needy.wasm", imports=["pylon:math/ops@1.0.0"], exports=[ENDPOINT])
     with pytest.raises(ResolveError) as caught:
-        plan_project(config_for(hybrid))
+        plan_project(config_for(hybrid, validate=validate))
     message = str(caught.value)
     assert "needy (caps/needy.wasm) is an endpoint provider a linker guest may resolve, but it imports " in message
     assert "'pylon:math/ops@1.0.0'; composectl instantiates a resolved provider with WASI alone" in message
