@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:  # bare ``hatch-pylon``: what it can do, not a usage error
             parser.print_help()
             return 0
-    _terminate_cleanly()
+    if args.handler is not _plan:  # plan writes nothing, so it leaves SIGTERM as it is and skips importing signal
+        _terminate_cleanly()
     _SAID.clear()  # one command's lines
     try:
         return int(args.handler(args))
