@@ -205,6 +205,11 @@ CASES: dict[str, Case] = {
     "strict determinism": Case(
         lambda p: None,
         "policy.determinism: 'strict' cannot be used with runtime linkage",
+        hook=BASE_HOOK + 'linkage = "runtime"\npolicy = { determinism = "strict" }\n',
+    ),
+    "strict determinism, a linker guest": Case(
+        lambda p: write_component(p / "root.wasm", imports=["compose:dynlink/linker@0.1.0", "a:b/c@1.0.0"]),
+        "python imports compose:dynlink, so the plan links at run time, and 'strict' cannot be used with runtime",
         hook=BASE_HOOK + 'policy = { determinism = "strict" }\n',
     ),
     "unknown config key": Case(

@@ -76,7 +76,7 @@ class PylonConfig(NamedTuple):
     table: str = HATCH_TABLE
     max_component_size: int = DEFAULT_MAX_COMPONENT_SIZE
     max_imports: int = DEFAULT_MAX_IMPORTS
-    linkage: str = "runtime"
+    linkage: str = "auto"  # or the plan's: Resolution.linkage is what the build decided
     compose: bool = False
     strip: bool = False
     manifest: Path | None = None

@@ -168,7 +168,7 @@ def plan_project(
     urls = {c.id: c.fetch_url for c in config.components}
     components = (PlanComponent(c.id, c.file.digest, urls.get(c.id)) for c in resolution.components)
     plan = Plan.create(
-        config.root_id, components, resolution.bindings, config.policy, config.linkage, secrets=config.secrets
+        config.root_id, components, resolution.bindings, config.policy, resolution.linkage, secrets=config.secrets
     )
     exports = {c.id: [e.name for e in c.file.info.exports] for c in resolution.components}
     provider = exports.get(plan.bindings[0].provider_id) if len(plan.bindings) == 1 else None
@@ -424,7 +424,7 @@ def _check_types(resolution: Resolution, config: PylonConfig, say: Say) -> None:
     files = {c.id: (Path(c.path), c.file.digest) for c in resolution.components}
     shaping = {c.id: c.file.shaping for c in resolution.components if c.file.shaping is not None}
     report = type_problems(
-        files, list(resolution.bindings), None, shaping=shaping, root=config.root_id, linkage=config.linkage
+        files, list(resolution.bindings), None, shaping=shaping, root=config.root_id, linkage=resolution.linkage
     )
     if report.problems:
         raise ResolveError("bindings do not type-check:\n" + bullets(report.problems))

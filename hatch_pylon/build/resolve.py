@@ -15,12 +15,22 @@ from collections.abc import Iterable
 from .._errors import ResolveError
 from .._layout import WASI_PREFIX
 from .._records import NamedTuple
-from ..composectl.linkage import CAP_INVOKE, CAP_RESOLVE, LINKER, host_provides, is_endpoint, is_linker, roles
+from ..composectl.linkage import (
+    CAP_INVOKE,
+    CAP_RESOLVE,
+    LINKER,
+    host_provides,
+    is_endpoint,
+    is_linker,
+    linkage_for,
+    roles,
+)
 from ..composectl.plan import Binding, find_cycle
 from ..wasm.binary import Extern
 from ..wasm.names import ExternName, compatible, parse_name
 from .components import Candidate, Catalog
 from .config import PylonConfig
+from .schema import AUTO
 
 
 class Resolution(NamedTuple):
@@ -28,6 +38,7 @@ class Resolution(NamedTuple):
     bindings: tuple[Binding, ...]  # sorted by (consumer_id, import_name)
     host_imports: tuple[tuple[str, str], ...] = ()  # (consumer id, import name) the host serves, sorted
     registry: tuple[str, ...] = ()  # ids of endpoint providers bundled, unbound, for a linker guest to resolve
+    linkage: str = "static"  # the plan's: the configured one, or what ``auto`` decided from the root's imports
 
     def roles(self) -> dict[str, tuple[str, ...]]:
         """Component id -> its dynlink roles (linker guest, endpoint provider, endpoint consumer), where it has any."""
@@ -60,16 +71,25 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
     unresolved: list[str] = []
     ambiguous: list[str] = []
     problems = []
+    linkage = config.linkage
+    if linkage == AUTO:
+        linkage = linkage_for(e.name for e in catalog.root.file.info.imports)
+        if linkage == "runtime" and config.policy.determinism == "strict":
+            problems.append(
+                f"{catalog.root.id} imports compose:dynlink, so the plan links at run time, and 'strict' cannot be "
+                f"used with runtime linkage (composectl rejects the plan); set {config.table}.policy.determinism "
+                "to 'audit' or 'relaxed'"
+            )
 
     for consumer in queue:
         for wanted in sorted(consumer.file.info.imports):
-            if is_linker(wanted.name) and config.linkage == "static":
+            if is_linker(wanted.name) and linkage == "static":
                 problems.append(
                     f"{consumer.id} ({consumer.display}) imports {wanted.name!r}, which only runtime linkage "
                     f'provides (composectl composes a static plan into one component); set linkage = "runtime"'
                 )
                 continue
-            if host_provides(wanted.name, config.linkage):
+            if host_provides(wanted.name, linkage):
                 host.append((consumer.id, wanted.name))
                 continue
             if config.is_ignored(wanted.name):
@@ -121,12 +141,13 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
         bindings=tuple(sorted(bindings, key=lambda b: (b.consumer_id.encode(), b.import_name.encode()))),
         host_imports=tuple(sorted(host, key=lambda item: (item[0].encode(), item[1].encode()))),
         registry=tuple(sorted((member.id for member in registry), key=str.encode)),
+        linkage=linkage,
     )
 
 
 def _linker_policy_problems(guests: list[str], config: PylonConfig) -> list[str]:
     """A linker import resolves and invokes at run time: the policy must grant both verbs (strict determinism
-    is already refused with runtime linkage, by the configuration)."""
+    is refused with runtime linkage, by the configuration or by ``resolve``)."""
     names = {capability.name for capability in config.policy.capabilities}
     missing = [cap for cap in (CAP_RESOLVE, CAP_INVOKE) if cap not in names]
     problems = []

@@ -32,6 +32,7 @@ SETUPTOOLS_TABLE = "tool.pylon"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 ID_PROBLEM = "{} is not a valid component id (use [a-z0-9][a-z0-9._-]*)"
 VALIDATION_LEVELS = ("names", "types")
+AUTO = "auto"  # linkage: decided by the root's imports (composectl.linkage.linkage_for)
 DEFAULT_MAX_IMPORTS = 10_000
 
 
@@ -183,10 +184,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "linkage",
         "choice",
-        "runtime",
-        "`runtime`: the plan is linked when run; `static`: composectl's "
-        "static plan (imports merged into one sealed component)",
-        choices=LINKAGES,
+        AUTO,
+        "`runtime`: the plan is linked when run (a root importing `compose:dynlink`); `static`: composectl's "
+        "static plan (imports merged into one sealed component); `auto`: `runtime` for a root importing "
+        "`compose:dynlink/linker` or `/endpoint`, else `static`",
+        choices=(AUTO, *LINKAGES),
     ),
     Option("compose", "bool", False, "also bundle the composed component `<destination>/<root-id>.composed.wasm`"),
     Option("strip", "bool", False, "drop custom sections from the composed component (needs `compose`)"),
@@ -207,7 +209,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max-imports", "count", DEFAULT_MAX_IMPORTS, "imports (and, separately, exports) per component"),
     Option("policy", "table", {}, "composectl's policy, written into the plan"),
-    Option("policy.determinism", "choice", "relaxed", '`strict` only with `linkage = "static"`', choices=DETERMINISM),
+    Option("policy.determinism", "choice", "relaxed", "`strict` only with static linkage", choices=DETERMINISM),
     Option("policy.tenant", "name", None, "composectl's tenant id for the plan"),
     Option(
         "policy.capabilities",

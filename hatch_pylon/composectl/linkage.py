@@ -48,6 +48,13 @@ def is_endpoint(name: str) -> bool:
     return parse_name(name).base == ENDPOINT
 
 
+def linkage_for(root_imports: Iterable[str]) -> str:
+    """The linkage exec can run a graph under, from its root's imports: ``runtime`` for a root importing
+    ``compose:dynlink`` (the linker: flavor B; an endpoint: flavor A), else ``static`` (exec refuses any runtime
+    plan whose root imports neither)."""
+    return "runtime" if any(is_linker(name) or is_endpoint(name) for name in root_imports) else "static"
+
+
 def host_provides(name: str, linkage: str) -> bool:
     """Whether the host itself serves this import: the linker and ``sys:compose/*``, under runtime linkage only."""
     return linkage == "runtime" and (is_linker(name) or name.startswith(SYS_COMPOSE))

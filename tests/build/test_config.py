@@ -137,7 +137,7 @@ def test_unset_variable_without_default_names_it() -> None:
 
 
 def test_strict_determinism_is_rejected() -> None:
-    [problem] = problems({"root": "r.wasm", "policy": {"determinism": "strict"}})
+    [problem] = problems({"root": "r.wasm", "linkage": "runtime", "policy": {"determinism": "strict"}})
     assert problem.startswith(f"{HATCH_TABLE}.policy.determinism: 'strict' cannot be used with runtime linkage")
 
 
@@ -195,7 +195,7 @@ def test_unknown_keys_get_a_suggestion_at_every_level() -> None:
 
 def test_new_keys_defaults_and_values() -> None:
     config = load({"root": "r.wasm"})
-    assert (config.linkage, config.compose, config.strip, config.manifest) == ("runtime", False, False, None)
+    assert (config.linkage, config.compose, config.strip, config.manifest) == ("auto", False, False, None)
     config = load(
         {"root": "r.wasm", "linkage": "static", "compose": True, "strip": True, "policy": {"determinism": "strict"}}
     )
@@ -206,7 +206,7 @@ def test_new_keys_defaults_and_values() -> None:
 def test_new_keys_type_errors_and_combinations() -> None:
     found = problems({"root": "r.wasm", "linkage": "dynamic", "compose": "yes", "strip": 1})
     assert found == [
-        f"{HATCH_TABLE}.linkage: 'dynamic' is not one of 'runtime', 'static'",
+        f"{HATCH_TABLE}.linkage: 'dynamic' is not one of 'auto', 'runtime', 'static'",
         f"{HATCH_TABLE}.compose: must be true or false, got 'yes'",
         f"{HATCH_TABLE}.strip: must be true or false, got an integer (1)",
     ]

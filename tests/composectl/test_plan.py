@@ -18,7 +18,7 @@ def plan(tmp_path: Path):
     write_component(tmp_path / "caps/zed.wasm", exports=["a:x/i@1.0.0"])
     write_component(tmp_path / "caps/alpha.wasm", imports=["a:x/i@1.0.0"], exports=["b:x/i@1.0.0"])
     config = load_config(
-        {"root": "root.wasm", "component-dirs": ["caps"], "policy": {"limits": {"cpu-ms": 10}}},
+        {"root": "root.wasm", "component-dirs": ["caps"], "linkage": "runtime", "policy": {"limits": {"cpu-ms": 10}}},
         project_root=tmp_path,
         project_name="demo",
         environ={},

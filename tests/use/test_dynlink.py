@@ -64,6 +64,7 @@ def test_linker_and_sys_compose_are_the_hosts_and_providers_join_unbound(hybrid:
         "python": ("linker guest",),
     }
     assert warnings == []  # composectl runs a linker guest's plan
+    assert plan.linkage == "runtime"  # the default, auto: the root imports the linker (flavor B)
 
 
 def test_plan_shows_roles_registry_and_host_imports(hybrid: Path, capsys) -> None:
@@ -141,13 +142,14 @@ def test_flavor_a_consumer_binds_its_endpoint(tmp_path: Path) -> None:
     assert resolution.registry == ()
     assert resolution.roles()["python"] == ("endpoint consumer",)
     assert warnings == []  # one endpoint binding: composectl's flavor A
+    assert plan.linkage == "runtime"  # the default, auto: the root imports an endpoint
 
 
 def test_runtime_plan_composectl_refuses_is_warned_and_noted(tmp_path: Path, capsys) -> None:
     write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0", "d:e/f@1.0.0"])
     write_component(tmp_path / "caps/c.wasm", exports=["a:b/c@1.0.0", "d:e/f@1.0.0"])
     warnings: list[str] = []
-    bundle = build_bundle(config_for(tmp_path), say=warnings.append)
+    bundle = build_bundle(config_for(tmp_path, linkage="runtime"), say=warnings.append)
     [warned] = warnings
     assert warned.startswith(WARNING)  # the build says it as a warning; verify notes it
     message = warned[len(WARNING) :]
@@ -158,9 +160,10 @@ def test_runtime_plan_composectl_refuses_is_warned_and_noted(tmp_path: Path, cap
     assert verify_bundle(folder).report.notes == [message]
     assert main(["verify", str(folder), "--names-only"]) == 0
     assert f"hatch-pylon: note: {message}" in capsys.readouterr().err
-    quiet: list[str] = []
-    plan_project(config_for(tmp_path, linkage="static"), say=quiet.append)
-    assert quiet == []
+    for linkage in ("static", "auto"):  # auto: typed caps alone link statically
+        quiet: list[str] = []
+        _, plan = plan_project(config_for(tmp_path, linkage=linkage), say=quiet.append)
+        assert quiet == [] and plan.linkage == "static"
 
 
 def test_verify_accepts_the_registry_and_refuses_a_tampered_registry_blob(hybrid: Path, capsys) -> None:
@@ -209,7 +212,8 @@ def test_a_plan_exec_refuses_is_said_once_per_command_and_run_refuses_it_unless_
     (project / "caps").mkdir(parents=True)
     (project / "root.wasm").write_bytes(wasmtime.wat2wasm(CALLING_ROOT))
     (project / "caps" / "p.wasm").write_bytes(wasmtime.wat2wasm(SEVEN))
-    (project / "pyproject.toml").write_text(hook_pyproject("app", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    hook = 'root = "root.wasm"\ncomponent-dirs = ["caps"]\nlinkage = "runtime"\n'
+    (project / "pyproject.toml").write_text(hook_pyproject("app", hook))
     reason = "composectl's exec refuses this runtime plan (flavor A): provider does not export compose:dynlink/endpoint"
     for command in (["plan", str(project)], ["verify", str(project)]):
         assert main(command) == 0
