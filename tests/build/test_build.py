@@ -220,7 +220,7 @@ ERROR_CASES = {
         "tool.hatch.build.hooks.pylon.destnation is not a known option",
     ),
     "strict determinism": (
-        'root = "root.wasm"\npolicy = { determinism = "strict" }',
+        'root = "root.wasm"\nlinkage = "runtime"\npolicy = { determinism = "strict" }',
         ROOT,
         "policy.determinism: 'strict' cannot be used with runtime linkage",
     ),
