@@ -269,6 +269,27 @@ def test_plan_of_a_project_imports_only_what_it_needs(tmp_path: Path) -> None:
     assert both.value.code == 2
 
 
+def test_verify_of_anything_but_an_sdist_imports_no_tarfile(tmp_path: Path) -> None:
+    """Only an sdist is a tar archive: a bundle folder (as a wheel, or an installed distribution) is verified
+    without importing ``tarfile`` and the compressors it brings."""
+    from helpers import hook_pyproject, write_component
+
+    from hatch_pylon.build.pipeline import build_bundle
+    from hatch_pylon.build.project import load_project
+
+    write_component(tmp_path / "root.wasm", imports=["a:b/c@1.0.0"])
+    write_component(tmp_path / "caps/p.wasm", exports=["a:b/c@1.0.0"])
+    (tmp_path / "pyproject.toml").write_text(hook_pyproject("demo", 'root = "root.wasm"\ncomponent-dirs = ["caps"]\n'))
+    folder = build_bundle(load_project(tmp_path)).write_to(tmp_path / "bundle")
+    probe = (
+        "import sys, contextlib, io; from hatch_pylon.adapters.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): status = main(['verify', sys.argv[1]])\n"
+        "print(status, 'tarfile' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "0 False", result.stdout + result.stderr
+
+
 def test_plan_opens_each_component_once(tmp_path: Path) -> None:
     """The scan that hashes a file keeps the sections types are decoded from, so neither the type check nor the
     registry's check of an endpoint provider's imports opens a component again (``open`` audit events)."""

@@ -21,14 +21,13 @@ from __future__ import annotations
 import base64
 import os
 import stat
-import tarfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .._errors import ArchiveError, PylonError, TooLarge, bullets, plural, printable, quoted
 from .._fs import TempFile, os_reason, private_folder, sha256_of
@@ -44,6 +43,9 @@ from .distributions import (
     is_installed,
     parse_record,
 )
+
+if TYPE_CHECKING:
+    import tarfile
 
 MAX_MEMBERS = 100_000  # members in one wheel or sdist (a 10,000-component bundle has about 10,300)
 MAX_EXTRACTED = 4 << 30  # bytes copied out of one archive, every bundle member together
@@ -542,6 +544,8 @@ def _record_problems(record: dict[str, tuple[str, str]] | None, hashes: dict[str
 
 
 def _unpack_sdist(sdist: Path, temp: Path, limit: int) -> Path:
+    import tarfile  # here: a wheel, a folder or an installed distribution needs none of it
+
     try:
         with tarfile.open(sdist) as archive:
             members = _tar_members(archive, sdist)
@@ -550,7 +554,7 @@ def _unpack_sdist(sdist: Path, temp: Path, limit: int) -> Path:
                 return _sdist_prefix(names, sdist)
 
             def open_member(member: _Member) -> IO[bytes]:
-                stream = archive.extractfile(cast(tarfile.TarInfo, member.handle))
+                stream = archive.extractfile(cast("tarfile.TarInfo", member.handle))
                 if stream is None:
                     raise ArchiveError(f"{sdist}: member {quoted(member.name)} cannot be read")
                 return stream
