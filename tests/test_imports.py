@@ -290,9 +290,10 @@ def test_verify_of_anything_but_an_sdist_imports_no_tarfile(tmp_path: Path) -> N
     assert result.stdout.splitlines()[-1] == "0 False", result.stdout + result.stderr
 
 
-def test_plan_opens_each_component_once(tmp_path: Path) -> None:
+def test_plan_opens_each_input_once(tmp_path: Path) -> None:
     """The scan that hashes a file keeps the sections types are decoded from, so neither the type check nor the
-    registry's check of an endpoint provider's imports opens a component again (``open`` audit events)."""
+    registry's check of an endpoint provider's imports opens a component again; ``pyproject.toml`` is read once
+    for the configuration and the hook's problems (``open`` audit events)."""
     import wasmtime
     from helpers import component_wat, hook_pyproject, write_component
 
@@ -308,10 +309,11 @@ def test_plan_opens_each_component_once(tmp_path: Path) -> None:
         "opened = []\n"
         "sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == 'open' else None)\n"
         "with contextlib.redirect_stdout(io.StringIO()): status = main(['plan', sys.argv[1]])\n"
-        "print(status, sorted(name.rsplit('/', 1)[-1] for name in opened if name.endswith('.wasm')))"
+        "print(status, sorted(name.rsplit('/', 1)[-1] for name in opened if name.endswith(('.wasm', '.toml'))))"
     )
     result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
-    assert result.stdout.splitlines()[-1] == "0 ['echo.wasm', 'p.wasm', 'root.wasm']", result.stdout + result.stderr
+    expected = "0 ['echo.wasm', 'p.wasm', 'pyproject.toml', 'root.wasm']"
+    assert result.stdout.splitlines()[-1] == expected, result.stdout + result.stderr
 
 
 def test_records_are_the_namedtuples_typing_would_make() -> None:

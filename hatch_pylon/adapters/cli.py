@@ -323,12 +323,13 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from .._errors import PylonError, printable
-    from ..build.project import hook_problems, load_project
+    from ..build.project import hook_problems, load_project, read_pyproject
 
-    config = load_project(args.project)
+    pyproject = read_pyproject(args.project)  # read once, for the configuration and the hook's problems
+    config = load_project(args.project, data=pyproject)
     from ..build.pipeline import plan_project, summary_lines
 
-    problems = hook_problems(args.project)
+    problems = hook_problems(args.project, pyproject)
     if problems:
         from .._errors import problems_message
 

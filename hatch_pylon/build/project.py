@@ -140,11 +140,13 @@ def hatch_table_name(project_dir: str | os.PathLike[str], target: str) -> str:
     return found.table if found is not None else HATCH_TABLE
 
 
-def load_project(project_dir: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> PylonConfig:
-    """The pylon config a wheel build of the project would use."""
+def load_project(
+    project_dir: str | os.PathLike[str], environ: Mapping[str, str] | None = None, data: Mapping[str, Any] | None = None
+) -> PylonConfig:
+    """The pylon config a wheel build of the project would use (``data``: its pyproject.toml, already read)."""
     root = Path(project_dir)
     pyproject = root / PYPROJECT
-    data = read_pyproject(root)
+    data = read_pyproject(root) if data is None else data
     found = find_table(root, data)
     if found is None:
         raise PylonError(
@@ -177,7 +179,7 @@ def project_name(project_dir: str | os.PathLike[str], data: Mapping[str, Any], f
     )
 
 
-def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
+def hook_problems(project_dir: str | os.PathLike[str], data: Mapping[str, Any] | None = None) -> list[str]:
     """What would keep the build from running the pylon hook as configured, one sentence each (empty: none).
 
     - hatch-pylon missing from ``build-system.requires``: hatchling fails with ``UnknownPluginError``,
@@ -187,7 +189,7 @@ def hook_problems(project_dir: str | os.PathLike[str]) -> list[str]:
       or wheels without it.
     """
     root = Path(project_dir)
-    data = read_pyproject(root)
+    data = read_pyproject(root) if data is None else data
     tables = hook_tables(root, data)
     if not tables:
         return []
