@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._errors import ArchiveError, ComponentsError, TooLarge, bullets, printable, quoted, shell_word
+from .._errors import ArchiveError, ComponentsError, PylonError, TooLarge, bullets, printable, quoted, shell_word
 from .._fs import os_reason, read_small
 from .._layout import STORE_DIR, blob_relpath, is_digest
 from .._records import NamedTuple
@@ -592,16 +592,25 @@ def component_path(distribution: ComponentDistribution, provided: ProvidedCompon
     return path
 
 
-def read_capped(base: Path, relative: str, where: str) -> bytes:
-    """A small file below ``base``, opened without following links, at most ``MAX_DESCRIPTOR_BYTES``."""
+def read_capped(
+    base: Path,
+    relative: str,
+    where: str,
+    *,
+    limit: int = MAX_DESCRIPTOR_BYTES,
+    missing: str = "is missing; reinstall the distribution",
+    error: type[PylonError] = ComponentsError,
+) -> bytes:
+    """A small file below ``base``, opened without following links, at most ``limit`` bytes; otherwise ``error``
+    naming ``where`` and the cause (``missing`` when there is no such file)."""
     try:
-        return read_small(base, relative, MAX_DESCRIPTOR_BYTES)
+        return read_small(base, relative, limit)
     except FileNotFoundError:
-        raise ComponentsError(f"{where}: is missing; reinstall the distribution") from None
-    except OSError as error:
-        raise ComponentsError(f"{where}: cannot be read ({os_reason(error)})") from None
-    except TooLarge as error:
-        raise ComponentsError(f"{where}: {error}") from None
+        raise error(f"{where}: {missing}") from None
+    except OSError as exc:
+        raise error(f"{where}: cannot be read ({os_reason(exc)})") from None
+    except TooLarge as exc:
+        raise error(f"{where}: {exc}") from None
 
 
 # -- references, as pylon.json records them -----------------------------------------------------------------

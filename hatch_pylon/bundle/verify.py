@@ -44,7 +44,7 @@ from .._errors import (
     quoted,
     shell_word,
 )
-from .._fs import TempFile, inside, open_inside, os_reason, read_small
+from .._fs import TempFile, inside, open_inside, os_reason
 from .._layout import (
     BLOBS_DIR,
     DEFAULT_IGNORE_IMPORTS,
@@ -65,6 +65,7 @@ from .distributions import (
     exact_requirement,
     locate_references,
     parse_references,
+    read_capped,
     references_json,
 )
 
@@ -368,14 +369,8 @@ def bundle_meta(folder: Path) -> BundleMeta:
 
 
 def _read_small(root: Path, name: str) -> bytes:
-    try:
-        return read_small(root, name, MAX_PLAN_BYTES)
-    except FileNotFoundError:
-        raise PylonError(f"{name}: not found in the bundle") from None
-    except OSError as exc:
-        raise PylonError(f"{name}: cannot be read ({os_reason(exc)})") from None
-    except TooLarge as error:
-        raise PylonError(f"{name}: {error}") from None
+    """A bundle's plan or ``pylon.json``: a regular file of at most ``MAX_PLAN_BYTES``."""
+    return read_capped(root, name, name, limit=MAX_PLAN_BYTES, missing="not found in the bundle", error=PylonError)
 
 
 def _read_plan(root: Path, notes: list[str]) -> Plan:
@@ -707,7 +702,7 @@ def verify_provided(
     distribution sharing the folder (a namespace package), and is not this one's stray.
     """
     from .._errors import ComponentsError
-    from .distributions import parse_descriptor, read_capped
+    from .distributions import parse_descriptor
 
     root = Path(base)
     report = Report()
