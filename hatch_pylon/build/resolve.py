@@ -36,9 +36,9 @@ from .schema import AUTO
 class Resolution(NamedTuple):
     components: tuple[Candidate, ...]  # sorted by id, the root included (registry members too)
     bindings: tuple[Binding, ...]  # sorted by (consumer_id, import_name)
+    linkage: str  # the plan's: the configured one, or what ``auto`` decided from the root's imports
     host_imports: tuple[tuple[str, str], ...] = ()  # (consumer id, import name) the host serves, sorted
     registry: tuple[str, ...] = ()  # ids of endpoint providers bundled, unbound, for a linker guest to resolve
-    linkage: str = "static"  # the plan's: the configured one, or what ``auto`` decided from the root's imports
 
     def roles(self) -> dict[str, tuple[str, ...]]:
         """Component id -> its dynlink roles (linker guest, endpoint provider, endpoint consumer), where it has any."""
@@ -139,9 +139,9 @@ def resolve(catalog: Catalog, config: PylonConfig) -> Resolution:
     return Resolution(
         components=tuple(sorted(chosen.values(), key=lambda c: c.id.encode())),
         bindings=tuple(sorted(bindings, key=lambda b: (b.consumer_id.encode(), b.import_name.encode()))),
+        linkage=linkage,
         host_imports=tuple(sorted(host, key=lambda item: (item[0].encode(), item[1].encode()))),
         registry=tuple(sorted((member.id for member in registry), key=str.encode)),
-        linkage=linkage,
     )
 
 
